@@ -1,0 +1,144 @@
+"""The configuration shared by the G-buffer renderer families (V2-Ultra, V2-Optimized, WS5)."""
+
+from transformers import PretrainedConfig
+
+from ..schema import MATERIAL_CLASSES, layout_channels
+
+__all__ = ["PRESET_NAMES", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
+
+PRESET_NAMES = ("tiny", "quick", "full")
+"""The one preset vocabulary (DESIGN §1): `tiny` for tests, `quick` for a 2-core CPU, `full` for the published size."""
+
+V2_TRUNK_PRESETS = {
+    "tiny": {
+        "teacher": {"hidden_sizes": [12, 24], "depths": [1, 1]},
+        "student": {"hidden_sizes": [6, 10], "depths": [1, 1]},
+    },
+    "quick": {
+        "teacher": {"hidden_sizes": [32, 64, 128, 240], "depths": [1, 1, 2, 2]},
+        "student": {"hidden_sizes": [16, 32, 64, 96], "depths": [1, 1, 2, 2]},
+    },
+    "full": {
+        "teacher": {"hidden_sizes": [64, 128, 256, 384, 704], "depths": [1, 1, 2, 2, 2]},
+        "student": {"hidden_sizes": [24, 48, 96, 192, 296], "depths": [1, 1, 1, 2, 2]},
+    },
+}
+"""Trunk sizes of the V2 renderers. V2-Ultra's student and V2-Optimized share the student rows, which is what
+makes their state dicts interchangeable (V2-Optimized warm-starts from the V2-Ultra student, DESIGN §4)."""
+
+
+class UrukRendererConfig(PretrainedConfig):
+    r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
+
+    Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
+    `default_role`, `default_use_material_head` and `presets`; `FamilyConfig()` with no arguments is the full size
+    of the family's published model.
+
+    Args:
+        input_buffers (`list[dict]`, *optional*, defaults to the family's layout):
+            Ordered `{"name": str, "channels": int}` entries, the layout of `pixel_values`. Names known to
+            `uruk_hf.schema.BUFFER_SPECS` get their documented normalization in `UrukGBufferProcessor`.
+        hidden_sizes (`list[int]`, *optional*, defaults to the family's full-size row):
+            Trunk width at each resolution level, full resolution first.
+        depths (`list[int]`, *optional*, defaults to the family's full-size row):
+            Residual blocks per level in the encoder and again in the decoder.
+        cheap_render_buffer (`str`, *optional*, defaults to `"direct"`):
+            Input buffer holding the cheap render the frame head refines (`"direct"`, or `"path_1spp"` in the
+            ray-reconstruction layout). Must have 3 channels.
+        albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
+            Input buffer whose 3 channels modulate the predicted shading.
+        use_material_head (`bool`, *optional*, defaults to the family's choice):
+            Whether the model predicts per-pixel material logits over `id2label`.
+        material_loss_weight (`float`, *optional*, defaults to 1.0):
+            Weight of the material cross-entropy against the frame loss when the model computes its own loss.
+        role (`str`, *optional*, defaults to the family's published role):
+            `"teacher"` or `"student"` for families distilled teacher to student; recorded for cards and runs.
+        id2label (`dict[int, str]`, *optional*, defaults to `uruk_hf.schema.MATERIAL_CLASSES` with a material head):
+            The semantic material classes.
+    """
+
+    default_input_buffers: list[dict] = []
+    default_role: str = "student"
+    default_use_material_head: bool = True
+    presets: dict[str, dict[str, dict]] = {}
+
+    def __init__(
+        self,
+        input_buffers: list[dict] | None = None,
+        hidden_sizes: list[int] | None = None,
+        depths: list[int] | None = None,
+        cheap_render_buffer: str = "direct",
+        albedo_buffer: str = "albedo",
+        use_material_head: bool | None = None,
+        material_loss_weight: float = 1.0,
+        role: str | None = None,
+        **kwargs,
+    ):
+        role = role or self.default_role
+        use_material_head = self.default_use_material_head if use_material_head is None else use_material_head
+        full_size = self.presets.get("full", {}).get(role, {})
+        self.input_buffers = [dict(entry) for entry in (input_buffers or self.default_input_buffers)]
+        self.hidden_sizes = list(hidden_sizes or full_size.get("hidden_sizes", []))
+        self.depths = list(depths or full_size.get("depths", []))
+        self.cheap_render_buffer = cheap_render_buffer
+        self.albedo_buffer = albedo_buffer
+        self.use_material_head = use_material_head
+        self.material_loss_weight = material_loss_weight
+        self.role = role
+        if use_material_head and kwargs.get("id2label") is None and kwargs.get("num_labels") is None:
+            kwargs["id2label"] = dict(enumerate(MATERIAL_CLASSES))
+            kwargs["label2id"] = {name: index for index, name in enumerate(MATERIAL_CLASSES)}
+        if not use_material_head and kwargs.get("id2label") is None:
+            kwargs.setdefault("num_labels", 0)
+        super().__init__(**kwargs)
+        self._validate()
+
+    @classmethod
+    def from_preset(cls, name: str, role: str | None = None, **kwargs) -> "UrukRendererConfig":
+        """Builds the config of preset `name` (`tiny`, `quick` or `full`) for `role` (defaults to the published
+        role); `kwargs` override any other field.
+
+        Raises:
+            ValueError: `name` is not a preset or `role` is not a role of this family.
+        """
+        if name not in PRESET_NAMES:
+            raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
+        role = role or cls.default_role
+        if role not in cls.presets[name]:
+            raise ValueError(f"Unknown role {role!r} for {cls.__name__}; choose one of {sorted(cls.presets[name])}.")
+        return cls(**cls.presets[name][role], role=role, **kwargs)
+
+    @property
+    def num_channels(self) -> int:
+        """Channels of `pixel_values`: the sum of `input_buffers`."""
+        return layout_channels(self.input_buffers)
+
+    def buffer_slice(self, name: str) -> slice:
+        """The channel slice of buffer `name` inside `pixel_values`."""
+        start = 0
+        for entry in self.input_buffers:
+            if entry["name"] == name:
+                return slice(start, start + int(entry["channels"]))
+            start += int(entry["channels"])
+        raise ValueError(f"Buffer {name!r} is not in input_buffers {[e['name'] for e in self.input_buffers]}.")
+
+    def _validate(self) -> None:
+        names = []
+        for entry in self.input_buffers:
+            if set(entry) != {"name", "channels"} or not isinstance(entry["channels"], int) or entry["channels"] < 1:
+                raise ValueError(f"input_buffers entries must be {{'name': str, 'channels': int >= 1}}, got {entry}.")
+            names.append(entry["name"])
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"input_buffers names must be unique; repeated: {duplicates}.")
+        for field in ("cheap_render_buffer", "albedo_buffer"):
+            channels = self.buffer_slice(getattr(self, field))
+            if channels.stop - channels.start != 3:
+                raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
+        if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
+            raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
+        if self.use_material_head and self.num_labels < 2:
+            raise ValueError(f"A material head needs at least 2 classes in id2label, got {self.id2label}.")
+        valid_roles = {role for rows in self.presets.values() for role in rows}
+        if valid_roles and self.role not in valid_roles:
+            raise ValueError(f"Unknown role {self.role!r} for {type(self).__name__}; choose one of {sorted(valid_roles)}.")

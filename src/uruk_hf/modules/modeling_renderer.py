@@ -1,0 +1,175 @@
+"""The renderer body shared by the G-buffer families: padding, trunk, heads, loss and legacy checkpoints.
+
+A family's modeling file subclasses `UrukRendererPreTrainedModel` and names its config class; the body is defined
+once here so V2-Ultra, V2-Optimized and WS5 cannot drift apart (and V2-Optimized can load V2-Ultra's state dict).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ..legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+from ..tonemap import tonemap
+from .configuration_renderer import UrukRendererConfig
+from .heads import UrukFrameHead, UrukMaterialHead
+from .unet import UrukUNet
+
+__all__ = ["UrukRendererOutput", "UrukRendererPreTrainedModel"]
+
+
+@dataclass
+class UrukRendererOutput(ModelOutput):
+    """Output of every G-buffer renderer.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `frame_targets` is given):
+            L1 between tone-mapped frames, plus `material_loss_weight` times the material cross-entropy when
+            `material_labels` is given.
+        frame (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`):
+            The rendered frame, linear HDR radiance (>= 0).
+        material_logits (`torch.FloatTensor` of shape `(batch_size, num_labels, height, width)`, *optional*):
+            Per-pixel semantic material logits over `config.id2label` (models with a material head).
+    """
+
+    loss: torch.FloatTensor | None = None
+    frame: torch.FloatTensor | None = None
+    material_logits: torch.FloatTensor | None = None
+
+
+class UrukRendererPreTrainedModel(PreTrainedModel):
+    """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
+    refines the cheap render with albedo-demodulated shading (`uruk_hf.modules.heads`) and, for V2 models, a
+    per-pixel material head. Any height and width work: the input is padded to the trunk's stride and the outputs
+    are cropped back.
+    """
+
+    config_class = UrukRendererConfig
+    base_model_prefix = "renderer"
+    main_input_name = "pixel_values"
+    supports_gradient_checkpointing = True
+
+    def __init__(self, config: UrukRendererConfig):
+        super().__init__(config)
+        self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths)
+        self.frame_head = UrukFrameHead(config.hidden_sizes[0])
+        self.material_head = (
+            UrukMaterialHead(config.hidden_sizes[0], config.num_labels) if config.use_material_head else None
+        )
+        self._cheap_render_slice = config.buffer_slice(config.cheap_render_buffer)
+        self._albedo_slice = config.buffer_slice(config.albedo_buffer)
+        self.post_init()
+
+    def _init_weights(self, module: torch.nn.Module) -> None:
+        if isinstance(module, torch.nn.Conv2d | torch.nn.ConvTranspose2d):
+            torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(module.bias)
+        # Parents are visited after their children, so this overrides the generic init above.
+        if hasattr(module, "_init_identity"):
+            module._init_identity()
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        frame_targets: torch.Tensor | None = None,
+        material_labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> UrukRendererOutput | tuple:
+        r"""
+        Args:
+            pixel_values (`torch.FloatTensor` of shape `(batch_size, config.num_channels, height, width)`):
+                The packed, normalized input buffers, as `UrukGBufferProcessor` returns them.
+            frame_targets (`torch.FloatTensor` of shape `(batch_size, 3, height, width)`, *optional*):
+                Ground-truth linear-HDR frames; when given, `loss` is computed.
+            material_labels (`torch.LongTensor` of shape `(batch_size, height, width)`, *optional*):
+                Semantic class per pixel, `-100` where there is no geometry (ignored).
+            return_dict (`bool`, *optional*): return a `UrukRendererOutput` (default) or a tuple.
+        """
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        self._check_input(pixel_values)
+        height, width = pixel_values.shape[-2:]
+        stride = self.unet.stride
+        padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
+
+        features = torch.relu(self.unet(padded))[..., :height, :width]
+        frame = self.frame_head(
+            features, pixel_values[:, self._cheap_render_slice], pixel_values[:, self._albedo_slice]
+        )
+        material_logits = self.material_head(features) if self.material_head is not None else None
+
+        loss = None
+        if frame_targets is not None:
+            loss = F.l1_loss(tonemap(frame), tonemap(frame_targets))
+            if material_labels is not None and material_logits is not None:
+                material_loss = F.cross_entropy(material_logits, material_labels.long(), ignore_index=-100)
+                loss = loss + self.config.material_loss_weight * material_loss
+
+        if not return_dict:
+            return tuple(value for value in (loss, frame, material_logits) if value is not None)
+        return UrukRendererOutput(loss=loss, frame=frame, material_logits=material_logits)
+
+    def _check_input(self, pixel_values: torch.Tensor) -> None:
+        if pixel_values.ndim != 4:
+            raise ValueError(
+                f"pixel_values must be (batch, channels, height, width), got shape {tuple(pixel_values.shape)}."
+            )
+        if pixel_values.shape[1] != self.config.num_channels:
+            layout = ", ".join(f"{e['name']} {e['channels']}" for e in self.config.input_buffers)
+            raise ValueError(
+                f"{type(self).__name__} expects {self.config.num_channels} input channels ({layout}), "
+                f"got {pixel_values.shape[1]}."
+            )
+
+    @classmethod
+    def from_legacy_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):
+        """Loads a model from a seed-style `.pt` checkpoint (`model_state_dict`, `config`, ...).
+
+        The file is read with `torch.load(..., weights_only=True)`: nothing in it is executed.
+
+        Raises:
+            uruk_hf.legacy.LegacyCheckpointError: the file is truncated or not a checkpoint, pickles a disallowed
+                object, belongs to another model family, or its weights do not match its config.
+        """
+        checkpoint = load_legacy_checkpoint(path, map_location=map_location)
+        config_dict = dict(checkpoint["config"])
+        model_type = config_dict.get("model_type")
+        if model_type != cls.config_class.model_type:
+            raise LegacyCheckpointError(
+                f"{path} holds a {model_type!r} checkpoint, not {cls.config_class.model_type!r} ({cls.__name__})."
+            )
+        model = cls(cls.config_class.from_dict(config_dict))
+        state_dict = checkpoint["model_state_dict"]
+        expected = set(model.state_dict())
+        missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
+        if missing or unexpected:
+            raise LegacyCheckpointError(
+                f"{path}: model_state_dict does not match its config: missing keys {missing}, unexpected keys "
+                f"{unexpected}."
+            )
+        try:
+            model.load_state_dict(state_dict)
+        except RuntimeError as error:
+            raise LegacyCheckpointError(f"{path}: model_state_dict does not fit its config: {error}") from error
+        return model.eval()
+
+    def save_legacy_checkpoint(
+        self,
+        path: str | Path,
+        stage: str | None = None,
+        epoch: int | None = None,
+        metrics: dict[str, float] | None = None,
+        optimizer_state_dict: dict | None = None,
+    ) -> Path:
+        """Writes a seed-style `.pt` checkpoint atomically (see `uruk_hf.legacy.save_legacy_checkpoint`)."""
+        return save_legacy_checkpoint(
+            path,
+            model_state_dict=self.state_dict(),
+            config=self.config.to_dict(),
+            stage=stage,
+            epoch=epoch,
+            metrics=metrics,
+            optimizer_state_dict=optimizer_state_dict,
+        )

@@ -1,0 +1,108 @@
+"""Named input buffers, the layouts built from them, and the semantic material classes (DESIGN §2).
+
+Everything that knows what a buffer *is* (its channel count, its physical meaning, how it is normalized before a
+network sees it) reads it from here: model configs, the G-buffer processor and the data generator. A layout is an
+ordered list of `{"name": ..., "channels": ...}` entries, so a user with another engine edits a list, not code.
+"""
+
+from dataclasses import dataclass
+
+__all__ = [
+    "BUFFER_SPECS",
+    "GBUFFER_LAYOUT",
+    "MATERIAL_CLASSES",
+    "OPTIONAL_ZERO_BUFFERS",
+    "RAY_RECONSTRUCTION_LAYOUT",
+    "V2_LAYOUT",
+    "WS5_LAYOUT",
+    "BufferSpec",
+    "layout_channels",
+    "make_layout",
+]
+
+
+@dataclass(frozen=True)
+class BufferSpec:
+    """What one named raw buffer holds.
+
+    Attributes:
+        channels (`int`): channel count of the buffer.
+        transform (`str`): how `UrukGBufferProcessor` normalizes it; one of `"identity"`, `"log1p"` (non-negative
+            quantities with a long tail: radiance, distance, emission), `"symlog"` (signed unbounded quantities:
+            world positions, motion in pixels; `sign(x) * log1p(|x|)`) and `"material_id"` (integer ids scaled to
+            `[0, 1]` by `1 / 255`).
+        non_negative (`bool`): values below zero are physically impossible and rejected.
+        description (`str`): the physical meaning and unit, used in docs and dataset cards.
+    """
+
+    channels: int
+    transform: str
+    non_negative: bool
+    description: str
+
+
+BUFFER_SPECS: dict[str, BufferSpec] = {
+    "albedo": BufferSpec(3, "identity", True, "diffuse reflectance (textured base colour), linear, [0, 1]"),
+    "normal": BufferSpec(3, "identity", False, "world-space unit shading normal"),
+    "depth": BufferSpec(1, "log1p", True, "distance from the camera to the surface, scene units; 0 on background"),
+    "roughness": BufferSpec(1, "identity", True, "principled BSDF roughness, [0, 1]"),
+    "metallic": BufferSpec(1, "identity", True, "principled BSDF metallic, [0, 1]"),
+    "specular": BufferSpec(1, "identity", True, "principled BSDF specular, [0, 1]"),
+    "emissive": BufferSpec(1, "log1p", True, "emitted radiance (luminance), linear HDR"),
+    "material_id": BufferSpec(1, "material_id", True, "per-object id, randomized per scene (not the class)"),
+    "direct": BufferSpec(3, "log1p", True, "direct illumination, all emitters, 16 spp, box filter, linear HDR"),
+    "path_1spp": BufferSpec(3, "log1p", True, "path-traced radiance, 1 spp, box filter, linear HDR"),
+    "position": BufferSpec(3, "symlog", False, "world-space surface position, scene units"),
+    "view": BufferSpec(3, "identity", False, "unit vector from the surface point to the camera"),
+    "motion": BufferSpec(2, "symlog", False, "pixel offset to where this surface point was in the previous frame"),
+    "history": BufferSpec(3, "log1p", True, "the model's own previous output reprojected by motion, linear HDR"),
+    "history_valid": BufferSpec(1, "identity", True, "1 where the history reprojection is valid, else 0"),
+    "uv": BufferSpec(2, "identity", False, "texture coordinates"),
+    "ao": BufferSpec(1, "identity", True, "cosine-weighted unoccluded fraction of the hemisphere, [0, 1]"),
+    "shadow": BufferSpec(1, "identity", True, "visible fraction of the strongest light (1 lit, 0 occluded)"),
+    "mask": BufferSpec(1, "identity", True, "1 on geometry, 0 on background"),
+}
+
+# Buffers that may be left out of a processor call: a clip's first frame has no history (zeros, invalid).
+OPTIONAL_ZERO_BUFFERS = ("history", "history_valid")
+
+
+def make_layout(names: list[str]) -> list[dict]:
+    """Builds a layout (ordered `{"name", "channels"}` entries) from buffer names known to `BUFFER_SPECS`."""
+    unknown = [name for name in names if name not in BUFFER_SPECS]
+    if unknown:
+        raise ValueError(f"Unknown buffer names {unknown}; known buffers are {sorted(BUFFER_SPECS)}.")
+    return [{"name": name, "channels": BUFFER_SPECS[name].channels} for name in names]
+
+
+def layout_channels(layout: list[dict]) -> int:
+    """Total channel count of a layout."""
+    return sum(int(entry["channels"]) for entry in layout)
+
+
+_GBUFFER_NAMES = ["albedo", "normal", "depth", "roughness", "metallic", "specular", "emissive", "material_id"]
+_V2_TAIL = ["position", "view", "motion", "history", "history_valid", "uv", "ao", "shadow", "mask"]
+
+GBUFFER_LAYOUT = make_layout(_GBUFFER_NAMES)
+"""The 12-channel G-buffer shared by every renderer."""
+
+V2_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", *_V2_TAIL])
+"""V2-Ultra / V2-Optimized, 32 channels: the G-buffer, a cheap direct-light render and screen-space extras."""
+
+RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL])
+"""Also 32 channels: the V2 layout with a 1-spp path-traced frame in place of `direct` (where OIDN would run)."""
+
+WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
+"""WS5 cinematic renderer, 19 channels."""
+
+MATERIAL_CLASSES = [
+    "metal",
+    "painted_metal",
+    "wood",
+    "stone",
+    "plastic",
+    "fabric",
+    "ceramic",
+    "rubber",
+]
+"""Semantic material classes predicted per pixel by the V2 models (`id2label` order)."""
