@@ -57,7 +57,12 @@ PUBLISHED_MODELS = [
         "workstreams/ws5_cinematic_renderer",
     ),
     PublishedModel(
-        "ws5_student", UrukWS5CinematicRenderer, UrukWS5CinematicConfig, "student", 3_550_000, "distillation/ws5_student"
+        "ws5_student",
+        UrukWS5CinematicRenderer,
+        UrukWS5CinematicConfig,
+        "student",
+        3_550_000,
+        "distillation/ws5_student",
     ),
 ]
 

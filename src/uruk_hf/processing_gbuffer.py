@@ -157,19 +157,21 @@ class UrukGBufferProcessor(BaseImageProcessor):
             name, channels = entry["name"], int(entry["channels"])
             if name in buffers:
                 tensors[name] = self._to_bchw(name, buffers[name], channels, batched, data_format)
-        reference_name = next(iter(tensors))
-        batch, _, height, width = tensors[reference_name].shape
+        sizes = {name: (tensor.shape[0], *tensor.shape[2:]) for name, tensor in tensors.items()}
+        batch, height, width = max(set(sizes.values()), key=list(sizes.values()).count)
+        odd = {name: size for name, size in sizes.items() if size != (batch, height, width)}
+        if odd:
+            described = ", ".join(f"{name!r} is {size[1:]} pixels x {size[0]} frames" for name, size in odd.items())
+            raise ValueError(
+                f"Buffer {described}, but the other buffers are {(height, width)} x {batch}; all buffers must share "
+                "batch, height and width."
+            )
         packed = []
         for entry in self.input_buffers:
             name, channels = entry["name"], int(entry["channels"])
             tensor = tensors.get(name)
             if tensor is None:
                 tensor = torch.zeros(batch, channels, height, width)
-            elif (tensor.shape[0], *tensor.shape[2:]) != (batch, height, width):
-                raise ValueError(
-                    f"Buffer {name!r} is {tuple(tensor.shape[2:])} pixels x {tensor.shape[0]} frames, but "
-                    f"{reference_name!r} is {(height, width)} x {batch}; all buffers must share batch, height, width."
-                )
             self._check_values(name, tensor)
             packed.append(self.normalize_buffer(name, tensor))
         pixel_values = torch.cat(packed, dim=1)

@@ -141,4 +141,6 @@ class UrukRendererConfig(PretrainedConfig):
             raise ValueError(f"A material head needs at least 2 classes in id2label, got {self.id2label}.")
         valid_roles = {role for rows in self.presets.values() for role in rows}
         if valid_roles and self.role not in valid_roles:
-            raise ValueError(f"Unknown role {self.role!r} for {type(self).__name__}; choose one of {sorted(valid_roles)}.")
+            raise ValueError(
+                f"Unknown role {self.role!r} for {type(self).__name__}; choose one of {sorted(valid_roles)}."
+            )

@@ -1,0 +1,128 @@
+"""The `uruk` command line: `uruk models`, `uruk demo`."""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [headers, *rows]]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def models_table() -> tuple[str, bool]:
+    """The table of every published model at every preset: parameters from the config, the DESIGN §1 budget and
+    the subfolder. Returns the table and whether every full-size model is within its budget."""
+    from .catalog import BUDGET_TOLERANCE, PUBLISHED_MODELS, count_parameters
+    from .modules.configuration_renderer import PRESET_NAMES
+
+    rows, all_within = [], True
+    for published in PUBLISHED_MODELS:
+        for preset in PRESET_NAMES:
+            params = count_parameters(published.model_class, published.config(preset))
+            budget, verdict = "-", "-"
+            if preset == "full":
+                deviation = params / published.budget - 1.0
+                within = abs(deviation) <= BUDGET_TOLERANCE
+                all_within &= within
+                budget = f"{published.budget / 1e6:.2f}M"
+                verdict = f"{'yes' if within else 'NO'} ({deviation:+.1%})"
+            rows.append(
+                [
+                    published.key,
+                    published.config_class.model_type,
+                    preset,
+                    published.role,
+                    f"{params / 1e6:.3f}M",
+                    budget,
+                    verdict,
+                    published.subfolder,
+                ]
+            )
+    headers = ["model", "model_type", "preset", "role", "params", "budget", "within ±5%", "subfolder"]
+    return _format_table(headers, rows), all_within
+
+
+def _models(args: argparse.Namespace) -> int:
+    table, all_within = models_table()
+    print(table)
+    return 0 if all_within else 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import torch
+
+    from .catalog import PUBLISHED_MODELS
+    from .data.synthetic import synthetic_gbuffer
+    from .processing_gbuffer import UrukGBufferProcessor
+
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(args.seed)
+    buffers = synthetic_gbuffer(args.height, args.width, seed=args.seed)
+    print(
+        f"Synthetic G-buffer {args.width}x{args.height}; models at preset {args.preset!r} with random weights "
+        f"(untrained: this shows the path from buffers to images, not quality); {torch.get_num_threads()} threads."
+    )
+    rows = []
+    for published in PUBLISHED_MODELS:
+        config = published.config(args.preset)
+        model = published.model_class(config).eval()
+        processor = UrukGBufferProcessor.from_model_config(config)
+        inputs = processor({entry["name"]: buffers[entry["name"]] for entry in config.input_buffers})
+        timings = []
+        with torch.inference_mode():
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                outputs = model(**inputs)
+                timings.append(time.perf_counter() - start)
+        images = processor.postprocess(outputs.frame, outputs.material_logits, mask=torch.from_numpy(buffers["mask"]))
+        written = []
+        for kind, image in images[0].items():
+            path = output / f"{published.key}_{kind}.png"
+            image.save(path)
+            written.append(path.name)
+        params = sum(parameter.numel() for parameter in model.parameters())
+        rows.append(
+            [published.key, f"{params / 1e6:.3f}M", f"{statistics.median(timings) * 1e3:.1f}", ", ".join(written)]
+        )
+    print(_format_table(["model", "params", "ms/frame (median)", "images"], rows))
+    print()
+    table, all_within = models_table()
+    print(table)
+    return 0 if all_within else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `uruk` argument parser."""
+    parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    models = commands.add_parser("models", help="list every published model: parameters, budget, subfolder")
+    models.set_defaults(handler=_models)
+
+    demo = commands.add_parser("demo", help="build each model and render a synthetic G-buffer to PNGs")
+    demo.add_argument("--output", default="demo_output", help="folder for the PNGs (default: demo_output)")
+    demo.add_argument("--preset", default="full", choices=["tiny", "quick", "full"], help="model size")
+    demo.add_argument("--height", type=int, default=256)
+    demo.add_argument("--width", type=int, default=256)
+    demo.add_argument("--repeats", type=int, default=3, help="timed forward passes per model")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `uruk` console script."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+import shutil
+import subprocess
+
+import pytest
+
+from uruk_hf.catalog import PUBLISHED_MODELS
+from uruk_hf.cli import main
+
+
+def test_models_lists_every_model_preset_and_budget(capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for published in PUBLISHED_MODELS:
+        rows = [line for line in lines if line.startswith(published.key + " ")]
+        assert [row.split("|")[2].strip() for row in rows] == ["tiny", "quick", "full"]
+        full = rows[-1].split("|")
+        assert full[6].strip().startswith("yes") and full[7].strip() == published.subfolder
+
+
+def test_demo_renders_every_model_to_png(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "demo",
+                "--preset",
+                "tiny",
+                "--output",
+                str(tmp_path),
+                "--height",
+                "33",
+                "--width",
+                "47",
+                "--repeats",
+                "1",
+            ]
+        )
+        == 0
+    )
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert "v2_ultra_frame.png" in written and "v2_ultra_material_map.png" in written
+    assert "ws5_student_frame.png" in written and "ws5_student_material_map.png" not in written
+    assert len(written) == 8
+
+
+@pytest.mark.skipif(shutil.which("uruk") is None, reason="console script not installed (pip install -e .)")
+def test_console_script():
+    result = subprocess.run(["uruk", "models"], capture_output=True, text=True)
+    assert result.returncode == 0 and "v2_ultra_teacher" in result.stdout
+    result = subprocess.run(["uruk", "nonsense"], capture_output=True, text=True)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
