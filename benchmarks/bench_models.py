@@ -16,6 +16,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from uruk_hf.catalog import PUBLISHED_MODELS, count_parameters
+from uruk_hf.cli import format_table
 
 SIZES = [(256, 256), (720, 1280)]
 MEMORY_FORMATS = {"nchw": torch.contiguous_format, "nhwc": torch.channels_last}
@@ -76,17 +77,18 @@ def main() -> None:
 
     size_columns = [f"{width}x{height} {name}" for name in MEMORY_FORMATS for height, width in SIZES]
     header = ["model", "params", "GMACs/MP", *[f"ms @ {size}" for size in size_columns]]
-    lines = [header]
+    lines = []
     for key, row in results.items():
         lines.append(
             [key, f"{row['params'] / 1e6:.2f}M", f"{row['gmacs']:.1f}", *[f"{row[size]:.1f}" for size in size_columns]]
         )
-    print(_table(lines))
+    print(format_table(header, lines))
     print()
-    lines = [["teacher / student", "params", "GMACs", *[f"latency @ {size}" for size in size_columns]]]
+    ratio_header = ["teacher / student", "params", "GMACs", *[f"latency @ {size}" for size in size_columns]]
+    ratios = []
     for teacher, student in PAIRS:
         t, s = results[teacher], results[student]
-        lines.append(
+        ratios.append(
             [
                 f"{teacher} / {student}",
                 f"{t['params'] / s['params']:.2f}x",
@@ -94,14 +96,7 @@ def main() -> None:
                 *[f"{t[size] / s[size]:.2f}x" for size in size_columns],
             ]
         )
-    print(_table(lines))
-
-
-def _table(lines: list[list[str]]) -> str:
-    widths = [max(len(cell) for cell in column) for column in zip(*lines)]
-    rendered = [" | ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in lines]
-    rendered.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(rendered)
+    print(format_table(ratio_header, ratios))
 
 
 if __name__ == "__main__":

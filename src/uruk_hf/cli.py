@@ -6,10 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["format_table", "main"]
 
 
-def _format_table(headers: list[str], rows: list[list[str]]) -> str:
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with aligned columns (CLI output and benchmarks)."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
     lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [headers, *rows]]
     lines.insert(1, "-+-".join("-" * width for width in widths))
@@ -46,7 +47,7 @@ def models_table() -> tuple[str, bool]:
                 ]
             )
     headers = ["model", "model_type", "preset", "role", "params", "budget", "within ±5%", "subfolder"]
-    return _format_table(headers, rows), all_within
+    return format_table(headers, rows), all_within
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -92,7 +93,7 @@ def _demo(args: argparse.Namespace) -> int:
         rows.append(
             [published.key, f"{params / 1e6:.3f}M", f"{statistics.median(timings) * 1e3:.1f}", ", ".join(written)]
         )
-    print(_format_table(["model", "params", "ms/frame (median)", "images"], rows))
+    print(format_table(["model", "params", "ms/frame (median)", "images"], rows))
     print()
     table, all_within = models_table()
     print(table)
