@@ -23,6 +23,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
     temporary = Path(temporary)
+    umask = os.umask(0)
+    os.umask(umask)
+    temporary.chmod(0o666 & ~umask)  # mkstemp creates 0600; the final file gets ordinary permissions
     try:
         yield temporary
         with open(temporary, "rb") as written:

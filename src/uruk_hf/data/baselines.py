@@ -1,0 +1,180 @@
+"""Baselines on a generated dataset (DESIGN §2): what a model must beat, measured with the project's metrics.
+
+Frames (test split, against the path-traced ground truth): the cheap `direct` render, the 1-spp path-traced frame,
+Intel Open Image Denoise on that 1-spp frame (`pyoidn`, HDR, with the clean albedo and normal buffers), and the
+ground truth's own noise floor (an independent render at the same spp). Materials (pixels with geometry and a
+class): a per-pixel MLP on the 12 G-buffer channels (12 -> 128 -> 128 -> classes, early-stopped on validation),
+the majority class, and a `material_id` -> class lookup learned on train, which must stay near the majority class
+because ids are randomized per scene.
+"""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..metrics import frame_metrics, material_metrics
+from ..processing_gbuffer import UrukGBufferProcessor
+from ..schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
+from .generate import quiet_datasets
+
+__all__ = ["FRAME_BASELINES", "MATERIAL_BASELINES", "compute_baselines", "load_split", "oidn_denoise"]
+
+FRAME_BASELINES = ("direct", "path_1spp", "oidn", "gt_floor")
+MATERIAL_BASELINES = ("per_pixel_mlp", "majority", "material_id_lookup")
+
+
+def load_split(folder: str | Path, split: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Every row of `split` of a generated dataset as stacked numpy arrays (`(N, H, W, C)` buffers), optionally
+    only `columns`."""
+    from datasets import load_dataset
+
+    with quiet_datasets():
+        dataset = load_dataset(str(folder), split=split)
+    if columns is not None:
+        dataset = dataset.select_columns(columns)
+    return dict(dataset.with_format("numpy")[:])
+
+
+def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """OIDN (`pyoidn`, RT filter, HDR, clean auxiliary buffers) on one `(H, W, 3)` linear frame."""
+    import pyoidn
+
+    return pyoidn.denoise(
+        np.ascontiguousarray(noisy, np.float32),
+        np.ascontiguousarray(np.clip(albedo, 0, 1), np.float32),
+        np.ascontiguousarray(normal, np.float32),
+        hdr=True,
+        clean_aux=True,
+    )
+
+
+def _to_bchw(frames: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(frames, np.float32)).permute(0, 3, 1, 2)
+
+
+class PerPixelMLP(nn.Module):
+    """The per-pixel material baseline: 12 G-buffer channels -> 128 -> 128 -> classes."""
+
+    def __init__(self, num_classes: int, in_channels: int = 12, hidden: int = 128):
+        super().__init__()
+        self.layers = nn.Sequential(
+            nn.Linear(in_channels, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.layers(features)
+
+
+def _gbuffer_pixels(rows: dict[str, np.ndarray], processor: UrukGBufferProcessor) -> tuple[torch.Tensor, np.ndarray]:
+    """Normalized 12-channel features and labels of the labelled pixels of `rows`."""
+    buffers = {entry["name"]: rows[entry["name"]].astype(np.float32) for entry in GBUFFER_LAYOUT}
+    features = processor(buffers)["pixel_values"].permute(0, 2, 3, 1).reshape(-1, processor.num_channels)
+    labels = rows["material_label"].reshape(-1).astype(np.int64)
+    keep = labels >= 0
+    return features[torch.from_numpy(keep)], labels[keep]
+
+
+def train_per_pixel_mlp(
+    folder: str | Path,
+    num_classes: int,
+    max_epochs: int = 30,
+    patience: int = 3,
+    max_pixels: int = 1_000_000,
+    seed: int = 0,
+) -> tuple[PerPixelMLP, dict]:
+    """Trains the per-pixel MLP on the train split, early-stopped on validation accuracy; returns the best model
+    and its training record."""
+    processor = UrukGBufferProcessor(input_buffers=GBUFFER_LAYOUT)
+    columns = [entry["name"] for entry in GBUFFER_LAYOUT] + ["material_label"]
+    generator = torch.Generator().manual_seed(seed)
+    train_x, train_y = _gbuffer_pixels(load_split(folder, "train", columns), processor)
+    if len(train_y) > max_pixels:
+        chosen = torch.randperm(len(train_y), generator=generator)[:max_pixels]
+        train_x, train_y = train_x[chosen], train_y[chosen.numpy()]
+    validation_x, validation_y = _gbuffer_pixels(load_split(folder, "validation", columns), processor)
+    train_y = torch.from_numpy(train_y)
+    torch.manual_seed(seed)
+    model = PerPixelMLP(num_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    best_accuracy, best_state, best_epoch, stale, history = -1.0, None, 0, 0, []
+    for epoch in range(max_epochs):
+        model.train()
+        for batch in torch.randperm(len(train_y), generator=generator).split(8192):
+            loss = nn.functional.cross_entropy(model(train_x[batch]), train_y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            accuracy = float((model(validation_x).argmax(1).numpy() == validation_y).mean())
+        history.append(accuracy)
+        if accuracy > best_accuracy:
+            best_accuracy, best_epoch, stale = accuracy, epoch, 0
+            best_state = {name: value.clone() for name, value in model.state_dict().items()}
+        else:
+            stale += 1
+            if stale >= patience:
+                break
+    model.load_state_dict(best_state)
+    record = {"train_pixels": len(train_y), "best_epoch": best_epoch, "validation_accuracy": history}
+    return model.eval(), record
+
+
+def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, mlp_epochs: int = 30) -> dict:
+    """Every baseline of this module on `split` of the dataset in `folder`.
+
+    Returns `{"split", "frames", "baselines": {key: metrics}, "per_pixel_mlp_training": record}`, with frame
+    metrics `psnr`, `ssim`, `ms_ssim`, `flip` (and `ms_per_frame` for OIDN) and material metrics
+    `material_accuracy`, `material_miou`, `material_balanced_accuracy`.
+    """
+    rows = load_split(folder, split)
+    num_classes = len(MATERIAL_CLASSES)
+    target = _to_bchw(rows["ground_truth"])
+    baselines = {
+        "direct": frame_metrics(_to_bchw(rows["direct"]), target),
+        "path_1spp": frame_metrics(_to_bchw(rows["path_1spp"]), target),
+    }
+    denoised, timings = [], []
+    for noisy, albedo, normal in zip(rows["path_1spp"], rows["albedo"], rows["normal"]):
+        start = time.perf_counter()
+        denoised.append(oidn_denoise(noisy, albedo, normal))
+        timings.append(time.perf_counter() - start)
+    baselines["oidn"] = {
+        **frame_metrics(_to_bchw(np.stack(denoised)), target),
+        "ms_per_frame": float(np.median(timings) * 1e3),
+    }
+    independent = rows["has_independent_ground_truth"].astype(bool)
+    if independent.any():
+        baselines["gt_floor"] = frame_metrics(
+            _to_bchw(rows["ground_truth_independent"][independent]), target[torch.from_numpy(independent)]
+        )
+
+    labels = rows["material_label"].astype(np.int64)
+    model, training = train_per_pixel_mlp(folder, num_classes, max_epochs=mlp_epochs, seed=seed)
+    features, _ = _gbuffer_pixels(rows, UrukGBufferProcessor(input_buffers=GBUFFER_LAYOUT))
+    with torch.no_grad():
+        mlp_prediction = model(features).argmax(1).numpy()
+    labelled = labels[labels >= 0]
+    baselines["per_pixel_mlp"] = material_metrics(mlp_prediction, labelled, num_classes)
+
+    train = load_split(folder, "train", ["material_id", "material_label"])
+    train_labels = train["material_label"].astype(np.int64).ravel()
+    train_ids = np.rint(train["material_id"].astype(np.float32)).astype(np.int64).ravel()
+    keep = train_labels >= 0
+    majority = int(np.bincount(train_labels[keep], minlength=num_classes).argmax())
+    baselines["majority"] = material_metrics(np.full(labelled.shape, majority), labelled, num_classes)
+    lookup = np.full(256, majority)
+    for object_id in np.unique(train_ids[keep]):
+        lookup[object_id] = np.bincount(
+            train_labels[keep][train_ids[keep] == object_id], minlength=num_classes
+        ).argmax()
+    test_ids = np.rint(rows["material_id"].astype(np.float32)).astype(np.int64)[..., 0]
+    baselines["material_id_lookup"] = material_metrics(lookup[test_ids[labels >= 0]], labelled, num_classes)
+    return {"split": split, "frames": len(labels), "baselines": baselines, "per_pixel_mlp_training": training}
