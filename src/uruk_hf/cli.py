@@ -1,4 +1,4 @@
-"""The `uruk` command line: `uruk models`, `uruk demo`."""
+"""The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`."""
 
 import argparse
 import statistics
@@ -100,6 +100,37 @@ def _demo(args: argparse.Namespace) -> int:
     return 0 if all_within else 1
 
 
+def _data_generate(args: argparse.Namespace) -> int:
+    from .data.generate import generate_dataset
+
+    summary = generate_dataset(
+        args.output,
+        preset=args.preset,
+        seed=args.seed,
+        num_shards=args.num_shards,
+        shard_index=args.shard_index,
+        variant=args.variant,
+        progress=not args.no_progress,
+    )
+    state = "complete" if summary["complete"] else "incomplete: other shards still running or to run"
+    print(
+        f"shard {summary['shard_index']}/{summary['num_shards']}: wrote {summary['chunks_written']} chunks "
+        f"({summary['frames_written']} frames), skipped {summary['chunks_skipped']} already written, "
+        f"{summary['seconds']:.1f} s ({summary['render_seconds']:.1f} s in mi.render, {summary['variant']}); "
+        f"dataset {state}: {args.output}"
+    )
+    return 0
+
+
+def _data_baselines(args: argparse.Namespace) -> int:
+    from .data.card import baselines_table, finalize_dataset
+
+    results = finalize_dataset(args.folder)
+    print(f"Baselines on the {results['split']} split ({results['frames']} frames):")
+    print(baselines_table(results["baselines"]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `uruk` argument parser."""
     parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
@@ -116,13 +147,37 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--repeats", type=int, default=3, help="timed forward passes per model")
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
+
+    data = commands.add_parser("data", help="generate datasets with Mitsuba 3 and measure their baselines")
+    data_commands = data.add_subparsers(dest="data_command", required=True)
+    generate = data_commands.add_parser("generate", help="render a dataset (resumable, shardable)")
+    generate.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
+    generate.add_argument("--output", required=True, help="dataset folder")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument(
+        "--num-shards",
+        type=int,
+        default=None,
+        help="processes sharing the work (default: 1, or the process count under accelerate launch)",
+    )
+    generate.add_argument("--shard-index", type=int, default=None, help="this process's index in 0..num-shards-1")
+    generate.add_argument("--variant", default=None, help="force a Mitsuba variant (default: fastest that runs)")
+    generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    generate.set_defaults(handler=_data_generate)
+    baselines = data_commands.add_parser("baselines", help="compute and print the baselines of a dataset")
+    baselines.add_argument("folder", help="a folder made by `uruk data generate`")
+    baselines.set_defaults(handler=_data_baselines)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `uruk` console script."""
-    args = build_parser().parse_args(argv)
-    return args.handler(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, PermissionError, FileNotFoundError) as error:
+        parser.exit(2, f"uruk: error: {error}\n")
 
 
 if __name__ == "__main__":

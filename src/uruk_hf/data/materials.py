@@ -24,7 +24,9 @@ class MaterialRecipe:
         pattern (`str`): the procedural texture (`uruk_hf.data.textures.TEXTURE_PATTERNS`).
         hue, saturation, value (`tuple[float, float]`): ranges of the base colour in HSV.
         accent_value_scale (`tuple[float, float]`): the accent colour is the base with its value scaled by this.
-        metallic, roughness, specular, sheen (`tuple[float, float]`): principled BSDF parameter ranges.
+        metallic, roughness, specular, sheen (`tuple[float, float]`): principled BSDF parameter ranges. Every class
+            has some sheen: Mitsuba's principled BSDF compiles a different code path when sheen is exactly 0, and
+            one path for all materials lets Dr.Jit compile a scene structure once instead of per material mix.
     """
 
     pattern: str
@@ -35,7 +37,7 @@ class MaterialRecipe:
     metallic: tuple[float, float]
     roughness: tuple[float, float]
     specular: tuple[float, float]
-    sheen: tuple[float, float] = (0.0, 0.0)
+    sheen: tuple[float, float] = (0.01, 0.05)
 
 
 MATERIAL_RECIPES = {

@@ -149,12 +149,7 @@ class ClipRenderer:
         material = obj.material
         return {
             "type": "principled",
-            "base_color": {
-                "type": "bitmap",
-                "bitmap": self.mi.Bitmap(material.texture),
-                "raw": True,
-                "to_uv": self.mi.ScalarTransform3f().scale([obj.uv_scale, obj.uv_scale]),
-            },
+            "base_color": {"type": "bitmap", "bitmap": self.mi.Bitmap(material.texture), "raw": True},
             "metallic": material.metallic,
             "roughness": material.roughness,
             "specular": material.specular,
@@ -162,32 +157,35 @@ class ClipRenderer:
         }
 
     def _shape(self, obj):
+        """Every shape is a triangle mesh with the texture tiling baked into its uvs. Mitsuba bakes a bitmap's
+        `to_uv` and a primitive's transform into the kernel as constants, so per-object values there would make
+        Dr.Jit recompile the renderer for every scene; mesh buffers are data and keep one kernel."""
         mi = self.mi
-        bsdf = self._bsdf(obj)
         if obj.mesh is not None:
             vertices, faces, uvs, normals = obj.mesh
-            properties = mi.Properties()
-            properties["bsdf"] = mi.load_dict(bsdf)
-            mesh = mi.Mesh(
-                obj.name,
-                len(vertices),
-                len(faces),
-                props=properties,
-                has_vertex_normals=True,
-                has_vertex_texcoords=True,
-            )
-            parameters = mi.traverse(mesh)
-            float_type, index_type = type(parameters["vertex_positions"]), type(parameters["faces"])
-            parameters["vertex_positions"] = float_type(vertices.ravel())
-            parameters["faces"] = index_type(faces.ravel())
-            parameters["vertex_texcoords"] = float_type(uvs.ravel())
-            parameters["vertex_normals"] = float_type(normals.ravel())
-            parameters.update()
-            return mesh
-        shape = {"type": "rectangle", "to_world": mi.ScalarTransform4f(obj.to_world), "bsdf": bsdf}
+        else:  # a rectangle [-1, 1]^2 facing +z, placed by to_world
+            corners = np.array([[-1, -1, 0, 1], [1, -1, 0, 1], [1, 1, 0, 1], [-1, 1, 0, 1]], float) @ obj.to_world.T
+            vertices, faces = corners[:, :3], np.array([[0, 1, 2], [0, 2, 3]])
+            uvs = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+            normal = obj.to_world[:3, 2] / np.linalg.norm(obj.to_world[:3, 2])
+            normals = np.repeat(normal[None], 4, axis=0)
+        properties = mi.Properties()
+        properties["bsdf"] = mi.load_dict(self._bsdf(obj))
         if obj.radiance is not None:
-            shape["emitter"] = {"type": "area", "radiance": {"type": "rgb", "value": obj.radiance.tolist()}}
-        return shape
+            properties["emitter"] = mi.load_dict(
+                {"type": "area", "radiance": {"type": "rgb", "value": obj.radiance.tolist()}}
+            )
+        mesh = mi.Mesh(
+            obj.name, len(vertices), len(faces), props=properties, has_vertex_normals=True, has_vertex_texcoords=True
+        )
+        parameters = mi.traverse(mesh)
+        float_type, index_type = type(parameters["vertex_positions"]), type(parameters["faces"])
+        parameters["vertex_positions"] = float_type(np.asarray(vertices, np.float32).ravel())
+        parameters["faces"] = index_type(np.asarray(faces, np.uint32).ravel())
+        parameters["vertex_texcoords"] = float_type((np.asarray(uvs) * obj.uv_scale).astype(np.float32).ravel())
+        parameters["vertex_normals"] = float_type(np.asarray(normals, np.float32).ravel())
+        parameters.update()
+        return mesh
 
     def load_scene(self, spec: SceneSpec):
         """The Mitsuba scene of `spec`, with one sensor per frame."""
@@ -259,12 +257,15 @@ class ClipRenderer:
         }
 
     def _hit_record(self, scene, rays, shapes) -> dict:
+        import drjit as dr
+
         mi = self.mi
         si = scene.ray_intersect(rays)
         valid = np.array(si.is_valid(), dtype=bool).reshape(1, -1)
         index = np.full(valid.shape, -1.0)
         for number, shape in enumerate(shapes):
-            matches = si.shape == (mi.ShapePtr(shape) if self.vectorized else shape)
+            # An opaque pointer keeps the comparison kernel the same for every scene (a literal would recompile).
+            matches = si.shape == (dr.opaque(mi.ShapePtr, shape) if self.vectorized else shape)
             index[np.array(matches, dtype=bool).reshape(1, -1) & valid] = number
         albedo = si.bsdf(rays).eval_diffuse_reflectance(si) if valid.any() else mi.Color3f(0.0)
         return {
