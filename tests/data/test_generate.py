@@ -38,9 +38,11 @@ def test_folder_loads_with_datasets_and_has_a_card(tiny):
     dataset = load_dataset(str(folder))
     assert set(dataset) == {"train", "validation", "test"}
     assert sum(len(split) for split in dataset.values()) == DATA_PRESETS["tiny"].num_frames
+    features = dataset["test"].features
+    assert (features["albedo"].shape, features["albedo"].dtype) == ((24, 24, 3), "float16")
+    assert (features["material_label"].shape, features["material_label"].dtype) == ((24, 24), "int16")
     row = dataset["test"].with_format("numpy")[0]
-    assert row["albedo"].shape == (24, 24, 3) and row["albedo"].dtype == np.float16
-    assert row["material_label"].dtype == np.int16 and row["has_independent_ground_truth"]
+    assert row["albedo"].shape == (24, 24, 3) and row["has_independent_ground_truth"]
     assert set(STORED_BUFFERS) <= set(dataset["train"].column_names) and "history" not in dataset["train"].column_names
     card = DatasetCard.load(folder / "README.md")
     assert card.data.configs[0]["config_name"] == "default"
@@ -121,13 +123,13 @@ def test_resume_after_kill_skips_finished_chunks(tiny, tmp_path):
     result = generate_dataset(tmp_path, "tiny", seed=0, progress=False, finalize=False, variant=summary["variant"])
     assert result["complete"] and result["chunks_skipped"] == len(done)
     assert all((tmp_path / "data" / name).stat().st_mtime_ns == mtime for name, mtime in done.items())
-    dataset = load_dataset(str(tmp_path / "data"))
-    assert len(dataset["train"]) == DATA_PRESETS["tiny"].num_frames
+    dataset = load_dataset(str(tmp_path / "data"))  # split names come from the file names; the torn file is skipped
+    assert sum(len(split) for split in dataset.values()) == DATA_PRESETS["tiny"].num_frames
 
 
 def test_other_settings_in_the_same_folder_are_refused(tiny):
     folder, summary = tiny
-    with pytest.raises(ValueError, match="generated with other settings \\(seed differ\\)"):
+    with pytest.raises(ValueError, match="generated with other settings \\(seed, splits differ\\)"):
         generate_dataset(folder, "tiny", seed=1, progress=False, variant=summary["variant"])
 
 

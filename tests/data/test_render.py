@@ -22,7 +22,7 @@ def clips():
 
 
 def test_every_buffer_with_its_shape(clips):
-    for spec, frames in clips.values():
+    for _, frames in clips.values():
         assert len(frames) == 3
         for frame in frames:
             for name, spec_entry in BUFFER_SPECS.items():
@@ -35,7 +35,7 @@ def test_every_buffer_with_its_shape(clips):
 
 
 def test_buffers_are_consistent(clips):
-    for spec, frames in clips.values():
+    for _, frames in clips.values():
         for index, frame in enumerate(frames):
             mask = frame["mask"][..., 0] > 0
             assert mask.any()

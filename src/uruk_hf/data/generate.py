@@ -188,11 +188,13 @@ def chunk_path(output: Path, split: str, chunk: int) -> Path:
 
 
 def _write_chunk(path: Path, rows: list[dict], features) -> None:
-    from datasets import Dataset
+    from datasets.arrow_writer import ParquetWriter
 
     columns = {name: [row[name] for row in rows] for name in features}
-    with atomic_path(path) as temporary, quiet_datasets():
-        Dataset.from_dict(columns, features=features).to_parquet(str(temporary))
+    with atomic_path(path) as temporary:
+        writer = ParquetWriter(path=str(temporary), features=features)
+        writer.write_batch(columns)
+        writer.finalize()
 
 
 def _rows(frames: list[dict], clip: int, kind: str, preset: DataPreset) -> list[dict]:

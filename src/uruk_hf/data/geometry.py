@@ -65,6 +65,9 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     normals = np.zeros_like(vertices, dtype=np.float64)
     for corner in range(3):
         np.add.at(normals, faces[:, corner], face_normals)
+    # Vertices touched only by degenerate faces (a UV sphere's pole copies) point away from the mesh centre.
+    unused = np.linalg.norm(normals, axis=1) < 1e-12
+    normals[unused] = vertices[unused] - vertices.mean(axis=0)
     return (normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from .geometry import project_points
 from .scenes import SceneSpec
 
-__all__ = ["ClipRenderer", "RenderSettings", "find_libllvm", "select_variant"]
+__all__ = ["ClipRenderer", "RenderSettings", "find_libllvm", "probe_variant", "select_variant"]
 
 _PROBE = "import mitsuba as mi; mi.set_variant('{variant}'); mi.render(mi.load_dict(mi.cornell_box()), spp=1)"
 _NO_LABEL = -100
@@ -49,8 +49,13 @@ def find_libllvm() -> str | None:
     return max(candidates)[1] if candidates else None
 
 
-def _probe(variant: str, env: dict) -> bool:
-    """Whether `variant` renders in a fresh process (an old libLLVM aborts the whole process, so never in ours)."""
+def probe_variant(variant: str, env: dict | None = None) -> bool:
+    """Whether `variant` renders in a fresh process (an old libLLVM aborts the whole process, so never in ours);
+    `env` defaults to this process's environment with `DRJIT_LIBLLVM_PATH` from `find_libllvm`."""
+    if env is None:
+        env = dict(os.environ)
+        if find_libllvm():
+            env["DRJIT_LIBLLVM_PATH"] = find_libllvm()
     try:
         result = subprocess.run(
             [sys.executable, "-c", _PROBE.format(variant=variant)], env=env, capture_output=True, timeout=180
@@ -79,7 +84,7 @@ def select_variant(requested: str | None = None) -> str:
     if requested:
         if requested not in mi.variants():
             raise ValueError(f"Unknown Mitsuba variant {requested!r}; available: {mi.variants()}.")
-        if requested != "scalar_rgb" and not _probe(requested, env):
+        if requested != "scalar_rgb" and not probe_variant(requested, env):
             raise ValueError(f"Mitsuba variant {requested!r} does not run here (libLLVM: {libllvm}).")
         candidates, reason = [requested], "requested"
     else:
@@ -88,7 +93,7 @@ def select_variant(requested: str | None = None) -> str:
             candidates.insert(0, "cuda_ad_rgb")
         reason = "probed"
     for variant in candidates:
-        if variant == "scalar_rgb" or variant == requested or _probe(variant, env):
+        if variant == "scalar_rgb" or variant == requested or probe_variant(variant, env):
             mi.set_variant(variant)
             details = [reason] + ([f"libLLVM {libllvm}"] if libllvm and "llvm" in variant else [])
             if variant == "scalar_rgb" and not requested:

@@ -42,8 +42,9 @@ def _mix(colour_a: np.ndarray, colour_b: np.ndarray, weight: np.ndarray) -> np.n
 
 def _brushed(rng, size, base, accent):
     """Metal: fine anisotropic streaks along u."""
-    streaks = _smooth_noise(rng, size, 64)[:, :1].repeat(size, axis=1) * 0.6 + fbm_noise(rng, size, 2, 2) * 0.4
-    return _mix(base, accent, streaks * 0.5)
+    streaks = _smooth_noise(rng, size, int(rng.integers(8, 17)))[:, :1].repeat(size, axis=1) * 0.7
+    streaks += fbm_noise(rng, size, 2, 2) * 0.3
+    return _mix(base, accent, streaks * 0.8)
 
 
 def _chipped_paint(rng, size, base, accent):
@@ -57,8 +58,8 @@ def _wood_grain(rng, size, base, accent):
     """Wood: distorted growth rings with plank seams."""
     u, v = _grid(size)
     distortion = fbm_noise(rng, size, 4, 2)
-    rings = 0.5 + 0.5 * np.sin((v * rng.uniform(8, 20) + distortion * 4.0) * 2 * np.pi)
-    seams = (np.mod(u * rng.integers(2, 6), 1.0) < 0.02).astype(float)
+    rings = 0.5 + 0.5 * np.sin((v * rng.uniform(3, 8) + distortion * 2.0) * 2 * np.pi)
+    seams = (np.mod(u * rng.integers(2, 5), 1.0) < 0.04).astype(float)
     return _mix(base, accent, np.clip(rings**3 * 0.8 + seams, 0, 1))
 
 
@@ -78,7 +79,7 @@ def _flat(rng, size, base, accent):
 def _weave(rng, size, base, accent):
     """Fabric: over-under threads of two colours."""
     u, v = _grid(size)
-    threads = rng.integers(12, 32)
+    threads = rng.integers(3, 9)
     warp = 0.5 + 0.5 * np.sin(u * threads * 2 * np.pi)
     weft = 0.5 + 0.5 * np.sin(v * threads * 2 * np.pi)
     over = (np.floor(u * threads) + np.floor(v * threads)) % 2
@@ -89,8 +90,8 @@ def _weave(rng, size, base, accent):
 def _tiles(rng, size, base, accent):
     """Ceramic: glazed tiles separated by grout lines, with faint crackle veins."""
     u, v = _grid(size)
-    count = rng.integers(2, 6)
-    grout = (np.mod(u * count, 1.0) < 0.05) | (np.mod(v * count, 1.0) < 0.05)
+    count = rng.integers(2, 5)
+    grout = (np.mod(u * count, 1.0) < 0.08) | (np.mod(v * count, 1.0) < 0.08)
     veins = np.abs(fbm_noise(rng, size, 4, 4) - 0.5) < 0.01
     return _mix(base, accent, np.clip(grout.astype(float) + veins * 0.4, 0, 1))
 
@@ -98,8 +99,8 @@ def _tiles(rng, size, base, accent):
 def _rubber(rng, size, base, accent):
     """Rubber: dark, fine grainy noise with a faint tread pattern."""
     u, v = _grid(size)
-    tread = (np.mod(u * rng.integers(4, 12) + v * 2, 1.0) < 0.15).astype(float)
-    return _mix(base, accent, np.clip(fbm_noise(rng, size, 3, 16) * 0.6 + tread * 0.3, 0, 1))
+    tread = (np.mod(u * rng.integers(2, 6) + v * 2, 1.0) < 0.2).astype(float)
+    return _mix(base, accent, np.clip(fbm_noise(rng, size, 3, 8) * 0.5 + tread * 0.5, 0, 1))
 
 
 TEXTURE_PATTERNS = {
