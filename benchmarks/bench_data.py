@@ -25,8 +25,9 @@ start = time.perf_counter()
 summary = generate_dataset(sys.argv[4], preset, seed=0, variant=sys.argv[2], progress=False, finalize=False,
                            num_shards=1, shard_index=0)
 summary["wall_seconds"] = time.perf_counter() - start
-summary["samples_per_frame"] = preset.width * preset.height * (preset.ground_truth_spp + preset.direct_spp + 1)
-summary["resolution"] = f"{preset.width}x{preset.height}"
+render = preset.render
+summary["samples_per_frame"] = render.width * render.height * (render.ground_truth_spp + render.direct_spp + 1)
+summary["resolution"] = f"{render.width}x{render.height}"
 print(json.dumps(summary))
 """
 

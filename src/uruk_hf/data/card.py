@@ -86,6 +86,7 @@ def _card_text(folder: Path, record: dict, counts: dict, baselines: dict, timing
     from huggingface_hub import DatasetCard, DatasetCardData
 
     preset = record["preset"]
+    render = preset["render"]
     configs = [
         {
             "config_name": "default",
@@ -101,18 +102,18 @@ def _card_text(folder: Path, record: dict, counts: dict, baselines: dict, timing
         configs=configs,
     )
     features = "\n".join(
-        f"| `{name}` | ({preset['height']}, {preset['width']}, {BUFFER_SPECS[name].channels}) float16 | "
+        f"| `{name}` | ({render['height']}, {render['width']}, {BUFFER_SPECS[name].channels}) float16 | "
         f"{BUFFER_SPECS[name].description} |"
         for name in STORED_BUFFERS
     )
     render_seconds = sum(t["render_seconds"] for t in timings)
     total_seconds = sum(t["seconds"] for t in timings)
     samples = sum(t["render_samples"] for t in timings)
-    size = f"({preset['height']}, {preset['width']}"
+    size = f"({render['height']}, {render['width']}"
     classes = ", ".join(f"{index} {name}" for index, name in enumerate(MATERIAL_CLASSES))
     extra_rows = "\n".join(
         [
-            f"| `ground_truth` | {size}, 3) float16 | path-traced, {preset['ground_truth_spp']} spp, linear HDR |",
+            f"| `ground_truth` | {size}, 3) float16 | path-traced, {render['ground_truth_spp']} spp, linear HDR |",
             f"| `ground_truth_independent` | {size}, 3) float16 | a second render at the same spp (test split) |",
             f"| `material_label` | {size}) int16 | semantic class ({classes}); -100 on background and lights |",
             "| `scene_id`, `frame_index`, `scene_kind` | int32, int32, string | clip, frame in clip, room/outdoor |",
@@ -139,12 +140,12 @@ variant**; this folder was rendered with **`{record["mitsuba_variant"]}`**.
 
 ## Contents
 
-- {sum(counts.values())} frames of {preset["width"]}x{preset["height"]} ({split_counts}), {preset["num_clips"]}
+- {sum(counts.values())} frames of {render["width"]}x{render["height"]} ({split_counts}), {preset["num_clips"]}
   clips of {preset["frames_per_clip"]} consecutive frames, one procedural scene per clip; splits are disjoint by
   scene.
-- Ground truth: `path` integrator, {preset["ground_truth_spp"]} spp, box filter. `direct`: `direct` integrator,
-  {preset["direct_spp"]} spp. `path_1spp`: 1 spp. AO: {preset["ao_samples"]} rays per pixel within 1 m. Shadow:
-  {preset["shadow_samples"]} rays per pixel to the strongest light.
+- Ground truth: `path` integrator, {render["ground_truth_spp"]} spp, box filter. `direct`: `direct` integrator,
+  {render["direct_spp"]} spp. `path_1spp`: 1 spp. AO: {render["ao_samples"]} rays per pixel within 1 m. Shadow:
+  {render["shadow_samples"]} rays per pixel to the strongest light.
 - The test split also holds `ground_truth_independent`, a second render at the same spp with another seed, for
   the ground truth's noise floor (`has_independent_ground_truth`).
 - Render time: {render_seconds:.0f} s inside `mi.render` of {total_seconds:.0f} s generating

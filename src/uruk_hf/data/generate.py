@@ -49,25 +49,18 @@ class DataPreset:
 
     Attributes:
         name (`str`): `tiny`, `quick` or `full`.
-        width, height (`int`): frame size.
         num_clips (`int`): clips (scenes) in the dataset.
         frames_per_clip (`int`): consecutive frames per clip (motion and history need at least 2).
         clips_per_chunk (`int`): clips per Parquet file (the unit of work, resume and splitting).
-        ground_truth_spp, direct_spp, ao_samples, shadow_samples (`int`): render settings
-            (`uruk_hf.data.render.RenderSettings`).
+        render (`RenderSettings`): frame size, samples per pixel and ray counts of every frame.
         validation_fraction, test_fraction (`float`): share of chunks in each held-out split (at least one each).
     """
 
     name: str
-    width: int
-    height: int
     num_clips: int
     frames_per_clip: int
     clips_per_chunk: int
-    ground_truth_spp: int
-    direct_spp: int = 16
-    ao_samples: int = 16
-    shadow_samples: int = 8
+    render: RenderSettings
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
 
@@ -81,33 +74,11 @@ class DataPreset:
         """Parquet files in the whole dataset."""
         return math.ceil(self.num_clips / self.clips_per_chunk)
 
-    def render_settings(self) -> RenderSettings:
-        """The renderer settings of this preset."""
-        return RenderSettings(
-            self.width,
-            self.height,
-            self.ground_truth_spp,
-            self.direct_spp,
-            self.ao_samples,
-            shadow_samples=self.shadow_samples,
-        )
-
 
 DATA_PRESETS = {
-    "tiny": DataPreset(
-        "tiny",
-        24,
-        24,
-        num_clips=6,
-        frames_per_clip=2,
-        clips_per_chunk=1,
-        ground_truth_spp=16,
-        direct_spp=16,
-        ao_samples=4,
-        shadow_samples=2,
-    ),
-    "quick": DataPreset("quick", 64, 64, num_clips=160, frames_per_clip=4, clips_per_chunk=4, ground_truth_spp=128),
-    "full": DataPreset("full", 128, 128, num_clips=1000, frames_per_clip=4, clips_per_chunk=8, ground_truth_spp=512),
+    "tiny": DataPreset("tiny", 6, 2, 1, RenderSettings(24, 24, ground_truth_spp=16, ao_samples=4, shadow_samples=2)),
+    "quick": DataPreset("quick", 160, 4, 4, RenderSettings(64, 64, ground_truth_spp=128)),
+    "full": DataPreset("full", 1000, 4, 8, RenderSettings(128, 128, ground_truth_spp=512)),
 }
 """`tiny`: 12 frames of 24x24 for tests (seconds). `quick`: 640 frames of 64x64, 128-spp ground truth (the CPU
 preset). `full`: 4000 frames of 128x128, 512-spp ground truth (a GPU or a long CPU run)."""
@@ -147,7 +118,7 @@ def dataset_features(preset: DataPreset):
     ground truth and its independent re-render, the semantic label map and the clip coordinates."""
     from datasets import Array2D, Array3D, Features, Value
 
-    shape = (preset.height, preset.width)
+    shape = (preset.render.height, preset.render.width)
     columns = {name: Array3D((*shape, BUFFER_SPECS[name].channels), "float16") for name in STORED_BUFFERS}
     columns["ground_truth"] = Array3D((*shape, 3), "float16")
     columns["ground_truth_independent"] = Array3D((*shape, 3), "float16")
@@ -199,7 +170,7 @@ def _write_chunk(path: Path, rows: list[dict], features) -> None:
 
 def _rows(frames: list[dict], clip: int, kind: str, preset: DataPreset) -> list[dict]:
     rows = []
-    empty = np.zeros((preset.height, preset.width, 3), np.float16)
+    empty = np.zeros((preset.render.height, preset.render.width, 3), np.float16)
     for index, frame in enumerate(frames):
         row = {name: np.clip(frame[name], -_FLOAT16_MAX, _FLOAT16_MAX).astype(np.float16) for name in STORED_BUFFERS}
         row["ground_truth"] = np.minimum(frame["ground_truth"], _FLOAT16_MAX).astype(np.float16)
@@ -282,7 +253,7 @@ def generate_dataset(
 
     splits = record["splits"]
     features = dataset_features(preset)
-    renderer = ClipRenderer(preset.render_settings())
+    renderer = ClipRenderer(preset.render)
     mine = [chunk for chunk in range(preset.num_chunks) if chunk % num_shards == shard_index]
     todo = [chunk for chunk in mine if not chunk_path(output, splits[chunk], chunk).exists()]
     started = time.perf_counter()
