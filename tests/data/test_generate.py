@@ -155,3 +155,37 @@ def test_unwritable_output_folder(tmp_path, capsys):
     assert "is not writable" in capsys.readouterr().err
     with pytest.raises(ValueError, match="Unknown data preset 'huge'"):
         generate_dataset(tmp_path / "x", "huge")
+
+
+@pytest.mark.slow
+def test_accelerate_launch_splits_chunks_between_two_processes(tiny, tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: two gloo processes, half each."""
+    _, summary = tiny
+    env = {**os.environ, "URUK_MITSUBA_VARIANT": summary["variant"]}
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "uruk_hf.cli",
+        "data",
+        "generate",
+        "--preset",
+        "tiny",
+        "--output",
+        str(tmp_path),
+        "--no-progress",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    shards = sorted(line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("shard"))
+    assert shards == ["shard 0/2", "shard 1/2"]
+    assert "wrote 3 chunks" in result.stdout and (tmp_path / "README.md").is_file()

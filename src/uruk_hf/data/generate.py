@@ -189,7 +189,9 @@ def _resolve_shards(num_shards: int | None, shard_index: int | None) -> tuple[in
     if num_shards is None and shard_index is None:
         from accelerate import PartialState
 
-        state = PartialState()
+        # cpu=True: rendering needs no torch device, and without it Accelerate treats a CPU-only
+        # `accelerate launch --multi_gpu` as a single process instead of a gloo group.
+        state = PartialState(cpu=True)
         return state.num_processes, state.process_index, state
     num_shards = 1 if num_shards is None else num_shards
     shard_index = 0 if shard_index is None else shard_index
