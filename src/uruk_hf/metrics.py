@@ -9,9 +9,10 @@ well-kept library has; this module only fixes the conventions.
 import numpy as np
 import torch
 
+from .reprojection import warp_previous_frame
 from .tonemap import tonemap
 
-__all__ = ["FRAME_METRICS", "frame_metrics", "material_metrics", "ms_ssim_settings"]
+__all__ = ["FRAME_METRICS", "frame_metrics", "material_metrics", "ms_ssim_settings", "temporal_error"]
 
 FRAME_METRICS = ("psnr", "ssim", "ms_ssim", "flip")
 """Frame metric keys; higher is better except `flip` (an error)."""
@@ -107,3 +108,18 @@ def material_metrics(predicted: np.ndarray, labels: np.ndarray, num_classes: int
         "material_miou": float(np.mean(true_positive[union > 0] / union[union > 0])),
         "material_balanced_accuracy": float(np.mean(true_positive[present] / label_count[present])),
     }
+
+
+@torch.no_grad()
+def temporal_error(frames: torch.Tensor, motion: torch.Tensor, history_valid: torch.Tensor) -> float:
+    """Mean absolute difference between each tone-mapped frame and the previous one warped by motion, over pixels
+    where the reprojection is valid: flicker. `frames` `(B, K, 3, H, W)`, `motion` `(B, K, 2, H, W)`,
+    `history_valid` `(B, K, 1, H, W)`; report it beside the same figure for the ground truth."""
+    display = tonemap(frames.float())
+    errors, weights = 0.0, 0.0
+    for k in range(1, frames.shape[1]):
+        warped = warp_previous_frame(display[:, k - 1], motion[:, k].float())
+        valid = history_valid[:, k].float()
+        errors += float(((display[:, k] - warped).abs() * valid).sum())
+        weights += float(valid.sum()) * frames.shape[2]
+    return errors / max(weights, 1.0)

@@ -1,0 +1,78 @@
+"""Training losses on tone-mapped frames (the metric space, DESIGN §2) and material logits."""
+
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from ..metrics import ms_ssim_settings
+from ..tonemap import tonemap
+
+__all__ = ["LossWeights", "distillation_loss", "frame_loss", "renderer_loss"]
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms.
+
+    Attributes:
+        l1 (`float`): L1 between tone-mapped frames.
+        ms_ssim (`float`): `1 - MS-SSIM` between tone-mapped frames (small-resolution settings below 176 px).
+        material (`float`): cross-entropy of material logits on labelled pixels (0 disables the head's loss).
+    """
+
+    l1: float = 1.0
+    ms_ssim: float = 0.0
+    material: float = 0.0
+
+
+def frame_loss(prediction: torch.Tensor, target: torch.Tensor, weights: LossWeights) -> torch.Tensor:
+    """`l1 * |T(p) - T(t)| + ms_ssim * (1 - MS-SSIM(T(p), T(t)))` with `T` the project's tone map."""
+    predicted, reference = tonemap(prediction), tonemap(target)
+    loss = weights.l1 * F.l1_loss(predicted, reference)
+    if weights.ms_ssim:
+        from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
+
+        settings = ms_ssim_settings(*predicted.shape[-2:])
+        similarity = multiscale_structural_similarity_index_measure(predicted, reference, data_range=1.0, **settings)
+        loss = loss + weights.ms_ssim * (1.0 - similarity)
+    return loss
+
+
+def renderer_loss(outputs: list, batch: dict, weights: LossWeights) -> torch.Tensor:
+    """Mean over the frames of a clip of the frame loss plus the weighted material cross-entropy."""
+    total = 0.0
+    for k, output in enumerate(outputs):
+        total = total + frame_loss(output.frame, batch["frame_targets"][:, k], weights)
+        if weights.material and output.material_logits is not None:
+            labels = batch["material_labels"][:, k]
+            if (labels >= 0).any():
+                total = total + weights.material * F.cross_entropy(output.material_logits, labels, ignore_index=-100)
+    return total / len(outputs)
+
+
+def distillation_loss(
+    student_outputs: list,
+    teacher_outputs: list,
+    batch: dict,
+    weights: LossWeights,
+    teacher_weight: float = 1.0,
+    temperature: float = 2.0,
+    kl_weight: float = 1.0,
+) -> torch.Tensor:
+    """Student loss: the renderer loss to ground truth, plus `teacher_weight` times the frame loss to the teacher's
+    frame, plus `kl_weight` times the temperature-scaled KL divergence to the teacher's material distribution
+    (Hinton et al.; multiplied by `temperature**2` to keep gradient scale) on labelled pixels."""
+    loss = renderer_loss(student_outputs, batch, weights)
+    for k, (student, teacher) in enumerate(zip(student_outputs, teacher_outputs)):
+        loss = loss + teacher_weight * frame_loss(student.frame, teacher.frame.detach(), weights) / len(
+            student_outputs
+        )
+        if kl_weight and student.material_logits is not None and teacher.material_logits is not None:
+            labelled = (batch["material_labels"][:, k] >= 0).unsqueeze(1)
+            student_log = F.log_softmax(student.material_logits / temperature, dim=1)
+            teacher_prob = F.softmax(teacher.material_logits.detach() / temperature, dim=1)
+            divergence = (teacher_prob * (teacher_prob.clamp_min(1e-8).log() - student_log)).sum(1, keepdim=True)
+            pixels = labelled.sum().clamp_min(1)
+            loss = loss + kl_weight * temperature**2 * (divergence * labelled).sum() / pixels / len(student_outputs)
+    return loss

@@ -1,0 +1,257 @@
+"""One training stage under Accelerate: the loop every family's Production (and curriculum) stage runs.
+
+It evaluates on the validation split every `eval_every` steps, keeps the best weights, detects plateaus (no
+improvement for `patience` evaluations: lower the learning rate, and after `max_lr_drops` drops stop), honours a
+wall-clock budget, refuses NaN/Inf losses, and checkpoints with `accelerator.save_state` so that an interrupted
+run resumes where it stopped. Checkpoints are written to a temporary folder and renamed into place, so a
+half-written checkpoint never loads. A stage returns (and writes) a JSON record of its settings and measurements.
+"""
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..file_utils import atomic_path
+from ..processing_gbuffer import UrukGBufferProcessor
+from .data import UrukClipCollator
+from .evaluation import evaluate_renderer
+from .losses import LossWeights, renderer_loss
+from .unroll import unroll_clip
+
+__all__ = ["StageSettings", "TrainingDivergedError", "train_stage"]
+
+_COMPLETE_MARKER = "checkpoint_complete.json"
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or Inf."""
+
+
+@dataclass
+class StageSettings:
+    """Settings of one training stage.
+
+    Attributes:
+        name (`str`): stage name, used for folders and records (`production`, `stage1`, ...).
+        learning_rate (`float`): peak AdamW learning rate.
+        warmup_steps (`int`): steps of linear warm-up from 0 (Adam's first sign-like steps on an identity-initialized
+            renderer otherwise overshoot).
+        batch_size (`int`): clips per step (per process).
+        max_steps (`int`): optimizer steps at most.
+        eval_every (`int`): steps between validation evaluations.
+        patience (`int`): evaluations without improvement that make a plateau.
+        max_lr_drops (`int`): plateaus that lower the learning rate; the next plateau stops the stage.
+        lr_drop_factor (`float`): learning-rate multiplier at a plateau.
+        time_budget_s (`float | None`): wall-clock budget of the stage; it stops at the first evaluation after.
+        weights (`LossWeights`): loss terms.
+        selection_metric (`str`): validation metric that defines "best" (higher is better).
+        weight_decay (`float`): AdamW weight decay.
+        seed (`int`): seed of shuffling and initialization.
+    """
+
+    name: str
+    learning_rate: float = 2e-3
+    warmup_steps: int = 50
+    batch_size: int = 4
+    max_steps: int = 2000
+    eval_every: int = 50
+    patience: int = 3
+    max_lr_drops: int = 2
+    lr_drop_factor: float = 0.3
+    time_budget_s: float | None = None
+    weights: LossWeights = field(default_factory=LossWeights)
+    selection_metric: str = "psnr"
+    weight_decay: float = 0.0
+    seed: int = 0
+
+
+class _Progress:
+    """Loop state saved with every checkpoint (`accelerator.register_for_checkpointing`)."""
+
+    def __init__(self):
+        self.step, self.best, self.stale, self.drops, self.elapsed = 0, -math.inf, 0, 0, 0.0
+        self.history: list[dict] = []
+
+    def state_dict(self) -> dict:
+        return dict(vars(self))
+
+    def load_state_dict(self, state: dict) -> None:
+        vars(self).update(state)
+
+
+def _save_checkpoint(accelerator, folder: Path) -> None:
+    """`accelerator.save_state` into a temporary folder, then swapped into place; a marker written last tells
+    complete checkpoints from interrupted ones."""
+    temporary = folder.with_name(folder.name + ".partial")
+    if accelerator.is_main_process and temporary.exists():
+        shutil.rmtree(temporary)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(temporary))
+    if accelerator.is_main_process:
+        (temporary / _COMPLETE_MARKER).write_text(json.dumps({"time": time.time()}))
+        previous = folder.with_name(folder.name + ".previous")
+        if folder.exists():
+            os.replace(folder, previous)
+        os.replace(temporary, folder)
+        shutil.rmtree(previous, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def _complete_checkpoint(folder: Path) -> Path | None:
+    for candidate in (folder, folder.with_name(folder.name + ".previous")):
+        if (candidate / _COMPLETE_MARKER).is_file():
+            return candidate
+    return None
+
+
+def train_stage(
+    accelerator,
+    model,
+    processor: UrukGBufferProcessor,
+    train_dataset,
+    validation_dataset,
+    settings: StageSettings,
+    output_dir: str | Path,
+    resume: bool = False,
+    loss_fn: Callable | None = None,
+) -> dict:
+    """Trains `model` for one stage and returns its record; the best weights are saved (Hub format) to
+    `output_dir/best` and loaded back into `model`.
+
+    Args:
+        accelerator: an `accelerate.Accelerator` (its trackers receive the losses and validation metrics).
+        model: a renderer (`UrukRendererPreTrainedModel`), not yet prepared.
+        processor: the model's `UrukGBufferProcessor`.
+        train_dataset, validation_dataset: `UrukClipDataset`s.
+        settings: the stage settings.
+        output_dir: the stage folder (`checkpoint/`, `best/`, `record.json`).
+        resume: continue from `output_dir/checkpoint` when a complete one exists.
+        loss_fn: `(outputs, batch) -> loss`; defaults to `renderer_loss` with `settings.weights`.
+
+    Raises:
+        TrainingDivergedError: the loss became NaN or Inf (the message gives the step).
+    """
+    output_dir = Path(output_dir)
+    config = model.config
+    loss_fn = loss_fn or (lambda outputs, batch: renderer_loss(outputs, batch, settings.weights))
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    loader = torch.utils.data.DataLoader(
+        train_dataset,
+        batch_size=settings.batch_size,
+        shuffle=True,
+        drop_last=len(train_dataset) >= settings.batch_size,
+        collate_fn=UrukClipCollator(processor),
+        generator=generator,
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    progress = _Progress()
+    accelerator.register_for_checkpointing(progress)
+    checkpoint = output_dir / "checkpoint"
+    resumed_from = None
+    if resume and (found := _complete_checkpoint(checkpoint)) is not None:
+        accelerator.load_state(str(found))
+        resumed_from = progress.step
+    started = time.perf_counter() - progress.elapsed
+    stop_reason = None
+    learning_rate = settings.learning_rate * settings.lr_drop_factor**progress.drops
+    for group in optimizer.param_groups:
+        group["lr"] = learning_rate
+
+    def evaluate_and_decide() -> str | None:
+        nonlocal learning_rate
+        metrics = None
+        if accelerator.is_main_process:
+            metrics = evaluate_renderer(
+                accelerator.unwrap_model(model), validation_dataset, processor, flip=False, config=config
+            )
+        metrics = _broadcast(accelerator, metrics)
+        score = metrics[settings.selection_metric]
+        entry = {"step": progress.step, "seconds": time.perf_counter() - started, "lr": learning_rate, **metrics}
+        progress.history.append(entry)
+        accelerator.log(
+            {f"{settings.name}/validation_{key}": value for key, value in metrics.items()}, step=progress.step
+        )
+        if score > progress.best:
+            progress.best, progress.stale = score, 0
+            if accelerator.is_main_process:
+                accelerator.unwrap_model(model).save_pretrained(output_dir / "best")
+        else:
+            progress.stale += 1
+        decision = None
+        if progress.stale >= settings.patience:
+            if progress.drops >= settings.max_lr_drops:
+                decision = "plateau"
+            else:
+                progress.drops, progress.stale = progress.drops + 1, 0
+                learning_rate *= settings.lr_drop_factor
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate
+        if settings.time_budget_s is not None and time.perf_counter() - started >= settings.time_budget_s:
+            decision = decision or "time_budget"
+        progress.elapsed = time.perf_counter() - started
+        _save_checkpoint(accelerator, checkpoint)
+        return decision
+
+    model.train()
+    while progress.step < settings.max_steps and stop_reason is None:
+        for batch in loader:
+            outputs = unroll_clip(model, batch, processor, config=config)
+            loss = loss_fn(outputs, batch)
+            if not torch.isfinite(loss):
+                raise TrainingDivergedError(f"{settings.name}: loss is {float(loss)} at step {progress.step + 1}.")
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            warmup = min(1.0, (progress.step + 1) / max(settings.warmup_steps, 1))
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate * warmup
+            optimizer.step()
+            optimizer.zero_grad()
+            progress.step += 1
+            accelerator.log(
+                {f"{settings.name}/train_loss": float(loss), f"{settings.name}/lr": learning_rate}, step=progress.step
+            )
+            if progress.step % settings.eval_every == 0 or progress.step >= settings.max_steps:
+                stop_reason = evaluate_and_decide()
+            if stop_reason is not None or progress.step >= settings.max_steps:
+                break
+    stop_reason = stop_reason or "max_steps"
+    if not progress.history or progress.history[-1]["step"] != progress.step:
+        evaluate_and_decide()
+    accelerator.wait_for_everyone()
+    best = type(accelerator.unwrap_model(model)).from_pretrained(output_dir / "best")
+    accelerator.unwrap_model(model).load_state_dict(best.state_dict())
+    best_entry = max(progress.history, key=lambda entry: entry[settings.selection_metric])
+    record = {
+        "stage": settings.name,
+        "settings": asdict(settings),
+        "stop_reason": stop_reason,
+        "steps": progress.step,
+        "lr_drops": progress.drops,
+        "resumed_from_step": resumed_from,
+        "seconds": time.perf_counter() - started,
+        "best_step": best_entry["step"],
+        "best": best_entry,
+        "history": progress.history,
+        "processes": accelerator.num_processes,
+    }
+    if accelerator.is_main_process:
+        with atomic_path(output_dir / "record.json") as temporary:
+            temporary.write_text(json.dumps(record, indent=2))
+    return record
+
+
+def _broadcast(accelerator, value):
+    if accelerator.num_processes == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value])[0]
