@@ -26,10 +26,8 @@ def _arrays(folder):
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    summary = generate_dataset(folder, "tiny", seed=0, progress=False)
-    return folder, summary
+def tiny(tiny_dataset):
+    return tiny_dataset
 
 
 def test_folder_loads_with_datasets_and_has_a_card(tiny):

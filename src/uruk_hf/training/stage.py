@@ -217,7 +217,7 @@ def train_stage(
             optimizer.zero_grad()
             progress.step += 1
             accelerator.log(
-                {f"{settings.name}/train_loss": float(loss), f"{settings.name}/lr": learning_rate}, step=progress.step
+                {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": learning_rate}, step=progress.step
             )
             if progress.step % settings.eval_every == 0 or progress.step >= settings.max_steps:
                 stop_reason = evaluate_and_decide()

@@ -1,0 +1,213 @@
+"""Training at the tiny preset: the unroll never feeds ground truth, and the stage loop's decisions."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from accelerate import Accelerator
+
+from uruk_hf import (
+    UrukGBufferProcessor,
+    UrukV2Ultra,
+    UrukV2UltraConfig,
+    UrukWS5CinematicConfig,
+    UrukWS5CinematicRenderer,
+)
+from uruk_hf.reprojection import warp_previous_frame
+from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
+from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss
+from uruk_hf.training.stage import StageSettings, TrainingDivergedError, train_stage
+from uruk_hf.training.unroll import unroll_clip
+
+TRAIN_SCRIPT = Path(__file__).parents[2] / "training" / "train_ws5.py"
+
+
+@pytest.fixture
+def v2(tiny_dataset):
+    folder, _ = tiny_dataset
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny")).eval()
+    processor = UrukGBufferProcessor.from_model_config(model.config)
+    return folder, model, processor, UrukClipDataset(folder, "train", model.config.input_buffers)
+
+
+def test_no_ground_truth_array_feeds_an_input(v2):
+    """Poisoning every ground-truth array changes nothing the model sees or predicts."""
+    _, model, processor, dataset = v2
+    collator = UrukClipCollator(processor)
+    clips = [dataset[0], dataset[1]]
+    poisoned = [{**clip, "ground_truth": np.full_like(clip["ground_truth"], np.nan)} for clip in clips]
+    clean_batch, poisoned_batch = collator(clips), collator(poisoned)
+    assert torch.equal(clean_batch["pixel_values"], poisoned_batch["pixel_values"])
+    with torch.no_grad():
+        clean = unroll_clip(model, clean_batch, processor)
+        dirty = unroll_clip(model, poisoned_batch, processor)
+    for a, b in zip(clean, dirty):
+        assert torch.equal(a.frame, b.frame) and torch.isfinite(b.frame).all()
+    with pytest.raises(ValueError, match="unexpected \\['ground_truth'\\]"):
+        processor(
+            {**{name: clips[0][name][0] for name in collator.input_names}, "ground_truth": clips[0]["ground_truth"][0]}
+        )
+
+
+def test_history_is_the_models_own_warped_previous_output(v2):
+    _, model, processor, dataset = v2
+    batch = UrukClipCollator(processor)([dataset[0]])
+    seen = []
+    original_forward = model.forward
+
+    def spy(pixel_values, **kwargs):
+        seen.append(pixel_values.clone())
+        return original_forward(pixel_values, **kwargs)
+
+    model.forward = spy
+    with torch.no_grad():
+        outputs = unroll_clip(model, batch, processor)
+    history = model.config.buffer_slice("history")
+    assert not seen[0][:, history].any()
+    expected = warp_previous_frame(outputs[0].frame, batch["motion"][:, 1]) * batch["history_valid"][:, 1]
+    torch.testing.assert_close(seen[1][:, history], torch.log1p(expected))
+
+
+def test_distillation_loss_is_zero_only_for_a_perfect_copy(v2):
+    _, model, processor, dataset = v2
+    batch = UrukClipCollator(processor)([dataset[0]])
+    with torch.no_grad():
+        teacher = unroll_clip(model, batch, processor)
+    student = unroll_clip(model, batch, processor)
+    weights = LossWeights(material=1.0)
+    copy = distillation_loss(student, teacher, batch, weights, teacher_weight=1.0, kl_weight=1.0)
+    torch.testing.assert_close(copy, renderer_loss(student, batch, weights))
+    other = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
+    with torch.no_grad():
+        for parameter in other.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    different = distillation_loss(unroll_clip(other, batch, processor), teacher, batch, weights)
+    assert different > renderer_loss(unroll_clip(other, batch, processor), batch, weights)
+    different.backward()
+    assert all(p.grad is not None for p in other.parameters())
+
+
+def _stage(tmp_path, tiny_dataset, **overrides):
+    folder, _ = tiny_dataset
+    torch.manual_seed(0)
+    config = UrukWS5CinematicConfig.from_preset("tiny")
+    model = UrukWS5CinematicRenderer(config)
+    processor = UrukGBufferProcessor.from_model_config(config)
+    train = UrukClipDataset(folder, "train", config.input_buffers)
+    validation = UrukClipDataset(folder, "validation", config.input_buffers)
+    settings = StageSettings(name="test", batch_size=2, eval_every=1, warmup_steps=1, **overrides)
+    return model, lambda resume=False: train_stage(
+        Accelerator(cpu=True), model, processor, train, validation, settings, tmp_path, resume=resume
+    )
+
+
+def test_plateau_lowers_the_learning_rate_then_stops(tmp_path, tiny_dataset):
+    _, run = _stage(tmp_path, tiny_dataset, learning_rate=0.0, max_steps=50, patience=1, max_lr_drops=1)
+    record = run()
+    assert record["stop_reason"] == "plateau" and record["lr_drops"] == 1 and record["steps"] == 3
+    assert [entry["step"] for entry in record["history"]] == [1, 2, 3]
+    assert json.loads((tmp_path / "record.json").read_text())["stop_reason"] == "plateau"
+    assert (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_nan_loss_stops_with_the_step(tmp_path, tiny_dataset):
+    model, run = _stage(tmp_path, tiny_dataset, max_steps=5)
+    with torch.no_grad():
+        model.frame_head.projection.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match="loss is nan at step 1"):
+        run()
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_dataset):
+    _, run = _stage(tmp_path, tiny_dataset, max_steps=2, patience=10)
+    assert run()["steps"] == 2
+    (tmp_path / "checkpoint.partial").mkdir()  # an interrupted save is never loaded
+    _, rerun = _stage(tmp_path, tiny_dataset, max_steps=4, patience=10)
+    record = rerun(resume=True)
+    assert record["resumed_from_step"] == 2 and record["steps"] == 4
+    assert [entry["step"] for entry in record["history"]] == [1, 2, 3, 4]
+
+
+@pytest.mark.slow
+def test_kill_during_training_then_resume(tmp_path, tiny_dataset):
+    folder, _ = tiny_dataset
+    command = [
+        sys.executable,
+        str(TRAIN_SCRIPT),
+        "--data",
+        str(folder),
+        "--output",
+        str(tmp_path),
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "400",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "2",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while (
+        time.time() < deadline
+        and not (tmp_path / "reconstruction" / "checkpoint" / "checkpoint_complete.json").exists()
+    ):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert (tmp_path / "reconstruction" / "checkpoint").exists()
+    result = subprocess.run(
+        [*command[:-6], "--max-steps", "40", "--eval-every", "2", "--batch-size", "2", "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = json.loads((tmp_path / "reconstruction" / "record.json").read_text())
+    assert record["resumed_from_step"] >= 2 and record["steps"] >= record["resumed_from_step"]
+
+
+@pytest.mark.slow
+def test_two_process_training_run(tmp_path, tiny_dataset):
+    folder, _ = tiny_dataset
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(TRAIN_SCRIPT),
+        "--data",
+        str(folder),
+        "--output",
+        str(tmp_path),
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "4",
+        "--eval-every",
+        "2",
+        "--batch-size",
+        "1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "reconstruction" / "record.json").read_text())
+    assert record["processes"] == 2 and record["steps"] == 4
+    assert (tmp_path / "model" / "model.safetensors").is_file()
