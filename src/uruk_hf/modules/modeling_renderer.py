@@ -42,7 +42,7 @@ class UrukRendererOutput(ModelOutput):
 
 class UrukRendererPreTrainedModel(PreTrainedModel):
     """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
-    refines the cheap render with albedo-demodulated shading (`uruk_hf.modules.heads`) and, for V2 models, a
+    filters the cheap render and adds albedo-demodulated shading (`uruk_hf.modules.heads`) and, for V2 models, a
     per-pixel material head. Any height and width work: the input is padded to the trunk's stride and the outputs
     are cropped back.
     """
@@ -94,7 +94,8 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
         stride = self.unet.stride
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
 
-        features = torch.relu(self.unet(padded))[..., :height, :width]
+        # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
+        features = self.unet(padded)[..., :height, :width]
         frame = self.frame_head(
             features, pixel_values[:, self._cheap_render_slice], pixel_values[:, self._albedo_slice]
         )

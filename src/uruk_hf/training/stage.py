@@ -207,7 +207,7 @@ def train_stage(
             outputs = unroll_clip(model, batch, processor, config=config)
             loss = loss_fn(outputs, batch)
             if not torch.isfinite(loss):
-                raise TrainingDivergedError(f"{settings.name}: loss is {float(loss)} at step {progress.step + 1}.")
+                raise TrainingDivergedError(f"{settings.name}: loss is {loss.item()} at step {progress.step + 1}.")
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             warmup = min(1.0, (progress.step + 1) / max(settings.warmup_steps, 1))

@@ -1,9 +1,10 @@
 """V2-Ultra: a 32-channel G-buffer plus a cheap direct-light render to a linear-HDR frame and material classes.
 
 Architecture (shared with V2-Optimized and WS5 through `uruk_hf.modules`): a residual U-Net trunk without
-normalization layers, whose full-resolution features feed two heads. The frame head predicts a residual over the
-cheap render in log space plus shading multiplied by the albedo buffer: a renderer that starts from what the cheap
-render already has right and demodulates texture like production denoisers, instead of regenerating every pixel.
+normalization layers, whose full-resolution features feed two heads. The frame head predicts a per-pixel 5x5
+filter over the cheap render (kernel-predicting denoising, as production denoisers do) plus shading multiplied by
+the albedo buffer: a renderer that starts from what the cheap render already has right, averages away its noise
+and adds the light it lacks with texture detail from the albedo, instead of regenerating every pixel.
 The material head classifies each pixel from the same features; the trunk's receptive field (hundreds of pixels
 at the coarsest level) is what lets it use context a per-pixel classifier cannot see. The teacher and the
 student differ only in width and depth (`V2_TRUNK_PRESETS`), which keeps distillation's feature spaces aligned.
