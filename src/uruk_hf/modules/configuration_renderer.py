@@ -20,7 +20,7 @@ V2_TRUNK_PRESETS = {
     },
     "full": {
         "teacher": {"hidden_sizes": [64, 128, 256, 384, 704], "depths": [1, 1, 2, 2, 2]},
-        "student": {"hidden_sizes": [24, 48, 96, 192, 296], "depths": [1, 1, 1, 2, 2]},
+        "student": {"hidden_sizes": [16, 48, 96, 192, 296], "depths": [1, 1, 1, 2, 2]},
     },
 }
 """Trunk sizes of the V2 renderers. V2-Ultra's student and V2-Optimized share the student rows, which is what
