@@ -18,27 +18,15 @@ import torch
 from accelerate import Accelerator
 
 from uruk_hf import UrukGBufferProcessor, UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+from uruk_hf.training.arguments import add_stage_arguments, stage_settings
 from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.losses import LossWeights
-from uruk_hf.training.stage import StageSettings, train_stage
+from uruk_hf.training.stage import train_stage
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="a folder made by `uruk data generate`")
-    parser.add_argument("--output", required=True, help="run folder")
-    parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"], help="model size")
+    add_stage_arguments(parser)
     parser.add_argument("--role", default="teacher", choices=["teacher", "student"])
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
-    parser.add_argument("--batch-size", type=int, default=4, help="clips per step and process")
-    parser.add_argument("--max-steps", type=int, default=2000)
-    parser.add_argument("--eval-every", type=int, default=50)
-    parser.add_argument("--patience", type=int, default=3)
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds")
-    parser.add_argument("--ms-ssim-weight", type=float, default=0.2)
-    parser.add_argument("--max-train-clips", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", action="store_true", help="continue from OUT_DIR/reconstruction/checkpoint")
     return parser.parse_args(argv)
 
 
@@ -55,29 +43,24 @@ def main(argv=None) -> dict:
     train = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=args.max_train_clips)
     validation = UrukClipDataset(args.data, "validation", config.input_buffers)
 
-    settings = StageSettings(
-        name="reconstruction",
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        max_steps=args.max_steps,
-        eval_every=args.eval_every,
-        patience=args.patience,
-        time_budget_s=args.time_budget,
-        weights=LossWeights(l1=1.0, ms_ssim=args.ms_ssim_weight),
-        seed=args.seed,
-    )
     record = train_stage(
-        accelerator, model, processor, train, validation, settings, output / "reconstruction", resume=args.resume
+        accelerator,
+        model,
+        processor,
+        train,
+        validation,
+        stage_settings(args, "reconstruction"),
+        output / "reconstruction",
+        resume=args.resume,
     )
     if accelerator.is_main_process:
         final = accelerator.unwrap_model(model)
         final.save_pretrained(output / "model")
         processor.save_pretrained(output / "model")
         (output / "model" / "training_record.json").write_text(json.dumps(record, indent=2))
-        best = record["best"]
         accelerator.print(
-            f"WS5 {args.preset}/{args.role}: best validation PSNR {best['psnr']:.2f} dB at step {record['best_step']} "
-            f"({record['stop_reason']} after {record['steps']} steps, {record['seconds']:.0f} s)"
+            f"WS5 {args.preset}/{args.role}: best validation PSNR {record['best']['psnr']:.2f} dB at step "
+            f"{record['best_step']} ({record['stop_reason']} after {record['steps']} steps, {record['seconds']:.0f} s)"
         )
     accelerator.end_training()
     return record

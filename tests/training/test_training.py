@@ -211,3 +211,42 @@ def test_two_process_training_run(tmp_path, tiny_dataset):
     record = json.loads((tmp_path / "reconstruction" / "record.json").read_text())
     assert record["processes"] == 2 and record["steps"] == 4
     assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("script", ["train_v2_ultra.py", "train_ws5.py"])
+def test_training_scripts_write_a_loadable_model(tmp_path, tiny_dataset, script):
+    """Each Accelerate script, run as a user would, leaves a Hub-format model with its processor and record."""
+    from transformers import AutoImageProcessor, AutoModel
+
+    folder, _ = tiny_dataset
+    path = Path(__file__).parents[2] / "training" / script
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(path),
+            "--data",
+            str(folder),
+            "--output",
+            str(tmp_path),
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "2",
+            "--eval-every",
+            "1",
+            "--batch-size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "best validation PSNR" in result.stdout
+    model = AutoModel.from_pretrained(tmp_path / "model")
+    processor = AutoImageProcessor.from_pretrained(tmp_path / "model")
+    assert processor.num_channels == model.config.num_channels
+    record = json.loads((tmp_path / "model" / "training_record.json").read_text())
+    assert record["steps"] == 2 and record["stop_reason"] == "max_steps"
+    if script == "train_v2_ultra.py":
+        assert "material_miou" in record["best"] and "temporal_error" in record["best"]
