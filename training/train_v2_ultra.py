@@ -13,7 +13,6 @@ OUT_DIR/v2_ultra. Rerun with --resume after an interruption.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ from accelerate import Accelerator
 from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
 from uruk_hf.training.arguments import add_stage_arguments, stage_settings
 from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.stage import train_stage
+from uruk_hf.training.stage import save_final_model, train_stage
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,17 +49,13 @@ def main(argv=None) -> dict:
     record = train_stage(
         accelerator, model, processor, train, validation, settings, output / "production", resume=args.resume
     )
-    if accelerator.is_main_process:
-        final = accelerator.unwrap_model(model)
-        final.save_pretrained(output / "model")
-        processor.save_pretrained(output / "model")
-        (output / "model" / "training_record.json").write_text(json.dumps(record, indent=2))
-        best = record["best"]
-        accelerator.print(
-            f"V2-Ultra {args.preset}/{args.role}: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
-            f"{100 * best['material_miou']:.1f}% at step {record['best_step']} ({record['stop_reason']} after "
-            f"{record['steps']} steps, {record['seconds']:.0f} s)"
-        )
+    save_final_model(accelerator, model, processor, record, output / "model")
+    best = record["best"]
+    accelerator.print(
+        f"V2-Ultra {args.preset}/{args.role}: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
+        f"{100 * best['material_miou']:.1f}% at step {record['best_step']} ({record['stop_reason']} after "
+        f"{record['steps']} steps, {record['seconds']:.0f} s)"
+    )
     accelerator.end_training()
     return record
 

@@ -11,7 +11,6 @@ interruption.
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
@@ -20,7 +19,7 @@ from accelerate import Accelerator
 from uruk_hf import UrukGBufferProcessor, UrukWS5CinematicConfig, UrukWS5CinematicRenderer
 from uruk_hf.training.arguments import add_stage_arguments, stage_settings
 from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.stage import train_stage
+from uruk_hf.training.stage import save_final_model, train_stage
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,15 +52,11 @@ def main(argv=None) -> dict:
         output / "reconstruction",
         resume=args.resume,
     )
-    if accelerator.is_main_process:
-        final = accelerator.unwrap_model(model)
-        final.save_pretrained(output / "model")
-        processor.save_pretrained(output / "model")
-        (output / "model" / "training_record.json").write_text(json.dumps(record, indent=2))
-        accelerator.print(
-            f"WS5 {args.preset}/{args.role}: best validation PSNR {record['best']['psnr']:.2f} dB at step "
-            f"{record['best_step']} ({record['stop_reason']} after {record['steps']} steps, {record['seconds']:.0f} s)"
-        )
+    save_final_model(accelerator, model, processor, record, output / "model")
+    accelerator.print(
+        f"WS5 {args.preset}/{args.role}: best validation PSNR {record['best']['psnr']:.2f} dB at step "
+        f"{record['best_step']} ({record['stop_reason']} after {record['steps']} steps, {record['seconds']:.0f} s)"
+    )
     accelerator.end_training()
     return record
 

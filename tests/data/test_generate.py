@@ -15,6 +15,8 @@ from huggingface_hub import DatasetCard
 from uruk_hf.cli import main
 from uruk_hf.data.generate import DATA_PRESETS, STORED_BUFFERS, chunk_splits, generate_dataset
 
+from ..accelerate_launch import TWO_CPU_PROCESSES
+
 
 def _arrays(folder):
     """Every column of every chunk, keyed by file name, as numpy arrays."""
@@ -161,17 +163,7 @@ def test_accelerate_launch_splits_chunks_between_two_processes(tiny, tmp_path):
     _, summary = tiny
     env = {**os.environ, "URUK_MITSUBA_VARIANT": summary["variant"]}
     command = [
-        "accelerate",
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *TWO_CPU_PROCESSES,
         "-m",
         "uruk_hf.cli",
         "data",

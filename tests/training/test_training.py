@@ -26,6 +26,8 @@ from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_los
 from uruk_hf.training.stage import StageSettings, TrainingDivergedError, train_stage
 from uruk_hf.training.unroll import unroll_clip
 
+from ..accelerate_launch import TWO_CPU_PROCESSES
+
 TRAIN_SCRIPT = Path(__file__).parents[2] / "training" / "train_ws5.py"
 
 
@@ -181,17 +183,7 @@ def test_kill_during_training_then_resume(tmp_path, tiny_dataset):
 def test_two_process_training_run(tmp_path, tiny_dataset):
     folder, _ = tiny_dataset
     command = [
-        "accelerate",
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
+        *TWO_CPU_PROCESSES,
         str(TRAIN_SCRIPT),
         "--data",
         str(folder),

@@ -25,7 +25,7 @@ from .evaluation import evaluate_renderer
 from .losses import LossWeights, renderer_loss
 from .unroll import unroll_clip
 
-__all__ = ["StageSettings", "TrainingDivergedError", "train_stage"]
+__all__ = ["StageSettings", "TrainingDivergedError", "save_final_model", "train_stage"]
 
 _COMPLETE_MARKER = "checkpoint_complete.json"
 
@@ -247,6 +247,18 @@ def train_stage(
         with atomic_path(output_dir / "record.json") as temporary:
             temporary.write_text(json.dumps(record, indent=2))
     return record
+
+
+def save_final_model(accelerator, model, processor: UrukGBufferProcessor, record: dict, folder: str | Path) -> None:
+    """On the main process, saves the trained model (Hub format: config.json, model.safetensors), its
+    `preprocessor_config.json` and the stage record (`training_record.json`) to `folder`."""
+    if not accelerator.is_main_process:
+        return
+    folder = Path(folder)
+    accelerator.unwrap_model(model).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    with atomic_path(folder / "training_record.json") as temporary:
+        temporary.write_text(json.dumps(record, indent=2))
 
 
 def _broadcast(accelerator, value):
