@@ -1,0 +1,73 @@
+"""Smoke: passes a healthy model, and names the check that fails for each planted bug."""
+
+import pytest
+import torch
+
+from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
+from uruk_hf.training.data import UrukClipDataset
+from uruk_hf.training.lifecycle import SmokeFailure, SmokeSettings, run_smoke
+from uruk_hf.training.losses import LossWeights, renderer_loss
+
+
+@pytest.fixture
+def setup(tiny_dataset):
+    folder, _ = tiny_dataset
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
+    processor = UrukGBufferProcessor.from_model_config(model.config)
+    dataset = UrukClipDataset(folder, "train", model.config.input_buffers, max_clips=2)
+
+    def loss(outputs, batch):
+        return renderer_loss(outputs, batch, LossWeights(material=0.05))
+
+    return model, processor, dataset, loss
+
+
+def test_smoke_passes_a_healthy_model_without_training_it(setup, tmp_path):
+    model, processor, dataset, loss = setup
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    record = run_smoke(model, processor, dataset, loss, output_dir=tmp_path)
+    assert record["passed"] and record["measured"]["loss_drop"] >= 0.1
+    assert record["measured"]["round_trip_max_difference"] == 0.0 and (tmp_path / "record.json").is_file()
+    assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
+
+
+def test_smoke_catches_an_injected_nan(setup):
+    model, processor, dataset, loss = setup
+    with torch.no_grad():
+        model.unet.stem.weight[0, 0, 0, 0] = float("nan")
+    with pytest.raises(SmokeFailure, match="'non_finite_output' failed"):
+        run_smoke(model, processor, dataset, loss)
+
+
+def test_smoke_catches_a_loss_that_becomes_nan(setup):
+    model, processor, dataset, loss = setup
+
+    def exploding(outputs, batch):
+        return loss(outputs, batch) * float("inf")
+
+    with pytest.raises(SmokeFailure, match="'non_finite_loss' failed: loss is (inf|nan) at step 1"):
+        run_smoke(model, processor, dataset, exploding)
+
+
+def test_smoke_catches_a_loss_that_does_not_fall(setup):
+    model, processor, dataset, loss = setup
+    with pytest.raises(SmokeFailure, match="'loss_not_falling' failed: .* lowered the loss by 0.0%") as failure:
+        run_smoke(model, processor, dataset, loss, SmokeSettings(learning_rate=0.0, steps=12))
+    assert failure.value.measured["loss_drop"] == 0.0
+
+
+def test_smoke_catches_a_broken_round_trip(setup, monkeypatch):
+    model, processor, dataset, loss = setup
+
+    def reinitialized(cls, folder, **kwargs):
+        torch.manual_seed(123)
+        broken = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
+        with torch.no_grad():
+            for parameter in broken.parameters():
+                parameter.add_(0.01)
+        return broken
+
+    monkeypatch.setattr(UrukV2Ultra, "from_pretrained", classmethod(reinitialized))
+    with pytest.raises(SmokeFailure, match="'save_load_mismatch' failed"):
+        run_smoke(model, processor, dataset, loss, SmokeSettings(steps=12, min_loss_drop=0.0))
