@@ -86,6 +86,15 @@ class _Progress:
         vars(self).update(state)
 
 
+def _swap_into_place(temporary: Path, folder: Path) -> None:
+    """Replaces `folder` with the fully written `temporary` folder by renames only."""
+    previous = folder.with_name(folder.name + ".previous")
+    if folder.exists():
+        os.replace(folder, previous)
+    os.replace(temporary, folder)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
 def _save_checkpoint(accelerator, folder: Path) -> None:
     """`accelerator.save_state` into a temporary folder, then swapped into place; a marker written last tells
     complete checkpoints from interrupted ones."""
@@ -96,17 +105,23 @@ def _save_checkpoint(accelerator, folder: Path) -> None:
     accelerator.save_state(str(temporary))
     if accelerator.is_main_process:
         (temporary / _COMPLETE_MARKER).write_text(json.dumps({"time": time.time()}))
-        previous = folder.with_name(folder.name + ".previous")
-        if folder.exists():
-            os.replace(folder, previous)
-        os.replace(temporary, folder)
-        shutil.rmtree(previous, ignore_errors=True)
+        _swap_into_place(temporary, folder)
     accelerator.wait_for_everyone()
 
 
-def _complete_checkpoint(folder: Path) -> Path | None:
+def _save_best(model, folder: Path) -> None:
+    """`save_pretrained` into a temporary folder, then swapped into place: `best/` is always a whole model."""
+    temporary = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(temporary, ignore_errors=True)
+    model.save_pretrained(temporary)
+    _swap_into_place(temporary, folder)
+
+
+def _latest_whole(folder: Path, marker: str) -> Path | None:
+    """`folder`, or its `.previous` twin when a kill fell between the two renames of `_swap_into_place`, whichever
+    holds `marker`."""
     for candidate in (folder, folder.with_name(folder.name + ".previous")):
-        if (candidate / _COMPLETE_MARKER).is_file():
+        if (candidate / marker).is_file():
             return candidate
     return None
 
@@ -157,7 +172,7 @@ def train_stage(
     accelerator.register_for_checkpointing(progress)
     checkpoint = output_dir / "checkpoint"
     resumed_from = None
-    if resume and (found := _complete_checkpoint(checkpoint)) is not None:
+    if resume and (found := _latest_whole(checkpoint, _COMPLETE_MARKER)) is not None:
         accelerator.load_state(str(found))
         resumed_from = progress.step
     started = time.perf_counter() - progress.elapsed
@@ -183,7 +198,7 @@ def train_stage(
         if score > progress.best:
             progress.best, progress.stale = score, 0
             if accelerator.is_main_process:
-                accelerator.unwrap_model(model).save_pretrained(output_dir / "best")
+                _save_best(accelerator.unwrap_model(model), output_dir / "best")
         else:
             progress.stale += 1
         decision = None
@@ -227,7 +242,7 @@ def train_stage(
     if not progress.history or progress.history[-1]["step"] != progress.step:
         evaluate_and_decide()
     accelerator.wait_for_everyone()
-    best = type(accelerator.unwrap_model(model)).from_pretrained(output_dir / "best")
+    best = type(accelerator.unwrap_model(model)).from_pretrained(_latest_whole(output_dir / "best", "config.json"))
     accelerator.unwrap_model(model).load_state_dict(best.state_dict())
     best_entry = max(progress.history, key=lambda entry: entry[settings.selection_metric])
     record = {
