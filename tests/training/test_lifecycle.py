@@ -71,3 +71,24 @@ def test_smoke_catches_a_broken_round_trip(setup, monkeypatch):
     monkeypatch.setattr(UrukV2Ultra, "from_pretrained", classmethod(reinitialized))
     with pytest.raises(SmokeFailure, match="'save_load_mismatch' failed"):
         run_smoke(model, processor, dataset, loss, SmokeSettings(steps=12, min_loss_drop=0.0))
+
+
+def test_quality_gate_passes_and_fails_by_a_named_amount():
+    from uruk_hf.training.lifecycle import GateFailure, QualityGate
+
+    gate = QualityGate(metric="psnr", baseline="direct", margin=3.0)
+    baselines = {"direct": {"psnr": 26.0}}
+    assert gate.check({"psnr": 29.5}, baselines)["passed"]
+    with pytest.raises(GateFailure, match=r"psnr 27\.10 is 1\.90 below the required 29\.00 \(direct 26\.00 \+ margin"):
+        gate.check({"psnr": 27.1}, baselines)
+
+
+def test_buffer_baseline_scores_the_raw_buffer_against_ground_truth(setup):
+    from uruk_hf.metrics import frame_metrics
+    from uruk_hf.training.lifecycle import buffer_baseline
+
+    _, _, dataset, _ = setup
+    rows = [row for clip in dataset.clips for row in clip]
+    direct = torch.from_numpy(dataset.arrays["direct"][rows].astype("float32")).permute(0, 3, 1, 2)
+    truth = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype("float32")).permute(0, 3, 1, 2)
+    assert buffer_baseline(dataset, "direct") == pytest.approx(frame_metrics(direct, truth, flip=False))

@@ -1,8 +1,10 @@
-"""Lifecycle stages that decide from measurements (DESIGN §4). Smoke: catch bugs before spending compute.
+"""Lifecycle stages that decide from measurements (DESIGN §4).
 
-Smoke runs on one batch of a tiny slice and fails, naming the check and the measured values, when the model's
-outputs hold NaN/Inf, when its loss does not fall while overfitting that batch, or when a save/load round trip
-does not give identical outputs.
+- Smoke runs on one batch of a tiny slice and fails, naming the check and the measured values, when the model's
+  outputs hold NaN/Inf, when its loss does not fall while overfitting that batch, or when a save/load round trip
+  does not give identical outputs.
+- Quality gates accept a stage's checkpoint only when a validation metric beats a baseline measured on the same
+  validation frames (e.g. the cheap `direct` render) by a set margin, and say by how much they failed.
 """
 
 import copy
@@ -14,14 +16,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..file_utils import atomic_path
+from ..metrics import frame_metrics
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipCollator
 from .unroll import unroll_clip
 
-__all__ = ["SmokeFailure", "SmokeSettings", "run_smoke"]
+__all__ = ["GateFailure", "QualityGate", "SmokeFailure", "SmokeSettings", "buffer_baseline", "run_smoke"]
 
 
 class SmokeFailure(RuntimeError):
@@ -124,3 +128,56 @@ def run_smoke(
         with atomic_path(Path(output_dir) / "record.json") as temporary:
             temporary.write_text(json.dumps(record, indent=2))
     return record
+
+
+class GateFailure(RuntimeError):
+    """A quality gate rejected a stage's result; `result` holds the measured and required values."""
+
+    def __init__(self, result: dict):
+        shortfall = result["required"] - result["value"]
+        super().__init__(
+            f"Quality gate failed: {result['metric']} {result['value']:.2f} is {shortfall:.2f} below the required"
+            f" {result['required']:.2f} ({result['baseline']} {result['baseline_value']:.2f} "
+            f"+ margin {result['margin']:.2f})."
+        )
+        self.result = result
+
+
+@dataclass(frozen=True)
+class QualityGate:
+    """Accept a result only if `metric` beats baseline `baseline` by `margin` (higher is better).
+
+    Attributes:
+        metric (`str`): a validation metric key (`psnr`, `ssim`, `ms_ssim`, `material_miou`, ...).
+        baseline (`str`): a baseline key, e.g. the cheap render `direct`.
+        margin (`float`): required advantage in the metric's unit (dB for PSNR).
+    """
+
+    metric: str = "psnr"
+    baseline: str = "direct"
+    margin: float = 3.0
+
+    def check(self, metrics: dict, baselines: dict) -> dict:
+        """Returns the gate's record; raises `GateFailure` (with that record) when the result falls short."""
+        baseline_value = baselines[self.baseline][self.metric]
+        result = {
+            "metric": self.metric,
+            "value": float(metrics[self.metric]),
+            "baseline": self.baseline,
+            "baseline_value": float(baseline_value),
+            "margin": self.margin,
+            "required": float(baseline_value + self.margin),
+        }
+        result["passed"] = result["value"] >= result["required"]
+        if not result["passed"]:
+            raise GateFailure(result)
+        return result
+
+
+def buffer_baseline(dataset, buffer: str, flip: bool = False) -> dict[str, float]:
+    """Frame metrics of a raw input buffer (e.g. `direct`) used as the frame itself, against the ground truth of
+    the same `UrukClipDataset` frames: the baseline a gate compares with."""
+    rows = np.concatenate(dataset.clips)
+    prediction = torch.from_numpy(dataset.arrays[buffer][rows].astype(np.float32)).permute(0, 3, 1, 2)
+    target = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype(np.float32)).permute(0, 3, 1, 2)
+    return frame_metrics(prediction, target, flip=flip)
