@@ -92,3 +92,26 @@ def test_buffer_baseline_scores_the_raw_buffer_against_ground_truth(setup):
     direct = torch.from_numpy(dataset.arrays["direct"][rows].astype("float32")).permute(0, 3, 1, 2)
     truth = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype("float32")).permute(0, 3, 1, 2)
     assert buffer_baseline(dataset, "direct") == pytest.approx(frame_metrics(direct, truth, flip=False))
+
+
+def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny_dataset, tmp_path):
+    import json
+
+    from uruk_hf import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+    from uruk_hf.training.lifecycle import run_calibration
+    from uruk_hf.training.stage import StageSettings
+
+    folder, _ = tiny_dataset
+    config = UrukWS5CinematicConfig.from_preset("tiny")
+    processor = UrukGBufferProcessor.from_model_config(config)
+    train = UrukClipDataset(folder, "train", config.input_buffers)
+    validation = UrukClipDataset(folder, "validation", config.input_buffers)
+    settings = StageSettings(name="calibration", max_steps=3, eval_every=3, batch_size=2, warmup_steps=1)
+    record = run_calibration(
+        lambda: UrukWS5CinematicRenderer(config), processor, train, validation, settings, [0.0, 1e-2], tmp_path
+    )
+    scores = {candidate["learning_rate"]: candidate["score"] for candidate in record["candidates"]}
+    assert set(scores) == {0.0, 1e-2} and scores[0.0] != scores[1e-2]
+    assert record["chosen_learning_rate"] == max(scores, key=scores.get)
+    assert json.loads((tmp_path / "record.json").read_text())["chosen_learning_rate"] == record["chosen_learning_rate"]
+    assert (tmp_path / "calibration_lr0.01" / "record.json").is_file()

@@ -3,6 +3,8 @@
 - Smoke runs on one batch of a tiny slice and fails, naming the check and the measured values, when the model's
   outputs hold NaN/Inf, when its loss does not fall while overfitting that batch, or when a save/load round trip
   does not give identical outputs.
+- Calibration trains a fresh model briefly at each candidate learning rate and keeps the rate with the best
+  validation metric.
 - Quality gates accept a stage's checkpoint only when a validation metric beats a baseline measured on the same
   validation frames (e.g. the cheap `direct` render) by a set margin, and say by how much they failed.
 """
@@ -13,7 +15,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +25,18 @@ from ..file_utils import atomic_path
 from ..metrics import frame_metrics
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipCollator
+from .stage import StageSettings, train_stage
 from .unroll import unroll_clip
 
-__all__ = ["GateFailure", "QualityGate", "SmokeFailure", "SmokeSettings", "buffer_baseline", "run_smoke"]
+__all__ = [
+    "GateFailure",
+    "QualityGate",
+    "SmokeFailure",
+    "SmokeSettings",
+    "buffer_baseline",
+    "run_calibration",
+    "run_smoke",
+]
 
 
 class SmokeFailure(RuntimeError):
@@ -181,3 +192,55 @@ def buffer_baseline(dataset, buffer: str, flip: bool = False) -> dict[str, float
     prediction = torch.from_numpy(dataset.arrays[buffer][rows].astype(np.float32)).permute(0, 3, 1, 2)
     target = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype(np.float32)).permute(0, 3, 1, 2)
     return frame_metrics(prediction, target, flip=flip)
+
+
+def run_calibration(
+    make_model: Callable,
+    processor: UrukGBufferProcessor,
+    train_dataset,
+    validation_dataset,
+    settings: StageSettings,
+    learning_rates: list[float],
+    output_dir: str | Path,
+    make_accelerator: Callable | None = None,
+) -> dict:
+    """Trains `make_model()` for `settings.max_steps` steps at each of `learning_rates` (same seed, same data) and
+    returns the record with every candidate's best validation `settings.selection_metric` and the chosen rate,
+    also written to `output_dir/record.json`. Each candidate gets its own folder and Accelerator.
+    """
+    from accelerate import Accelerator
+
+    make_accelerator = make_accelerator or (lambda: Accelerator(cpu=not torch.cuda.is_available()))
+    output_dir = Path(output_dir)
+    started = time.perf_counter()
+    candidates = []
+    for learning_rate in learning_rates:
+        torch.manual_seed(settings.seed)
+        candidate = replace(settings, name=f"{settings.name}_lr{learning_rate:g}", learning_rate=learning_rate)
+        record = train_stage(
+            make_accelerator(),
+            make_model(),
+            processor,
+            train_dataset,
+            validation_dataset,
+            candidate,
+            output_dir / candidate.name,
+        )
+        candidates.append(
+            {
+                "learning_rate": learning_rate,
+                "score": record["best"][settings.selection_metric],
+                "seconds": record["seconds"],
+            }
+        )
+    chosen = max(candidates, key=lambda candidate: candidate["score"])
+    record = {
+        "stage": "calibration",
+        "metric": settings.selection_metric,
+        "candidates": candidates,
+        "chosen_learning_rate": chosen["learning_rate"],
+        "seconds": time.perf_counter() - started,
+    }
+    with atomic_path(output_dir / "record.json") as temporary:
+        temporary.write_text(json.dumps(record, indent=2))
+    return record
