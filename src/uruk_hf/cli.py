@@ -1,4 +1,4 @@
-"""The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`."""
+"""The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`, `uruk train`."""
 
 import argparse
 import statistics
@@ -131,6 +131,30 @@ def _data_baselines(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .training.lifecycle import GateFailure, SmokeFailure
+    from .training.run import train_family
+    from .training.stage import TrainingDivergedError
+
+    try:
+        record = train_family(
+            args.family, args.data, args.output, preset=args.preset, role=args.role, resume=args.resume
+        )
+    except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
+        print(f"uruk train {args.family}: stopped. {failure}", file=sys.stderr)
+        return 1
+    production = record["stages"]["production"]
+    gate = production["gate"]
+    print(
+        f"{args.family} ({args.preset}): smoke passed, calibration chose lr "
+        f"{record['stages']['calibration']['chosen_learning_rate']:g}, production best validation "
+        f"{gate['metric']} {gate['value']:.2f} at step {production['best_step']} ({production['stop_reason']}); gate "
+        f"{gate['baseline']} {gate['baseline_value']:.2f} + {gate['margin']:g} passed; {record['seconds']:.0f} s. "
+        f"Model: {args.output}/model"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `uruk` argument parser."""
     parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
@@ -167,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
     baselines = data_commands.add_parser("baselines", help="compute and print the baselines of a dataset")
     baselines.add_argument("folder", help="a folder made by `uruk data generate`")
     baselines.set_defaults(handler=_data_baselines)
+
+    train = commands.add_parser("train", help="run a family's lifecycle: smoke, calibration, production (+ gate)")
+    train.add_argument("family", help="model family (today: ws5)")
+    train.add_argument("--data", required=True, help="a folder made by `uruk data generate`")
+    train.add_argument("--output", required=True, help="run folder")
+    train.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
+    train.add_argument("--role", default=None, help="teacher or student (default: the published role)")
+    train.add_argument("--resume", action="store_true", help="continue Production from its last checkpoint")
+    train.set_defaults(handler=_train)
     return parser
 
 

@@ -115,3 +115,37 @@ def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny
     assert record["chosen_learning_rate"] == max(scores, key=scores.get)
     assert json.loads((tmp_path / "record.json").read_text())["chosen_learning_rate"] == record["chosen_learning_rate"]
     assert (tmp_path / "calibration_lr0.01" / "record.json").is_file()
+
+
+def test_uruk_train_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_path, capsys):
+    import json
+
+    from uruk_hf.cli import main
+
+    folder, _ = tiny_dataset
+    assert main(["train", "ws5", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"]) == 0
+    assert "smoke passed, calibration chose lr" in capsys.readouterr().out
+    record = json.loads((tmp_path / "lifecycle.json").read_text())
+    assert list(record["stages"]) == ["smoke", "calibration", "production"]
+    assert record["stages"]["production"]["gate"]["passed"] and record["command"]
+    for stage in ("smoke", "calibration", "production"):
+        assert (tmp_path / stage / "record.json").is_file()
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp_path, capsys, monkeypatch):
+    from dataclasses import replace
+
+    from uruk_hf.cli import main
+    from uruk_hf.training import run
+    from uruk_hf.training.lifecycle import QualityGate
+
+    folder, _ = tiny_dataset
+    strict = replace(run.LIFECYCLE_PRESETS["tiny"], gate=QualityGate(margin=50.0))
+    monkeypatch.setitem(run.LIFECYCLE_PRESETS, "tiny", strict)
+    assert main(["train", "ws5", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"]) == 1
+    assert "Quality gate failed: psnr" in capsys.readouterr().err
+    assert not (tmp_path / "model").exists()
+    with pytest.raises(SystemExit):
+        main(["train", "ws9", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"])
+    assert "Unknown family 'ws9'" in capsys.readouterr().err
