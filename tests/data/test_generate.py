@@ -27,6 +27,11 @@ def _arrays(folder):
     return arrays
 
 
+def _generate_arguments(output) -> list[str]:
+    """`-m uruk_hf.cli data generate` of the tiny preset into `output`, for `python` or `accelerate launch`."""
+    return ["-m", "uruk_hf.cli", "data", "generate", "--preset", "tiny", "--output", str(output), "--no-progress"]
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_dataset):
     return tiny_dataset
@@ -99,18 +104,7 @@ def test_resume_after_kill_skips_finished_chunks(tiny, tmp_path):
     """kill -9 mid-run, rerun: finished chunks are kept, the set completes, no partial file ever loads."""
     _, summary = tiny
     env = {**os.environ, "URUK_MITSUBA_VARIANT": summary["variant"]}
-    command = [
-        sys.executable,
-        "-m",
-        "uruk_hf.cli",
-        "data",
-        "generate",
-        "--preset",
-        "tiny",
-        "--output",
-        str(tmp_path),
-        "--no-progress",
-    ]
+    command = [sys.executable, *_generate_arguments(tmp_path)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((tmp_path / "data").glob("*.parquet"))) < 2:
@@ -162,18 +156,7 @@ def test_accelerate_launch_splits_chunks_between_two_processes(tiny, tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: two gloo processes, half each."""
     _, summary = tiny
     env = {**os.environ, "URUK_MITSUBA_VARIANT": summary["variant"]}
-    command = [
-        *TWO_CPU_PROCESSES,
-        "-m",
-        "uruk_hf.cli",
-        "data",
-        "generate",
-        "--preset",
-        "tiny",
-        "--output",
-        str(tmp_path),
-        "--no-progress",
-    ]
+    command = [*TWO_CPU_PROCESSES, *_generate_arguments(tmp_path)]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     shards = sorted(line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("shard"))

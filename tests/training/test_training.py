@@ -31,6 +31,21 @@ from ..accelerate_launch import TWO_CPU_PROCESSES
 TRAIN_SCRIPT = Path(__file__).parents[2] / "training" / "train_ws5.py"
 
 
+def _train_command(folder, output, *arguments, script=TRAIN_SCRIPT) -> list[str]:
+    """`python <script> --data folder --output output --preset tiny <arguments>`."""
+    return [
+        sys.executable,
+        str(script),
+        "--data",
+        str(folder),
+        "--output",
+        str(output),
+        "--preset",
+        "tiny",
+        *arguments,
+    ]
+
+
 @pytest.fixture
 def v2(tiny_dataset):
     folder, _ = tiny_dataset
@@ -141,22 +156,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_dataset):
 @pytest.mark.slow
 def test_kill_during_training_then_resume(tmp_path, tiny_dataset):
     folder, _ = tiny_dataset
-    command = [
-        sys.executable,
-        str(TRAIN_SCRIPT),
-        "--data",
-        str(folder),
-        "--output",
-        str(tmp_path),
-        "--preset",
-        "tiny",
-        "--max-steps",
-        "400",
-        "--eval-every",
-        "2",
-        "--batch-size",
-        "2",
-    ]
+    command = _train_command(folder, tmp_path, "--max-steps", "400", "--eval-every", "2", "--batch-size", "2")
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while (
@@ -169,7 +169,7 @@ def test_kill_during_training_then_resume(tmp_path, tiny_dataset):
     process.wait()
     assert (tmp_path / "reconstruction" / "checkpoint").exists()
     result = subprocess.run(
-        [*command[:-6], "--max-steps", "40", "--eval-every", "2", "--batch-size", "2", "--resume"],
+        _train_command(folder, tmp_path, "--max-steps", "40", "--eval-every", "2", "--batch-size", "2", "--resume"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -184,19 +184,7 @@ def test_two_process_training_run(tmp_path, tiny_dataset):
     folder, _ = tiny_dataset
     command = [
         *TWO_CPU_PROCESSES,
-        str(TRAIN_SCRIPT),
-        "--data",
-        str(folder),
-        "--output",
-        str(tmp_path),
-        "--preset",
-        "tiny",
-        "--max-steps",
-        "4",
-        "--eval-every",
-        "2",
-        "--batch-size",
-        "1",
+        *_train_command(folder, tmp_path, "--max-steps", "4", "--eval-every", "2", "--batch-size", "1")[1:],
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -213,22 +201,7 @@ def test_training_scripts_write_a_loadable_model(tmp_path, tiny_dataset, script)
     folder, _ = tiny_dataset
     path = Path(__file__).parents[2] / "training" / script
     result = subprocess.run(
-        [
-            sys.executable,
-            str(path),
-            "--data",
-            str(folder),
-            "--output",
-            str(tmp_path),
-            "--preset",
-            "tiny",
-            "--max-steps",
-            "2",
-            "--eval-every",
-            "1",
-            "--batch-size",
-            "2",
-        ],
+        _train_command(folder, tmp_path, "--max-steps", "2", "--eval-every", "1", "--batch-size", "2", script=path),
         capture_output=True,
         text=True,
         timeout=300,

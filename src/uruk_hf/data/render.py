@@ -49,13 +49,13 @@ def find_libllvm() -> str | None:
     return max(candidates)[1] if candidates else None
 
 
-def probe_variant(variant: str, env: dict | None = None) -> bool:
-    """Whether `variant` renders in a fresh process (an old libLLVM aborts the whole process, so never in ours);
-    `env` defaults to this process's environment with `DRJIT_LIBLLVM_PATH` from `find_libllvm`."""
-    if env is None:
-        env = dict(os.environ)
-        if find_libllvm():
-            env["DRJIT_LIBLLVM_PATH"] = find_libllvm()
+def probe_variant(variant: str) -> bool:
+    """Whether `variant` renders in a fresh process (an old libLLVM aborts the whole process, so never in ours),
+    run with this process's environment plus `DRJIT_LIBLLVM_PATH` from `find_libllvm`."""
+    env = dict(os.environ)
+    libllvm = find_libllvm()
+    if libllvm:
+        env["DRJIT_LIBLLVM_PATH"] = libllvm
     try:
         result = subprocess.run(
             [sys.executable, "-c", _PROBE.format(variant=variant)], env=env, capture_output=True, timeout=180
@@ -80,11 +80,10 @@ def select_variant(requested: str | None = None) -> str:
     libllvm = find_libllvm()
     if libllvm:
         os.environ["DRJIT_LIBLLVM_PATH"] = libllvm
-    env = dict(os.environ)
     if requested:
         if requested not in mi.variants():
             raise ValueError(f"Unknown Mitsuba variant {requested!r}; available: {mi.variants()}.")
-        if requested != "scalar_rgb" and not probe_variant(requested, env):
+        if requested != "scalar_rgb" and not probe_variant(requested):
             raise ValueError(f"Mitsuba variant {requested!r} does not run here (libLLVM: {libllvm}).")
         candidates, reason = [requested], "requested"
     else:
@@ -93,7 +92,7 @@ def select_variant(requested: str | None = None) -> str:
             candidates.insert(0, "cuda_ad_rgb")
         reason = "probed"
     for variant in candidates:
-        if variant == "scalar_rgb" or variant == requested or probe_variant(variant, env):
+        if variant == "scalar_rgb" or variant == requested or probe_variant(variant):
             mi.set_variant(variant)
             details = [reason] + ([f"libLLVM {libllvm}"] if libllvm and "llvm" in variant else [])
             if variant == "scalar_rgb" and not requested:
