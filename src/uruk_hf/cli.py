@@ -1,4 +1,5 @@
-"""The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`, `uruk train`."""
+"""The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`, `uruk train`,
+`uruk pipeline`."""
 
 import argparse
 import statistics
@@ -135,23 +136,47 @@ def _train(args: argparse.Namespace) -> int:
     from .training.lifecycle import GateFailure, SmokeFailure
     from .training.run import train_family
     from .training.stage import TrainingDivergedError
+    from .training.warm_start import WarmStartError
 
     try:
         record = train_family(
-            args.family, args.data, args.output, preset=args.preset, role=args.role, resume=args.resume
+            args.family, args.data, args.output, preset=args.preset, resume=args.resume, init_from=args.init_from
         )
-    except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
+    except (SmokeFailure, GateFailure, TrainingDivergedError, WarmStartError) as failure:
         print(f"uruk train {args.family}: stopped. {failure}", file=sys.stderr)
         return 1
-    production = record["stages"]["production"]
-    gate = production["gate"]
-    print(
-        f"{args.family} ({args.preset}): smoke passed, calibration chose lr "
-        f"{record['stages']['calibration']['chosen_learning_rate']:g}, production best validation "
-        f"{gate['metric']} {gate['value']:.2f} at step {production['best_step']} ({production['stop_reason']}); gate "
-        f"{gate['baseline']} {gate['baseline_value']:.2f} + {gate['margin']:g} passed; {record['seconds']:.0f} s. "
-        f"Model: {args.output}/model"
-    )
+    stages = record["stages"]
+    lines = [f"{args.family} ({args.preset}): smoke passed; calibration chose lr {record['learning_rate']:g}."]
+    for name, stage in stages.items():
+        for part in stage.get("stages", [stage]):
+            if "gate" not in part:
+                continue
+            gate, best = part["gate"], part["best"]
+            material = f", mIoU {100 * best['material_miou']:.1f}%" if "material_miou" in best else ""
+            lines.append(
+                f"  {name}/{part['stage']}: best validation PSNR {best['psnr']:.2f} dB{material} at step "
+                f"{part['best_step']} ({part['stop_reason']}); gate {gate['baseline']} {gate['baseline_value']:.2f}"
+                f" {gate['margin']:+g} passed"
+            )
+    lines.append(f"{record['seconds']:.0f} s. Models: {args.output}/models, legacy files: {args.output}/legacy")
+    print("\n".join(lines))
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    from .pipeline import results_table, run_pipeline
+    from .training.lifecycle import GateFailure, SmokeFailure
+    from .training.stage import TrainingDivergedError
+
+    try:
+        results = run_pipeline(args.output, preset=args.preset, data=args.data, resume=args.resume)
+    except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
+        print(f"uruk pipeline: stopped. {failure}", file=sys.stderr)
+        return 1
+    print(f"Test split: {results['frames']} frames; models trained by `uruk pipeline --preset {args.preset}`.")
+    print(results_table(results))
+    timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["seconds"].items())
+    print(f"Wall time: {timings}. Results: {Path(args.output) / 'results.json'}")
     return 0
 
 
@@ -192,14 +217,27 @@ def build_parser() -> argparse.ArgumentParser:
     baselines.add_argument("folder", help="a folder made by `uruk data generate`")
     baselines.set_defaults(handler=_data_baselines)
 
-    train = commands.add_parser("train", help="run a family's lifecycle: smoke, calibration, production (+ gate)")
-    train.add_argument("family", help="model family (today: ws5)")
+    train = commands.add_parser(
+        "train", help="run a family's lifecycle: smoke, calibration, production, distillation (+ gates)"
+    )
+    train.add_argument("family", choices=["v2_ultra", "v2_optimized", "ws5"], help="model family")
     train.add_argument("--data", required=True, help="a folder made by `uruk data generate`")
     train.add_argument("--output", required=True, help="run folder")
     train.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
-    train.add_argument("--role", default=None, help="teacher or student (default: the published role)")
-    train.add_argument("--resume", action="store_true", help="continue Production from its last checkpoint")
+    train.add_argument(
+        "--init-from", default=None, help="warm start (v2_optimized): a Hub-format folder, .safetensors or .pt file"
+    )
+    train.add_argument("--resume", action="store_true", help="reuse finished stages, continue the interrupted one")
     train.set_defaults(handler=_train)
+
+    pipeline = commands.add_parser(
+        "pipeline", help="the main job: data, every family's lifecycle, the test-split table (results.json)"
+    )
+    pipeline.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
+    pipeline.add_argument("--output", required=True, help="pipeline folder")
+    pipeline.add_argument("--data", default=None, help="reuse this dataset instead of generating OUTPUT/data")
+    pipeline.add_argument("--resume", action="store_true", help="reuse finished stages of an interrupted run")
+    pipeline.set_defaults(handler=_pipeline)
     return parser
 
 

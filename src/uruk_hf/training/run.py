@@ -1,27 +1,47 @@
-"""`uruk train <family>`: the lifecycle of one family, Smoke -> Calibration -> Production (with its quality gate),
-each stage deciding the next from measurements and writing a record.
+"""`uruk train <family>`: a family's lifecycle (DESIGN §4), each stage deciding the next from measurements and
+writing a record.
 
-Distillation and the V2 curricula build on the same pieces (issue #4, in progress); WS5 runs end to end today.
+- `v2_ultra`: Smoke -> Calibration -> Production of the teacher (frame + materials, gate against `direct`) ->
+  Distillation of the student through the 2-stage curriculum (stage 1 foundation: frame reconstruction + teacher
+  matching; stage 2 fine-tune: adds the material head, the teacher's material distribution and MS-SSIM).
+- `v2_optimized`: warm start from the V2-Ultra student's stage-1 checkpoint (`init_from`), Smoke -> Calibration ->
+  the 3-stage curriculum on the Accelerate loop (rendering, material, and the optional adversarial stage), with a
+  gate after each stage.
+- `ws5`: Smoke -> Calibration -> Production (one reconstruction stage, L1 + MS-SSIM) -> Distillation to the
+  3.55M student.
+
+A run folder holds one folder per stage (`smoke/`, `calibration/`, `production/`, `distillation/`, ...), each
+with its `record.json`; the final models in Hub format under `models/<published key>/`; the seed's legacy `.pt`
+files under `legacy/` at the seed's relative paths; and `lifecycle.json` (stages, budgets, git revision,
+command). With `resume=True` finished stages are read back from their records and the interrupted stage
+continues from its last complete checkpoint.
 """
 
 import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from ..file_utils import atomic_path
+from ..legacy import save_legacy_checkpoint
+from ..models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
+from ..models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
 from ..models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipDataset
+from .distillation import CurriculumStage, DistillationWeights, run_distillation
 from .lifecycle import QualityGate, SmokeSettings, buffer_baseline, run_calibration, run_smoke
 from .losses import LossWeights, renderer_loss
-from .stage import StageSettings, save_final_model, train_stage
+from .stage import StageSettings, train_stage
+from .warm_start import load_initial_weights
 
-__all__ = ["LIFECYCLE_PRESETS", "LifecyclePreset", "train_family"]
+__all__ = ["FAMILIES", "LIFECYCLE_PRESETS", "LifecyclePreset", "train_family", "train_student_from_scratch"]
+
+FAMILIES = ("v2_ultra", "v2_optimized", "ws5")
 
 
 @dataclass(frozen=True)
@@ -31,16 +51,22 @@ class LifecyclePreset:
     Attributes:
         smoke (`SmokeSettings`): the Smoke checks.
         calibration_learning_rates (`tuple[float, ...]`): candidates of the Calibration stage.
-        calibration_steps (`int`): steps per candidate.
-        production (`StageSettings`): the Production stage (its learning rate comes from Calibration).
-        gate (`QualityGate`): what Production must beat on the validation frames.
+        calibration_steps (`int`): steps per candidate; the winner's weights continue into the next stage.
+        stage (`StageSettings`): template of every training stage (batch size, evaluation interval, warm-up,
+            plateau rules, step cap); each stage sets its own name, loss terms and learning rate.
+        production_time_s (`float | None`): wall-clock budget of a Production stage.
+        curriculum_time_s (`float | None`): wall-clock budget of a whole curriculum (Distillation, the V2-Optimized
+            stages), shared evenly by its stages.
+        gate_margin (`float`): dB of validation PSNR above the cheap `direct` render that every gate requires.
     """
 
     smoke: SmokeSettings
     calibration_learning_rates: tuple[float, ...]
     calibration_steps: int
-    production: StageSettings
-    gate: QualityGate = field(default_factory=QualityGate)
+    stage: StageSettings
+    production_time_s: float | None
+    curriculum_time_s: float | None
+    gate_margin: float
 
 
 LIFECYCLE_PRESETS = {
@@ -48,32 +74,76 @@ LIFECYCLE_PRESETS = {
         SmokeSettings(steps=12, min_loss_drop=0.02),
         (1e-3, 5e-3),
         2,
-        StageSettings("production", max_steps=4, eval_every=2, batch_size=2, warmup_steps=1),
-        QualityGate(margin=-100.0),
+        StageSettings("template", max_steps=4, eval_every=2, batch_size=2, warmup_steps=1),
+        None,
+        None,
+        gate_margin=-100.0,
     ),
     "quick": LifecyclePreset(
         SmokeSettings(),
-        (1e-3, 2e-3, 4e-3),
-        100,
-        StageSettings(
-            "production",
-            max_steps=3000,
-            eval_every=100,
-            patience=3,
-            time_budget_s=300.0,
-            weights=LossWeights(ms_ssim=0.2),
-        ),
-        QualityGate(margin=3.0),
+        (2e-3, 4e-3),
+        50,
+        StageSettings("template", max_steps=3000, eval_every=50, patience=3, batch_size=4, warmup_steps=25),
+        production_time_s=180.0,
+        curriculum_time_s=200.0,
+        gate_margin=2.0,
     ),
     "full": LifecyclePreset(
         SmokeSettings(),
         (5e-4, 1e-3, 2e-3),
         500,
-        StageSettings("production", max_steps=100_000, eval_every=1000, patience=5, weights=LossWeights(ms_ssim=0.2)),
-        QualityGate(margin=5.0),
+        StageSettings("template", max_steps=100_000, eval_every=1000, patience=5, batch_size=8, warmup_steps=500),
+        production_time_s=None,
+        curriculum_time_s=None,
+        gate_margin=5.0,
     ),
 }
-"""Stage budgets per preset; `quick` keeps a WS5 lifecycle within about 8 minutes on 2 cores."""
+"""Stage budgets per preset; at `quick` the whole `uruk pipeline` (data and every family) fits 30 minutes on
+2 CPU cores."""
+
+# Loss terms. Frames: L1 + MS-SSIM on tone-mapped frames; materials: cross-entropy on labelled pixels. Stages that
+# train both heads select checkpoints by PSNR + 10 x material mIoU (ten mIoU points weigh as much as 1 dB).
+_FRAME = LossWeights(l1=1.0, ms_ssim=0.2)
+_FRAME_AND_MATERIAL = LossWeights(l1=1.0, ms_ssim=0.2, material=0.05)
+_MATERIAL_SELECTION = 10.0
+
+
+@dataclass(frozen=True)
+class _Family:
+    config_class: type
+    model_class: type
+    teacher_loss: LossWeights
+    material_selection_weight: float
+    student_key: str
+    teacher_key: str | None
+
+
+_RECIPES = {
+    "v2_ultra": _Family(
+        UrukV2UltraConfig, UrukV2Ultra, _FRAME_AND_MATERIAL, _MATERIAL_SELECTION, "v2_ultra", "v2_ultra_teacher"
+    ),
+    "v2_optimized": _Family(
+        UrukV2OptimizedConfig, UrukV2Optimized, _FRAME_AND_MATERIAL, _MATERIAL_SELECTION, "v2_optimized", None
+    ),
+    "ws5": _Family(
+        UrukWS5CinematicConfig, UrukWS5CinematicRenderer, _FRAME, 0.0, "ws5_student", "ws5_cinematic_renderer"
+    ),
+}
+
+# The seed's legacy files, relative to the repo root (DESIGN §5), written from each run.
+_LEGACY = {
+    "v2_ultra": {
+        "stage1": "v2_ultra/v2_ultra_best_stage1.pt",
+        "stage2": "v2_ultra/v2_ultra_best_stage2.pt",
+        "global_best": "v2_ultra/v2_ultra_global_best.pt",
+    },
+    "v2_optimized": {"global_best": "v2_optimized/v2opt_global_best.pt"},
+    "ws5": {
+        "teacher": "workstreams/ws5_cinematic_renderer/ws5_frontier_best.pt",
+        "global_best": "distillation/ws5_student_best.pt",
+        "final": "distillation/ws5_student_final.pt",
+    },
+}
 
 
 def _git_revision() -> str | None:
@@ -86,93 +156,313 @@ def _git_revision() -> str | None:
     return result.stdout.strip() or None
 
 
+def _finished(folder: Path, resume: bool) -> dict | None:
+    """The record of a stage finished by an earlier run, when resuming."""
+    record = folder / "record.json"
+    return json.loads(record.read_text()) if resume and record.is_file() else None
+
+
+def _without_history(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "history"}
+
+
+def _accelerator(output: Path, name: str):
+    from accelerate import Accelerator
+
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
+    accelerator.init_trackers(name)
+    return accelerator
+
+
+def _save_model(model, processor, record: dict, folder: Path) -> None:
+    """The Hub form of a trained model: config, safetensors weights, processor and its training record."""
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    with atomic_path(folder / "training_record.json") as temporary:
+        temporary.write_text(json.dumps(record, indent=2, default=str))
+
+
+def _save_legacy(model, path: Path, stage: str, metrics: dict) -> None:
+    save_legacy_checkpoint(
+        path,
+        model.state_dict(),
+        model.config.to_dict(),
+        stage=stage,
+        epoch=metrics.get("step"),
+        metrics={key: value for key, value in metrics.items() if isinstance(value, int | float)},
+    )
+
+
+class _Lifecycle:
+    """The shared stages of every family's lifecycle, bound to one dataset, run folder and preset."""
+
+    def __init__(self, family: str, data: Path, output: Path, preset: str, resume: bool):
+        if preset not in LIFECYCLE_PRESETS:
+            raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
+        self.family, self.recipe = family, _RECIPES[family]
+        self.data, self.output, self.preset, self.resume = data, output, preset, resume
+        self.budget = LIFECYCLE_PRESETS[preset]
+        self.stages: dict[str, dict] = {}
+        config = self.recipe.config_class.from_preset(preset)
+        self.processor = UrukGBufferProcessor.from_model_config(config)
+        self.train = UrukClipDataset(data, "train", config.input_buffers)
+        self.validation = UrukClipDataset(data, "validation", config.input_buffers)
+        self.baselines = {"direct": buffer_baseline(self.validation, "direct")}
+
+    def gate(self) -> QualityGate:
+        return QualityGate(metric="psnr", baseline="direct", margin=self.budget.gate_margin)
+
+    def settings(self, name: str, weights: LossWeights, learning_rate: float, time_s: float | None) -> StageSettings:
+        return replace(
+            self.budget.stage,
+            name=name,
+            weights=weights,
+            learning_rate=learning_rate,
+            time_budget_s=time_s,
+            material_selection_weight=self.recipe.material_selection_weight if weights.material else 0.0,
+        )
+
+    def new_model(self, role: str | None = None):
+        torch.manual_seed(self.budget.stage.seed)
+        return self.recipe.model_class(self.recipe.config_class.from_preset(self.preset, role=role))
+
+    def smoke(self, model, weights: LossWeights) -> None:
+        folder = self.output / "smoke"
+        self.stages["smoke"] = _finished(folder, self.resume) or run_smoke(
+            model,
+            self.processor,
+            self.train,
+            lambda outputs, batch: renderer_loss(outputs, batch, weights),
+            self.budget.smoke,
+            folder,
+        )
+
+    def calibrate(self, make_model, weights: LossWeights) -> tuple[float, Path]:
+        """Calibration over the preset's learning rates; returns the chosen rate and the winner's best weights."""
+        folder = self.output / "calibration"
+        settings = replace(
+            self.settings("calibration", weights, 0.0, None),
+            max_steps=self.budget.calibration_steps,
+            eval_every=self.budget.calibration_steps,
+        )
+        record = _finished(folder, self.resume) or run_calibration(
+            make_model,
+            self.processor,
+            self.train,
+            self.validation,
+            settings,
+            list(self.budget.calibration_learning_rates),
+            folder,
+        )
+        self.stages["calibration"] = record
+        chosen = record["chosen_learning_rate"]
+        return chosen, folder / f"calibration_lr{chosen:g}" / "best"
+
+    def accelerate_stage(self, model, settings: StageSettings, gate: QualityGate, baselines: dict) -> dict:
+        """One stage on the Accelerate loop, its best weights loaded into `model`, then its gate."""
+        folder = self.output / settings.name
+        record = _finished(folder, self.resume)
+        if record is not None:
+            model.load_state_dict(type(model).from_pretrained(folder / "best").state_dict())
+        else:
+            accelerator = _accelerator(self.output, f"{self.family}_{settings.name}")
+            record = train_stage(
+                accelerator, model, self.processor, self.train, self.validation, settings, folder, self.resume
+            )
+            accelerator.end_training()
+        self.stages[settings.name] = record
+        record["gate"] = gate.check(record["best"], baselines)
+        return record
+
+    def distill(
+        self,
+        teacher,
+        learning_rate: float,
+        curriculum: list[tuple[str, LossWeights, DistillationWeights]],
+        folder_name: str = "distillation",
+        time_s: float | None = None,
+    ) -> tuple[object, dict]:
+        """The student's curriculum through `UrukDistillationTrainer` (from scratch when `teacher` is None)."""
+        folder = self.output / folder_name
+        total = self.budget.curriculum_time_s if time_s is None else time_s
+        share = None if total is None else total / len(curriculum)
+        stages = [
+            CurriculumStage(self.settings(name, weights, learning_rate * 0.5**index, share), distillation, self.gate())
+            for index, (name, weights, distillation) in enumerate(curriculum)
+        ]
+        student = self.new_model(role="student")
+        record = _finished(folder, self.resume)
+        if record is not None:
+            best = next(stage for stage in record["stages"] if stage["stage"] == record["global_best_stage"])
+            student.load_state_dict(type(student).from_pretrained(best["best_folder"]).state_dict())
+        else:
+            record = run_distillation(
+                student,
+                teacher,
+                self.processor,
+                self.train,
+                self.validation,
+                stages,
+                folder,
+                baselines=self.baselines,
+                resume=self.resume,
+            )
+        self.stages[folder_name] = record
+        return student, record
+
+    def write(self, extra: dict | None = None) -> dict:
+        record = {
+            "family": self.family,
+            "preset": self.preset,
+            "data": str(self.data),
+            "stages": {
+                name: _without_history(stage) if "history" in stage else stage for name, stage in self.stages.items()
+            },
+            "budget": asdict(self.budget),
+            "validation_baselines": self.baselines,
+            "git_revision": _git_revision(),
+            "command": " ".join(sys.argv),
+            **(extra or {}),
+        }
+        with atomic_path(self.output / "lifecycle.json") as temporary:
+            temporary.write_text(json.dumps(record, indent=2, default=str))
+        return record
+
+
+def _teacher_production(lifecycle: _Lifecycle) -> tuple[object, float]:
+    """Smoke -> Calibration -> Production (+ gate) of the family's teacher; returns it and its learning rate."""
+    weights = lifecycle.recipe.teacher_loss
+    lifecycle.smoke(lifecycle.new_model(role="teacher"), weights)
+    learning_rate, winner = lifecycle.calibrate(lambda: lifecycle.new_model(role="teacher"), weights)
+    teacher = lifecycle.new_model(role="teacher")
+    teacher.load_state_dict(type(teacher).from_pretrained(winner).state_dict())
+    settings = lifecycle.settings("production", weights, learning_rate, lifecycle.budget.production_time_s)
+    record = lifecycle.accelerate_stage(teacher, settings, lifecycle.gate(), lifecycle.baselines)
+    _save_model(teacher, lifecycle.processor, record, lifecycle.output / "models" / lifecycle.recipe.teacher_key)
+    return teacher, learning_rate
+
+
+V2_ULTRA_CURRICULUM = [
+    ("stage1", LossWeights(l1=1.0), DistillationWeights(teacher_frame=1.0)),
+    ("stage2", _FRAME_AND_MATERIAL, DistillationWeights(teacher_frame=1.0, material_kl=0.05)),
+]
+"""The V2-Ultra student's 2-stage curriculum: (name, ground-truth loss terms, teacher terms)."""
+
+WS5_CURRICULUM = [("distillation", _FRAME, DistillationWeights(teacher_frame=1.0))]
+"""The WS5 student's single distillation stage."""
+
+
+def _train_v2_ultra(lifecycle: _Lifecycle, **_) -> dict:
+    teacher, learning_rate = _teacher_production(lifecycle)
+    lifecycle.smoke(lifecycle.new_model(role="student"), V2_ULTRA_CURRICULUM[0][1])
+    lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
+    student, record = lifecycle.distill(teacher, learning_rate, V2_ULTRA_CURRICULUM)
+    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / "v2_ultra")
+    legacy = lifecycle.output / "legacy"
+    for stage in record["stages"]:
+        stage_model = type(student).from_pretrained(stage["best_folder"])
+        _save_legacy(stage_model, legacy / _LEGACY["v2_ultra"][stage["stage"]], stage["stage"], stage["best"])
+    _save_legacy(
+        student, legacy / _LEGACY["v2_ultra"]["global_best"], record["global_best_stage"], record["global_best"]
+    )
+    return lifecycle.write({"learning_rate": learning_rate})
+
+
+def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = None) -> dict:
+    if init_from is None:
+        raise ValueError(
+            "V2-Optimized initializes from earlier weights: pass init_from (e.g. a V2-Ultra run's "
+            "distillation/stage1_best, a .safetensors or a legacy .pt file)."
+        )
+
+    def warm_model():
+        model = lifecycle.new_model()
+        lifecycle.stages["warm_start"] = load_initial_weights(model, init_from)
+        return model
+
+    lifecycle.smoke(warm_model(), _FRAME)
+    learning_rate, winner = lifecycle.calibrate(warm_model, _FRAME)
+    model = warm_model()
+    model.load_state_dict(type(model).from_pretrained(winner).state_dict())
+    share = None if lifecycle.budget.curriculum_time_s is None else lifecycle.budget.curriculum_time_s / 2
+    rendering = lifecycle.accelerate_stage(
+        model, lifecycle.settings("rendering", _FRAME, learning_rate, share), lifecycle.gate(), lifecycle.baselines
+    )
+    # The material stage may not cost the frame more than 0.5 dB of what the rendering stage reached.
+    keep_frame = QualityGate(metric="psnr", baseline="rendering", margin=-0.5)
+    material = lifecycle.accelerate_stage(
+        model,
+        lifecycle.settings("material", _FRAME_AND_MATERIAL, learning_rate * 0.5, share),
+        keep_frame,
+        {"rendering": rendering["best"]},
+    )
+    _save_model(model, lifecycle.processor, material, lifecycle.output / "models" / "v2_optimized")
+    _save_legacy(
+        model, lifecycle.output / "legacy" / _LEGACY["v2_optimized"]["global_best"], "material", material["best"]
+    )
+    return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from)})
+
+
+def _train_ws5(lifecycle: _Lifecycle, **_) -> dict:
+    teacher, learning_rate = _teacher_production(lifecycle)
+    legacy = lifecycle.output / "legacy"
+    _save_legacy(teacher, legacy / _LEGACY["ws5"]["teacher"], "production", lifecycle.stages["production"]["best"])
+    lifecycle.smoke(lifecycle.new_model(role="student"), _FRAME)
+    lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
+    student, record = lifecycle.distill(teacher, learning_rate, WS5_CURRICULUM)
+    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / "ws5_student")
+    _save_legacy(student, legacy / _LEGACY["ws5"]["global_best"], record["global_best_stage"], record["global_best"])
+    final = type(student).from_pretrained(lifecycle.output / "distillation" / "final")
+    _save_legacy(final, legacy / _LEGACY["ws5"]["final"], "final", {"step": record["steps"]})
+    return lifecycle.write({"learning_rate": learning_rate})
+
+
 def train_family(
     family: str,
     data: str | Path,
     output: str | Path,
     preset: str = "quick",
-    role: str | None = None,
     resume: bool = False,
+    init_from: str | Path | None = None,
 ) -> dict:
-    """Runs the lifecycle of `family` (today: `ws5`) on the dataset `data` into `output`; returns the lifecycle
-    record (also `output/lifecycle.json`).
+    """Runs the lifecycle of `family` (`v2_ultra`, `v2_optimized` or `ws5`) on the dataset `data` into `output`;
+    returns the lifecycle record (also `output/lifecycle.json`).
+
+    Args:
+        init_from: V2-Optimized's warm start (a Hub-format folder, `.safetensors` or legacy `.pt`).
 
     Raises:
-        ValueError: unknown family or preset.
+        ValueError: unknown family or preset, or a missing warm start.
         SmokeFailure, GateFailure, TrainingDivergedError: a stage failed; the message names the check and the
             measured values.
     """
-    from accelerate import Accelerator
-
-    families = {"ws5": (UrukWS5CinematicConfig, UrukWS5CinematicRenderer)}
-    if family not in families:
-        raise ValueError(f"Unknown family {family!r} for `uruk train`; available now: {sorted(families)}.")
-    if preset not in LIFECYCLE_PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
-    budget = LIFECYCLE_PRESETS[preset]
-    config_class, model_class = families[family]
-    config = config_class.from_preset(preset, role=role)
-    processor = UrukGBufferProcessor.from_model_config(config)
-    output = Path(output)
-    train = UrukClipDataset(data, "train", config.input_buffers)
-    validation = UrukClipDataset(data, "validation", config.input_buffers)
+    if family not in _RECIPES:
+        raise ValueError(f"Unknown family {family!r} for `uruk train`; choose one of {list(FAMILIES)}.")
     started = time.perf_counter()
-
-    def make_model():
-        torch.manual_seed(budget.production.seed)
-        return model_class(config)
-
-    stages = {}
-    weights = budget.production.weights
-    stages["smoke"] = run_smoke(
-        make_model(),
-        processor,
-        train,
-        lambda outputs, batch: renderer_loss(outputs, batch, weights),
-        budget.smoke,
-        output / "smoke",
-    )
-    calibration_settings = replace(
-        budget.production,
-        name="calibration",
-        max_steps=budget.calibration_steps,
-        eval_every=budget.calibration_steps,
-        time_budget_s=None,
-    )
-    stages["calibration"] = run_calibration(
-        make_model,
-        processor,
-        train,
-        validation,
-        calibration_settings,
-        list(budget.calibration_learning_rates),
-        output / "calibration",
-    )
-    production_settings = replace(budget.production, learning_rate=stages["calibration"]["chosen_learning_rate"])
-    model = make_model()
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
-    accelerator.init_trackers(family)
-    production = train_stage(
-        accelerator, model, processor, train, validation, production_settings, output / "production", resume=resume
-    )
-    baselines = {budget.gate.baseline: buffer_baseline(validation, budget.gate.baseline)}
-    production["gate"] = budget.gate.check(production["best"], baselines)
-    stages["production"] = production
-    save_final_model(accelerator, model, processor, production, output / "model")
-    accelerator.end_training()
-    record = {
-        "family": family,
-        "preset": preset,
-        "role": config.role,
-        "data": str(data),
-        "stages": {
-            name: {key: value for key, value in stage.items() if key != "history"} for name, stage in stages.items()
-        },
-        "budget": asdict(budget),
-        "seconds": time.perf_counter() - started,
-        "git_revision": _git_revision(),
-        "command": " ".join(sys.argv),
-    }
-    with atomic_path(output / "lifecycle.json") as temporary:
+    lifecycle = _Lifecycle(family, Path(data), Path(output), preset, resume)
+    trainers = {"v2_ultra": _train_v2_ultra, "v2_optimized": _train_v2_optimized, "ws5": _train_ws5}
+    record = trainers[family](lifecycle, init_from=init_from)
+    record["seconds"] = time.perf_counter() - started
+    with atomic_path(lifecycle.output / "lifecycle.json") as temporary:
         temporary.write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def train_student_from_scratch(
+    family: str,
+    data: str | Path,
+    output: str | Path,
+    learning_rate: float,
+    time_s: float | None,
+    preset: str = "quick",
+    resume: bool = False,
+) -> dict:
+    """The control of a distilled student: the same student, curriculum and `learning_rate` as its distillation,
+    without a teacher, within `time_s` seconds of training (the distilled student's wall time). Writes
+    `output/models/<family>_scratch` and returns the curriculum record (also `output/scratch/record.json`)."""
+    lifecycle = _Lifecycle(family, Path(data), Path(output), preset, resume)
+    curriculum = {"v2_ultra": V2_ULTRA_CURRICULUM, "ws5": WS5_CURRICULUM}[family]
+    scratch = [(name, weights, DistillationWeights(teacher_frame=0.0)) for name, weights, _ in curriculum]
+    student, record = lifecycle.distill(None, learning_rate, scratch, folder_name="scratch", time_s=time_s)
+    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / f"{family}_scratch")
     return record

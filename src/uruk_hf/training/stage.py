@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from tqdm.auto import tqdm
 
 from ..file_utils import atomic_path
 from ..processing_gbuffer import UrukGBufferProcessor
@@ -25,7 +26,15 @@ from .evaluation import evaluate_renderer
 from .losses import LossWeights, renderer_loss
 from .unroll import unroll_clip
 
-__all__ = ["StageSettings", "TrainingDivergedError", "save_final_model", "train_stage"]
+__all__ = [
+    "StageProgress",
+    "StageSettings",
+    "TrainingDivergedError",
+    "save_best_model",
+    "save_final_model",
+    "selection_score",
+    "train_stage",
+]
 
 _COMPLETE_MARKER = "checkpoint_complete.json"
 
@@ -52,6 +61,9 @@ class StageSettings:
         time_budget_s (`float | None`): wall-clock budget of the stage; it stops at the first evaluation after.
         weights (`LossWeights`): loss terms.
         selection_metric (`str`): validation metric that defines "best" (higher is better).
+        material_selection_weight (`float`): added to the selection score per unit of material mean IoU, so that a
+            stage training both heads keeps the checkpoint that is best at both (10: ten mIoU points weigh as much
+            as 1 dB of PSNR).
         weight_decay (`float`): AdamW weight decay.
         seed (`int`): seed of shuffling and initialization.
     """
@@ -68,12 +80,23 @@ class StageSettings:
     time_budget_s: float | None = None
     weights: LossWeights = field(default_factory=LossWeights)
     selection_metric: str = "psnr"
+    material_selection_weight: float = 0.0
     weight_decay: float = 0.0
     seed: int = 0
 
 
-class _Progress:
-    """Loop state saved with every checkpoint (`accelerator.register_for_checkpointing`)."""
+def selection_score(metrics: dict, settings: StageSettings) -> float:
+    """The score that defines the best checkpoint of a stage: `selection_metric`, plus
+    `material_selection_weight` times the material mean IoU where the model predicts materials."""
+    return float(metrics[settings.selection_metric]) + settings.material_selection_weight * float(
+        metrics.get("material_miou", 0.0)
+    )
+
+
+class StageProgress:
+    """The decisions of a stage from its validation scores, shared by the Accelerate loop and the distillation
+    Trainer's curriculum callback: best score, evaluations without improvement, learning-rate drops, time used.
+    Its `state_dict` is saved with every checkpoint, so a resumed stage decides as if it had never stopped."""
 
     def __init__(self):
         self.step, self.best, self.stale, self.drops, self.elapsed = 0, -math.inf, 0, 0, 0.0
@@ -84,6 +107,27 @@ class _Progress:
 
     def load_state_dict(self, state: dict) -> None:
         vars(self).update(state)
+
+    def observe(self, score: float, settings: StageSettings, elapsed: float) -> tuple[bool, str | None]:
+        """Records one validation score after `elapsed` seconds of the stage and returns `(improved, decision)`;
+        `decision` is `None`, `"lr_drop"` (a plateau with drops left: multiply the learning rate by
+        `settings.lr_drop_factor`), `"plateau"` (a plateau after `max_lr_drops` drops: stop) or `"time_budget"`."""
+        self.elapsed = elapsed
+        improved = score > self.best
+        if improved:
+            self.best, self.stale = score, 0
+        else:
+            self.stale += 1
+        decision = None
+        if self.stale >= settings.patience:
+            if self.drops >= settings.max_lr_drops:
+                decision = "plateau"
+            else:
+                self.drops, self.stale = self.drops + 1, 0
+                decision = "lr_drop"
+        if decision in (None, "lr_drop") and settings.time_budget_s is not None and elapsed >= settings.time_budget_s:
+            decision = "time_budget"
+        return improved, decision
 
 
 def _swap_into_place(temporary: Path, folder: Path) -> None:
@@ -109,8 +153,8 @@ def _save_checkpoint(accelerator, folder: Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def _save_best(model, folder: Path) -> None:
-    """`save_pretrained` into a temporary folder, then swapped into place: `best/` is always a whole model."""
+def save_best_model(model, folder: Path) -> None:
+    """`save_pretrained` into a temporary folder, then swapped into place: `folder` is always a whole model."""
     temporary = folder.with_name(folder.name + ".partial")
     shutil.rmtree(temporary, ignore_errors=True)
     model.save_pretrained(temporary)
@@ -168,7 +212,7 @@ def train_stage(
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
-    progress = _Progress()
+    progress = StageProgress()
     accelerator.register_for_checkpointing(progress)
     checkpoint = output_dir / "checkpoint"
     resumed_from = None
@@ -189,33 +233,31 @@ def train_stage(
                 accelerator.unwrap_model(model), validation_dataset, processor, flip=False, config=config
             )
         metrics = _broadcast(accelerator, metrics)
-        score = metrics[settings.selection_metric]
+        score = selection_score(metrics, settings)
         entry = {"step": progress.step, "seconds": time.perf_counter() - started, "lr": learning_rate, **metrics}
+        entry["score"] = score
         progress.history.append(entry)
         accelerator.log(
             {f"{settings.name}/validation_{key}": value for key, value in metrics.items()}, step=progress.step
         )
-        if score > progress.best:
-            progress.best, progress.stale = score, 0
-            if accelerator.is_main_process:
-                _save_best(accelerator.unwrap_model(model), output_dir / "best")
-        else:
-            progress.stale += 1
-        decision = None
-        if progress.stale >= settings.patience:
-            if progress.drops >= settings.max_lr_drops:
-                decision = "plateau"
-            else:
-                progress.drops, progress.stale = progress.drops + 1, 0
-                learning_rate *= settings.lr_drop_factor
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate
-        if settings.time_budget_s is not None and time.perf_counter() - started >= settings.time_budget_s:
-            decision = decision or "time_budget"
-        progress.elapsed = time.perf_counter() - started
+        improved, decision = progress.observe(score, settings, time.perf_counter() - started)
+        if improved and accelerator.is_main_process:
+            save_best_model(accelerator.unwrap_model(model), output_dir / "best")
+        if decision == "lr_drop":
+            learning_rate *= settings.lr_drop_factor
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate
+            decision = None
         _save_checkpoint(accelerator, checkpoint)
         return decision
 
+    bar = tqdm(
+        total=settings.max_steps,
+        initial=progress.step,
+        desc=settings.name,
+        disable=not accelerator.is_local_main_process,
+        dynamic_ncols=True,
+    )
     model.train()
     while progress.step < settings.max_steps and stop_reason is None:
         for batch in loader:
@@ -231,6 +273,8 @@ def train_stage(
             optimizer.step()
             optimizer.zero_grad()
             progress.step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{progress.best:.2f}")
             accelerator.log(
                 {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": learning_rate}, step=progress.step
             )
@@ -238,13 +282,14 @@ def train_stage(
                 stop_reason = evaluate_and_decide()
             if stop_reason is not None or progress.step >= settings.max_steps:
                 break
+    bar.close()
     stop_reason = stop_reason or "max_steps"
     if not progress.history or progress.history[-1]["step"] != progress.step:
         evaluate_and_decide()
     accelerator.wait_for_everyone()
     best = type(accelerator.unwrap_model(model)).from_pretrained(_latest_whole(output_dir / "best", "config.json"))
     accelerator.unwrap_model(model).load_state_dict(best.state_dict())
-    best_entry = max(progress.history, key=lambda entry: entry[settings.selection_metric])
+    best_entry = max(progress.history, key=lambda entry: entry["score"])
     record = {
         "stage": settings.name,
         "settings": asdict(settings),

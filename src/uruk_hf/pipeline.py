@@ -1,0 +1,177 @@
+"""`uruk pipeline`: the main job. Data, every family's lifecycle, the from-scratch control, and one evaluation of
+every model on the test split beside the data baselines.
+
+    uruk pipeline --preset quick --output DIR
+
+Writes `DIR/data` (unless `--data` points at an existing dataset), one run folder per family (`DIR/v2_ultra`,
+`DIR/v2_ultra_scratch`, `DIR/v2_optimized`, `DIR/ws5`, see `uruk_hf.training.run`) and `DIR/results.json`:
+`{"models": {key: metrics}, "baselines": {key: metrics}, "split": "test", "frames": N, ...}`.
+"""
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .catalog import PUBLISHED_MODELS
+from .file_utils import atomic_path
+
+__all__ = ["BASELINE_KEYS", "MODEL_FOLDERS", "evaluate_on_test", "run_pipeline"]
+
+MODEL_FOLDERS = {
+    "v2_ultra_teacher": "v2_ultra/models/v2_ultra_teacher",
+    "v2_ultra": "v2_ultra/models/v2_ultra",
+    "v2_ultra_scratch": "v2_ultra_scratch/models/v2_ultra_scratch",
+    "v2_optimized": "v2_optimized/models/v2_optimized",
+    "ws5_cinematic_renderer": "ws5/models/ws5_cinematic_renderer",
+    "ws5_student": "ws5/models/ws5_student",
+}
+"""Where each evaluated model lies in a pipeline folder (Hub format)."""
+
+BASELINE_KEYS = ("direct", "path_1spp", "oidn", "per_pixel_mlp", "majority", "gt_floor")
+"""The data baselines reported beside the models (from the dataset's `baselines.json`, test split)."""
+
+_METRIC_KEYS = (
+    "params",
+    "psnr",
+    "ssim",
+    "ms_ssim",
+    "flip",
+    "material_accuracy",
+    "material_miou",
+    "temporal_error",
+    "ms_per_frame",
+)
+
+
+def evaluate_on_test(model_folder: str | Path, data: str | Path, split: str = "test") -> dict[str, float]:
+    """Loads a Hub-format model folder and evaluates it on `split` of the dataset `data` (clips in order, history
+    from its own output): the pipeline's metric keys plus `frames` and the ground truth's temporal error."""
+    from transformers import AutoModel
+
+    from .processing_gbuffer import UrukGBufferProcessor
+    from .training.data import UrukClipDataset
+    from .training.evaluation import evaluate_renderer
+
+    model = AutoModel.from_pretrained(model_folder).eval()
+    processor = UrukGBufferProcessor.from_model_config(model.config)
+    dataset = UrukClipDataset(data, split, model.config.input_buffers)
+    metrics = evaluate_renderer(model, dataset, processor, flip=True)
+    metrics["params"] = sum(parameter.numel() for parameter in model.parameters())
+    metrics["frames"] = sum(len(clip) for clip in dataset.clips)
+    return metrics
+
+
+def _dataset(data: Path, preset: str) -> dict:
+    """Generates the dataset unless a finished one (with its baselines) is there; returns its generation record."""
+    if not (data / "baselines.json").is_file():
+        from .data.generate import generate_dataset
+
+        generate_dataset(data, preset=preset)
+    return json.loads((data / "generation.json").read_text())
+
+
+def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | None = None, resume: bool = False):
+    """Runs the main job into `output` and returns the results (also `output/results.json`).
+
+    Args:
+        output: the pipeline folder.
+        preset: data and model size (`tiny`, `quick`; `full` is for a GPU).
+        data: an existing dataset folder to reuse instead of generating `output/data`.
+        resume: reuse finished stages of an earlier, interrupted run into the same `output`.
+    """
+    from .training.run import train_family, train_student_from_scratch
+
+    output = Path(output)
+    started = time.perf_counter()
+    seconds = {}
+
+    def timed(name, function, *args, **kwargs):
+        begin = time.perf_counter()
+        result = function(*args, **kwargs)
+        seconds[name] = time.perf_counter() - begin
+        return result
+
+    data = Path(data) if data is not None else output / "data"
+    timed("data", _dataset, data, preset)
+    v2_ultra = timed("v2_ultra", train_family, "v2_ultra", data, output / "v2_ultra", preset, resume=resume)
+    distillation_seconds = v2_ultra["stages"]["distillation"]["seconds"]
+    timed(
+        "v2_ultra_scratch",
+        train_student_from_scratch,
+        "v2_ultra",
+        data,
+        output / "v2_ultra_scratch",
+        learning_rate=v2_ultra["learning_rate"],
+        time_s=distillation_seconds,
+        preset=preset,
+        resume=resume,
+    )
+    stage1 = output / "v2_ultra" / "distillation" / "stage1_best"
+    timed(
+        "v2_optimized",
+        train_family,
+        "v2_optimized",
+        data,
+        output / "v2_optimized",
+        preset,
+        resume=resume,
+        init_from=stage1,
+    )
+    timed("ws5", train_family, "ws5", data, output / "ws5", preset, resume=resume)
+
+    begin = time.perf_counter()
+    models = {}
+    for key, folder in MODEL_FOLDERS.items():
+        metrics = evaluate_on_test(output / folder, data)
+        models[key] = {name: metrics[name] for name in _METRIC_KEYS if name in metrics}
+        models[key]["temporal_error_ground_truth"] = metrics.get("temporal_error_ground_truth")
+        frames = metrics["frames"]
+    seconds["evaluation"] = time.perf_counter() - begin
+    recorded = json.loads((data / "baselines.json").read_text())
+    results = {
+        "models": models,
+        "baselines": {key: recorded["baselines"][key] for key in BASELINE_KEYS},
+        "split": recorded["split"],
+        "frames": frames,
+        "preset": preset,
+        "data": str(data),
+        "distillation_seconds": distillation_seconds,
+        "seconds": {**seconds, "total": time.perf_counter() - started},
+        "threads": torch.get_num_threads(),
+        "roles": {key: PUBLISHED_MODELS[key].role for key in models if key in PUBLISHED_MODELS},
+    }
+    with atomic_path(output / "results.json") as temporary:
+        temporary.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def results_table(results: dict) -> str:
+    """The pipeline's results as one plain-text table: models, then baselines."""
+    from .cli import format_table
+
+    def cell(metrics, key, scale=1.0, digits=2):
+        value = metrics.get(key)
+        return "-" if value is None else f"{value * scale:.{digits}f}"
+
+    rows = []
+    for group in ("models", "baselines"):
+        for key, metrics in results[group].items():
+            params = metrics.get("params")
+            rows.append(
+                [
+                    key,
+                    "-" if params is None else f"{params / 1e6:.2f}M",
+                    cell(metrics, "psnr"),
+                    cell(metrics, "ssim", digits=4),
+                    cell(metrics, "ms_ssim", digits=4),
+                    cell(metrics, "flip", digits=4),
+                    cell(metrics, "material_accuracy", 100, 1),
+                    cell(metrics, "material_miou", 100, 1),
+                    cell(metrics, "temporal_error", digits=4),
+                    cell(metrics, "ms_per_frame", digits=1),
+                ]
+            )
+    headers = ["model", "params", "PSNR", "SSIM", "MS-SSIM", "FLIP", "mat acc %", "mIoU %", "temporal", "ms/frame"]
+    return format_table(headers, rows)

@@ -1,0 +1,77 @@
+"""Warm starts: initialize a model from earlier weights, reporting every mismatch instead of skipping it silently.
+
+V2-Optimized "initializes from V1 weights" (the seed card): here, the V2-Ultra student's stage-1 checkpoint. Any
+compatible source works: a Hub-format folder (`config.json` + `model.safetensors`), a `.safetensors` file, or a
+legacy `.pt` checkpoint (read with `weights_only=True`).
+"""
+
+import logging
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ..legacy import load_legacy_checkpoint
+
+__all__ = ["WarmStartError", "load_initial_weights"]
+
+logger = logging.getLogger(__name__)
+
+
+class WarmStartError(ValueError):
+    """The source's weights cannot initialize the model (shapes differ, or no parameter name matches)."""
+
+
+def _read_state_dict(source: Path) -> dict[str, torch.Tensor]:
+    if source.is_dir():
+        weights = source / "model.safetensors"
+        if not weights.is_file():
+            raise FileNotFoundError(f"{source} is not a Hub-format model folder: it has no model.safetensors.")
+        return load_file(weights)
+    if source.suffix == ".safetensors":
+        return load_file(source)
+    if source.suffix in (".pt", ".pth", ".bin"):
+        return load_legacy_checkpoint(source)["model_state_dict"]
+    raise ValueError(f"Cannot read weights from {source}: expected a folder, .safetensors or .pt file.")
+
+
+def load_initial_weights(model: torch.nn.Module, source: str | Path) -> dict:
+    """Copies the weights of `source` into `model` and returns the report: `source`, `loaded` (tensor count),
+    `missing` (the model's tensors the source lacks: they keep their initialization) and `unexpected` (source
+    tensors the model has no place for). Missing or unexpected names are logged as warnings and reported.
+
+    Raises:
+        FileNotFoundError: `source` does not exist.
+        WarmStartError: a tensor's shape differs (every such name is listed), or no name matches at all.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"No weights at {source}.")
+    state = _read_state_dict(source)
+    own = model.state_dict()
+    mismatched = [
+        f"{name}: source {tuple(tensor.shape)} vs model {tuple(own[name].shape)}"
+        for name, tensor in state.items()
+        if name in own and own[name].shape != tensor.shape
+    ]
+    if mismatched:
+        raise WarmStartError(f"{source} does not fit the model; shapes differ for: " + "; ".join(mismatched))
+    matched = [name for name in state if name in own]
+    if not matched:
+        raise WarmStartError(f"{source} shares no parameter name with {type(model).__name__}.")
+    result = model.load_state_dict(state, strict=False)
+    report = {
+        "source": str(source),
+        "loaded": len(matched),
+        "missing": list(result.missing_keys),
+        "unexpected": list(result.unexpected_keys),
+    }
+    if report["missing"] or report["unexpected"]:
+        logger.warning(
+            "Warm start from %s: %d tensors loaded; missing (kept initialized): %s; unexpected (ignored): %s",
+            source,
+            report["loaded"],
+            report["missing"],
+            report["unexpected"],
+        )
+    return report
