@@ -1,15 +1,18 @@
-"""Train a V2-Ultra renderer (32-channel layout: frame + per-pixel materials) in one stage: reconstruction loss
-(L1 + MS-SSIM on tone-mapped frames) plus material cross-entropy, the history input filled from the model's own
+"""Train V2-Ultra (32-channel layout: frame + per-pixel materials), the history input filled from the model's own
 previous output through the recurrent clip unroll.
 
-This is the Production stage of the V2-Ultra teacher (`--role teacher`, the default). The student's 2-stage
-distillation curriculum builds on it (issue #4, in progress).
+- Teacher (Production): one stage on the Accelerate loop, L1 + MS-SSIM on tone-mapped frames plus material
+  cross-entropy; the best checkpoint weighs PSNR and material mIoU.
+- Student (Distillation, `--teacher`): the seed's 2-stage curriculum through `UrukDistillationTrainer`. Stage 1
+  (foundation): frame reconstruction + teacher matching; stage 2 (fine-tune): adds the material head (labels and the
+  teacher's distribution) and MS-SSIM. Writes `distillation/stage1_best`, `stage2_best` and the seed's legacy
+  `v2_ultra_best_stage1.pt`, `v2_ultra_best_stage2.pt`, `v2_ultra_global_best.pt` under OUT_DIR/legacy/v2_ultra.
 
-    python training/train_v2_ultra.py --data DATA_DIR --output OUT_DIR [--preset quick] [--role teacher]
+    python training/train_v2_ultra.py --data DATA_DIR --output TEACHER_DIR [--preset quick]
+    python training/train_v2_ultra.py --data DATA_DIR --output STUDENT_DIR --teacher TEACHER_DIR/model
     accelerate launch --multi_gpu --num_processes 2 training/train_v2_ultra.py --data DATA_DIR --output OUT_DIR
 
-Writes OUT_DIR/production/{best,checkpoint,record.json}, the model in OUT_DIR/model and TensorBoard logs in
-OUT_DIR/v2_ultra. Rerun with --resume after an interruption.
+The final model (Hub format) goes to OUT_DIR/model. Rerun with --resume after an interruption.
 """
 
 import argparse
@@ -19,40 +22,59 @@ import torch
 from accelerate import Accelerator
 
 from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
-from uruk_hf.training.arguments import add_stage_arguments, stage_settings
+from uruk_hf.training.arguments import add_stage_arguments, curriculum_from_arguments, stage_settings
 from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.stage import save_final_model, train_stage
+from uruk_hf.training.distillation import run_distillation
+from uruk_hf.training.recipes import FRAME_AND_MATERIAL_LOSS, V2_ULTRA_CURRICULUM
+from uruk_hf.training.run import save_curriculum_legacy
+from uruk_hf.training.stage import save_final_model, save_trained_model, train_stage
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_stage_arguments(parser)
-    parser.add_argument("--role", default="teacher", choices=["teacher", "student"])
-    parser.add_argument("--material-weight", type=float, default=0.05, help="weight of the material cross-entropy")
+    parser.add_argument("--teacher", default=None, help="a trained V2-Ultra teacher folder: distill the student")
     return parser.parse_args(argv)
+
+
+def distill(args, model, processor, train, validation, output: Path) -> dict:
+    teacher = UrukV2Ultra.from_pretrained(args.teacher)
+    stages = curriculum_from_arguments(args, V2_ULTRA_CURRICULUM)
+    record = run_distillation(
+        model, teacher, processor, train, validation, stages, output / "distillation", resume=args.resume
+    )
+    save_trained_model(model, processor, record, output / "model")
+    save_curriculum_legacy(model, record, output / "legacy", "v2_ultra")
+    best = record["global_best"]
+    print(
+        f"V2-Ultra student distilled: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
+        f"{100 * best['material_miou']:.1f}% ({record['global_best_stage']}, step {best['step']})"
+    )
+    return record
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     output = Path(args.output)
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
-    accelerator.init_trackers("v2_ultra", config={k: v for k, v in vars(args).items() if v is not None})
-
     torch.manual_seed(args.seed)
-    config = UrukV2UltraConfig.from_preset(args.preset, role=args.role)
+    config = UrukV2UltraConfig.from_preset(args.preset, role="student" if args.teacher else "teacher")
     model = UrukV2Ultra(config)
     processor = UrukGBufferProcessor.from_model_config(config)
     train = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=args.max_train_clips)
     validation = UrukClipDataset(args.data, "validation", config.input_buffers)
+    if args.teacher:
+        return distill(args, model, processor, train, validation, output)
 
-    settings = stage_settings(args, "production", material_weight=args.material_weight)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
+    accelerator.init_trackers("v2_ultra", config={k: v for k, v in vars(args).items() if v is not None})
+    settings = stage_settings(args, "production", material_weight=FRAME_AND_MATERIAL_LOSS.material)
     record = train_stage(
         accelerator, model, processor, train, validation, settings, output / "production", resume=args.resume
     )
     save_final_model(accelerator, model, processor, record, output / "model")
     best = record["best"]
     accelerator.print(
-        f"V2-Ultra {args.preset}/{args.role}: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
+        f"V2-Ultra {args.preset}/teacher: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
         f"{100 * best['material_miou']:.1f}% at step {record['best_step']} ({record['stop_reason']} after "
         f"{record['steps']} steps, {record['seconds']:.0f} s)"
     )

@@ -17,7 +17,14 @@ import torch
 from .catalog import PUBLISHED_MODELS
 from .file_utils import atomic_path
 
-__all__ = ["BASELINE_KEYS", "MODEL_FOLDERS", "evaluate_on_test", "run_pipeline"]
+__all__ = [
+    "BASELINE_KEYS",
+    "MODEL_FOLDERS",
+    "evaluate_on_test",
+    "plot_training_curves",
+    "results_table",
+    "run_pipeline",
+]
 
 MODEL_FOLDERS = {
     "v2_ultra_teacher": "v2_ultra/models/v2_ultra_teacher",
@@ -61,6 +68,59 @@ def evaluate_on_test(model_folder: str | Path, data: str | Path, split: str = "t
     metrics["params"] = sum(parameter.numel() for parameter in model.parameters())
     metrics["frames"] = sum(len(clip) for clip in dataset.clips)
     return metrics
+
+
+_CURVES = {
+    "v2_ultra_teacher": ["v2_ultra/production"],
+    "v2_ultra (distilled)": ["v2_ultra/distillation"],
+    "v2_ultra_scratch": ["v2_ultra_scratch/scratch"],
+    "v2_optimized": ["v2_optimized/rendering", "v2_optimized/material"],
+    "ws5_cinematic_renderer": ["ws5/production"],
+    "ws5_student": ["ws5/distillation"],
+}
+"""The stage records behind each training curve, in order (a distillation record holds its curriculum's stages)."""
+
+
+def _validation_history(output: Path, folders: list[str]) -> list[dict]:
+    """The validation entries of consecutive stages, with `seconds` counted from the first stage's start."""
+    entries, offset = [], 0.0
+    for folder in folders:
+        record = json.loads((output / folder / "record.json").read_text())
+        for stage in record.get("stages", [record]):
+            entries += [{**entry, "seconds": entry["seconds"] + offset} for entry in stage["history"]]
+            offset = entries[-1]["seconds"] if entries else offset
+    return entries
+
+
+def plot_training_curves(output: str | Path, direct_psnr: float | None = None) -> Path:
+    """Plots validation PSNR (and material mIoU where a model predicts materials) against training seconds for
+    every run of a pipeline folder, from the stage records; writes and returns `output/training_curves.png`."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    output = Path(output)
+    figure, (frame_axis, material_axis) = pyplot.subplots(1, 2, figsize=(13, 4.8))
+    for label, folders in _CURVES.items():
+        history = _validation_history(output, folders)
+        seconds = [entry["seconds"] for entry in history]
+        frame_axis.plot(seconds, [entry["psnr"] for entry in history], marker=".", label=label)
+        if "material_miou" in history[0]:
+            material_axis.plot(seconds, [100 * entry["material_miou"] for entry in history], marker=".", label=label)
+    if direct_psnr is not None:
+        frame_axis.axhline(direct_psnr, color="gray", linestyle="--", label="direct (cheap render)")
+    frame_axis.set(xlabel="training seconds", ylabel="validation PSNR (dB)", title="Frame quality")
+    material_axis.set(xlabel="training seconds", ylabel="validation material mIoU (%)", title="Materials")
+    for axis in (frame_axis, material_axis):
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8)
+    figure.tight_layout()
+    path = output / "training_curves.png"
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=110, format="png")
+    pyplot.close(figure)
+    return path
 
 
 def _dataset(data: Path, preset: str) -> dict:
@@ -144,6 +204,8 @@ def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | N
     }
     with atomic_path(output / "results.json") as temporary:
         temporary.write_text(json.dumps(results, indent=2))
+    direct = json.loads((output / "v2_ultra" / "lifecycle.json").read_text())["validation_baselines"]["direct"]
+    plot_training_curves(output, direct_psnr=direct["psnr"])
     return results
 
 

@@ -117,20 +117,62 @@ def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny
     assert (tmp_path / "calibration_lr0.01" / "record.json").is_file()
 
 
-def test_uruk_train_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_path, capsys):
+def test_uruk_train_ws5_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_path, capsys):
     import json
 
     from uruk_hf.cli import main
 
     folder, _ = tiny_dataset
     assert main(["train", "ws5", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"]) == 0
-    assert "smoke passed, calibration chose lr" in capsys.readouterr().out
+    assert "smoke passed; calibration chose lr" in capsys.readouterr().out
     record = json.loads((tmp_path / "lifecycle.json").read_text())
-    assert list(record["stages"]) == ["smoke", "calibration", "production"]
-    assert record["stages"]["production"]["gate"]["passed"] and record["command"]
-    for stage in ("smoke", "calibration", "production"):
+    assert list(record["stages"]) == ["smoke", "calibration", "production", "smoke_student", "distillation"]
+    assert record["stages"]["production"]["gate"]["passed"] and record["command"] and record["seconds"] > 0
+    assert record["stages"]["distillation"]["stages"][0]["gate"]["passed"]
+    for stage in ("smoke", "calibration", "production", "distillation"):
         assert (tmp_path / stage / "record.json").is_file()
-    assert (tmp_path / "model" / "model.safetensors").is_file()
+    for model in ("ws5_cinematic_renderer", "ws5_student"):
+        assert (tmp_path / "models" / model / "model.safetensors").is_file()
+    for legacy in ("workstreams/ws5_cinematic_renderer/ws5_frontier_best.pt", "distillation/ws5_student_best.pt",
+                   "distillation/ws5_student_final.pt"):  # fmt: skip
+        assert (tmp_path / "legacy" / legacy).is_file()
+
+
+def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_path, capsys):
+    """V2-Ultra: teacher, then the student's two stages with the seed's .pt files (loaded literally as the seed's
+    snippet does); V2-Optimized warm-starts from the student's stage-1 weights and runs its two stages."""
+    import json
+
+    from uruk_hf.cli import main
+
+    folder, _ = tiny_dataset
+    v2 = tmp_path / "v2_ultra"
+    assert main(["train", "v2_ultra", "--data", str(folder), "--output", str(v2), "--preset", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "distillation/stage1" in out and "distillation/stage2" in out
+    for name in ("v2_ultra_best_stage1.pt", "v2_ultra_best_stage2.pt", "v2_ultra_global_best.pt"):
+        checkpoint = torch.load(v2 / "legacy" / "v2_ultra" / name, map_location="cpu", weights_only=True)
+        model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student"))
+        model.load_state_dict(checkpoint["model_state_dict"])
+    record = json.loads((v2 / "lifecycle.json").read_text())
+    assert [stage["stage"] for stage in record["stages"]["distillation"]["stages"]] == ["stage1", "stage2"]
+    assert (v2 / "models" / "v2_ultra_teacher" / "config.json").is_file()
+
+    optimized = tmp_path / "v2_optimized"
+    arguments = ["--data", str(folder), "--output", str(optimized), "--preset", "tiny"]
+    with pytest.raises(ValueError, match="initializes from earlier weights"):
+        main(["train", "v2_optimized", *arguments])
+    init = v2 / "distillation" / "stage1_best"
+    assert main(["train", "v2_optimized", *arguments, "--init-from", str(init)]) == 0
+    record = json.loads((optimized / "lifecycle.json").read_text())
+    assert record["stages"]["warm_start"]["loaded"] > 0 and not record["stages"]["warm_start"]["missing"]
+    assert record["stages"]["material"]["gate"]["baseline"] == "previous"
+    assert (optimized / "legacy" / "v2_optimized" / "v2opt_global_best.pt").is_file()
+
+    # --resume reads finished stages back instead of training them again.
+    before = (optimized / "material" / "record.json").stat().st_mtime_ns
+    assert main(["train", "v2_optimized", *arguments, "--init-from", str(init), "--resume"]) == 0
+    assert (optimized / "material" / "record.json").stat().st_mtime_ns == before
 
 
 def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp_path, capsys, monkeypatch):
@@ -138,14 +180,35 @@ def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp
 
     from uruk_hf.cli import main
     from uruk_hf.training import run
-    from uruk_hf.training.lifecycle import QualityGate
 
     folder, _ = tiny_dataset
-    strict = replace(run.LIFECYCLE_PRESETS["tiny"], gate=QualityGate(margin=50.0))
+    strict = replace(run.LIFECYCLE_PRESETS["tiny"], gate_margin=50.0)
     monkeypatch.setitem(run.LIFECYCLE_PRESETS, "tiny", strict)
     assert main(["train", "ws5", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"]) == 1
     assert "Quality gate failed: psnr" in capsys.readouterr().err
-    assert not (tmp_path / "model").exists()
+    assert not (tmp_path / "models").exists()
     with pytest.raises(SystemExit):
         main(["train", "ws9", "--data", str(folder), "--output", str(tmp_path), "--preset", "tiny"])
-    assert "Unknown family 'ws9'" in capsys.readouterr().err
+    assert "invalid choice: 'ws9'" in capsys.readouterr().err
+
+
+def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
+    import json
+
+    from uruk_hf.cli import main
+    from uruk_hf.pipeline import BASELINE_KEYS, MODEL_FOLDERS
+
+    folder, _ = tiny_dataset
+    assert main(["pipeline", "--preset", "tiny", "--data", str(folder), "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) >= {"models", "baselines", "split", "frames"} and results["split"] == "test"
+    assert list(results["models"]) == list(MODEL_FOLDERS) and list(results["baselines"]) == list(BASELINE_KEYS)
+    for key in ("params", "psnr", "ssim", "ms_ssim", "flip", "ms_per_frame"):
+        assert all(key in metrics for metrics in results["models"].values())
+    assert "material_miou" in results["models"]["v2_ultra"] and "temporal_error" in results["models"]["v2_ultra"]
+    assert results["models"]["v2_ultra"]["params"] < results["models"]["v2_ultra_teacher"]["params"]
+    scratch = json.loads((tmp_path / "v2_ultra_scratch" / "scratch" / "record.json").read_text())
+    assert scratch["teacher"] is None
+    for key in (*MODEL_FOLDERS, *BASELINE_KEYS):
+        assert key in out

@@ -28,7 +28,8 @@ from uruk_hf.training.unroll import unroll_clip
 
 from ..accelerate_launch import TWO_CPU_PROCESSES
 
-TRAIN_SCRIPT = Path(__file__).parents[2] / "training" / "train_ws5.py"
+SCRIPTS = Path(__file__).parents[2] / "training"
+TRAIN_SCRIPT = SCRIPTS / "train_ws5.py"
 
 
 def _train_command(folder, output, *arguments, script=TRAIN_SCRIPT) -> list[str]:
@@ -215,3 +216,35 @@ def test_training_scripts_write_a_loadable_model(tmp_path, tiny_dataset, script)
     assert record["steps"] == 2 and record["stop_reason"] == "max_steps"
     if script == "train_v2_ultra.py":
         assert "material_miou" in record["best"] and "temporal_error" in record["best"]
+
+
+def test_distillation_and_warm_start_scripts(tmp_path, tiny_dataset):
+    """`train_v2_ultra.py --teacher` distills the student through the Trainer and writes the seed's files;
+    `train_v2_optimized.py --init-from` warm-starts from its stage-1 weights."""
+    folder, _ = tiny_dataset
+    teacher = tmp_path / "teacher"
+    UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="teacher")).save_pretrained(teacher)
+    common = ("--max-steps", "2", "--eval-every", "1", "--batch-size", "2")
+    student = tmp_path / "student"
+    distill = _train_command(folder, student, *common, "--teacher", str(teacher), script=SCRIPTS / "train_v2_ultra.py")
+    result = subprocess.run(distill, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "V2-Ultra student distilled" in result.stdout
+    for name in ("v2_ultra_best_stage1.pt", "v2_ultra_best_stage2.pt", "v2_ultra_global_best.pt"):
+        assert (student / "legacy" / "v2_ultra" / name).is_file()
+    optimized = tmp_path / "optimized"
+    init = str(student / "distillation" / "stage1_best")
+    warm = _train_command(
+        folder,
+        optimized,
+        *common,
+        "--init-from",
+        init,
+        "--gate-margin",
+        "-100",
+        script=SCRIPTS / "train_v2_optimized.py",
+    )
+    result = subprocess.run(warm, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "V2-Optimized rendering" in result.stdout and "V2-Optimized material" in result.stdout
+    assert (optimized / "model" / "model.safetensors").is_file()

@@ -20,7 +20,7 @@ from ..processing_gbuffer import UrukGBufferProcessor
 from ..schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
 from .generate import quiet_datasets
 
-__all__ = ["FRAME_BASELINES", "MATERIAL_BASELINES", "compute_baselines", "load_split", "oidn_denoise"]
+__all__ = ["FRAME_BASELINES", "MATERIAL_BASELINES", "compute_baselines", "load_split", "oidn_denoise", "oidn_frames"]
 
 FRAME_BASELINES = ("direct", "path_1spp", "oidn", "gt_floor")
 MATERIAL_BASELINES = ("per_pixel_mlp", "majority", "material_id_lookup")
@@ -49,6 +49,17 @@ def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> n
         hdr=True,
         clean_aux=True,
     )
+
+
+def oidn_frames(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
+    """OIDN on every `path_1spp` frame of `rows` (with its `albedo` and `normal`): the `(N, H, W, 3)` denoised
+    frames and the median milliseconds per frame."""
+    denoised, timings = [], []
+    for noisy, albedo, normal in zip(rows["path_1spp"], rows["albedo"], rows["normal"]):
+        start = time.perf_counter()
+        denoised.append(oidn_denoise(noisy, albedo, normal))
+        timings.append(time.perf_counter() - start)
+    return np.stack(denoised), float(np.median(timings) * 1e3)
 
 
 def _to_bchw(frames: np.ndarray) -> torch.Tensor:
@@ -141,15 +152,8 @@ def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, ml
         "direct": frame_metrics(_to_bchw(rows["direct"]), target),
         "path_1spp": frame_metrics(_to_bchw(rows["path_1spp"]), target),
     }
-    denoised, timings = [], []
-    for noisy, albedo, normal in zip(rows["path_1spp"], rows["albedo"], rows["normal"]):
-        start = time.perf_counter()
-        denoised.append(oidn_denoise(noisy, albedo, normal))
-        timings.append(time.perf_counter() - start)
-    baselines["oidn"] = {
-        **frame_metrics(_to_bchw(np.stack(denoised)), target),
-        "ms_per_frame": float(np.median(timings) * 1e3),
-    }
+    denoised, ms_per_frame = oidn_frames(rows)
+    baselines["oidn"] = {**frame_metrics(_to_bchw(denoised), target), "ms_per_frame": ms_per_frame}
     independent = rows["has_independent_ground_truth"].astype(bool)
     if independent.any():
         baselines["gt_floor"] = frame_metrics(

@@ -3,9 +3,10 @@
 import argparse
 
 from .losses import LossWeights
+from .recipes import MATERIAL_SELECTION_WEIGHT, curriculum_stages
 from .stage import StageSettings
 
-__all__ = ["add_stage_arguments", "stage_settings"]
+__all__ = ["add_stage_arguments", "curriculum_from_arguments", "stage_settings"]
 
 
 def add_stage_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -16,11 +17,11 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--warmup-steps", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=4, help="clips per step and process")
-    parser.add_argument("--max-steps", type=int, default=2000)
+    parser.add_argument("--max-steps", type=int, default=2000, help="per stage")
     parser.add_argument("--eval-every", type=int, default=50)
     parser.add_argument("--patience", type=int, default=3, help="evaluations without improvement: a plateau")
     parser.add_argument("--max-lr-drops", type=int, default=2, help="plateaus that lower the LR before stopping")
-    parser.add_argument("--time-budget", type=float, default=None, help="seconds")
+    parser.add_argument("--time-budget", type=float, default=None, help="seconds (a curriculum shares it evenly)")
     parser.add_argument("--ms-ssim-weight", type=float, default=0.2)
     parser.add_argument("--max-train-clips", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
@@ -29,7 +30,8 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def stage_settings(args: argparse.Namespace, name: str, material_weight: float = 0.0) -> StageSettings:
-    """The `StageSettings` of stage `name` from parsed `add_stage_arguments` arguments."""
+    """The `StageSettings` of stage `name` from parsed `add_stage_arguments` arguments; a stage that trains the
+    material head selects its best checkpoint by PSNR and material mIoU."""
     return StageSettings(
         name=name,
         learning_rate=args.learning_rate,
@@ -41,5 +43,12 @@ def stage_settings(args: argparse.Namespace, name: str, material_weight: float =
         max_lr_drops=args.max_lr_drops,
         time_budget_s=args.time_budget,
         weights=LossWeights(l1=1.0, ms_ssim=args.ms_ssim_weight, material=material_weight),
+        material_selection_weight=MATERIAL_SELECTION_WEIGHT if material_weight else 0.0,
         seed=args.seed,
     )
+
+
+def curriculum_from_arguments(args: argparse.Namespace, curriculum: list) -> list:
+    """The `CurriculumStage`s of `curriculum` (see `uruk_hf.training.recipes`) with the parsed stage arguments
+    (`--max-steps` per stage, `--time-budget` shared by the stages)."""
+    return curriculum_stages(curriculum, stage_settings(args, "template"), args.time_budget)

@@ -84,7 +84,8 @@ class UrukCurriculumCallback(TrainerCallback):
     Args:
         stages: the curriculum, in order.
         output_dir: where each stage's best weights go (`<name>_best`).
-        baselines: baseline metrics on the validation frames, keyed by name, for the stages' gates.
+        baselines: baseline metrics on the validation frames, keyed by name, for the stages' gates (`"previous"`,
+            the previous stage's best metrics, is added).
     """
 
     def __init__(self, stages: list[CurriculumStage], output_dir: str | Path, baselines: dict | None = None):
@@ -160,8 +161,9 @@ class UrukCurriculumCallback(TrainerCallback):
             "best_folder": str(best_folder),
         }
         if stage.gate is not None:
+            previous = {"previous": self.records[-1]["best"]} if self.records else {}
             try:
-                record["gate"] = stage.gate.check(best, self.baselines)
+                record["gate"] = stage.gate.check(best, {**self.baselines, **previous})
             except GateFailure as failure:
                 record["gate"] = failure.result
                 self.gate_failure = failure.result

@@ -36,6 +36,7 @@ __all__ = [
     "buffer_baseline",
     "run_calibration",
     "run_smoke",
+    "train_curriculum",
 ]
 
 
@@ -205,7 +206,7 @@ def run_calibration(
     make_accelerator: Callable | None = None,
 ) -> dict:
     """Trains `make_model()` for `settings.max_steps` steps at each of `learning_rates` (same seed, same data) and
-    returns the record with every candidate's best validation `settings.selection_metric` and the chosen rate,
+    returns the record with every candidate's best validation selection score and the chosen rate,
     also written to `output_dir/record.json`. Each candidate gets its own folder and Accelerator.
     """
     from accelerate import Accelerator
@@ -229,7 +230,7 @@ def run_calibration(
         candidates.append(
             {
                 "learning_rate": learning_rate,
-                "score": record["best"][settings.selection_metric],
+                "score": record["best"]["score"],
                 "seconds": record["seconds"],
             }
         )
@@ -244,3 +245,42 @@ def run_calibration(
     with atomic_path(output_dir / "record.json") as temporary:
         temporary.write_text(json.dumps(record, indent=2))
     return record
+
+
+def train_curriculum(
+    make_accelerator: Callable,
+    model,
+    processor: UrukGBufferProcessor,
+    train_dataset,
+    validation_dataset,
+    stages: list,
+    output_dir: str | Path,
+    baselines: dict,
+    resume: bool = False,
+) -> list[dict]:
+    """Runs `stages` (`CurriculumStage`s; their teacher terms are unused) one after the other on the Accelerate
+    loop, each from the previous stage's best weights, into `output_dir/<stage name>`, checking each stage's gate
+    against `baselines` plus `"previous"` (the previous stage's best metrics). With `resume`, stages with a record
+    are read back and the interrupted one continues from its checkpoint. Returns the stage records.
+
+    Raises:
+        GateFailure: a stage's gate failed (its record is on disk; later stages do not run).
+    """
+    output_dir = Path(output_dir)
+    records = []
+    for stage in stages:
+        folder = output_dir / stage.settings.name
+        if resume and (folder / "record.json").is_file():
+            record = json.loads((folder / "record.json").read_text())
+            model.load_state_dict(type(model).from_pretrained(folder / "best").state_dict())
+        else:
+            accelerator = make_accelerator(stage.settings.name)
+            record = train_stage(
+                accelerator, model, processor, train_dataset, validation_dataset, stage.settings, folder, resume
+            )
+            accelerator.end_training()
+        if stage.gate is not None:
+            previous = {"previous": records[-1]["best"]} if records else {}
+            record["gate"] = stage.gate.check(record["best"], {**baselines, **previous})
+        records.append(record)
+    return records

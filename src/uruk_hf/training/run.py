@@ -33,13 +33,29 @@ from ..models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
 from ..models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipDataset
-from .distillation import CurriculumStage, DistillationWeights, run_distillation
-from .lifecycle import QualityGate, SmokeSettings, buffer_baseline, run_calibration, run_smoke
+from .distillation import DistillationWeights, run_distillation
+from .lifecycle import QualityGate, SmokeSettings, buffer_baseline, run_calibration, run_smoke, train_curriculum
 from .losses import LossWeights, renderer_loss
-from .stage import StageSettings, train_stage
+from .recipes import (
+    FRAME_AND_MATERIAL_LOSS,
+    FRAME_LOSS,
+    V2_OPTIMIZED_CURRICULUM,
+    V2_ULTRA_CURRICULUM,
+    WS5_CURRICULUM,
+    curriculum_stages,
+)
+from .stage import StageSettings, save_trained_model
 from .warm_start import load_initial_weights
 
-__all__ = ["FAMILIES", "LIFECYCLE_PRESETS", "LifecyclePreset", "train_family", "train_student_from_scratch"]
+__all__ = [
+    "FAMILIES",
+    "LEGACY_FILES",
+    "LIFECYCLE_PRESETS",
+    "LifecyclePreset",
+    "save_curriculum_legacy",
+    "train_family",
+    "train_student_from_scratch",
+]
 
 FAMILIES = ("v2_ultra", "v2_optimized", "ws5")
 
@@ -101,37 +117,24 @@ LIFECYCLE_PRESETS = {
 """Stage budgets per preset; at `quick` the whole `uruk pipeline` (data and every family) fits 30 minutes on
 2 CPU cores."""
 
-# Loss terms. Frames: L1 + MS-SSIM on tone-mapped frames; materials: cross-entropy on labelled pixels. Stages that
-# train both heads select checkpoints by PSNR + 10 x material mIoU (ten mIoU points weigh as much as 1 dB).
-_FRAME = LossWeights(l1=1.0, ms_ssim=0.2)
-_FRAME_AND_MATERIAL = LossWeights(l1=1.0, ms_ssim=0.2, material=0.05)
-_MATERIAL_SELECTION = 10.0
-
 
 @dataclass(frozen=True)
 class _Family:
     config_class: type
     model_class: type
     teacher_loss: LossWeights
-    material_selection_weight: float
-    student_key: str
     teacher_key: str | None
 
 
+_NO_TEACHER = DistillationWeights(teacher_frame=0.0)
+
 _RECIPES = {
-    "v2_ultra": _Family(
-        UrukV2UltraConfig, UrukV2Ultra, _FRAME_AND_MATERIAL, _MATERIAL_SELECTION, "v2_ultra", "v2_ultra_teacher"
-    ),
-    "v2_optimized": _Family(
-        UrukV2OptimizedConfig, UrukV2Optimized, _FRAME_AND_MATERIAL, _MATERIAL_SELECTION, "v2_optimized", None
-    ),
-    "ws5": _Family(
-        UrukWS5CinematicConfig, UrukWS5CinematicRenderer, _FRAME, 0.0, "ws5_student", "ws5_cinematic_renderer"
-    ),
+    "v2_ultra": _Family(UrukV2UltraConfig, UrukV2Ultra, FRAME_AND_MATERIAL_LOSS, "v2_ultra_teacher"),
+    "v2_optimized": _Family(UrukV2OptimizedConfig, UrukV2Optimized, FRAME_AND_MATERIAL_LOSS, None),
+    "ws5": _Family(UrukWS5CinematicConfig, UrukWS5CinematicRenderer, FRAME_LOSS, "ws5_cinematic_renderer"),
 }
 
-# The seed's legacy files, relative to the repo root (DESIGN §5), written from each run.
-_LEGACY = {
+LEGACY_FILES = {
     "v2_ultra": {
         "stage1": "v2_ultra/v2_ultra_best_stage1.pt",
         "stage2": "v2_ultra/v2_ultra_best_stage2.pt",
@@ -144,6 +147,7 @@ _LEGACY = {
         "final": "distillation/ws5_student_final.pt",
     },
 }
+"""The seed's legacy files of each family, relative to the repo root (DESIGN §5), keyed by the stage they hold."""
 
 
 def _git_revision() -> str | None:
@@ -166,22 +170,6 @@ def _without_history(record: dict) -> dict:
     return {key: value for key, value in record.items() if key != "history"}
 
 
-def _accelerator(output: Path, name: str):
-    from accelerate import Accelerator
-
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
-    accelerator.init_trackers(name)
-    return accelerator
-
-
-def _save_model(model, processor, record: dict, folder: Path) -> None:
-    """The Hub form of a trained model: config, safetensors weights, processor and its training record."""
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    with atomic_path(folder / "training_record.json") as temporary:
-        temporary.write_text(json.dumps(record, indent=2, default=str))
-
-
 def _save_legacy(model, path: Path, stage: str, metrics: dict) -> None:
     save_legacy_checkpoint(
         path,
@@ -191,6 +179,17 @@ def _save_legacy(model, path: Path, stage: str, metrics: dict) -> None:
         epoch=metrics.get("step"),
         metrics={key: value for key, value in metrics.items() if isinstance(value, int | float)},
     )
+
+
+def save_curriculum_legacy(student, record: dict, legacy_root: str | Path, family: str) -> None:
+    """Writes the seed's legacy `.pt` files of a distillation record under `legacy_root`: each curriculum stage's
+    best weights where the seed names a file for it, and `student` (holding the global best) as `global_best`."""
+    names = LEGACY_FILES[family]
+    for stage in record["stages"]:
+        if stage["stage"] in names:
+            stage_model = type(student).from_pretrained(stage["best_folder"])
+            _save_legacy(stage_model, Path(legacy_root) / names[stage["stage"]], stage["stage"], stage["best"])
+    _save_legacy(student, Path(legacy_root) / names["global_best"], record["global_best_stage"], record["global_best"])
 
 
 class _Lifecycle:
@@ -212,15 +211,9 @@ class _Lifecycle:
     def gate(self) -> QualityGate:
         return QualityGate(metric="psnr", baseline="direct", margin=self.budget.gate_margin)
 
-    def settings(self, name: str, weights: LossWeights, learning_rate: float, time_s: float | None) -> StageSettings:
-        return replace(
-            self.budget.stage,
-            name=name,
-            weights=weights,
-            learning_rate=learning_rate,
-            time_budget_s=time_s,
-            material_selection_weight=self.recipe.material_selection_weight if weights.material else 0.0,
-        )
+    def template(self, learning_rate: float) -> StageSettings:
+        """The preset's stage settings at `learning_rate` (`curriculum_stages` names each stage and its terms)."""
+        return replace(self.budget.stage, learning_rate=learning_rate)
 
     def new_model(self, role: str | None = None):
         torch.manual_seed(self.budget.stage.seed)
@@ -240,10 +233,9 @@ class _Lifecycle:
     def calibrate(self, make_model, weights: LossWeights) -> tuple[float, Path]:
         """Calibration over the preset's learning rates; returns the chosen rate and the winner's best weights."""
         folder = self.output / "calibration"
+        (stage,) = curriculum_stages([("calibration", weights, _NO_TEACHER)], self.template(0.0))
         settings = replace(
-            self.settings("calibration", weights, 0.0, None),
-            max_steps=self.budget.calibration_steps,
-            eval_every=self.budget.calibration_steps,
+            stage.settings, max_steps=self.budget.calibration_steps, eval_every=self.budget.calibration_steps
         )
         record = _finished(folder, self.resume) or run_calibration(
             make_model,
@@ -258,38 +250,54 @@ class _Lifecycle:
         chosen = record["chosen_learning_rate"]
         return chosen, folder / f"calibration_lr{chosen:g}" / "best"
 
-    def accelerate_stage(self, model, settings: StageSettings, gate: QualityGate, baselines: dict) -> dict:
-        """One stage on the Accelerate loop, its best weights loaded into `model`, then its gate."""
-        folder = self.output / settings.name
-        record = _finished(folder, self.resume)
-        if record is not None:
-            model.load_state_dict(type(model).from_pretrained(folder / "best").state_dict())
-        else:
-            accelerator = _accelerator(self.output, f"{self.family}_{settings.name}")
-            record = train_stage(
-                accelerator, model, self.processor, self.train, self.validation, settings, folder, self.resume
-            )
-            accelerator.end_training()
-        self.stages[settings.name] = record
-        record["gate"] = gate.check(record["best"], baselines)
+    def production(self, model, weights: LossWeights, learning_rate: float) -> dict:
+        """Production on the Accelerate loop (its best weights loaded into `model`), then its gate."""
+        stage = curriculum_stages(
+            [("production", weights, _NO_TEACHER)],
+            self.template(learning_rate),
+            self.budget.production_time_s,
+            [self.gate()],
+        )
+        (record,) = train_curriculum(
+            self.make_accelerator,
+            model,
+            self.processor,
+            self.train,
+            self.validation,
+            stage,
+            self.output,
+            self.baselines,
+            self.resume,
+        )
+        self.stages["production"] = record
         return record
+
+    def make_accelerator(self, name: str):
+        from accelerate import Accelerator
+
+        accelerator = Accelerator(
+            cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(self.output)
+        )
+        accelerator.init_trackers(f"{self.family}_{name}")
+        return accelerator
 
     def distill(
         self,
         teacher,
         learning_rate: float,
-        curriculum: list[tuple[str, LossWeights, DistillationWeights]],
+        curriculum: list,
         folder_name: str = "distillation",
         time_s: float | None = None,
     ) -> tuple[object, dict]:
-        """The student's curriculum through `UrukDistillationTrainer` (from scratch when `teacher` is None)."""
+        """The student's curriculum through `UrukDistillationTrainer` (from scratch when `teacher` is None), a
+        direct gate after every stage."""
         folder = self.output / folder_name
-        total = self.budget.curriculum_time_s if time_s is None else time_s
-        share = None if total is None else total / len(curriculum)
-        stages = [
-            CurriculumStage(self.settings(name, weights, learning_rate * 0.5**index, share), distillation, self.gate())
-            for index, (name, weights, distillation) in enumerate(curriculum)
-        ]
+        stages = curriculum_stages(
+            curriculum,
+            self.template(learning_rate),
+            self.budget.curriculum_time_s if time_s is None else time_s,
+            [self.gate()] * len(curriculum),
+        )
         student = self.new_model(role="student")
         record = _finished(folder, self.resume)
         if record is not None:
@@ -336,20 +344,11 @@ def _teacher_production(lifecycle: _Lifecycle) -> tuple[object, float]:
     learning_rate, winner = lifecycle.calibrate(lambda: lifecycle.new_model(role="teacher"), weights)
     teacher = lifecycle.new_model(role="teacher")
     teacher.load_state_dict(type(teacher).from_pretrained(winner).state_dict())
-    settings = lifecycle.settings("production", weights, learning_rate, lifecycle.budget.production_time_s)
-    record = lifecycle.accelerate_stage(teacher, settings, lifecycle.gate(), lifecycle.baselines)
-    _save_model(teacher, lifecycle.processor, record, lifecycle.output / "models" / lifecycle.recipe.teacher_key)
+    record = lifecycle.production(teacher, weights, learning_rate)
+    save_trained_model(
+        teacher, lifecycle.processor, record, lifecycle.output / "models" / lifecycle.recipe.teacher_key
+    )
     return teacher, learning_rate
-
-
-V2_ULTRA_CURRICULUM = [
-    ("stage1", LossWeights(l1=1.0), DistillationWeights(teacher_frame=1.0)),
-    ("stage2", _FRAME_AND_MATERIAL, DistillationWeights(teacher_frame=1.0, material_kl=0.05)),
-]
-"""The V2-Ultra student's 2-stage curriculum: (name, ground-truth loss terms, teacher terms)."""
-
-WS5_CURRICULUM = [("distillation", _FRAME, DistillationWeights(teacher_frame=1.0))]
-"""The WS5 student's single distillation stage."""
 
 
 def _train_v2_ultra(lifecycle: _Lifecycle, **_) -> dict:
@@ -357,14 +356,8 @@ def _train_v2_ultra(lifecycle: _Lifecycle, **_) -> dict:
     lifecycle.smoke(lifecycle.new_model(role="student"), V2_ULTRA_CURRICULUM[0][1])
     lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
     student, record = lifecycle.distill(teacher, learning_rate, V2_ULTRA_CURRICULUM)
-    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / "v2_ultra")
-    legacy = lifecycle.output / "legacy"
-    for stage in record["stages"]:
-        stage_model = type(student).from_pretrained(stage["best_folder"])
-        _save_legacy(stage_model, legacy / _LEGACY["v2_ultra"][stage["stage"]], stage["stage"], stage["best"])
-    _save_legacy(
-        student, legacy / _LEGACY["v2_ultra"]["global_best"], record["global_best_stage"], record["global_best"]
-    )
+    save_trained_model(student, lifecycle.processor, record, lifecycle.output / "models" / "v2_ultra")
+    save_curriculum_legacy(student, record, lifecycle.output / "legacy", "v2_ultra")
     return lifecycle.write({"learning_rate": learning_rate})
 
 
@@ -380,25 +373,36 @@ def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = No
         lifecycle.stages["warm_start"] = load_initial_weights(model, init_from)
         return model
 
-    lifecycle.smoke(warm_model(), _FRAME)
-    learning_rate, winner = lifecycle.calibrate(warm_model, _FRAME)
+    lifecycle.smoke(warm_model(), FRAME_LOSS)
+    learning_rate, winner = lifecycle.calibrate(warm_model, FRAME_LOSS)
     model = warm_model()
     model.load_state_dict(type(model).from_pretrained(winner).state_dict())
-    share = None if lifecycle.budget.curriculum_time_s is None else lifecycle.budget.curriculum_time_s / 2
-    rendering = lifecycle.accelerate_stage(
-        model, lifecycle.settings("rendering", _FRAME, learning_rate, share), lifecycle.gate(), lifecycle.baselines
-    )
     # The material stage may not cost the frame more than 0.5 dB of what the rendering stage reached.
-    keep_frame = QualityGate(metric="psnr", baseline="rendering", margin=-0.5)
-    material = lifecycle.accelerate_stage(
-        model,
-        lifecycle.settings("material", _FRAME_AND_MATERIAL, learning_rate * 0.5, share),
-        keep_frame,
-        {"rendering": rendering["best"]},
+    gates = [lifecycle.gate(), QualityGate(metric="psnr", baseline="previous", margin=-0.5)]
+    stages = curriculum_stages(
+        V2_OPTIMIZED_CURRICULUM,
+        lifecycle.template(learning_rate),
+        lifecycle.budget.curriculum_time_s,
+        gates,
     )
-    _save_model(model, lifecycle.processor, material, lifecycle.output / "models" / "v2_optimized")
+    records = train_curriculum(
+        lifecycle.make_accelerator,
+        model,
+        lifecycle.processor,
+        lifecycle.train,
+        lifecycle.validation,
+        stages,
+        lifecycle.output,
+        lifecycle.baselines,
+        lifecycle.resume,
+    )
+    lifecycle.stages.update({record["stage"]: record for record in records})
+    save_trained_model(model, lifecycle.processor, records[-1], lifecycle.output / "models" / "v2_optimized")
     _save_legacy(
-        model, lifecycle.output / "legacy" / _LEGACY["v2_optimized"]["global_best"], "material", material["best"]
+        model,
+        lifecycle.output / "legacy" / LEGACY_FILES["v2_optimized"]["global_best"],
+        records[-1]["stage"],
+        records[-1]["best"],
     )
     return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from)})
 
@@ -406,14 +410,16 @@ def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = No
 def _train_ws5(lifecycle: _Lifecycle, **_) -> dict:
     teacher, learning_rate = _teacher_production(lifecycle)
     legacy = lifecycle.output / "legacy"
-    _save_legacy(teacher, legacy / _LEGACY["ws5"]["teacher"], "production", lifecycle.stages["production"]["best"])
-    lifecycle.smoke(lifecycle.new_model(role="student"), _FRAME)
+    _save_legacy(
+        teacher, legacy / LEGACY_FILES["ws5"]["teacher"], "production", lifecycle.stages["production"]["best"]
+    )
+    lifecycle.smoke(lifecycle.new_model(role="student"), FRAME_LOSS)
     lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
     student, record = lifecycle.distill(teacher, learning_rate, WS5_CURRICULUM)
-    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / "ws5_student")
-    _save_legacy(student, legacy / _LEGACY["ws5"]["global_best"], record["global_best_stage"], record["global_best"])
+    save_trained_model(student, lifecycle.processor, record, lifecycle.output / "models" / "ws5_student")
+    save_curriculum_legacy(student, record, legacy, "ws5")
     final = type(student).from_pretrained(lifecycle.output / "distillation" / "final")
-    _save_legacy(final, legacy / _LEGACY["ws5"]["final"], "final", {"step": record["steps"]})
+    _save_legacy(final, legacy / LEGACY_FILES["ws5"]["final"], "final", {"step": record["steps"]})
     return lifecycle.write({"learning_rate": learning_rate})
 
 
@@ -462,7 +468,7 @@ def train_student_from_scratch(
     `output/models/<family>_scratch` and returns the curriculum record (also `output/scratch/record.json`)."""
     lifecycle = _Lifecycle(family, Path(data), Path(output), preset, resume)
     curriculum = {"v2_ultra": V2_ULTRA_CURRICULUM, "ws5": WS5_CURRICULUM}[family]
-    scratch = [(name, weights, DistillationWeights(teacher_frame=0.0)) for name, weights, _ in curriculum]
+    scratch = [(name, weights, _NO_TEACHER) for name, weights, _ in curriculum]
     student, record = lifecycle.distill(None, learning_rate, scratch, folder_name="scratch", time_s=time_s)
-    _save_model(student, lifecycle.processor, record, lifecycle.output / "models" / f"{family}_scratch")
+    save_trained_model(student, lifecycle.processor, record, lifecycle.output / "models" / f"{family}_scratch")
     return record

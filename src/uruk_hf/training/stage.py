@@ -32,6 +32,7 @@ __all__ = [
     "TrainingDivergedError",
     "save_best_model",
     "save_final_model",
+    "save_trained_model",
     "selection_score",
     "train_stage",
 ]
@@ -100,6 +101,7 @@ class StageProgress:
 
     def __init__(self):
         self.step, self.best, self.stale, self.drops, self.elapsed = 0, -math.inf, 0, 0, 0.0
+        self.evaluation_seconds = 0.0
         self.history: list[dict] = []
 
     def state_dict(self) -> dict:
@@ -227,6 +229,7 @@ def train_stage(
 
     def evaluate_and_decide() -> str | None:
         nonlocal learning_rate
+        evaluation_started = time.perf_counter()
         metrics = None
         if accelerator.is_main_process:
             metrics = evaluate_renderer(
@@ -249,6 +252,7 @@ def train_stage(
                 group["lr"] = learning_rate
             decision = None
         _save_checkpoint(accelerator, checkpoint)
+        progress.evaluation_seconds += time.perf_counter() - evaluation_started
         return decision
 
     bar = tqdm(
@@ -298,6 +302,7 @@ def train_stage(
         "lr_drops": progress.drops,
         "resumed_from_step": resumed_from,
         "seconds": time.perf_counter() - started,
+        "evaluation_seconds": progress.evaluation_seconds,  # validation, best weights and checkpoints
         "best_step": best_entry["step"],
         "best": best_entry,
         "history": progress.history,
@@ -309,16 +314,20 @@ def train_stage(
     return record
 
 
-def save_final_model(accelerator, model, processor: UrukGBufferProcessor, record: dict, folder: str | Path) -> None:
-    """On the main process, saves the trained model (Hub format: config.json, model.safetensors), its
-    `preprocessor_config.json` and the stage record (`training_record.json`) to `folder`."""
-    if not accelerator.is_main_process:
-        return
+def save_trained_model(model, processor: UrukGBufferProcessor, record: dict, folder: str | Path) -> None:
+    """Saves a trained model in Hub format (config.json, model.safetensors), its `preprocessor_config.json` and
+    the record of its training (`training_record.json`) to `folder`."""
     folder = Path(folder)
-    accelerator.unwrap_model(model).save_pretrained(folder)
+    model.save_pretrained(folder)
     processor.save_pretrained(folder)
     with atomic_path(folder / "training_record.json") as temporary:
-        temporary.write_text(json.dumps(record, indent=2))
+        temporary.write_text(json.dumps(record, indent=2, default=str))
+
+
+def save_final_model(accelerator, model, processor: UrukGBufferProcessor, record: dict, folder: str | Path) -> None:
+    """`save_trained_model` of the unwrapped model, on the main process only."""
+    if accelerator.is_main_process:
+        save_trained_model(accelerator.unwrap_model(model), processor, record, folder)
 
 
 def _broadcast(accelerator, value):

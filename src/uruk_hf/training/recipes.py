@@ -1,0 +1,72 @@
+"""The loss terms and curricula of each family, shared by `uruk train` and the training scripts.
+
+Frames: L1 + MS-SSIM on tone-mapped frames. Materials: cross-entropy on labelled pixels. Stages that train both
+heads select checkpoints by PSNR + 10 x material mIoU (`MATERIAL_SELECTION_WEIGHT`: ten mIoU points weigh as much
+as 1 dB). A curriculum is a list of `(stage name, ground-truth loss terms, teacher terms)`; each stage starts from
+the previous stage's best weights at half its learning rate.
+"""
+
+from dataclasses import replace
+
+from .distillation import CurriculumStage, DistillationWeights
+from .lifecycle import QualityGate
+from .losses import LossWeights
+from .stage import StageSettings
+
+__all__ = [
+    "FRAME_AND_MATERIAL_LOSS",
+    "FRAME_LOSS",
+    "MATERIAL_SELECTION_WEIGHT",
+    "V2_OPTIMIZED_CURRICULUM",
+    "V2_ULTRA_CURRICULUM",
+    "WS5_CURRICULUM",
+    "curriculum_stages",
+]
+
+FRAME_LOSS = LossWeights(l1=1.0, ms_ssim=0.2)
+FRAME_AND_MATERIAL_LOSS = LossWeights(l1=1.0, ms_ssim=0.2, material=0.05)
+MATERIAL_SELECTION_WEIGHT = 10.0
+
+V2_ULTRA_CURRICULUM = [
+    ("stage1", LossWeights(l1=1.0), DistillationWeights(teacher_frame=1.0)),
+    ("stage2", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=1.0, material_kl=0.05)),
+]
+"""The V2-Ultra student's 2-stage curriculum (the seed's): stage 1 foundation, frame reconstruction + teacher
+matching; stage 2 fine-tune, adds the material head (labels and the teacher's distribution) and MS-SSIM."""
+
+WS5_CURRICULUM = [("distillation", FRAME_LOSS, DistillationWeights(teacher_frame=1.0))]
+"""The WS5 student's single distillation stage."""
+
+V2_OPTIMIZED_CURRICULUM = [
+    ("rendering", FRAME_LOSS, DistillationWeights(teacher_frame=0.0)),
+    ("material", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=0.0)),
+]
+"""V2-Optimized's stages on the Accelerate loop (no teacher): rendering with MS-SSIM, then materials."""
+
+
+def curriculum_stages(
+    curriculum: list[tuple[str, LossWeights, DistillationWeights]],
+    template: StageSettings,
+    time_budget_s: float | None = None,
+    gates: list[QualityGate | None] | None = None,
+) -> list[CurriculumStage]:
+    """The `CurriculumStage`s of `curriculum`: `template`'s settings (stage `k` at `0.5**k` times its learning rate),
+    `time_budget_s` shared evenly over the stages, checkpoint selection weighing materials in stages that train
+    them, and `gates[k]` checked at the end of stage `k`."""
+    share = None if time_budget_s is None else time_budget_s / len(curriculum)
+    gates = gates or [None] * len(curriculum)
+    return [
+        CurriculumStage(
+            replace(
+                template,
+                name=name,
+                weights=weights,
+                learning_rate=template.learning_rate * 0.5**index,
+                time_budget_s=share if share is not None else template.time_budget_s,
+                material_selection_weight=MATERIAL_SELECTION_WEIGHT if weights.material else 0.0,
+            ),
+            distillation,
+            gate,
+        )
+        for index, ((name, weights, distillation), gate) in enumerate(zip(curriculum, gates))
+    ]
