@@ -51,7 +51,8 @@ class UrukFrameHead(nn.Module):
         weights = torch.softmax(projected[:, :taps], dim=1)
         height, width = cheap_log.shape[-2:]
         radius = self.kernel_size // 2
-        cheap = torch.expm1(F.pad(cheap_log, (radius, radius, radius, radius), mode="replicate"))
+        # exp(x) - 1 rather than expm1: ONNX has no expm1, and x = log1p(radiance) >= 0 keeps it accurate.
+        cheap = torch.exp(F.pad(cheap_log, (radius, radius, radius, radius), mode="replicate")) - 1.0
         # One shifted view per tap, accumulated: 3x faster on CPU than materializing all taps with `unfold`, and
         # plain slices and multiply-adds in ONNX.
         filtered = torch.zeros_like(cheap_log)

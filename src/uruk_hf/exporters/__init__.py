@@ -1,0 +1,1 @@
+"""Export of the renderers to deployment formats (ONNX through Optimum)."""

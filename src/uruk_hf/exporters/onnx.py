@@ -1,0 +1,184 @@
+"""ONNX export of the renderers through Optimum's exporter, validated with its `validate_model_outputs`.
+
+Optimum's high-level `onnx_export_from_model` infers the library from a model's module and refuses ours (DESIGN
+§7); its lower level works for custom models: `UrukRendererOnnxConfig` names the inputs and outputs with dynamic
+batch, height and width and brings a G-buffer dummy input generator, and `optimum.exporters.onnx.export` traces the
+model with it. `export_onnx` validates the file at two resolutions (one not a multiple of the network stride) with
+Optimum, and checks parity on tone-mapped frames (linear HDR is unbounded, so an absolute tolerance on it says
+little). The exported folder holds `model.onnx`, `config.json` and `preprocessor_config.json`: what
+`uruk_hf.UrukORTRenderer.from_pretrained` loads.
+"""
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from optimum.exporters.onnx import OnnxConfig, export, validate_model_outputs
+from optimum.utils import DummyInputGenerator, NormalizedConfig
+
+from ..file_utils import atomic_path
+from ..tonemap import tonemap
+
+__all__ = [
+    "DEFAULT_OPSET",
+    "UrukGBufferDummyInputGenerator",
+    "UrukRendererOnnxConfig",
+    "calibration_inputs",
+    "export_onnx",
+    "quantize_onnx",
+    "tonemapped_parity",
+]
+
+DEFAULT_OPSET = 17
+VALIDATION_SHAPES = ((64, 64), (72, 100))
+"""Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
+
+
+class UrukGBufferDummyInputGenerator(DummyInputGenerator):
+    """Packed G-buffers for tracing and validation: `(batch_size, num_channels, height, width)` values in the range
+    of the processor's normalized buffers (a fixed seed, so validation is reproducible)."""
+
+    SUPPORTED_INPUT_NAMES = ("pixel_values",)
+
+    def __init__(self, task: str, normalized_config, batch_size: int = 1, height: int = 64, width: int = 64, **_):
+        self.task = task
+        self.num_channels = normalized_config.config.num_channels
+        self.batch_size, self.height, self.width = batch_size, height, width
+
+    def generate(self, input_name: str, framework: str = "pt", int_dtype: str = "int64", float_dtype: str = "fp32"):
+        generator = torch.Generator().manual_seed(0)
+        shape = (self.batch_size, self.num_channels, self.height, self.width)
+        return torch.rand(shape, generator=generator) * 2.0 - 0.5
+
+
+class UrukRendererOnnxConfig(OnnxConfig):
+    """The ONNX interface of every renderer: `pixel_values` in; `frame` (linear HDR) and, for models with a material
+    head, `material_logits` out; batch, height and width dynamic."""
+
+    NORMALIZED_CONFIG_CLASS = NormalizedConfig
+    DUMMY_INPUT_GENERATOR_CLASSES = (UrukGBufferDummyInputGenerator,)
+    ATOL_FOR_VALIDATION = 1e-4
+    DEFAULT_ONNX_OPSET = DEFAULT_OPSET
+
+    @property
+    def inputs(self) -> dict[str, dict[int, str]]:
+        return {"pixel_values": {0: "batch_size", 2: "height", 3: "width"}}
+
+    @property
+    def outputs(self) -> dict[str, dict[int, str]]:
+        axes = {0: "batch_size", 2: "height", 3: "width"}
+        outputs = {"frame": dict(axes)}
+        if self._config.use_material_head:
+            outputs["material_logits"] = dict(axes)
+        return outputs
+
+
+def tonemapped_parity(model, onnx_path: str | Path, pixel_values: torch.Tensor) -> float:
+    """Max absolute difference between the eager and the ONNX Runtime frame after the project's tone map."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    (frame, *_) = session.run(["frame"], {"pixel_values": pixel_values.numpy()})
+    with torch.inference_mode():
+        reference = model(pixel_values).frame
+    return float((tonemap(torch.from_numpy(frame)) - tonemap(reference)).abs().max())
+
+
+def export_onnx(model_dir: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, atol: float = 1e-4) -> dict:
+    """Exports the Hub-format model in `model_dir` to `output/model.onnx` (written atomically, with the model's
+    `config.json` and `preprocessor_config.json` beside it), validates it and returns the record (also
+    `output/onnx_export.json`): opset, inputs, outputs, and per validation resolution Optimum's verdict and the
+    tone-mapped max difference.
+
+    Raises:
+        optimum.exporters.error_utils.AtolError / ShapeError / OutputMatchError: Optimum's validation failed.
+        ValueError: the tone-mapped frames differ by more than `atol`.
+    """
+    from transformers import AutoModel
+
+    model_dir, output = Path(model_dir), Path(output)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    onnx_config = UrukRendererOnnxConfig(model.config, task="feature-extraction")
+    output.mkdir(parents=True, exist_ok=True)
+    record = {"opset": opset, "source": str(model_dir), "model_type": model.config.model_type, "validation": []}
+    with tempfile.TemporaryDirectory(dir=output) as scratch:
+        traced = Path(scratch) / "model.onnx"
+        inputs, outputs = export(model, onnx_config, traced, opset=opset)
+        record["inputs"], record["outputs"] = inputs, outputs
+        for height, width in VALIDATION_SHAPES:
+            shapes = {"batch_size": 2, "height": height, "width": width}
+            validate_model_outputs(
+                onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
+            )
+            pixel_values = UrukGBufferDummyInputGenerator("", NormalizedConfig(model.config), **shapes).generate("")
+            difference = tonemapped_parity(model, traced, pixel_values)
+            if difference > atol:
+                raise ValueError(f"ONNX tone-mapped frame differs by {difference:.3g} at {height}x{width} (> {atol}).")
+            record["validation"].append(
+                {"height": height, "width": width, "optimum_atol": atol, "tonemapped_max_difference": difference}
+            )
+        with atomic_path(output / "model.onnx") as temporary:
+            shutil.copyfile(traced, temporary)
+    for name in ("config.json", "preprocessor_config.json"):
+        if (model_dir / name).is_file() and model_dir.resolve() != output.resolve():
+            with atomic_path(output / name) as temporary:
+                shutil.copyfile(model_dir / name, temporary)
+    with atomic_path(output / "onnx_export.json") as temporary:
+        temporary.write_text(json.dumps(record, indent=2, default=lambda value: np.asarray(value).tolist()))
+    return record
+
+
+def calibration_inputs(model, dataset, processor, max_frames: int = 64) -> list[np.ndarray]:
+    """The `pixel_values` the model sees on the first clips of `dataset` (a `UrukClipDataset`), history included
+    (its own warped previous output, through the recurrent unroll): realistic activations for static calibration."""
+    from ..training.data import UrukClipCollator
+    from ..training.unroll import unroll_clip
+
+    captured = []
+    hook = model.register_forward_pre_hook(lambda module, args: captured.append(args[0].numpy().copy()))
+    collator = UrukClipCollator(processor)
+    try:
+        with torch.inference_mode():
+            for index in range(len(dataset)):
+                unroll_clip(model, collator([dataset[index]]), processor)
+                if len(captured) >= max_frames:
+                    break
+    finally:
+        hook.remove()
+    return captured[:max_frames]
+
+
+def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_name: str = "model.int8.onnx") -> dict:
+    """Static int8 quantization (QDQ, per-channel symmetric weights, min-max calibrated activations) of
+    `onnx_dir/model.onnx` through Optimum's `ORTQuantizer`; writes `onnx_dir/<output_name>` atomically and returns
+    the record. Static rather than dynamic: ONNX Runtime's dynamic mode quantizes activations per call and leaves
+    most convolutions in float, while a renderer is almost all convolutions with stable activation ranges."""
+    from datasets import Dataset
+    from optimum.onnxruntime import ORTQuantizer
+    from optimum.onnxruntime.configuration import AutoCalibrationConfig, AutoQuantizationConfig
+
+    onnx_dir = Path(onnx_dir)
+    quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name="model.onnx")
+    config = AutoQuantizationConfig.avx512_vnni(is_static=True, per_channel=True)
+    samples = Dataset.from_dict({"pixel_values": [array[0] for array in calibration]}).with_format("numpy")
+    with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
+        ranges = quantizer.fit(
+            dataset=samples,
+            calibration_config=AutoCalibrationConfig.minmax(samples),
+            onnx_augmented_model_name=Path(scratch) / "augmented.onnx",
+            operators_to_quantize=config.operators_to_quantize,
+        )
+        written = quantizer.quantize(config, scratch, file_suffix="int8", calibration_tensors_range=ranges)
+        with atomic_path(onnx_dir / output_name) as temporary:
+            shutil.copyfile(Path(written) / "model_int8.onnx", temporary)
+    return {
+        "file": output_name,
+        "mode": "static",
+        "format": str(config.format),
+        "per_channel": config.per_channel,
+        "calibration_frames": len(calibration),
+        "operators": list(config.operators_to_quantize),
+    }

@@ -1,0 +1,87 @@
+"""ONNX Runtime inference of an exported renderer, in the style of Optimum's `ORTModel`: `from_pretrained` takes a
+local folder or a Hub repo id (with `subfolder`), the call takes the processor's `pixel_values` and returns the same
+`UrukRendererOutput` fields as the PyTorch model."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .modules.modeling_renderer import UrukRendererOutput
+
+__all__ = ["UrukORTRenderer"]
+
+
+class UrukORTRenderer:
+    """An exported renderer on an `onnxruntime.InferenceSession`.
+
+    Args:
+        session: the inference session of `model.onnx` (or a quantized variant).
+        config: the model's config (`AutoConfig` of the same folder): layout, labels, model type.
+        model_path: where the ONNX file was loaded from.
+    """
+
+    def __init__(self, session, config, model_path: Path | None = None):
+        self.session, self.config, self.model_path = session, config, model_path
+        self.output_names = [output.name for output in session.get_outputs()]
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id: str | Path,
+        subfolder: str = "",
+        file_name: str = "model.onnx",
+        provider: str = "CPUExecutionProvider",
+        session_options=None,
+        **hub_kwargs,
+    ) -> "UrukORTRenderer":
+        """Loads `file_name` and `config.json` from a folder (`path_or_repo_id/subfolder`) or from a Hub repo (through
+        the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to `hf_hub_download`, e.g. `revision`).
+
+        Raises:
+            FileNotFoundError: the folder has no `file_name` or `config.json`.
+        """
+        import onnxruntime
+        from transformers import AutoConfig
+
+        folder = Path(path_or_repo_id) / subfolder
+        if Path(path_or_repo_id).is_dir():
+            model_path, config_path = folder / file_name, folder / "config.json"
+            for path in (model_path, config_path):
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
+        else:
+            from huggingface_hub import hf_hub_download
+
+            kwargs = {"subfolder": subfolder or None, **hub_kwargs}
+            model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
+            config_path = Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+        config = AutoConfig.from_pretrained(config_path.parent)
+        session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=[provider])
+        return cls(session, config, model_path)
+
+    def __call__(self, pixel_values: torch.Tensor | np.ndarray) -> UrukRendererOutput:
+        """Runs the session on `(batch, num_channels, height, width)` packed buffers (as `UrukGBufferProcessor`
+        returns them) and returns `frame` (linear HDR) and `material_logits` (where the model has them) as tensors.
+
+        Raises:
+            ValueError: wrong rank or channel count (the message lists the expected layout).
+        """
+        array = pixel_values.detach().cpu().numpy() if isinstance(pixel_values, torch.Tensor) else pixel_values
+        array = np.ascontiguousarray(array, dtype=np.float32)
+        if array.ndim != 4:
+            raise ValueError(f"pixel_values must be (batch, channels, height, width), got shape {array.shape}.")
+        if array.shape[1] != self.config.num_channels:
+            layout = ", ".join(f"{entry['name']} {entry['channels']}" for entry in self.config.input_buffers)
+            raise ValueError(
+                f"{self.config.model_type} expects {self.config.num_channels} input channels ({layout}), "
+                f"got {array.shape[1]}."
+            )
+        results = dict(zip(self.output_names, self.session.run(self.output_names, {"pixel_values": array})))
+        logits = results.get("material_logits")
+        return UrukRendererOutput(
+            frame=torch.from_numpy(results["frame"]),
+            material_logits=None if logits is None else torch.from_numpy(logits),
+        )
+
+    forward = __call__
