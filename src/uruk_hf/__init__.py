@@ -7,6 +7,7 @@ Importing the package registers every model family with `AutoConfig`, `AutoModel
 from transformers import AutoConfig, AutoImageProcessor, AutoModel
 
 from .legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+from .modeling_ort import UrukORTRenderer
 from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
 from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
 from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
@@ -29,6 +30,7 @@ __all__ = [
     "PRESET_NAMES",
     "LegacyCheckpointError",
     "UrukGBufferProcessor",
+    "UrukORTRenderer",
     "UrukRendererConfig",
     "UrukRendererOutput",
     "UrukRendererPreTrainedModel",

@@ -13,7 +13,7 @@ from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
 from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
 from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
 
-__all__ = ["PUBLISHED_MODELS", "PublishedModel", "count_parameters"]
+__all__ = ["PUBLISHED_BY_KEY", "PUBLISHED_MODELS", "PublishedModel", "count_parameters"]
 
 BUDGET_TOLERANCE = 0.05
 """Full-size models must land within ±5% of their DESIGN §1 parameter budget."""
@@ -30,6 +30,7 @@ class PublishedModel:
         role (`str`): the config role (`"teacher"` or `"student"`).
         budget (`int`): the full-size parameter count of DESIGN §1.
         subfolder (`str`): the Hub-native subfolder of the published repo.
+        description (`str`): what the model does, for its card.
     """
 
     key: str
@@ -38,6 +39,7 @@ class PublishedModel:
     role: str
     budget: int
     subfolder: str
+    description: str = ""
 
     def config(self, preset: str = "full") -> PretrainedConfig:
         """The config of this model at `preset`."""
@@ -45,9 +47,38 @@ class PublishedModel:
 
 
 PUBLISHED_MODELS = [
-    PublishedModel("v2_ultra_teacher", UrukV2Ultra, UrukV2UltraConfig, "teacher", 37_400_000, "v2_ultra_teacher"),
-    PublishedModel("v2_ultra", UrukV2Ultra, UrukV2UltraConfig, "student", 6_920_000, "v2_ultra"),
-    PublishedModel("v2_optimized", UrukV2Optimized, UrukV2OptimizedConfig, "student", 6_920_000, "v2_optimized"),
+    PublishedModel(
+        "v2_ultra_teacher",
+        UrukV2Ultra,
+        UrukV2UltraConfig,
+        "teacher",
+        37_400_000,
+        "v2_ultra_teacher",
+        "The V2-Ultra teacher: renders the final frame and per-pixel material classes from the 32-channel layout (a "
+        "12-channel G-buffer, a cheap direct-light render and screen-space extras, with its own warped previous "
+        "frame as history). The V2-Ultra student is distilled from it.",
+    ),
+    PublishedModel(
+        "v2_ultra",
+        UrukV2Ultra,
+        UrukV2UltraConfig,
+        "student",
+        6_920_000,
+        "v2_ultra",
+        "V2-Ultra: the real-time student distilled from the V2-Ultra teacher through the 2-stage curriculum "
+        "(foundation: frame reconstruction + teacher matching; fine-tune: material head and MS-SSIM). Renders the "
+        "final frame and per-pixel material classes from the 32-channel layout.",
+    ),
+    PublishedModel(
+        "v2_optimized",
+        UrukV2Optimized,
+        UrukV2OptimizedConfig,
+        "student",
+        6_920_000,
+        "v2_optimized",
+        "V2-Optimized: the V2-Ultra student's architecture, warm-started from its stage-1 weights and trained "
+        "through its own curriculum (rendering, then material) with MS-SSIM and quality gates between stages.",
+    ),
     PublishedModel(
         "ws5_cinematic_renderer",
         UrukWS5CinematicRenderer,
@@ -55,6 +86,8 @@ PUBLISHED_MODELS = [
         "teacher",
         10_150_000,
         "workstreams/ws5_cinematic_renderer",
+        "The WS5 cinematic renderer: the final frame from a 19-channel layout (the G-buffer, a cheap direct-light "
+        "render, world position and ambient occlusion).",
     ),
     PublishedModel(
         "ws5_student",
@@ -63,8 +96,12 @@ PUBLISHED_MODELS = [
         "student",
         3_550_000,
         "distillation/ws5_student",
+        "The WS5 student, distilled from the WS5 cinematic renderer (frame loss to the ground truth and to the "
+        "teacher's frame).",
     ),
 ]
+PUBLISHED_BY_KEY = {entry.key: entry for entry in PUBLISHED_MODELS}
+"""The published models by key."""
 
 
 def count_parameters(model_class: type[PreTrainedModel], config: PretrainedConfig) -> int:

@@ -180,6 +180,38 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_onnx(args: argparse.Namespace) -> int:
+    from .exporters.onnx import export_onnx
+
+    record = export_onnx(args.model_dir, args.output, opset=args.opset)
+    checks = "; ".join(
+        f"{entry['height']}x{entry['width']}: Optimum validation passed (atol {entry['optimum_atol']:g}), tone-mapped "
+        f"max difference {entry['tonemapped_max_difference']:.2e}"
+        for entry in record["validation"]
+    )
+    print(f"Exported {record['model_type']} to {Path(args.output) / 'model.onnx'} (opset {record['opset']}). {checks}")
+    return 0
+
+
+def _publish_build(args: argparse.Namespace) -> int:
+    from .publish.build import build_hub_folder
+
+    built = build_hub_folder(args.runs, args.output, repo_id=args.repo_id)
+    rows = [[row["path"], row["family"], "present" if row["present"] else "missing"] for row in built["manifest"]]
+    print(format_table(["seed file", "family", "status"], rows))
+    present = sum(row["present"] for row in built["manifest"])
+    print(f"{present} of {len(rows)} seed files present; folder: {args.output}")
+    return 0
+
+
+def _publish_upload(args: argparse.Namespace) -> int:
+    from .publish.upload import upload_repo_folder
+
+    done = upload_repo_folder(args.folder, args.repo_id, private=args.private)
+    print(f"Uploaded {args.folder} to {done['repo_id']} with {done['method']} ({done['bytes'] / 1e6:.1f} MB).")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `uruk` argument parser."""
     parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
@@ -238,6 +270,27 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--data", default=None, help="reuse this dataset instead of generating OUTPUT/data")
     pipeline.add_argument("--resume", action="store_true", help="reuse finished stages of an interrupted run")
     pipeline.set_defaults(handler=_pipeline)
+
+    export = commands.add_parser("export", help="export a trained model to a deployment format")
+    export_commands = export.add_subparsers(dest="export_command", required=True)
+    onnx = export_commands.add_parser("onnx", help="ONNX through Optimum, validated at two resolutions")
+    onnx.add_argument("model_dir", help="a Hub-format model folder (config.json + model.safetensors)")
+    onnx.add_argument("--output", required=True, help="folder for model.onnx (may be the model folder itself)")
+    onnx.add_argument("--opset", type=int, default=17)
+    onnx.set_defaults(handler=_export_onnx)
+
+    publish = commands.add_parser("publish", help="build the Hub repo folder and upload it")
+    publish_commands = publish.add_subparsers(dest="publish_command", required=True)
+    build = publish_commands.add_parser("build", help="assemble the repo folder from a `uruk pipeline` folder")
+    build.add_argument("--runs", required=True, help="a folder written by `uruk pipeline`")
+    build.add_argument("--output", required=True, help="the repo folder to build")
+    build.add_argument("--repo-id", default="org/uruk", help="the repo id the cards' snippets load from")
+    build.set_defaults(handler=_publish_build)
+    upload = publish_commands.add_parser("upload", help="upload a built folder (huggingface_hub.upload_folder)")
+    upload.add_argument("folder")
+    upload.add_argument("--repo-id", required=True, help="ORG/NAME")
+    upload.add_argument("--private", action="store_true")
+    upload.set_defaults(handler=_publish_upload)
     return parser
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .catalog import PUBLISHED_MODELS
+from .catalog import PUBLISHED_BY_KEY
 from .file_utils import atomic_path
 
 __all__ = [
@@ -200,7 +200,7 @@ def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | N
         "distillation_seconds": distillation_seconds,
         "seconds": {**seconds, "total": time.perf_counter() - started},
         "threads": torch.get_num_threads(),
-        "roles": {key: PUBLISHED_MODELS[key].role for key in models if key in PUBLISHED_MODELS},
+        "roles": {key: PUBLISHED_BY_KEY[key].role for key in models if key in PUBLISHED_BY_KEY},
     }
     with atomic_path(output / "results.json") as temporary:
         temporary.write_text(json.dumps(results, indent=2))

@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 DEFAULT_OPSET = 17
-VALIDATION_SHAPES = ((64, 64), (72, 100))
+VALIDATION_SHAPES = ((64, 64), (67, 93))
 """Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
 
 

@@ -19,8 +19,10 @@ def evaluate_renderer(
     """Frame metrics (`psnr`, `ssim`, `ms_ssim`, `flip`), material metrics where the model has a head, the
     temporal error of the predictions and of the ground truth, and `ms_per_frame` (eager forward time)."""
     config = config or model.config
-    was_training = model.training
-    model.eval()
+    # `model` may also be an ONNX Runtime renderer (`UrukORTRenderer`), which has no training mode.
+    was_training = isinstance(model, torch.nn.Module) and model.training
+    if isinstance(model, torch.nn.Module):
+        model.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=UrukClipCollator(processor))
     frames, targets, logits, labels, motion, valid = [], [], [], [], [], []
     seconds, count = 0.0, 0
@@ -37,7 +39,8 @@ def evaluate_renderer(
         if "motion" in batch:
             motion.append(batch["motion"])
             valid.append(batch["history_valid"])
-    model.train(was_training)
+    if isinstance(model, torch.nn.Module):
+        model.train(was_training)
     frames, targets = torch.cat(frames), torch.cat(targets)
     metrics = frame_metrics(frames.flatten(0, 1), targets.flatten(0, 1), flip=flip)
     metrics["ms_per_frame"] = seconds / count * 1e3

@@ -1,0 +1,1 @@
+"""Assembling and uploading the published Hub repo folder (DESIGN §5)."""
