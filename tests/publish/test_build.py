@@ -1,0 +1,162 @@
+"""The published repo folder, built from a tiny `uruk pipeline` run: what the seed's users and Hub users load."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from uruk_hf.catalog import PUBLISHED_MODELS
+
+from ..hub_cache import lay_out_hub_cache
+
+
+@pytest.fixture(scope="module")
+def built(tiny_dataset, tmp_path_factory):
+    from uruk_hf.cli import main
+
+    folder, _ = tiny_dataset
+    runs = tmp_path_factory.mktemp("runs")
+    hub = tmp_path_factory.mktemp("hub")
+    assert main(["pipeline", "--preset", "tiny", "--data", str(folder), "--output", str(runs)]) == 0
+    assert main(["publish", "build", "--runs", str(runs), "--output", str(hub), "--repo-id", "org/uruk"]) == 0
+    return runs, hub
+
+
+def test_every_subfolder_loads_with_auto_model_and_from_pretrained(built):
+    from transformers import AutoModel
+
+    import uruk_hf  # noqa: F401  (registers the models)
+    from uruk_hf import UrukV2Ultra
+
+    _, hub = built
+    assert isinstance(UrukV2Ultra.from_pretrained(hub, subfolder="v2_ultra"), UrukV2Ultra)
+    folders = sorted(path.parent for path in hub.rglob("config.json"))
+    assert {str(folder.relative_to(hub)) for folder in folders} == {entry.subfolder for entry in PUBLISHED_MODELS}
+    for folder in folders:
+        assert type(AutoModel.from_pretrained(folder)).__name__.startswith("Uruk")
+        for name in ("model.safetensors", "preprocessor_config.json", "model.onnx", "model.int8.onnx", "README.md"):
+            assert (folder / name).is_file(), folder / name
+
+
+def test_the_seed_snippet_runs_literally_inside_the_folder(built):
+    _, hub = built
+    snippet = textwrap.dedent(
+        """
+        import torch
+
+        # Load a checkpoint
+        checkpoint = torch.load("v2_ultra/v2_ultra_global_best.pt", map_location="cpu")
+        model_state = checkpoint["model_state_dict"]
+
+        # For ONNX inference
+        import onnxruntime as ort
+        session = ort.InferenceSession("onnx/uruk_v2_ultra_best.onnx")
+        print(len(model_state), [i.name for i in session.get_inputs()])
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", snippet], cwd=hub, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "['pixel_values']" in result.stdout
+
+
+def test_ort_matches_eager_on_tonemapped_output(built):
+    from transformers import AutoModel
+
+    from uruk_hf import UrukORTRenderer
+    from uruk_hf.tonemap import tonemap
+
+    _, hub = built
+    for entry in PUBLISHED_MODELS:
+        model = AutoModel.from_pretrained(hub, subfolder=entry.subfolder).eval()
+        ort = UrukORTRenderer.from_pretrained(hub, subfolder=entry.subfolder)
+        pixel_values = torch.rand(1, model.config.num_channels, 29, 35)
+        with torch.no_grad():
+            expected = tonemap(model(pixel_values).frame)
+        assert float((tonemap(ort(pixel_values).frame) - expected).abs().max()) < 1e-4, entry.key
+
+
+def test_cards_load_and_their_model_index_equals_the_evaluation_record(built):
+    from huggingface_hub import ModelCard
+
+    _, hub = built
+    evaluation = json.loads((hub / "evaluation.json").read_text())
+    for entry in PUBLISHED_MODELS:
+        card = ModelCard.load(hub / entry.subfolder / "README.md")
+        measured = evaluation["models"][entry.key]["pytorch"]
+        values = {result.metric_type: result.metric_value for result in card.data.eval_results}
+        assert values["psnr"] == measured["psnr"] and values["flip"] == measured["flip"]
+        if "material_miou" in measured:
+            assert values["mean_iou"] == measured["material_miou"]
+    root = ModelCard.load(hub / "README.md")
+    assert root.data.license == "apache-2.0" and "neural-rendering" in root.data.tags
+    assert "94.6%" in root.text and "missing" in root.text
+
+
+def test_a_card_number_without_a_record_is_caught(built):
+    from uruk_hf.publish.build import TEMPLATES, unsourced_numbers
+
+    _, hub = built
+    card = (hub / "v2_ultra" / "README.md").read_text()
+    records = [
+        json.loads((hub / "evaluation.json").read_text()),
+        json.loads((hub / "v2_ultra" / "training_record.json").read_text()),
+        json.loads((hub / "v2_ultra" / "config.json").read_text()),
+        json.loads((built[0] / "results.json").read_text()),
+    ]
+    template = (TEMPLATES / "model_card.md.j2").read_text()
+    assert unsourced_numbers(card, [*records, 32], template) == []
+    assert unsourced_numbers(card.replace("## Results", "PSNR 41.37 dB\n## Results"), [*records, 32], template) == [
+        "41.37"
+    ]
+
+
+def test_manifest_lists_every_seed_file_present_or_missing(built, capsys):
+    from uruk_hf.publish.manifest import SEED_FILES
+
+    _, hub = built
+    rows = json.loads((hub / "manifest.json").read_text())
+    assert [row["path"] for row in rows] == list(SEED_FILES)
+    present = {row["path"] for row in rows if row["present"]}
+    assert "v2_ultra/v2_ultra_best_stage1.pt" in present and "onnx/uruk_v2_ultra_best.onnx" in present
+    assert "npc_director_v2/best.pt" not in present and not (hub / "npc_director_v2").exists()
+
+
+def test_the_built_folder_loads_by_repo_id_from_an_offline_cache(built, tmp_path):
+    _, hub = built
+    lay_out_hub_cache(tmp_path / "hf_home", "org/uruk", hub)
+    script = textwrap.dedent(
+        """
+        import torch
+        import uruk_hf
+        from uruk_hf import UrukORTRenderer, UrukV2Ultra
+
+        model = UrukV2Ultra.from_pretrained("org/uruk", subfolder="v2_ultra")
+        ort = UrukORTRenderer.from_pretrained("org/uruk", subfolder="v2_ultra")
+        frame = ort(torch.rand(1, model.config.num_channels, 16, 16)).frame
+        print(tuple(frame.shape))
+        """
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "(1, 3, 16, 16)" in result.stdout
+
+
+def test_upload_calls_upload_folder_without_touching_the_network(built):
+    from unittest.mock import MagicMock
+
+    from uruk_hf.publish.upload import upload_repo_folder
+
+    _, hub = built
+    api = MagicMock()
+    done = upload_repo_folder(hub, "org/uruk", api=api)
+    api.create_repo.assert_called_once_with("org/uruk", repo_type="model", private=False, exist_ok=True)
+    kwargs = api.upload_folder.call_args.kwargs
+    assert kwargs["repo_id"] == "org/uruk" and kwargs["folder_path"] == str(hub) and done["method"] == "upload_folder"
+    with pytest.raises(FileNotFoundError, match="not a built repo folder"):
+        upload_repo_folder(hub / "onnx", "org/uruk", api=api)
