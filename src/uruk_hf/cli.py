@@ -169,7 +169,9 @@ def _pipeline(args: argparse.Namespace) -> int:
     from .training.stage import TrainingDivergedError
 
     try:
-        results = run_pipeline(args.output, preset=args.preset, data=args.data, resume=args.resume)
+        results = run_pipeline(
+            args.output, preset=args.preset, data=args.data, resume=args.resume, publish=not args.no_publish
+        )
     except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
         print(f"uruk pipeline: stopped. {failure}", file=sys.stderr)
         return 1
@@ -177,6 +179,9 @@ def _pipeline(args: argparse.Namespace) -> int:
     print(results_table(results))
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["seconds"].items())
     print(f"Wall time: {timings}. Results: {Path(args.output) / 'results.json'}")
+    if "manifest" in results:
+        present = sum(row["present"] for row in results["manifest"])
+        print(f"Repo folder: {Path(args.output) / 'hub'} ({present} of {len(results['manifest'])} seed files present)")
     return 0
 
 
@@ -269,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--output", required=True, help="pipeline folder")
     pipeline.add_argument("--data", default=None, help="reuse this dataset instead of generating OUTPUT/data")
     pipeline.add_argument("--resume", action="store_true", help="reuse finished stages of an interrupted run")
+    pipeline.add_argument("--no-publish", action="store_true", help="skip building the repo folder OUTPUT/hub")
     pipeline.set_defaults(handler=_pipeline)
 
     export = commands.add_parser("export", help="export a trained model to a deployment format")

@@ -4,8 +4,9 @@ every model on the test split beside the data baselines.
     uruk pipeline --preset quick --output DIR
 
 Writes `DIR/data` (unless `--data` points at an existing dataset), one run folder per family (`DIR/v2_ultra`,
-`DIR/v2_ultra_scratch`, `DIR/v2_optimized`, `DIR/ws5`, see `uruk_hf.training.run`) and `DIR/results.json`:
-`{"models": {key: metrics}, "baselines": {key: metrics}, "split": "test", "frames": N, ...}`.
+`DIR/v2_ultra_scratch`, `DIR/v2_optimized`, `DIR/ws5`, see `uruk_hf.training.run`), `DIR/results.json`:
+`{"models": {key: metrics}, "baselines": {key: metrics}, "split": "test", "frames": N, ...}`,
+`DIR/training_curves.png` and the published repo folder `DIR/hub` (`uruk publish build`).
 """
 
 import json
@@ -132,7 +133,13 @@ def _dataset(data: Path, preset: str) -> dict:
     return json.loads((data / "generation.json").read_text())
 
 
-def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | None = None, resume: bool = False):
+def run_pipeline(
+    output: str | Path,
+    preset: str = "quick",
+    data: str | Path | None = None,
+    resume: bool = False,
+    publish: bool = True,
+):
     """Runs the main job into `output` and returns the results (also `output/results.json`).
 
     Args:
@@ -140,6 +147,7 @@ def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | N
         preset: data and model size (`tiny`, `quick`; `full` is for a GPU).
         data: an existing dataset folder to reuse instead of generating `output/data`.
         resume: reuse finished stages of an earlier, interrupted run into the same `output`.
+        publish: end with the exported, carded repo folder `output/hub` (`uruk publish build`).
     """
     from .training.run import train_family, train_student_from_scratch
 
@@ -206,6 +214,15 @@ def run_pipeline(output: str | Path, preset: str = "quick", data: str | Path | N
         temporary.write_text(json.dumps(results, indent=2))
     direct = json.loads((output / "v2_ultra" / "lifecycle.json").read_text())["validation_baselines"]["direct"]
     plot_training_curves(output, direct_psnr=direct["psnr"])
+    if publish:
+        from .publish.build import build_hub_folder
+
+        begin = time.perf_counter()
+        results["manifest"] = build_hub_folder(output, output / "hub")["manifest"]
+        results["seconds"]["publish"] = time.perf_counter() - begin
+        results["seconds"]["total"] = time.perf_counter() - started
+        with atomic_path(output / "results.json") as temporary:
+            temporary.write_text(json.dumps(results, indent=2))
     return results
 
 

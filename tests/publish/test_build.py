@@ -20,10 +20,16 @@ def built(tiny_dataset, tmp_path_factory):
 
     folder, _ = tiny_dataset
     runs = tmp_path_factory.mktemp("runs")
-    hub = tmp_path_factory.mktemp("hub")
     assert main(["pipeline", "--preset", "tiny", "--data", str(folder), "--output", str(runs)]) == 0
-    assert main(["publish", "build", "--runs", str(runs), "--output", str(hub), "--repo-id", "org/uruk"]) == 0
-    return runs, hub
+    return runs, runs / "hub"
+
+
+def test_publish_build_rebuilds_the_folder_from_the_runs(built, tmp_path):
+    from uruk_hf.cli import main
+
+    runs, hub = built
+    assert main(["publish", "build", "--runs", str(runs), "--output", str(tmp_path), "--repo-id", "org/uruk"]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(path.name for path in hub.iterdir())
 
 
 def test_every_subfolder_loads_with_auto_model_and_from_pretrained(built):

@@ -199,7 +199,8 @@ def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     from uruk_hf.pipeline import BASELINE_KEYS, MODEL_FOLDERS
 
     folder, _ = tiny_dataset
-    assert main(["pipeline", "--preset", "tiny", "--data", str(folder), "--output", str(tmp_path)]) == 0
+    arguments = ["--preset", "tiny", "--data", str(folder), "--output", str(tmp_path), "--no-publish"]
+    assert main(["pipeline", *arguments]) == 0
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) >= {"models", "baselines", "split", "frames"} and results["split"] == "test"

@@ -98,10 +98,10 @@ LIFECYCLE_PRESETS = {
     "quick": LifecyclePreset(
         SmokeSettings(),
         (2e-3, 4e-3),
-        50,
-        StageSettings("template", max_steps=3000, eval_every=50, patience=3, batch_size=4, warmup_steps=25),
-        production_time_s=180.0,
-        curriculum_time_s=200.0,
+        40,
+        StageSettings("template", max_steps=3000, eval_every=40, patience=3, batch_size=4, warmup_steps=20),
+        production_time_s=150.0,
+        curriculum_time_s=160.0,
         gate_margin=2.0,
     ),
     "full": LifecyclePreset(
