@@ -2,7 +2,7 @@
 V2-Ultra student's stage-1 checkpoint, or any compatible folder, .safetensors or legacy .pt), then its curriculum
 on the Accelerate loop: rendering (L1 + MS-SSIM), then material (adds the material cross-entropy), each stage from
 the previous stage's best weights, with a quality gate after each (rendering must beat `direct` by
-`--gate-margin` dB on the validation frames; material may not cost more than 0.5 dB of rendering's PSNR).
+`--gate-margin` dB on the validation frames; material may not cost more than 1 dB of rendering's PSNR).
 
     python training/train_v2_optimized.py --data DATA_DIR --output OUT_DIR --init-from V2_RUN/distillation/stage1_best
     accelerate launch --multi_gpu --num_processes 2 training/train_v2_optimized.py --data DATA_DIR ...
@@ -50,7 +50,7 @@ def main(argv=None) -> list[dict]:
         accelerator.init_trackers(f"v2_optimized_{stage}", config={k: v for k, v in vars(args).items() if v})
         return accelerator
 
-    gates = [QualityGate(margin=args.gate_margin), QualityGate(baseline="previous", margin=-0.5)]
+    gates = [QualityGate(margin=args.gate_margin), QualityGate(baseline="previous", margin=-1.0)]
     stages = curriculum_stages(V2_OPTIMIZED_CURRICULUM, stage_settings(args, "template"), args.time_budget, gates)
     baselines = {"direct": buffer_baseline(validation, "direct")}
     records = train_curriculum(

@@ -377,8 +377,8 @@ def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = No
     learning_rate, winner = lifecycle.calibrate(warm_model, FRAME_LOSS)
     model = warm_model()
     model.load_state_dict(type(model).from_pretrained(winner).state_dict())
-    # The material stage may not cost the frame more than 0.5 dB of what the rendering stage reached.
-    gates = [lifecycle.gate(), QualityGate(metric="psnr", baseline="previous", margin=-0.5)]
+    # The material stage may not cost the frame more than 1 dB of what the rendering stage reached.
+    gates = [lifecycle.gate(), QualityGate(metric="psnr", baseline="previous", margin=-1.0)]
     stages = curriculum_stages(
         V2_OPTIMIZED_CURRICULUM,
         lifecycle.template(learning_rate),
