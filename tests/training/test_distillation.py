@@ -229,3 +229,35 @@ def test_warm_start_loads_compatible_weights_and_names_every_mismatch(tmp_path, 
         load_initial_weights(target, tmp_path / "ws5")
     with pytest.raises(FileNotFoundError):
         load_initial_weights(target, tmp_path / "nothing")
+
+
+def test_teacher_outputs_are_computed_once_per_clip_and_match_a_fresh_unroll(v2_pair, tmp_path):
+    from uruk_hf.training.data import UrukClipCollator
+    from uruk_hf.training.distillation import UrukCurriculumCallback, distillation_arguments
+    from uruk_hf.training.unroll import unroll_clip
+
+    teacher, student, processor, train, validation = v2_pair
+    stages = [CurriculumStage(_stage("stage1"))]
+    trainer = UrukDistillationTrainer(
+        model=student,
+        teacher=teacher,
+        processor=processor,
+        curriculum=UrukCurriculumCallback(stages, tmp_path),
+        args=distillation_arguments(stages, tmp_path / "run", report_to=[]),
+        train_dataset=train,
+        eval_dataset=validation,
+    )
+    calls = []
+    teacher.register_forward_hook(lambda *_: calls.append(1))
+    collator = UrukClipCollator(processor)
+    first = trainer.teacher_outputs(collator([train[0], train[1]]))
+    frames = len(first)
+    assert len(calls) == frames  # one unroll of the two clips
+    mixed = collator([train[1], train[2]])
+    outputs = trainer.teacher_outputs(mixed)
+    assert len(calls) == 2 * frames  # only clip 2 was new
+    with torch.no_grad():
+        expected = unroll_clip(teacher, mixed, processor)
+    for cached, fresh in zip(outputs, expected):
+        torch.testing.assert_close(cached.frame, fresh.frame)
+        torch.testing.assert_close(cached.material_logits, fresh.material_logits)

@@ -60,6 +60,7 @@ class UrukClipDataset(torch.utils.data.Dataset):
         item = {name: self.arrays[name][rows] for name in self.buffer_names}
         item["ground_truth"] = self.arrays["ground_truth"][rows]
         item["material_label"] = self.labels[rows]
+        item["clip_index"] = index
         return item
 
 
@@ -67,8 +68,9 @@ class UrukClipCollator:
     """Stacks clips (all of the same length) into a batch for the recurrent unroll.
 
     Returns a dict of `(B, K, ...)` tensors: `pixel_values` (every frame packed by the processor, history zeros),
-    `frame_targets` (linear HDR ground truth, channels first), `material_labels`, and the raw `motion` and
-    `history_valid` used to warp the model's previous output when the layout has `history`.
+    `frame_targets` (linear HDR ground truth, channels first), `material_labels`, the raw `motion` and
+    `history_valid` used to warp the model's previous output when the layout has `history`, and `clip_index` `(B,)`
+    (which clips of the dataset the batch holds).
     """
 
     def __init__(self, processor: UrukGBufferProcessor):
@@ -80,7 +82,7 @@ class UrukClipCollator:
         if len(lengths) != 1:
             raise ValueError(f"Clips in a batch must have the same number of frames, got {sorted(lengths)}.")
         frames = lengths.pop()
-        stacked = {name: np.stack([clip[name] for clip in clips]) for name in clips[0]}
+        stacked = {name: np.stack([clip[name] for clip in clips]) for name in clips[0] if name != "clip_index"}
         pixel_values = torch.stack(
             [
                 self.processor({name: stacked[name][:, k] for name in self.input_names})["pixel_values"]
@@ -92,6 +94,7 @@ class UrukClipCollator:
             "pixel_values": pixel_values,
             "frame_targets": torch.from_numpy(stacked["ground_truth"].astype(np.float32)).permute(0, 1, 4, 2, 3),
             "material_labels": torch.from_numpy(stacked["material_label"]),
+            "clip_index": torch.tensor([clip.get("clip_index", -1) for clip in clips]),
         }
         for name in _WARP_BUFFERS:
             if name in stacked:

@@ -26,6 +26,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..file_utils import atomic_path
+from ..modules.modeling_renderer import UrukRendererOutput
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipCollator
 from .evaluation import evaluate_renderer
@@ -199,15 +200,51 @@ class UrukDistillationTrainer(Trainer):
                 raise ValueError("Teacher and student must read the same input layout to share batches.")
             teacher.requires_grad_(False).eval().to(self.args.device)
         self.teacher, self.processor, self.curriculum = teacher, processor, curriculum
+        self._teacher_outputs: dict[int, list[tuple[torch.Tensor, torch.Tensor | None]]] = {}
         self.add_callback(curriculum)
+
+    def teacher_outputs(self, inputs: dict) -> list:
+        """The teacher's outputs on the batch's clips, frame by frame (`frame`, `material_logits`).
+
+        The teacher is frozen and its inputs (its own history included) do not depend on the student, so each
+        clip's unroll is computed once and kept: after the first epoch a distillation step costs what a student
+        step costs. Clips without an index (`clip_index` -1) are computed every time."""
+        indices = inputs["clip_index"].tolist()
+        computed = {}
+        missing = [row for row, index in enumerate(indices) if index < 0 or index not in self._teacher_outputs]
+        if missing:
+            rows = torch.tensor(missing, device=inputs["pixel_values"].device)
+            subset = {key: value.index_select(0, rows) for key, value in inputs.items() if torch.is_tensor(value)}
+            with torch.no_grad():
+                outputs = unroll_clip(self.teacher, subset, self.processor)
+            for position, row in enumerate(missing):
+                computed[row] = [
+                    (
+                        output.frame[position].detach(),
+                        None if output.material_logits is None else output.material_logits[position].detach(),
+                    )
+                    for output in outputs
+                ]
+                if indices[row] >= 0:
+                    self._teacher_outputs[indices[row]] = computed[row]
+        clips = [computed.get(row) or self._teacher_outputs[index] for row, index in enumerate(indices)]
+        frames = []
+        for k in range(len(clips[0])):
+            logits = [clip[k][1] for clip in clips]
+            frames.append(
+                UrukRendererOutput(
+                    frame=torch.stack([clip[k][0] for clip in clips]),
+                    material_logits=None if logits[0] is None else torch.stack(logits),
+                )
+            )
+        return frames
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         stage = self.curriculum.current
         student = unroll_clip(model, inputs, self.processor, config=self.model.config)
         terms = stage.distillation
         if self.teacher is not None and (terms.teacher_frame or terms.material_kl):
-            with torch.no_grad():
-                teacher = unroll_clip(self.teacher, inputs, self.processor)
+            teacher = self.teacher_outputs(inputs)
             loss = distillation_loss(
                 student,
                 teacher,
