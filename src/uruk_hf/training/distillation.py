@@ -133,20 +133,22 @@ class UrukCurriculumCallback(TrainerCallback):
             {"step": state.global_step, "seconds": elapsed, "lr": learning_rate, "score": score, **metrics}
         )
         improved, decision = self.progress.observe(score, stage.settings, elapsed)
-        best_folder = self.output_dir / f"{stage.settings.name}_best"
         if improved and state.is_world_process_zero:
-            save_best_model(model, best_folder)
+            save_best_model(model, self.output_dir / f"{stage.settings.name}_best")
         if decision == "lr_drop":
             lr_scheduler.base_lrs = [rate * stage.settings.lr_drop_factor for rate in lr_scheduler.base_lrs]
             decision = None
         if decision is None and self.progress.step >= stage.settings.max_steps:
             decision = "max_steps"
         if decision is not None:
-            self._end_stage(decision, state, control, model, lr_scheduler, best_folder)
+            self.end_stage(decision, state, control, model, lr_scheduler)
         return control
 
-    def _end_stage(self, decision, state, control, model, lr_scheduler, best_folder: Path) -> None:
+    def end_stage(self, decision: str, state, control, model, lr_scheduler) -> None:
+        """Closes the current stage (`decision` says why): records it, checks its gate, and either stops training
+        (last stage or a failed gate) or starts the next stage from this stage's best weights."""
         stage = self.current
+        best_folder = self.output_dir / f"{stage.settings.name}_best"
         best = max(self.progress.history, key=lambda entry: entry["score"])
         record = {
             "stage": stage.settings.name,
@@ -378,6 +380,12 @@ def run_distillation(
         resumed_from = int(checkpoint.name.split("-")[1])
     trainer.train(resume_from_checkpoint=checkpoint)
     records = curriculum.records
+    if len(records) == len(stages) - 1 and curriculum.gate_failure is None:
+        # The Trainer's step limit came first (e.g. a run resumed with fewer steps than it had done): the open last
+        # stage ends on a final evaluation.
+        trainer.evaluate()
+        if len(records) == len(stages) - 1:
+            curriculum.end_stage("max_steps", trainer.state, trainer.control, student, trainer.lr_scheduler)
     if len(records) != len(stages) and curriculum.gate_failure is None:
         raise RuntimeError(f"Training ended after {len(records)} of {len(stages)} curriculum stages.")
     if trainer.is_world_process_zero():
