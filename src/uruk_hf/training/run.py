@@ -219,9 +219,9 @@ class _Lifecycle:
         torch.manual_seed(self.budget.stage.seed)
         return self.recipe.model_class(self.recipe.config_class.from_preset(self.preset, role=role))
 
-    def smoke(self, model, weights: LossWeights) -> None:
-        folder = self.output / "smoke"
-        self.stages["smoke"] = _finished(folder, self.resume) or run_smoke(
+    def smoke(self, model, weights: LossWeights, name: str = "smoke") -> None:
+        folder = self.output / name
+        self.stages[name] = _finished(folder, self.resume) or run_smoke(
             model,
             self.processor,
             self.train,
@@ -353,8 +353,7 @@ def _teacher_production(lifecycle: _Lifecycle) -> tuple[object, float]:
 
 def _train_v2_ultra(lifecycle: _Lifecycle, **_) -> dict:
     teacher, learning_rate = _teacher_production(lifecycle)
-    lifecycle.smoke(lifecycle.new_model(role="student"), V2_ULTRA_CURRICULUM[0][1])
-    lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
+    lifecycle.smoke(lifecycle.new_model(role="student"), V2_ULTRA_CURRICULUM[0][1], name="smoke_student")
     student, record = lifecycle.distill(teacher, learning_rate, V2_ULTRA_CURRICULUM)
     save_trained_model(student, lifecycle.processor, record, lifecycle.output / "models" / "v2_ultra")
     save_curriculum_legacy(student, record, lifecycle.output / "legacy", "v2_ultra")
@@ -413,8 +412,7 @@ def _train_ws5(lifecycle: _Lifecycle, **_) -> dict:
     _save_legacy(
         teacher, legacy / LEGACY_FILES["ws5"]["teacher"], "production", lifecycle.stages["production"]["best"]
     )
-    lifecycle.smoke(lifecycle.new_model(role="student"), FRAME_LOSS)
-    lifecycle.stages["smoke_student"] = lifecycle.stages.pop("smoke")
+    lifecycle.smoke(lifecycle.new_model(role="student"), FRAME_LOSS, name="smoke_student")
     student, record = lifecycle.distill(teacher, learning_rate, WS5_CURRICULUM)
     save_trained_model(student, lifecycle.processor, record, lifecycle.output / "models" / "ws5_student")
     save_curriculum_legacy(student, record, legacy, "ws5")
