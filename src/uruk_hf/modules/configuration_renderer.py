@@ -15,7 +15,7 @@ V2_TRUNK_PRESETS = {
         "student": {"hidden_sizes": [6, 10], "depths": [1, 1]},
     },
     "quick": {
-        "teacher": {"hidden_sizes": [32, 64, 128, 240], "depths": [1, 1, 2, 2]},
+        "teacher": {"hidden_sizes": [24, 48, 96, 160], "depths": [1, 1, 2, 2]},
         "student": {"hidden_sizes": [16, 32, 64, 96], "depths": [1, 1, 2, 2]},
     },
     "full": {
@@ -106,7 +106,7 @@ class UrukRendererConfig(PretrainedConfig):
         role = role or cls.default_role
         if role not in cls.presets[name]:
             raise ValueError(f"Unknown role {role!r} for {cls.__name__}; choose one of {sorted(cls.presets[name])}.")
-        return cls(**cls.presets[name][role], role=role, **kwargs)
+        return cls(**{**cls.presets[name][role], **kwargs}, role=role)
 
     @property
     def num_channels(self) -> int:

@@ -24,12 +24,12 @@ __all__ = [
 ]
 
 FRAME_LOSS = LossWeights(l1=1.0, ms_ssim=0.2)
-FRAME_AND_MATERIAL_LOSS = LossWeights(l1=1.0, ms_ssim=0.2, material=0.05)
+FRAME_AND_MATERIAL_LOSS = LossWeights(l1=1.0, ms_ssim=0.2, material=0.2)
 MATERIAL_SELECTION_WEIGHT = 10.0
 
 V2_ULTRA_CURRICULUM = [
     ("stage1", LossWeights(l1=1.0), DistillationWeights(teacher_frame=1.0)),
-    ("stage2", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=1.0, material_kl=0.05)),
+    ("stage2", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=1.0, material_kl=0.2)),
 ]
 """The V2-Ultra student's 2-stage curriculum (the seed's): stage 1 foundation, frame reconstruction + teacher
 matching; stage 2 fine-tune, adds the material head (labels and the teacher's distribution) and MS-SSIM."""

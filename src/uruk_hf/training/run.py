@@ -100,7 +100,7 @@ LIFECYCLE_PRESETS = {
         (2e-3, 4e-3),
         40,
         StageSettings("template", max_steps=3000, eval_every=40, patience=3, batch_size=4, warmup_steps=20),
-        production_time_s=150.0,
+        production_time_s=210.0,
         curriculum_time_s=160.0,
         gate_margin=2.0,
     ),
