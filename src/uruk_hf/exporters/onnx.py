@@ -34,6 +34,8 @@ __all__ = [
 
 DEFAULT_OPSET = 17
 VALIDATION_SHAPES = ((64, 64), (67, 93))
+QUANTIZED_OPERATORS = ("Conv", "ConvTranspose")
+"""Operators `quantize_onnx` quantizes to int8."""
 """Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
 
 
@@ -155,14 +157,19 @@ def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_na
     """Static int8 quantization (QDQ, per-channel symmetric weights, min-max calibrated activations) of
     `onnx_dir/model.onnx` through Optimum's `ORTQuantizer`; writes `onnx_dir/<output_name>` atomically and returns
     the record. Static rather than dynamic: ONNX Runtime's dynamic mode quantizes activations per call and leaves
-    most convolutions in float, while a renderer is almost all convolutions with stable activation ranges."""
+    most convolutions in float, while a renderer is almost all convolutions with stable activation ranges. Only
+    `QUANTIZED_OPERATORS` are quantized (the trunk and heads' convolutions)."""
     from datasets import Dataset
     from optimum.onnxruntime import ORTQuantizer
     from optimum.onnxruntime.configuration import AutoCalibrationConfig, AutoQuantizationConfig
 
     onnx_dir = Path(onnx_dir)
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name="model.onnx")
-    config = AutoQuantizationConfig.avx512_vnni(is_static=True, per_channel=True)
+    # Only the convolutions: the frame head's filtering of the HDR cheap render (Pad, Slice, Mul, Add on linear
+    # radiance) stays in float, where 8 bits over [0, max radiance] would erase every dark tone.
+    config = AutoQuantizationConfig.avx512_vnni(
+        is_static=True, per_channel=True, operators_to_quantize=list(QUANTIZED_OPERATORS)
+    )
     samples = Dataset.from_dict({"pixel_values": [array[0] for array in calibration]}).with_format("numpy")
     with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
         ranges = quantizer.fit(
