@@ -22,7 +22,7 @@ import torch
 from accelerate import Accelerator
 
 from uruk_hf import UrukGBufferProcessor
-from uruk_hf.catalog import PUBLISHED_MODELS
+from uruk_hf.catalog import PUBLISHED_BY_KEY
 from uruk_hf.cli import format_table
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import renderer_loss
@@ -81,7 +81,7 @@ def bare_loop_seconds(model, processor, steps: list[dict], warmup: int = 2) -> f
 def throughput_table(args) -> list[list[str]]:
     rows = []
     for key in FAMILY_MODELS:
-        entry = PUBLISHED_MODELS[key]
+        entry = PUBLISHED_BY_KEY[key]
         for preset in ("quick", "full"):
             config = entry.config_class.from_preset(preset, role=entry.role)
             torch.manual_seed(0)
@@ -98,7 +98,7 @@ def throughput_table(args) -> list[list[str]]:
 
 def accelerate_overhead(args) -> tuple[float, float, int]:
     """Bare loop vs `train_stage` (Accelerate) on the same batches and model, training time only."""
-    entry = PUBLISHED_MODELS["ws5_cinematic_renderer"]
+    entry = PUBLISHED_BY_KEY["ws5_cinematic_renderer"]
     config = entry.config_class.from_preset("quick", role=entry.role)
     processor = UrukGBufferProcessor.from_model_config(config)
     dataset = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=64)

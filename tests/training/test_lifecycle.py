@@ -154,6 +154,7 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
         checkpoint = torch.load(v2 / "legacy" / "v2_ultra" / name, map_location="cpu", weights_only=True)
         model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student"))
         model.load_state_dict(checkpoint["model_state_dict"])
+        assert ("optimizer_state_dict" in checkpoint) == ("stage" in name)  # stage checkpoints can resume
     record = json.loads((v2 / "lifecycle.json").read_text())
     assert [stage["stage"] for stage in record["stages"]["distillation"]["stages"]] == ["stage1", "stage2"]
     assert (v2 / "models" / "v2_ultra_teacher" / "config.json").is_file()

@@ -122,7 +122,7 @@ class UrukCurriculumCallback(TrainerCallback):
             control.should_evaluate = True
         return control
 
-    def on_evaluate(self, args, state, control, metrics=None, model=None, lr_scheduler=None, **kwargs):
+    def on_evaluate(self, args, state, control, metrics=None, model=None, lr_scheduler=None, optimizer=None, **_):
         stage = self.current
         metrics = {key.removeprefix("eval_"): value for key, value in metrics.items()}
         score = selection_score(metrics, stage.settings)
@@ -134,7 +134,7 @@ class UrukCurriculumCallback(TrainerCallback):
         )
         improved, decision = self.progress.observe(score, stage.settings, elapsed)
         if improved and state.is_world_process_zero:
-            save_best_model(model, self.output_dir / f"{stage.settings.name}_best")
+            save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
         if decision == "lr_drop":
             lr_scheduler.base_lrs = [rate * stage.settings.lr_drop_factor for rate in lr_scheduler.base_lrs]
             decision = None

@@ -44,7 +44,7 @@ from .recipes import (
     WS5_CURRICULUM,
     curriculum_stages,
 )
-from .stage import StageSettings, save_trained_model
+from .stage import OPTIMIZER_FILE, StageSettings, save_trained_model
 from .warm_start import load_initial_weights
 
 __all__ = [
@@ -170,7 +170,11 @@ def _without_history(record: dict) -> dict:
     return {key: value for key, value in record.items() if key != "history"}
 
 
-def _save_legacy(model, path: Path, stage: str, metrics: dict) -> None:
+def _save_legacy(model, path: Path, stage: str, metrics: dict, optimizer_file: Path | None = None) -> None:
+    """A seed-layout `.pt` file; stage checkpoints also carry the optimizer state saved with their best weights."""
+    optimizer_state = None
+    if optimizer_file is not None and optimizer_file.is_file():
+        optimizer_state = torch.load(optimizer_file, map_location="cpu", weights_only=True)
     save_legacy_checkpoint(
         path,
         model.state_dict(),
@@ -178,6 +182,7 @@ def _save_legacy(model, path: Path, stage: str, metrics: dict) -> None:
         stage=stage,
         epoch=metrics.get("step"),
         metrics={key: value for key, value in metrics.items() if isinstance(value, int | float)},
+        optimizer_state_dict=optimizer_state,
     )
 
 
@@ -187,8 +192,10 @@ def save_curriculum_legacy(student, record: dict, legacy_root: str | Path, famil
     names = LEGACY_FILES[family]
     for stage in record["stages"]:
         if stage["stage"] in names:
-            stage_model = type(student).from_pretrained(stage["best_folder"])
-            _save_legacy(stage_model, Path(legacy_root) / names[stage["stage"]], stage["stage"], stage["best"])
+            folder = Path(stage["best_folder"])
+            stage_model = type(student).from_pretrained(folder)
+            path = Path(legacy_root) / names[stage["stage"]]
+            _save_legacy(stage_model, path, stage["stage"], stage["best"], folder / OPTIMIZER_FILE)
     _save_legacy(student, Path(legacy_root) / names["global_best"], record["global_best_stage"], record["global_best"])
 
 

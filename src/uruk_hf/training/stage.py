@@ -155,11 +155,17 @@ def _save_checkpoint(accelerator, folder: Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def save_best_model(model, folder: Path) -> None:
-    """`save_pretrained` into a temporary folder, then swapped into place: `folder` is always a whole model."""
+OPTIMIZER_FILE = "optimizer.pt"
+
+
+def save_best_model(model, folder: Path, optimizer=None) -> None:
+    """`save_pretrained` (and the optimizer's state dict as `optimizer.pt`, when given) into a temporary folder,
+    then swapped into place: `folder` is always a whole model."""
     temporary = folder.with_name(folder.name + ".partial")
     shutil.rmtree(temporary, ignore_errors=True)
     model.save_pretrained(temporary)
+    if optimizer is not None:
+        torch.save(optimizer.state_dict(), temporary / OPTIMIZER_FILE)
     _swap_into_place(temporary, folder)
 
 
@@ -245,7 +251,7 @@ def train_stage(
         )
         improved, decision = progress.observe(score, settings, time.perf_counter() - started)
         if improved and accelerator.is_main_process:
-            save_best_model(accelerator.unwrap_model(model), output_dir / "best")
+            save_best_model(accelerator.unwrap_model(model), output_dir / "best", optimizer)
         if decision == "lr_drop":
             learning_rate *= settings.lr_drop_factor
             for group in optimizer.param_groups:
