@@ -207,17 +207,12 @@ def _model_card(key: str, folder: Path, context: dict, repo_id: str, templates: 
     onnx = context["evaluation"]["models"][key]
     metrics_rows.append(_metric_cells(f"{key} (ONNX Runtime int8)", onnx["onnx_int8"]))
     metrics_rows += [_metric_cells(name, metrics) for name, metrics in baselines.items()]
-    int8 = None
-    if onnx.get("int8"):
-        int8 = {
-            **onnx["int8"],
-            "psnr_change": f"{onnx['onnx_int8']['psnr'] - onnx['onnx_fp32']['psnr']:+.2f}",
-            "miou_change": (
-                f"{100 * (onnx['onnx_int8']['material_miou'] - onnx['onnx_fp32']['material_miou']):+.1f}"
-                if "material_miou" in onnx["onnx_fp32"]
-                else None
-            ),
-        }
+    change = onnx["int8_change"]
+    int8 = {
+        **onnx["int8"],
+        "psnr_change": f"{change['psnr']:+.2f}",
+        "miou_change": f"{100 * change['material_miou']:+.2f}" if "material_miou" in change else None,
+    }
     training = json.loads((folder / "training_record.json").read_text())
     layout = [
         {
