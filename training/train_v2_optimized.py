@@ -21,7 +21,7 @@ from uruk_hf import UrukGBufferProcessor, UrukV2Optimized, UrukV2OptimizedConfig
 from uruk_hf.training.arguments import add_stage_arguments, stage_settings
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.lifecycle import QualityGate, buffer_baseline, train_curriculum
-from uruk_hf.training.recipes import V2_OPTIMIZED_CURRICULUM, curriculum_stages
+from uruk_hf.training.recipes import V2_OPTIMIZED_CURRICULUM, V2_OPTIMIZED_MATERIAL_GATE, curriculum_stages
 from uruk_hf.training.stage import save_trained_model
 from uruk_hf.training.warm_start import load_initial_weights
 
@@ -50,7 +50,7 @@ def main(argv=None) -> list[dict]:
         accelerator.init_trackers(f"v2_optimized_{stage}", config={k: v for k, v in vars(args).items() if v})
         return accelerator
 
-    gates = [QualityGate(margin=args.gate_margin), QualityGate(baseline="previous", margin=-1.0)]
+    gates = [QualityGate(margin=args.gate_margin), V2_OPTIMIZED_MATERIAL_GATE]
     stages = curriculum_stages(V2_OPTIMIZED_CURRICULUM, stage_settings(args, "template"), args.time_budget, gates)
     baselines = {"direct": buffer_baseline(validation, "direct")}
     records = train_curriculum(

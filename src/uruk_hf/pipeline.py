@@ -22,6 +22,7 @@ __all__ = [
     "BASELINE_KEYS",
     "MODEL_FOLDERS",
     "evaluate_on_test",
+    "metric_cells",
     "plot_training_curves",
     "results_table",
     "run_pipeline",
@@ -226,31 +227,40 @@ def run_pipeline(
     return results
 
 
+_CELL_FORMATS = {
+    "psnr": (1.0, 2),
+    "ssim": (1.0, 4),
+    "ms_ssim": (1.0, 4),
+    "flip": (1.0, 4),
+    "material_accuracy": (100.0, 1),
+    "material_miou": (100.0, 1),
+    "temporal_error": (1.0, 4),
+    "ms_per_frame": (1.0, 1),
+}
+"""Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
+
+
+def metric_cells(name: str, metrics: dict, keys: list[str], percent_sign: bool = False) -> list[str]:
+    """One table row: `name`, the parameter count in millions and `keys` formatted by `_CELL_FORMATS` (`-` where
+    a metric does not apply); `percent_sign` appends `%` to the percentages."""
+    params = metrics.get("params")
+    cells = [name, "-" if params is None else f"{params / 1e6:.2f}M"]
+    for key in keys:
+        value = metrics.get(key)
+        scale, digits = _CELL_FORMATS[key]
+        suffix = "%" if percent_sign and scale == 100.0 else ""
+        cells.append("-" if value is None else f"{value * scale:.{digits}f}{suffix}")
+    return cells
+
+
 def results_table(results: dict) -> str:
     """The pipeline's results as one plain-text table: models, then baselines."""
     from .cli import format_table
 
-    def cell(metrics, key, scale=1.0, digits=2):
-        value = metrics.get(key)
-        return "-" if value is None else f"{value * scale:.{digits}f}"
-
-    rows = []
-    for group in ("models", "baselines"):
-        for key, metrics in results[group].items():
-            params = metrics.get("params")
-            rows.append(
-                [
-                    key,
-                    "-" if params is None else f"{params / 1e6:.2f}M",
-                    cell(metrics, "psnr"),
-                    cell(metrics, "ssim", digits=4),
-                    cell(metrics, "ms_ssim", digits=4),
-                    cell(metrics, "flip", digits=4),
-                    cell(metrics, "material_accuracy", 100, 1),
-                    cell(metrics, "material_miou", 100, 1),
-                    cell(metrics, "temporal_error", digits=4),
-                    cell(metrics, "ms_per_frame", digits=1),
-                ]
-            )
+    rows = [
+        metric_cells(key, metrics, list(_CELL_FORMATS))
+        for group in ("models", "baselines")
+        for key, metrics in results[group].items()
+    ]
     headers = ["model", "params", "PSNR", "SSIM", "MS-SSIM", "FLIP", "mat acc %", "mIoU %", "temporal", "ms/frame"]
     return format_table(headers, rows)

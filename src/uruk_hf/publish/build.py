@@ -19,6 +19,8 @@ import torch
 
 from ..catalog import PUBLISHED_BY_KEY
 from ..file_utils import atomic_path
+from ..pipeline import metric_cells
+from ..training.run import LEGACY_FILES
 from .manifest import LEGACY_ONNX, manifest
 
 __all__ = ["TEMPLATES", "build_hub_folder", "unsourced_numbers"]
@@ -29,14 +31,10 @@ TEMPLATES = Path(__file__).resolve().parents[3] / "model_cards"
 SEED_TAGS = ["neural-rendering", "real-time-graphics", "game-engine", "pytorch", "onnx"]
 _MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "training_record.json")
 _LEGACY_PT = {
-    "v2_ultra": [
-        "v2_ultra/v2_ultra_global_best.pt",
-        "v2_ultra/v2_ultra_best_stage1.pt",
-        "v2_ultra/v2_ultra_best_stage2.pt",
-    ],
-    "v2_optimized": ["v2_optimized/v2opt_global_best.pt"],
-    "ws5_cinematic_renderer": ["workstreams/ws5_cinematic_renderer/ws5_frontier_best.pt"],
-    "ws5_student": ["distillation/ws5_student_best.pt", "distillation/ws5_student_final.pt"],
+    "v2_ultra": [LEGACY_FILES["v2_ultra"][stage] for stage in ("global_best", "stage1", "stage2")],
+    "v2_optimized": [LEGACY_FILES["v2_optimized"]["global_best"]],
+    "ws5_cinematic_renderer": [LEGACY_FILES["ws5"]["teacher"]],
+    "ws5_student": [LEGACY_FILES["ws5"][stage] for stage in ("global_best", "final")],
 }
 """Published model key -> its legacy `.pt` files at the seed's paths (the first is the one its card loads)."""
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -74,34 +72,29 @@ def unsourced_numbers(card: str, records: list, template: str) -> list[str]:
     return [match for match in _NUMBER.findall(body) if float(match) not in allowed]
 
 
-def _evaluate_onnx(folder: Path, file_name: str, data: Path) -> dict:
+def _evaluate_onnx(folder: Path, file_name: str, test, processor) -> dict:
+    """The test-split metrics of an ONNX file of `folder` (`test`: the model's `UrukClipDataset`)."""
     from ..modeling_ort import UrukORTRenderer
-    from ..processing_gbuffer import UrukGBufferProcessor
-    from ..training.data import UrukClipDataset
     from ..training.evaluation import evaluate_renderer
 
-    model = UrukORTRenderer.from_pretrained(folder, file_name=file_name)
-    processor = UrukGBufferProcessor.from_model_config(model.config)
-    return evaluate_renderer(model, UrukClipDataset(data, "test", model.config.input_buffers), processor, flip=True)
+    return evaluate_renderer(UrukORTRenderer.from_pretrained(folder, file_name=file_name), test, processor, flip=True)
 
 
-def _examples(model, data: Path, path: Path, frames: int = 4) -> str:
-    """A grid of test frames, one row each: cheap render, prediction, ground truth (and predicted and labelled
-    materials for V2); returns the column names."""
+def _examples(model, test, processor, path: Path, clips: int = 4) -> str:
+    """A grid of the last frame of the first `clips` test clips, one row each: cheap render, prediction, ground
+    truth (and predicted and labelled materials for V2); returns the column names."""
     from PIL import Image
 
-    from ..processing_gbuffer import MATERIAL_PALETTE, UrukGBufferProcessor
+    from ..processing_gbuffer import MATERIAL_PALETTE
     from ..tonemap import tonemap
-    from ..training.data import UrukClipCollator, UrukClipDataset
+    from ..training.data import UrukClipCollator
     from ..training.unroll import unroll_clip
 
-    processor = UrukGBufferProcessor.from_model_config(model.config)
-    dataset = UrukClipDataset(data, "test", model.config.input_buffers, max_clips=frames)
     columns = [model.config.cheap_render_buffer, "prediction", "ground truth"]
     rows = []
     with torch.inference_mode():
-        for index in range(len(dataset)):
-            clip = dataset[index]
+        for index in range(min(clips, len(test))):
+            clip = test[index]
             batch = UrukClipCollator(processor)([clip])
             output = unroll_clip(model, batch, processor)[-1]
             images = [
@@ -129,22 +122,8 @@ def _examples(model, data: Path, path: Path, frames: int = 4) -> str:
 
 
 def _metric_cells(name: str, metrics: dict) -> list[str]:
-    def cell(key, scale=1.0, digits=2, suffix=""):
-        value = metrics.get(key)
-        return "-" if value is None else f"{value * scale:.{digits}f}{suffix}"
-
-    params = metrics.get("params")
-    return [
-        name,
-        "-" if params is None else f"{params / 1e6:.2f}M",
-        cell("psnr"),
-        cell("ssim", digits=4),
-        cell("ms_ssim", digits=4),
-        cell("flip", digits=4),
-        cell("material_accuracy", 100, 1, "%"),
-        cell("material_miou", 100, 1, "%"),
-        cell("ms_per_frame", digits=1),
-    ]
+    keys = ["psnr", "ssim", "ms_ssim", "flip", "material_accuracy", "material_miou", "ms_per_frame"]
+    return metric_cells(name, metrics, keys, percent_sign=True)
 
 
 def _stage_rows(record: dict) -> list[list[str]]:
@@ -315,10 +294,11 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
         model = AutoModel.from_pretrained(folder).eval()
         processor = UrukGBufferProcessor.from_model_config(model.config)
         validation = UrukClipDataset(data, "validation", model.config.input_buffers)
+        test = UrukClipDataset(data, "test", model.config.input_buffers)
         int8 = quantize_onnx(folder, calibration_inputs(model, validation, processor))
         context["models"][key] = model
-        fp32 = _evaluate_onnx(folder, "model.onnx", data)
-        quantized = _evaluate_onnx(folder, "model.int8.onnx", data)
+        fp32 = _evaluate_onnx(folder, "model.onnx", test, processor)
+        quantized = _evaluate_onnx(folder, "model.int8.onnx", test, processor)
         change = {name: quantized[name] - fp32[name] for name in ("psnr", "material_miou") if name in fp32}
         context["evaluation"]["models"][key] = {
             "pytorch": results["models"][key],
@@ -328,7 +308,7 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
             "int8": int8,
             "onnx_export": export,
         }
-        context["grids"][key] = _examples(model, data, folder / "examples.png")
+        context["grids"][key] = _examples(model, test, processor, folder / "examples.png")
         context["lifecycle_description"][key] = (
             f"Trained by `uruk pipeline --preset {results['preset']}` ({entry.role}); the stages below come from "
             "`training_record.json` in this folder."

@@ -20,8 +20,9 @@ def evaluate_renderer(
     temporal error of the predictions and of the ground truth, and `ms_per_frame` (eager forward time)."""
     config = config or model.config
     # `model` may also be an ONNX Runtime renderer (`UrukORTRenderer`), which has no training mode.
-    was_training = isinstance(model, torch.nn.Module) and model.training
-    if isinstance(model, torch.nn.Module):
+    is_module = isinstance(model, torch.nn.Module)
+    was_training = is_module and model.training
+    if is_module:
         model.eval()
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=UrukClipCollator(processor))
     frames, targets, logits, labels, motion, valid = [], [], [], [], [], []
@@ -39,7 +40,7 @@ def evaluate_renderer(
         if "motion" in batch:
             motion.append(batch["motion"])
             valid.append(batch["history_valid"])
-    if isinstance(model, torch.nn.Module):
+    if is_module:
         model.train(was_training)
     frames, targets = torch.cat(frames), torch.cat(targets)
     metrics = frame_metrics(frames.flatten(0, 1), targets.flatten(0, 1), flip=flip)

@@ -34,6 +34,7 @@ __all__ = [
     "SmokeFailure",
     "SmokeSettings",
     "buffer_baseline",
+    "finished_record",
     "run_calibration",
     "run_smoke",
     "train_curriculum",
@@ -247,6 +248,12 @@ def run_calibration(
     return record
 
 
+def finished_record(folder: str | Path, resume: bool) -> dict | None:
+    """The record (`folder/record.json`) of a stage an earlier run finished, when resuming; otherwise `None`."""
+    record = Path(folder) / "record.json"
+    return json.loads(record.read_text()) if resume and record.is_file() else None
+
+
 def train_curriculum(
     make_accelerator: Callable,
     model,
@@ -270,8 +277,8 @@ def train_curriculum(
     records = []
     for stage in stages:
         folder = output_dir / stage.settings.name
-        if resume and (folder / "record.json").is_file():
-            record = json.loads((folder / "record.json").read_text())
+        record = finished_record(folder, resume)
+        if record is not None:
             model.load_state_dict(type(model).from_pretrained(folder / "best").state_dict())
         else:
             accelerator = make_accelerator(stage.settings.name)

@@ -18,6 +18,7 @@ __all__ = [
     "FRAME_LOSS",
     "MATERIAL_SELECTION_WEIGHT",
     "V2_OPTIMIZED_CURRICULUM",
+    "V2_OPTIMIZED_MATERIAL_GATE",
     "V2_ULTRA_CURRICULUM",
     "WS5_CURRICULUM",
     "curriculum_stages",
@@ -42,6 +43,9 @@ V2_OPTIMIZED_CURRICULUM = [
     ("material", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=0.0)),
 ]
 """V2-Optimized's stages on the Accelerate loop (no teacher): rendering with MS-SSIM, then materials."""
+
+V2_OPTIMIZED_MATERIAL_GATE = QualityGate(metric="psnr", baseline="previous", margin=-1.0)
+"""V2-Optimized's material stage may not cost the frame more than 1 dB of what the rendering stage reached."""
 
 
 def curriculum_stages(

@@ -27,19 +27,27 @@ from pathlib import Path
 import torch
 
 from ..file_utils import atomic_path
-from ..legacy import save_legacy_checkpoint
 from ..models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
 from ..models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
 from ..models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
 from ..processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipDataset
 from .distillation import DistillationWeights, run_distillation
-from .lifecycle import QualityGate, SmokeSettings, buffer_baseline, run_calibration, run_smoke, train_curriculum
+from .lifecycle import (
+    QualityGate,
+    SmokeSettings,
+    buffer_baseline,
+    finished_record,
+    run_calibration,
+    run_smoke,
+    train_curriculum,
+)
 from .losses import LossWeights, renderer_loss
 from .recipes import (
     FRAME_AND_MATERIAL_LOSS,
     FRAME_LOSS,
     V2_OPTIMIZED_CURRICULUM,
+    V2_OPTIMIZED_MATERIAL_GATE,
     V2_ULTRA_CURRICULUM,
     WS5_CURRICULUM,
     curriculum_stages,
@@ -160,12 +168,6 @@ def _git_revision() -> str | None:
     return result.stdout.strip() or None
 
 
-def _finished(folder: Path, resume: bool) -> dict | None:
-    """The record of a stage finished by an earlier run, when resuming."""
-    record = folder / "record.json"
-    return json.loads(record.read_text()) if resume and record.is_file() else None
-
-
 def _without_history(record: dict) -> dict:
     return {key: value for key, value in record.items() if key != "history"}
 
@@ -175,10 +177,8 @@ def _save_legacy(model, path: Path, stage: str, metrics: dict, optimizer_file: P
     optimizer_state = None
     if optimizer_file is not None and optimizer_file.is_file():
         optimizer_state = torch.load(optimizer_file, map_location="cpu", weights_only=True)
-    save_legacy_checkpoint(
+    model.save_legacy_checkpoint(
         path,
-        model.state_dict(),
-        model.config.to_dict(),
         stage=stage,
         epoch=metrics.get("step"),
         metrics={key: value for key, value in metrics.items() if isinstance(value, int | float)},
@@ -209,6 +209,7 @@ class _Lifecycle:
         self.data, self.output, self.preset, self.resume = data, output, preset, resume
         self.budget = LIFECYCLE_PRESETS[preset]
         self.stages: dict[str, dict] = {}
+        self.started = time.perf_counter()
         config = self.recipe.config_class.from_preset(preset)
         self.processor = UrukGBufferProcessor.from_model_config(config)
         self.train = UrukClipDataset(data, "train", config.input_buffers)
@@ -228,7 +229,7 @@ class _Lifecycle:
 
     def smoke(self, model, weights: LossWeights, name: str = "smoke") -> None:
         folder = self.output / name
-        self.stages[name] = _finished(folder, self.resume) or run_smoke(
+        self.stages[name] = finished_record(folder, self.resume) or run_smoke(
             model,
             self.processor,
             self.train,
@@ -244,7 +245,7 @@ class _Lifecycle:
         settings = replace(
             stage.settings, max_steps=self.budget.calibration_steps, eval_every=self.budget.calibration_steps
         )
-        record = _finished(folder, self.resume) or run_calibration(
+        record = finished_record(folder, self.resume) or run_calibration(
             make_model,
             self.processor,
             self.train,
@@ -306,7 +307,7 @@ class _Lifecycle:
             [self.gate()] * len(curriculum),
         )
         student = self.new_model(role="student")
-        record = _finished(folder, self.resume)
+        record = finished_record(folder, self.resume)
         if record is not None:
             best = next(stage for stage in record["stages"] if stage["stage"] == record["global_best_stage"])
             student.load_state_dict(type(student).from_pretrained(best["best_folder"]).state_dict())
@@ -338,6 +339,7 @@ class _Lifecycle:
             "git_revision": _git_revision(),
             "command": " ".join(sys.argv),
             **(extra or {}),
+            "seconds": time.perf_counter() - self.started,
         }
         with atomic_path(self.output / "lifecycle.json") as temporary:
             temporary.write_text(json.dumps(record, indent=2, default=str))
@@ -383,8 +385,7 @@ def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = No
     learning_rate, winner = lifecycle.calibrate(warm_model, FRAME_LOSS)
     model = warm_model()
     model.load_state_dict(type(model).from_pretrained(winner).state_dict())
-    # The material stage may not cost the frame more than 1 dB of what the rendering stage reached.
-    gates = [lifecycle.gate(), QualityGate(metric="psnr", baseline="previous", margin=-1.0)]
+    gates = [lifecycle.gate(), V2_OPTIMIZED_MATERIAL_GATE]
     stages = curriculum_stages(
         V2_OPTIMIZED_CURRICULUM,
         lifecycle.template(learning_rate),
@@ -449,14 +450,9 @@ def train_family(
     """
     if family not in _RECIPES:
         raise ValueError(f"Unknown family {family!r} for `uruk train`; choose one of {list(FAMILIES)}.")
-    started = time.perf_counter()
     lifecycle = _Lifecycle(family, Path(data), Path(output), preset, resume)
     trainers = {"v2_ultra": _train_v2_ultra, "v2_optimized": _train_v2_optimized, "ws5": _train_ws5}
-    record = trainers[family](lifecycle, init_from=init_from)
-    record["seconds"] = time.perf_counter() - started
-    with atomic_path(lifecycle.output / "lifecycle.json") as temporary:
-        temporary.write_text(json.dumps(record, indent=2, default=str))
-    return record
+    return trainers[family](lifecycle, init_from=init_from)
 
 
 def train_student_from_scratch(
