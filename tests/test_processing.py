@@ -104,6 +104,8 @@ def _with(raw, name, value):
         (lambda raw: _with(raw, "depth", np.full((24, 40, 1), np.nan, np.float32)), "'depth' holds 960 NaN/Inf"),
         (lambda raw: _with(raw, "direct", -raw["direct"] - 1), "'direct' has negative values"),
         (lambda raw: _with(raw, "albedo", raw["albedo"].astype(np.int32)), "'albedo' has dtype torch.int32"),
+        (lambda raw: _with(raw, "material_id", raw["material_id"] + 0.5), "not integer ids in 0..255"),
+        (lambda raw: _with(raw, "material_id", raw["material_id"] + 300), "not integer ids in 0..255"),
         (lambda raw: _with(raw, "albedo", raw["albedo"].tolist()), "'albedo' must be a numpy array"),
         (
             lambda raw: _with(raw, "uv", raw["uv"][None]),

@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
-from .schema import BUFFER_SPECS, OPTIONAL_ZERO_BUFFERS, V2_LAYOUT, layout_channels
+from .schema import BUFFER_SPECS, MATERIAL_ID_SLOTS, OPTIONAL_ZERO_BUFFERS, V2_LAYOUT, layout_channels
 from .tonemap import tonemap
 
 __all__ = ["MATERIAL_PALETTE", "UrukGBufferProcessor"]
 
 TRANSFORMS = ("identity", "log1p", "symlog", "material_id")
-_MATERIAL_ID_SCALE = 255.0
+_MATERIAL_ID_SCALE = float(MATERIAL_ID_SLOTS - 1)
 _INTEGER_BUFFERS = ("material_id", "mask")
 
 MATERIAL_PALETTE = np.array(
@@ -51,7 +51,8 @@ class UrukGBufferProcessor(BaseImageProcessor):
     - `log1p`: `log(1 + x)` for non-negative long-tailed quantities (radiance: direct, path_1spp, history;
       distance depth; emission). The frame head adds its residual in this same encoding.
     - `symlog`: `sign(x) * log(1 + |x|)` for signed unbounded quantities (world position, motion in pixels).
-    - `material_id`: `id / 255`, so per-object integer ids land in a small range.
+    - `material_id`: `id / 255`, so per-object integer ids (`0 .. 255`) land in `[0, 1]`; models decode the id back
+      to pool material evidence over each surface.
 
     Args:
         input_buffers (`list[dict]`, *optional*, defaults to `uruk_hf.schema.V2_LAYOUT`):
@@ -224,6 +225,14 @@ class UrukGBufferProcessor(BaseImageProcessor):
             raise ValueError(
                 f"Buffer {name!r} holds {int((~finite).sum())} NaN/Inf values (first at batch, channel, y, x = {bad})."
             )
+        if self.transform_of(name) == "material_id" and tensor.numel():
+            outside = (tensor < 0) | (tensor > _MATERIAL_ID_SCALE) | (tensor != tensor.round())
+            if outside.any():
+                raise ValueError(
+                    f"Buffer {name!r} holds {int(outside.sum())} values that are not integer ids in "
+                    f"0..{MATERIAL_ID_SLOTS - 1} (first: {float(tensor[outside][0]):.4g}); renumber the surfaces of "
+                    "each frame into that range."
+                )
         spec = BUFFER_SPECS.get(name)
         if spec is not None and spec.non_negative and tensor.numel() and tensor.min() < 0:
             raise ValueError(

@@ -11,6 +11,7 @@ __all__ = [
     "BUFFER_SPECS",
     "GBUFFER_LAYOUT",
     "MATERIAL_CLASSES",
+    "MATERIAL_ID_SLOTS",
     "OPTIONAL_ZERO_BUFFERS",
     "RAY_RECONSTRUCTION_LAYOUT",
     "V2_LAYOUT",
@@ -21,6 +22,10 @@ __all__ = [
 ]
 
 
+MATERIAL_ID_SLOTS = 256
+"""`material_id` values are integers `0 .. MATERIAL_ID_SLOTS - 1` (one per surface of a frame; 0 on background)."""
+
+
 @dataclass(frozen=True)
 class BufferSpec:
     """What one named raw buffer holds.
@@ -29,8 +34,8 @@ class BufferSpec:
         channels (`int`): channel count of the buffer.
         transform (`str`): how `UrukGBufferProcessor` normalizes it; one of `"identity"`, `"log1p"` (non-negative
             quantities with a long tail: radiance, distance, emission), `"symlog"` (signed unbounded quantities:
-            world positions, motion in pixels; `sign(x) * log1p(|x|)`) and `"material_id"` (integer ids scaled to
-            `[0, 1]` by `1 / 255`).
+            world positions, motion in pixels; `sign(x) * log1p(|x|)`) and `"material_id"` (integer ids
+            `0 .. MATERIAL_ID_SLOTS - 1` scaled to `[0, 1]`).
         non_negative (`bool`): values below zero are physically impossible and rejected.
         description (`str`): the physical meaning and unit, used in docs and dataset cards.
     """
@@ -49,7 +54,12 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
     "metallic": BufferSpec(1, "identity", True, "principled BSDF metallic, [0, 1]"),
     "specular": BufferSpec(1, "identity", True, "principled BSDF specular, [0, 1]"),
     "emissive": BufferSpec(1, "log1p", True, "emitted radiance (luminance), linear HDR"),
-    "material_id": BufferSpec(1, "material_id", True, "per-object id, randomized per scene (not the class)"),
+    "material_id": BufferSpec(
+        1,
+        "material_id",
+        True,
+        "per-object integer id in 0..255, randomized per scene (not the class); 0 on background",
+    ),
     "direct": BufferSpec(3, "log1p", True, "direct illumination, all emitters, 16 spp, box filter, linear HDR"),
     "path_1spp": BufferSpec(3, "log1p", True, "path-traced radiance, 1 spp, box filter, linear HDR"),
     "position": BufferSpec(3, "symlog", False, "world-space surface position, scene units"),

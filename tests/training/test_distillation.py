@@ -123,8 +123,8 @@ def test_curriculum_plateau_lowers_the_learning_rate_then_ends_the_stage(v2_pair
 
 
 def test_curriculum_callback_decisions_on_given_scores(tmp_path):
-    """Scores 30, 30, 30, 31, 31, 31: improve, drop the LR (x0.5), end stage 1 on its plateau; stage 2 restarts
-    from stage 1's best weights at its own learning rate."""
+    """Scores 30, 30, 30, 31: improve, drop the LR (x0.5), end stage 1 on its plateau; stage 2 restarts from stage
+    1's best weights at its own learning rate, which the next step gets."""
     from types import SimpleNamespace
 
     from transformers import TrainerControl
@@ -145,6 +145,7 @@ def test_curriculum_callback_decisions_on_given_scores(tmp_path):
     for step, psnr in enumerate([30.0, 30.0, 30.0], start=1):
         state.global_step = step
         callback.on_evaluate(None, state, control, {"eval_psnr": psnr}, model=model, lr_scheduler=scheduler)
+        callback.on_step_begin(None, state, control, lr_scheduler=scheduler, optimizer=optimizer)
         rates.append(scheduler.base_lrs[0])
     assert rates[:2] == [1e-3, 5e-4] and callback.stage_index == 1 and rates[2] == 4e-4
     assert callback.records[0]["stop_reason"] == "plateau" and not control.should_training_stop

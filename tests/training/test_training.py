@@ -1,11 +1,13 @@
 """Training at the tiny preset: the unroll never feeds ground truth, and the stage loop's decisions."""
 
 import json
+import math
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,14 @@ from uruk_hf import (
 from uruk_hf.reprojection import warp_previous_frame
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss
-from uruk_hf.training.stage import StageSettings, TrainingDivergedError, train_stage
+from uruk_hf.training.stage import (
+    StageSettings,
+    TrainingDivergedError,
+    annealing_factor,
+    group_learning_rate,
+    optimizer_parameter_groups,
+    train_stage,
+)
 from uruk_hf.training.unroll import unroll_clip
 
 from ..accelerate_launch import TWO_CPU_PROCESSES
@@ -134,6 +143,27 @@ def test_plateau_lowers_the_learning_rate_then_stops(tmp_path, tiny_dataset):
     assert [entry["step"] for entry in record["history"]] == [1, 2, 3]
     assert json.loads((tmp_path / "record.json").read_text())["stop_reason"] == "plateau"
     assert (tmp_path / "best" / "model.safetensors").is_file()
+
+
+def test_cosine_annealing_and_the_material_head_rate(tmp_path, tiny_dataset):
+    settings = StageSettings("s", max_steps=100, cosine_annealing=True, material_head_lr_scale=3.0)
+    assert annealing_factor(settings, 0, 0.0) == 1.0
+    assert annealing_factor(settings, 50, 0.0) == pytest.approx(0.5)
+    assert annealing_factor(replace(settings, time_budget_s=10.0), 10, 7.5) == pytest.approx(
+        0.5 * (1 + math.cos(0.75 * math.pi))
+    )
+    assert annealing_factor(replace(settings, cosine_annealing=False), 99, 1e9) == 1.0
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
+    trunk, head = optimizer_parameter_groups(model)
+    assert not trunk["material_head"] and head["material_head"]
+    assert {id(p) for p in head["params"]} == {id(p) for p in model.material_head.parameters()}
+    assert len(trunk["params"]) + len(head["params"]) == len(list(model.parameters()))
+    assert group_learning_rate(head, 1e-3, settings) == pytest.approx(3e-3)
+    assert group_learning_rate(trunk, 1e-3, settings) == 1e-3
+
+    _, run = _stage(tmp_path, tiny_dataset, learning_rate=1e-3, max_steps=4, patience=10, cosine_annealing=True)
+    rates = [entry["lr"] for entry in run()["history"]]
+    assert rates[0] == pytest.approx(1e-3) and rates == sorted(rates, reverse=True) and rates[-1] < 0.2e-3
 
 
 def test_nan_loss_stops_with_the_step(tmp_path, tiny_dataset):

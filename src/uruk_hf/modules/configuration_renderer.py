@@ -4,15 +4,15 @@ from transformers import PretrainedConfig
 
 from ..schema import MATERIAL_CLASSES, layout_channels
 
-__all__ = ["PRESET_NAMES", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
+__all__ = ["MATERIAL_HEAD_BUFFERS", "PRESET_NAMES", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
 
 PRESET_NAMES = ("tiny", "quick", "full")
 """The one preset vocabulary (DESIGN §1): `tiny` for tests, `quick` for a 2-core CPU, `full` for the published size."""
 
 V2_TRUNK_PRESETS = {
     "tiny": {
-        "teacher": {"hidden_sizes": [12, 24], "depths": [1, 1]},
-        "student": {"hidden_sizes": [6, 10], "depths": [1, 1]},
+        "teacher": {"hidden_sizes": [12, 24], "depths": [1, 1], "material_head_width": 16},
+        "student": {"hidden_sizes": [6, 10], "depths": [1, 1], "material_head_width": 8},
     },
     "quick": {
         "teacher": {"hidden_sizes": [24, 48, 96, 160], "depths": [1, 1, 2, 2]},
@@ -25,6 +25,10 @@ V2_TRUNK_PRESETS = {
 }
 """Trunk sizes of the V2 renderers. V2-Ultra's student and V2-Optimized share the student rows, which is what
 makes their state dicts interchangeable (V2-Optimized warm-starts from the V2-Ultra student, DESIGN §4)."""
+
+
+MATERIAL_HEAD_BUFFERS = ("albedo", "normal", "depth", "roughness", "metallic", "specular", "emissive")
+"""The surface buffers whose statistics the material head pools per surface (not `material_id`: a random id)."""
 
 
 class UrukRendererConfig(PretrainedConfig):
@@ -49,6 +53,15 @@ class UrukRendererConfig(PretrainedConfig):
             Input buffer whose 3 channels modulate the predicted shading.
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
+        material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
+            Input buffers whose statistics over each surface the material head classifies (the attributes that
+            name a material: albedo, normal, depth, roughness, metallic, specular, emissive). Names missing from
+            `input_buffers` are skipped.
+        material_segment_buffer (`str`, *optional*, defaults to `"material_id"`):
+            Input buffer of integer surface ids (`0 .. uruk_hf.schema.MATERIAL_ID_SLOTS - 1`, encoded by the
+            processor's `material_id` transform): the material head pools its statistics over each id.
+        material_head_width (`int`, *optional*, defaults to 64):
+            Channels of the material head's trunk projection and classifier.
         material_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the material cross-entropy against the frame loss when the model computes its own loss.
         role (`str`, *optional*, defaults to the family's published role):
@@ -70,6 +83,9 @@ class UrukRendererConfig(PretrainedConfig):
         cheap_render_buffer: str = "direct",
         albedo_buffer: str = "albedo",
         use_material_head: bool | None = None,
+        material_head_buffers: list[str] | None = None,
+        material_segment_buffer: str = "material_id",
+        material_head_width: int = 64,
         material_loss_weight: float = 1.0,
         role: str | None = None,
         **kwargs,
@@ -83,6 +99,11 @@ class UrukRendererConfig(PretrainedConfig):
         self.cheap_render_buffer = cheap_render_buffer
         self.albedo_buffer = albedo_buffer
         self.use_material_head = use_material_head
+        self.material_head_buffers = list(
+            MATERIAL_HEAD_BUFFERS if material_head_buffers is None else material_head_buffers
+        )
+        self.material_segment_buffer = material_segment_buffer
+        self.material_head_width = material_head_width
         self.material_loss_weight = material_loss_weight
         self.role = role
         if use_material_head and kwargs.get("id2label") is None and kwargs.get("num_labels") is None:
@@ -122,6 +143,11 @@ class UrukRendererConfig(PretrainedConfig):
             start += int(entry["channels"])
         raise ValueError(f"Buffer {name!r} is not in input_buffers {[e['name'] for e in self.input_buffers]}.")
 
+    def material_head_slices(self) -> list[slice]:
+        """The channel slices of the `material_head_buffers` present in `input_buffers`."""
+        present = {entry["name"] for entry in self.input_buffers}
+        return [self.buffer_slice(name) for name in self.material_head_buffers if name in present]
+
     def _validate(self) -> None:
         names = []
         for entry in self.input_buffers:
@@ -139,6 +165,15 @@ class UrukRendererConfig(PretrainedConfig):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
         if self.use_material_head and self.num_labels < 2:
             raise ValueError(f"A material head needs at least 2 classes in id2label, got {self.id2label}.")
+        if self.use_material_head:
+            if self.material_segment_buffer not in names:
+                raise ValueError(
+                    f"The material head pools over the surfaces of material_segment_buffer="
+                    f"{self.material_segment_buffer!r}, which is not in input_buffers {names}."
+                )
+            segment = self.buffer_slice(self.material_segment_buffer)
+            if segment.stop - segment.start != 1:
+                raise ValueError(f"material_segment_buffer={self.material_segment_buffer!r} must have 1 channel.")
         valid_roles = {role for rows in self.presets.values() for role in rows}
         if valid_roles and self.role not in valid_roles:
             raise ValueError(

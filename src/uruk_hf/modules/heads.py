@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .pooling import segment_mean
+
 __all__ = ["UrukFrameHead", "UrukMaterialHead"]
 
 # softplus(_INITIAL_SHADING_LOGIT) ~= 0.05: the demodulated term starts small.
@@ -13,6 +15,10 @@ _INITIAL_SHADING_LOGIT = math.log(math.expm1(0.05))
 # A centre logit of 8 against 24 zeros puts 99.2% of the filter weight on the pixel itself: an untrained model
 # returns (almost exactly) its cheap input render instead of an arbitrary image.
 _INITIAL_CENTRE_LOGIT = 8.0
+# Surface statistics that span decades are taken as log(x + floor) / _LOG_SCALE, which keeps them of order one.
+_VARIANCE_FLOOR = 1e-4
+_DIFFERENCE_FLOOR = 1e-3
+_LOG_SCALE = 4.0
 
 
 class UrukFrameHead(nn.Module):
@@ -63,13 +69,66 @@ class UrukFrameHead(nn.Module):
 
 
 class UrukMaterialHead(nn.Module):
-    """Per-pixel semantic material logits: a 3x3 convolution for local texture context, then a 1x1 classifier."""
+    """Material logits per surface: a classifier of statistics pooled over every pixel that shares a `material_id`.
 
-    def __init__(self, hidden_size: int, num_labels: int):
+    A surface has one material, and what names it is spread over the surface: the spread of its albedo and how
+    fast it varies (a flat plastic against a woven fabric or tiles), its BSDF parameters, its size and shape. A
+    per-pixel classifier sees one sample of that at a time. This head pools, per surface of the `material_id`
+    buffer (`uruk_hf.modules.pooling.segment_mean`): the mean and log-variance of the surface buffers, the mean
+    magnitude of the albedo's horizontal and vertical differences between pixels of the same surface (log scale),
+    the log of its share of the frame, and the mean of a projection of the trunk's features (context: shape,
+    placement, light).
+    Three 1x1 convolutions classify those statistics, so every pixel of a surface gets the same logits.
+
+    Args:
+        hidden_size (`int`): channels of the trunk features.
+        surface_channels (`int`): channels of the surface buffers.
+        width (`int`): channels of the trunk projection and of the classifier.
+        num_labels (`int`): material classes.
+        num_segments (`int`): possible `material_id` values.
+    """
+
+    def __init__(self, hidden_size: int, surface_channels: int, width: int, num_labels: int, num_segments: int):
         super().__init__()
-        self.context = nn.Conv2d(hidden_size, hidden_size, kernel_size=3, padding=1)
-        self.activation = nn.ReLU()
-        self.classifier = nn.Conv2d(hidden_size, num_labels, kernel_size=1)
+        self.num_segments = num_segments
+        self.trunk_projection = nn.Conv2d(hidden_size, width, kernel_size=1)
+        statistics = 2 * surface_channels + 6 + width + 1
+        self.classifier = nn.Sequential(
+            nn.Conv2d(statistics, width, kernel_size=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, kernel_size=1),
+            nn.ReLU(),
+            nn.Conv2d(width, num_labels, kernel_size=1),
+        )
 
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.activation(self.context(features)))
+    @staticmethod
+    def _albedo_differences(albedo: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        """|albedo(x + 1) - albedo(x)| horizontally and vertically, 0 where the neighbour is another surface."""
+        same_x = (segment_ids[..., :, 1:] == segment_ids[..., :, :-1]).to(albedo.dtype)
+        same_y = (segment_ids[..., 1:, :] == segment_ids[..., :-1, :]).to(albedo.dtype)
+        along_x = (albedo[..., :, 1:] - albedo[..., :, :-1]).abs() * same_x
+        along_y = (albedo[..., 1:, :] - albedo[..., :-1, :]).abs() * same_y
+        return torch.cat([F.pad(along_x, (0, 1)), F.pad(along_y, (0, 0, 0, 1))], dim=1)
+
+    def forward(
+        self, features: torch.Tensor, surface: torch.Tensor, albedo: torch.Tensor, segment_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits `(B, num_labels, H, W)` from trunk features, the surface buffers, the albedo and the per-pixel
+        surface ids `(B, 1, H, W)` (integers in `0 .. num_segments - 1`)."""
+        differences = self._albedo_differences(albedo, segment_ids)
+        context = F.relu(self.trunk_projection(features))
+        channels = surface.shape[1]
+        pooled, pixels = segment_mean(
+            torch.cat([surface, surface * surface, differences, context], dim=1), segment_ids, self.num_segments
+        )
+        mean, mean_square = pooled[:, :channels], pooled[:, channels : 2 * channels]
+        # Variances and differences span decades (a flat plastic has none, a tile grout a lot): log scale. The
+        # size is the surface's share of the frame, not its pixel count, so it does not change with resolution.
+        statistics = [
+            mean,
+            torch.log((mean_square - mean * mean).clamp_min(0.0) + _VARIANCE_FLOOR) / _LOG_SCALE,
+            torch.log(pooled[:, 2 * channels : 2 * channels + 6] + _DIFFERENCE_FLOOR) / _LOG_SCALE,
+            pooled[:, 2 * channels + 6 :],
+            torch.log(pixels / (pixels.shape[-2] * pixels.shape[-1])) / _LOG_SCALE,
+        ]
+        return self.classifier(torch.cat(statistics, dim=1))

@@ -13,6 +13,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ..legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+from ..schema import MATERIAL_ID_SLOTS
 from ..tonemap import tonemap
 from .configuration_renderer import UrukRendererConfig
 from .heads import UrukFrameHead, UrukMaterialHead
@@ -56,9 +57,17 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
         super().__init__(config)
         self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths)
         self.frame_head = UrukFrameHead(config.hidden_sizes[0])
-        self.material_head = (
-            UrukMaterialHead(config.hidden_sizes[0], config.num_labels) if config.use_material_head else None
-        )
+        self.material_head = None
+        if config.use_material_head:
+            self._material_surface_slices = config.material_head_slices()
+            self._material_segment_slice = config.buffer_slice(config.material_segment_buffer)
+            self.material_head = UrukMaterialHead(
+                config.hidden_sizes[0],
+                sum(part.stop - part.start for part in self._material_surface_slices),
+                config.material_head_width,
+                config.num_labels,
+                MATERIAL_ID_SLOTS,
+            )
         self._cheap_render_slice = config.buffer_slice(config.cheap_render_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
         self.post_init()
@@ -99,7 +108,17 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
         frame = self.frame_head(
             features, pixel_values[:, self._cheap_render_slice], pixel_values[:, self._albedo_slice]
         )
-        material_logits = self.material_head(features) if self.material_head is not None else None
+        material_logits = None
+        if self.material_head is not None:
+            surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]
+            # The processor stores ids as id / (MATERIAL_ID_SLOTS - 1); decode them back to integers.
+            segment_ids = (pixel_values[:, self._material_segment_slice] * (MATERIAL_ID_SLOTS - 1)).round()
+            material_logits = self.material_head(
+                features,
+                torch.cat(surface, dim=1),
+                pixel_values[:, self._albedo_slice],
+                segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long(),
+            )
 
         loss = None
         if frame_targets is not None:

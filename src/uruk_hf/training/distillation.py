@@ -32,7 +32,16 @@ from .data import UrukClipCollator
 from .evaluation import evaluate_renderer
 from .lifecycle import GateFailure, QualityGate
 from .losses import distillation_loss, renderer_loss
-from .stage import StageProgress, StageSettings, TrainingDivergedError, save_best_model, selection_score
+from .stage import (
+    StageProgress,
+    StageSettings,
+    TrainingDivergedError,
+    annealing_factor,
+    group_learning_rate,
+    optimizer_parameter_groups,
+    save_best_model,
+    selection_score,
+)
 from .unroll import unroll_clip
 
 __all__ = [
@@ -117,6 +126,15 @@ class UrukCurriculumCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self._clock = time.perf_counter() - self.progress.elapsed
 
+    def on_step_begin(self, args, state, control, lr_scheduler=None, optimizer=None, **kwargs):
+        # The stage's rate, lowered by its plateau drops and its annealing, per parameter group; the scheduler
+        # multiplies in the warm-up.
+        settings = self.current.settings
+        step, elapsed = state.global_step - self.stage_start_step, time.perf_counter() - self._clock
+        rate = settings.learning_rate * settings.lr_drop_factor**self.progress.drops
+        rate *= annealing_factor(settings, step, elapsed)
+        lr_scheduler.base_lrs = [group_learning_rate(group, rate, settings) for group in optimizer.param_groups]
+
     def on_step_end(self, args, state, control, **kwargs):
         if state.global_step - self.stage_start_step >= self.current.settings.max_steps:
             control.should_evaluate = True
@@ -135,16 +153,15 @@ class UrukCurriculumCallback(TrainerCallback):
         improved, decision = self.progress.observe(score, stage.settings, elapsed)
         if improved and state.is_world_process_zero:
             save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
-        if decision == "lr_drop":
-            lr_scheduler.base_lrs = [rate * stage.settings.lr_drop_factor for rate in lr_scheduler.base_lrs]
+        if decision == "lr_drop":  # `progress.drops` went up: the next step runs at the lower rate
             decision = None
         if decision is None and self.progress.step >= stage.settings.max_steps:
             decision = "max_steps"
         if decision is not None:
-            self.end_stage(decision, state, control, model, lr_scheduler)
+            self.end_stage(decision, state, control, model)
         return control
 
-    def end_stage(self, decision: str, state, control, model, lr_scheduler) -> None:
+    def end_stage(self, decision: str, state, control, model) -> None:
         """Closes the current stage (`decision` says why): records it, checks its gate, and either stops training
         (last stage or a failed gate) or starts the next stage from this stage's best weights."""
         stage = self.current
@@ -181,7 +198,6 @@ class UrukCurriculumCallback(TrainerCallback):
         self.stage_start_step = state.global_step
         self.progress = StageProgress()
         self._clock = time.perf_counter()
-        lr_scheduler.base_lrs = [self.current.settings.learning_rate for _ in lr_scheduler.base_lrs]
 
 
 class UrukDistillationTrainer(Trainer):
@@ -204,6 +220,17 @@ class UrukDistillationTrainer(Trainer):
         self.teacher, self.processor, self.curriculum = teacher, processor, curriculum
         self._teacher_outputs: dict[int, list[tuple[torch.Tensor, torch.Tensor | None]]] = {}
         self.add_callback(curriculum)
+
+    def create_optimizer(self):
+        """AdamW over `optimizer_parameter_groups` (the material head in its own group, see
+        `StageSettings.material_head_lr_scale`) with the arguments' rate and weight decay."""
+        if self.optimizer is None:
+            self.optimizer = torch.optim.AdamW(
+                optimizer_parameter_groups(self.model),
+                lr=self.args.learning_rate,
+                weight_decay=self.args.weight_decay,
+            )
+        return self.optimizer
 
     def teacher_outputs(self, inputs: dict) -> list:
         """The teacher's outputs on the batch's clips, frame by frame (`frame`, `material_logits`).
@@ -385,7 +412,7 @@ def run_distillation(
         # stage ends on a final evaluation.
         trainer.evaluate()
         if len(records) == len(stages) - 1:
-            curriculum.end_stage("max_steps", trainer.state, trainer.control, student, trainer.lr_scheduler)
+            curriculum.end_stage("max_steps", trainer.state, trainer.control, student)
     if len(records) != len(stages) and curriculum.gate_failure is None:
         raise RuntimeError(f"Training ended after {len(records)} of {len(stages)} curriculum stages.")
     if trainer.is_world_process_zero():

@@ -77,10 +77,11 @@ class LifecyclePreset:
         calibration_learning_rates (`tuple[float, ...]`): candidates of the Calibration stage.
         calibration_steps (`int`): steps per candidate; the winner's weights continue into the next stage.
         stage (`StageSettings`): template of every training stage (batch size, evaluation interval, warm-up,
-            plateau rules, step cap); each stage sets its own name, loss terms and learning rate.
-        production_time_s (`float | None`): wall-clock budget of a Production stage.
-        curriculum_time_s (`float | None`): wall-clock budget of a whole curriculum (Distillation, the V2-Optimized
-            stages), shared evenly by its stages.
+            plateau rules, annealing, step cap); each stage sets its own name, loss terms and learning rate.
+        production_time_s (`dict[str, float] | None`): wall-clock budget of the Production stage of each family that
+            has one (None: no time limit).
+        curriculum_time_s (`dict[str, float] | None`): wall-clock budget of each family's whole curriculum
+            (Distillation, the V2-Optimized stages), shared evenly by its stages (None: no time limit).
         gate_margin (`float`): dB of validation PSNR above the cheap `direct` render that every gate requires.
     """
 
@@ -88,9 +89,17 @@ class LifecyclePreset:
     calibration_learning_rates: tuple[float, ...]
     calibration_steps: int
     stage: StageSettings
-    production_time_s: float | None
-    curriculum_time_s: float | None
+    production_time_s: dict[str, float] | None
+    curriculum_time_s: dict[str, float] | None
     gate_margin: float
+
+    def production_seconds(self, family: str) -> float | None:
+        """`family`'s Production budget."""
+        return None if self.production_time_s is None else self.production_time_s[family]
+
+    def curriculum_seconds(self, family: str) -> float | None:
+        """`family`'s curriculum budget."""
+        return None if self.curriculum_time_s is None else self.curriculum_time_s[family]
 
 
 LIFECYCLE_PRESETS = {
@@ -107,16 +116,36 @@ LIFECYCLE_PRESETS = {
         SmokeSettings(),
         (2e-3, 4e-3),
         40,
-        StageSettings("template", max_steps=3000, eval_every=40, patience=3, batch_size=4, warmup_steps=20),
-        production_time_s=210.0,
-        curriculum_time_s=160.0,
+        StageSettings(
+            "template",
+            max_steps=3000,
+            eval_every=40,
+            patience=3,
+            batch_size=4,
+            warmup_steps=20,
+            cosine_annealing=True,
+            material_head_lr_scale=2.0,
+        ),
+        # V2-Ultra's student gets the longest curriculum: it trains two heads and has the hardest targets; WS5's
+        # single-head stages converge sooner.
+        production_time_s={"v2_ultra": 210.0, "ws5": 150.0},
+        curriculum_time_s={"v2_ultra": 240.0, "v2_optimized": 160.0, "ws5": 120.0},
         gate_margin=2.0,
     ),
     "full": LifecyclePreset(
         SmokeSettings(),
         (5e-4, 1e-3, 2e-3),
         500,
-        StageSettings("template", max_steps=100_000, eval_every=1000, patience=5, batch_size=8, warmup_steps=500),
+        StageSettings(
+            "template",
+            max_steps=100_000,
+            eval_every=1000,
+            patience=5,
+            batch_size=8,
+            warmup_steps=500,
+            cosine_annealing=True,
+            material_head_lr_scale=2.0,
+        ),
         production_time_s=None,
         curriculum_time_s=None,
         gate_margin=5.0,
@@ -263,7 +292,7 @@ class _Lifecycle:
         stage = curriculum_stages(
             [("production", weights, _NO_TEACHER)],
             self.template(learning_rate),
-            self.budget.production_time_s,
+            self.budget.production_seconds(self.family),
             [self.gate()],
         )
         (record,) = train_curriculum(
@@ -303,7 +332,7 @@ class _Lifecycle:
         stages = curriculum_stages(
             curriculum,
             self.template(learning_rate),
-            self.budget.curriculum_time_s if time_s is None else time_s,
+            self.budget.curriculum_seconds(self.family) if time_s is None else time_s,
             [self.gate()] * len(curriculum),
         )
         student = self.new_model(role="student")
@@ -389,7 +418,7 @@ def _train_v2_optimized(lifecycle: _Lifecycle, init_from: str | Path | None = No
     stages = curriculum_stages(
         V2_OPTIMIZED_CURRICULUM,
         lifecycle.template(learning_rate),
-        lifecycle.budget.curriculum_time_s,
+        lifecycle.budget.curriculum_seconds(lifecycle.family),
         gates,
     )
     records = train_curriculum(

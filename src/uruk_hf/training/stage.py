@@ -30,6 +30,9 @@ __all__ = [
     "StageProgress",
     "StageSettings",
     "TrainingDivergedError",
+    "annealing_factor",
+    "group_learning_rate",
+    "optimizer_parameter_groups",
     "save_best_model",
     "save_final_model",
     "save_trained_model",
@@ -60,6 +63,11 @@ class StageSettings:
         max_lr_drops (`int`): plateaus that lower the learning rate; the next plateau stops the stage.
         lr_drop_factor (`float`): learning-rate multiplier at a plateau.
         time_budget_s (`float | None`): wall-clock budget of the stage; it stops at the first evaluation after.
+        material_head_lr_scale (`float`): multiplier of the learning rate of the material head's parameters: a small
+            classifier of per-surface statistics that learns well at rates that would upset the trunk.
+        cosine_annealing (`bool`): multiply the learning rate by `0.5 * (1 + cos(pi * f))`, `f` the fraction of
+            the stage's budget used (the larger of steps over `max_steps` and seconds over `time_budget_s`): a
+            short stage then ends at a low rate instead of being cut off at its peak.
         weights (`LossWeights`): loss terms.
         selection_metric (`str`): validation metric that defines "best" (higher is better).
         material_selection_weight (`float`): added to the selection score per unit of material mean IoU, so that a
@@ -79,11 +87,41 @@ class StageSettings:
     max_lr_drops: int = 2
     lr_drop_factor: float = 0.3
     time_budget_s: float | None = None
+    cosine_annealing: bool = False
+    material_head_lr_scale: float = 1.0
     weights: LossWeights = field(default_factory=LossWeights)
     selection_metric: str = "psnr"
     material_selection_weight: float = 0.0
     weight_decay: float = 0.0
     seed: int = 0
+
+
+def annealing_factor(settings: StageSettings, step: int, elapsed: float) -> float:
+    """The learning-rate multiplier of `settings.cosine_annealing` after `step` steps and `elapsed` seconds (1 when
+    annealing is off)."""
+    if not settings.cosine_annealing:
+        return 1.0
+    used = step / settings.max_steps
+    if settings.time_budget_s:
+        used = max(used, elapsed / settings.time_budget_s)
+    return 0.5 * (1.0 + math.cos(math.pi * min(used, 1.0)))
+
+
+def optimizer_parameter_groups(model) -> list[dict]:
+    """AdamW parameter groups of a renderer: the trunk and frame head, then the material head (if any), each group
+    tagged with `material_head` so that `group_learning_rate` can scale its rate."""
+    head = getattr(model, "material_head", None)
+    head_ids = {id(parameter) for parameter in head.parameters()} if head is not None else set()
+    groups = [
+        {"params": [p for p in model.parameters() if id(p) not in head_ids], "material_head": False},
+        {"params": [p for p in model.parameters() if id(p) in head_ids], "material_head": True},
+    ]
+    return [group for group in groups if group["params"]]
+
+
+def group_learning_rate(group: dict, rate: float, settings: StageSettings) -> float:
+    """The learning rate of parameter group `group` when the stage runs at `rate`."""
+    return rate * settings.material_head_lr_scale if group.get("material_head") else rate
 
 
 def selection_score(metrics: dict, settings: StageSettings) -> float:
@@ -218,7 +256,9 @@ def train_stage(
         collate_fn=UrukClipCollator(processor),
         generator=generator,
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        optimizer_parameter_groups(model), lr=settings.learning_rate, weight_decay=settings.weight_decay
+    )
     model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
     progress = StageProgress()
     accelerator.register_for_checkpointing(progress)
@@ -229,9 +269,8 @@ def train_stage(
         resumed_from = progress.step
     started = time.perf_counter() - progress.elapsed
     stop_reason = None
+    # Every step sets each group's rate from this, its warm-up and its annealing.
     learning_rate = settings.learning_rate * settings.lr_drop_factor**progress.drops
-    for group in optimizer.param_groups:
-        group["lr"] = learning_rate
 
     def evaluate_and_decide() -> str | None:
         nonlocal learning_rate
@@ -243,7 +282,8 @@ def train_stage(
             )
         metrics = _broadcast(accelerator, metrics)
         score = selection_score(metrics, settings)
-        entry = {"step": progress.step, "seconds": time.perf_counter() - started, "lr": learning_rate, **metrics}
+        rate = optimizer.param_groups[0]["lr"]
+        entry = {"step": progress.step, "seconds": time.perf_counter() - started, "lr": rate, **metrics}
         entry["score"] = score
         progress.history.append(entry)
         accelerator.log(
@@ -254,8 +294,6 @@ def train_stage(
             save_best_model(accelerator.unwrap_model(model), output_dir / "best", optimizer)
         if decision == "lr_drop":
             learning_rate *= settings.lr_drop_factor
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate
             decision = None
         _save_checkpoint(accelerator, checkpoint)
         progress.evaluation_seconds += time.perf_counter() - evaluation_started
@@ -278,8 +316,9 @@ def train_stage(
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
             warmup = min(1.0, (progress.step + 1) / max(settings.warmup_steps, 1))
+            annealing = annealing_factor(settings, progress.step, time.perf_counter() - started)
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate * warmup
+                group["lr"] = group_learning_rate(group, learning_rate * warmup * annealing, settings)
             optimizer.step()
             optimizer.zero_grad()
             progress.step += 1

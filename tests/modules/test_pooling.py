@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
+from uruk_hf.modules.pooling import segment_mean
+from uruk_hf.schema import MATERIAL_ID_SLOTS
+
+
+def reference_segment_mean(values, segment_ids):
+    means, sizes = torch.empty_like(values), torch.empty_like(values[:, :1])
+    for image in range(values.shape[0]):
+        for segment in segment_ids[image].unique():
+            where = segment_ids[image, 0] == segment
+            means[image][:, where] = values[image][:, where].mean(dim=1, keepdim=True)
+            sizes[image][:, where] = float(where.sum())
+    return means, sizes
+
+
+def test_segment_mean_matches_a_loop_per_image():
+    generator = torch.Generator().manual_seed(0)
+    values = torch.randn(3, 5, 9, 11, generator=generator)
+    segment_ids = torch.randint(0, 6, (3, 1, 9, 11), generator=generator)
+    segment_ids[1] = 0  # one image that is a single segment
+    means, sizes = segment_mean(values, segment_ids, num_segments=8)
+    expected_means, expected_sizes = reference_segment_mean(values, segment_ids)
+    torch.testing.assert_close(means, expected_means)
+    torch.testing.assert_close(sizes, expected_sizes)
+    assert torch.equal(sizes[1], torch.full_like(sizes[1], 99.0))
+
+
+def tiny_inputs_with_surfaces(config, surfaces, height=24, width=32, seed=0):
+    """Random buffers whose `material_id` channel holds `surfaces` vertical stripes."""
+    generator = torch.Generator().manual_seed(seed)
+    pixel_values = torch.rand(1, config.num_channels, height, width, generator=generator)
+    stripes = torch.arange(width) * surfaces // width + 1
+    ids = config.buffer_slice("material_id")
+    pixel_values[:, ids] = (stripes.expand(height, width) / (MATERIAL_ID_SLOTS - 1)).view(1, 1, height, width)
+    return pixel_values, stripes
+
+
+def test_material_logits_are_one_decision_per_surface():
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny")).eval()
+    pixel_values, stripes = tiny_inputs_with_surfaces(model.config, surfaces=4)
+    with torch.no_grad():
+        logits = model(pixel_values).material_logits[0]
+    for surface in stripes.unique():
+        columns = logits[:, :, stripes == surface]
+        assert torch.allclose(columns, columns[:, :1, :1].expand_as(columns), atol=1e-5)
+    assert not torch.allclose(logits[:, 0, 0], logits[:, 0, -1])
+
+
+def test_material_logits_see_the_texture_of_a_surface():
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny")).eval()
+    pixel_values, _ = tiny_inputs_with_surfaces(model.config, surfaces=1)
+    albedo = model.config.buffer_slice("albedo")
+    flat = pixel_values.clone()
+    flat[:, albedo] = pixel_values[:, albedo].mean(dim=(2, 3), keepdim=True)  # same mean colour, no texture
+    with torch.no_grad():
+        textured, untextured = model(pixel_values).material_logits, model(flat).material_logits
+    assert (textured - untextured).abs().max() > 1e-3
+
+
+def test_a_material_head_needs_its_surface_ids():
+    layout = [entry for entry in UrukV2UltraConfig().input_buffers if entry["name"] != "material_id"]
+    with pytest.raises(ValueError, match="material_segment_buffer='material_id'.*not in input_buffers"):
+        UrukV2UltraConfig.from_preset("tiny", input_buffers=layout)
+    config = UrukV2UltraConfig.from_preset("tiny", input_buffers=layout, use_material_head=False)
+    assert config.num_channels == 31
