@@ -23,8 +23,9 @@ from uruk_hf import (
     UrukWS5CinematicRenderer,
 )
 from uruk_hf.reprojection import warp_previous_frame
+from uruk_hf.tonemap import tonemap
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
-from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss
+from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss, teacher_bounded_l1
 from uruk_hf.training.stage import (
     StageSettings,
     TrainingDivergedError,
@@ -120,6 +121,20 @@ def test_distillation_loss_is_zero_only_for_a_perfect_copy(v2):
     assert different > renderer_loss(unroll_clip(other, batch, processor), batch, weights)
     different.backward()
     assert all(p.grad is not None for p in other.parameters())
+
+
+def test_teacher_term_counts_only_where_the_teacher_is_closer():
+    target = torch.ones(1, 3, 2, 2)
+    teacher, student = target.clone(), target.clone()
+    teacher[..., 0, 0] = 3.0  # the teacher is wrong here, the student right: nothing pulls the student
+    student[..., 1, 1] = 2.0  # the student is wrong here, the teacher right: L1 towards the teacher
+    expected = (tonemap(torch.tensor(2.0)) - tonemap(torch.tensor(1.0))).abs() * 3 / 12
+    student.requires_grad_(True)
+    loss = teacher_bounded_l1(student, teacher, target)
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert student.grad[..., 0, 0].abs().sum() == 0 and student.grad[..., 1, 1].abs().sum() > 0
+    assert teacher_bounded_l1(teacher, teacher, target) == 0
 
 
 def _stage(tmp_path, tiny_dataset, **overrides):

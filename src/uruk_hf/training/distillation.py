@@ -1,8 +1,9 @@
 """Distillation with a `transformers.Trainer` subclass: a frozen teacher, a student, and a curriculum.
 
 `UrukDistillationTrainer` unrolls student and teacher over the same clips (each fed its own previous output as
-history) and trains the student on `distillation_loss`: the frame loss to the ground truth, the frame loss to the
-teacher's frame, and the temperature-scaled KL divergence to the teacher's material distribution. Without a
+history) and trains the student on `distillation_loss`: the frame loss to the ground truth, the teacher-bounded L1
+to the teacher's frame (counted where the teacher is closer to the ground truth than the student), and the
+temperature-scaled KL divergence to the teacher's material distribution. Without a
 teacher it trains the same student from scratch (the control a distilled student must beat).
 
 The curriculum is a `TrainerCallback` (`UrukCurriculumCallback`): each `CurriculumStage` sets the loss terms, the
@@ -62,7 +63,7 @@ class DistillationWeights:
     """Weights of the teacher terms of the student loss.
 
     Attributes:
-        teacher_frame (`float`): frame loss (same terms as to the ground truth) to the teacher's frame.
+        teacher_frame (`float`): teacher-bounded L1 to the teacher's frame (`losses.teacher_bounded_l1`).
         material_kl (`float`): KL divergence to the teacher's material distribution on labelled pixels.
         temperature (`float`): softmax temperature of the KL term (the term is scaled by its square).
     """
@@ -127,16 +128,20 @@ class UrukCurriculumCallback(TrainerCallback):
         self._clock = time.perf_counter() - self.progress.elapsed
 
     def on_step_begin(self, args, state, control, lr_scheduler=None, optimizer=None, **kwargs):
-        # The stage's rate, lowered by its plateau drops and its annealing, per parameter group; the scheduler
-        # multiplies in the warm-up.
+        # The stage's rate with its own warm-up (every stage starts on new loss terms), lowered by its plateau
+        # drops and its annealing, per parameter group; the Trainer's scheduler is constant.
         settings = self.current.settings
         step, elapsed = state.global_step - self.stage_start_step, time.perf_counter() - self._clock
         rate = settings.learning_rate * settings.lr_drop_factor**self.progress.drops
-        rate *= annealing_factor(settings, step, elapsed)
+        rate *= min(1.0, (step + 1) / max(settings.warmup_steps, 1)) * annealing_factor(settings, step, elapsed)
         lr_scheduler.base_lrs = [group_learning_rate(group, rate, settings) for group in optimizer.param_groups]
 
     def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step - self.stage_start_step >= self.current.settings.max_steps:
+        settings = self.current.settings
+        out_of_time = (
+            settings.time_budget_s is not None and time.perf_counter() - self._clock >= settings.time_budget_s
+        )
+        if state.global_step - self.stage_start_step >= settings.max_steps or out_of_time:
             control.should_evaluate = True
         return control
 
@@ -335,17 +340,16 @@ def latest_complete_checkpoint(folder: str | Path) -> Path | None:
 
 
 def distillation_arguments(stages: list[CurriculumStage], output_dir: str | Path, **overrides) -> TrainingArguments:
-    """`TrainingArguments` of a curriculum run: the first stage's batch size, warm-up, evaluation interval and seed;
-    evaluation and a checkpoint every `eval_every` steps; constant learning rate after warm-up (the curriculum
-    callback lowers it at plateaus); TensorBoard logs under `output_dir/runs`."""
+    """`TrainingArguments` of a curriculum run: the first stage's batch size, evaluation interval and seed;
+    evaluation and a checkpoint every `eval_every` steps; a constant scheduler (the curriculum callback sets each
+    step's rate: per-stage warm-up, plateau drops, annealing); TensorBoard logs under `output_dir/runs`."""
     first = stages[0].settings
     arguments = dict(
         output_dir=str(output_dir),
         per_device_train_batch_size=first.batch_size,
         learning_rate=first.learning_rate,
         weight_decay=first.weight_decay,
-        lr_scheduler_type="constant_with_warmup",
-        warmup_steps=first.warmup_steps,
+        lr_scheduler_type="constant",
         max_steps=sum(stage.settings.max_steps for stage in stages),
         max_grad_norm=1.0,
         eval_strategy="steps",

@@ -8,7 +8,7 @@ from torch.nn import functional as F
 from ..metrics import ms_ssim_settings
 from ..tonemap import tonemap
 
-__all__ = ["LossWeights", "distillation_loss", "frame_loss", "renderer_loss"]
+__all__ = ["LossWeights", "distillation_loss", "frame_loss", "renderer_loss", "teacher_bounded_l1"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,16 @@ def renderer_loss(outputs: list, batch: dict, weights: LossWeights) -> torch.Ten
     return total / len(outputs)
 
 
+def teacher_bounded_l1(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 to the teacher's frame, counted only where the teacher is closer to the ground truth than the student
+    (per pixel and channel, tone-mapped): the teacher-bounded term of Chen et al. 2017 ("Learning Efficient Object
+    Detection Models with Knowledge Distillation"). Where the student is already better, a weaker teacher cannot
+    pull it back."""
+    student, teacher, target = tonemap(student), tonemap(teacher.detach()), tonemap(target)
+    teacher_is_closer = ((teacher - target).abs() < (student - target).abs()).to(student.dtype).detach()
+    return ((student - teacher).abs() * teacher_is_closer).mean()
+
+
 def distillation_loss(
     student_outputs: list,
     teacher_outputs: list,
@@ -60,14 +70,14 @@ def distillation_loss(
     temperature: float = 2.0,
     kl_weight: float = 1.0,
 ) -> torch.Tensor:
-    """Student loss: the renderer loss to ground truth, plus `teacher_weight` times the frame loss to the teacher's
-    frame, plus `kl_weight` times the temperature-scaled KL divergence to the teacher's material distribution
-    (Hinton et al.; multiplied by `temperature**2` to keep gradient scale) on labelled pixels."""
+    """Student loss: the renderer loss to ground truth, plus `teacher_weight` times the teacher-bounded L1 to the
+    teacher's frame (`teacher_bounded_l1`), plus `kl_weight` times the temperature-scaled KL divergence to the
+    teacher's material distribution (Hinton et al.; multiplied by `temperature**2` to keep gradient scale) on
+    labelled pixels."""
     loss = renderer_loss(student_outputs, batch, weights)
     for k, (student, teacher) in enumerate(zip(student_outputs, teacher_outputs)):
-        loss = loss + teacher_weight * frame_loss(student.frame, teacher.frame.detach(), weights) / len(
-            student_outputs
-        )
+        bounded = teacher_bounded_l1(student.frame, teacher.frame, batch["frame_targets"][:, k])
+        loss = loss + teacher_weight * bounded / len(student_outputs)
         if kl_weight and student.material_logits is not None and teacher.material_logits is not None:
             labelled = (batch["material_labels"][:, k] >= 0).unsqueeze(1)
             student_log = F.log_softmax(student.material_logits / temperature, dim=1)

@@ -3,7 +3,7 @@
 Frames: L1 + MS-SSIM on tone-mapped frames. Materials: cross-entropy on labelled pixels. Stages that train both
 heads select checkpoints by PSNR + 10 x material mIoU (`MATERIAL_SELECTION_WEIGHT`: ten mIoU points weigh as much
 as 1 dB). A curriculum is a list of `(stage name, ground-truth loss terms, teacher terms)`; each stage starts from
-the previous stage's best weights at half its learning rate.
+the previous stage's best weights with its own warm-up and cosine annealing.
 """
 
 from dataclasses import replace
@@ -30,7 +30,7 @@ MATERIAL_SELECTION_WEIGHT = 10.0
 
 V2_ULTRA_CURRICULUM = [
     ("stage1", LossWeights(l1=1.0), DistillationWeights(teacher_frame=1.0)),
-    ("stage2", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=1.0, material_kl=0.2)),
+    ("stage2", FRAME_AND_MATERIAL_LOSS, DistillationWeights(teacher_frame=1.0, material_kl=1.0)),
 ]
 """The V2-Ultra student's 2-stage curriculum (the seed's): stage 1 foundation, frame reconstruction + teacher
 matching; stage 2 fine-tune, adds the material head (labels and the teacher's distribution) and MS-SSIM."""
@@ -54,7 +54,7 @@ def curriculum_stages(
     time_budget_s: float | None = None,
     gates: list[QualityGate | None] | None = None,
 ) -> list[CurriculumStage]:
-    """The `CurriculumStage`s of `curriculum`: `template`'s settings (stage `k` at `0.5**k` times its learning rate),
+    """The `CurriculumStage`s of `curriculum`: `template`'s settings (each stage at its learning rate),
     `time_budget_s` shared evenly over the stages, checkpoint selection weighing materials in stages that train
     them, and `gates[k]` checked at the end of stage `k`."""
     share = None if time_budget_s is None else time_budget_s / len(curriculum)
@@ -65,12 +65,11 @@ def curriculum_stages(
                 template,
                 name=name,
                 weights=weights,
-                learning_rate=template.learning_rate * 0.5**index,
                 time_budget_s=share if share is not None else template.time_budget_s,
                 material_selection_weight=MATERIAL_SELECTION_WEIGHT if weights.material else 0.0,
             ),
             distillation,
             gate,
         )
-        for index, ((name, weights, distillation), gate) in enumerate(zip(curriculum, gates))
+        for (name, weights, distillation), gate in zip(curriculum, gates)
     ]

@@ -62,7 +62,7 @@ class StageSettings:
         patience (`int`): evaluations without improvement that make a plateau.
         max_lr_drops (`int`): plateaus that lower the learning rate; the next plateau stops the stage.
         lr_drop_factor (`float`): learning-rate multiplier at a plateau.
-        time_budget_s (`float | None`): wall-clock budget of the stage; it stops at the first evaluation after.
+        time_budget_s (`float | None`): wall-clock budget of the stage; once spent, the stage evaluates and stops.
         material_head_lr_scale (`float`): multiplier of the learning rate of the material head's parameters: a small
             classifier of per-surface statistics that learns well at rates that would upset the trunk.
         cosine_annealing (`bool`): multiply the learning rate by `0.5 * (1 + cos(pi * f))`, `f` the fraction of
@@ -327,7 +327,11 @@ def train_stage(
             accelerator.log(
                 {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": learning_rate}, step=progress.step
             )
-            if progress.step % settings.eval_every == 0 or progress.step >= settings.max_steps:
+            # A spent time budget is evaluated at once (its annealed rate has reached 0), not at the next interval.
+            out_of_time = settings.time_budget_s is not None and (
+                time.perf_counter() - started >= settings.time_budget_s
+            )
+            if progress.step % settings.eval_every == 0 or progress.step >= settings.max_steps or out_of_time:
                 stop_reason = evaluate_and_decide()
             if stop_reason is not None or progress.step >= settings.max_steps:
                 break
