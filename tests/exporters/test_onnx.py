@@ -82,9 +82,19 @@ def test_int8_quantization_from_the_models_own_inputs(exported, tiny_dataset):
     assert len(calibration) >= 2 and calibration[1][:, history].any()  # frame 2 carries the model's own history
     record = quantize_onnx(folder, calibration)
     assert record["mode"] == "static" and (folder / "model.int8.onnx").is_file()
+    assert record["float_modules"] == ["material_head"]
+    import onnx
+
+    nodes = onnx.load(folder / "model.int8.onnx").graph.node
+    assert any(node.op_type == "QuantizeLinear" for node in nodes)
+    head = [node for node in nodes if node.name.startswith("/material_head/")]
+    assert head and not any(node.op_type in ("QuantizeLinear", "DequantizeLinear") for node in head)
     quantized = UrukORTRenderer.from_pretrained(folder, file_name="model.int8.onnx")
     pixel_values = torch.from_numpy(calibration[1])
-    difference = (tonemap(quantized(pixel_values).frame) - tonemap(model(pixel_values).frame)).abs().max()
+    with torch.no_grad():
+        reference = model(pixel_values)
+    outputs = quantized(pixel_values)
+    difference = (tonemap(outputs.frame) - tonemap(reference.frame)).abs().max()
     assert 0 < float(difference) < 0.2
 
 
