@@ -2,30 +2,26 @@ import pytest
 import torch
 
 from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
-from uruk_hf.modules.pooling import segment_mean
+from uruk_hf.modules.pooling import gather_segments, segment_means
 from uruk_hf.schema import MATERIAL_ID_SLOTS
 
 
-def reference_segment_mean(values, segment_ids):
-    means, sizes = torch.empty_like(values), torch.empty_like(values[:, :1])
-    for image in range(values.shape[0]):
-        for segment in segment_ids[image].unique():
-            where = segment_ids[image, 0] == segment
-            means[image][:, where] = values[image][:, where].mean(dim=1, keepdim=True)
-            sizes[image][:, where] = float(where.sum())
-    return means, sizes
-
-
-def test_segment_mean_matches_a_loop_per_image():
+def test_segment_means_match_a_loop_per_image_and_paint_back():
     generator = torch.Generator().manual_seed(0)
     values = torch.randn(3, 5, 9, 11, generator=generator)
     segment_ids = torch.randint(0, 6, (3, 1, 9, 11), generator=generator)
     segment_ids[1] = 0  # one image that is a single segment
-    means, sizes = segment_mean(values, segment_ids, num_segments=8)
-    expected_means, expected_sizes = reference_segment_mean(values, segment_ids)
-    torch.testing.assert_close(means, expected_means)
-    torch.testing.assert_close(sizes, expected_sizes)
-    assert torch.equal(sizes[1], torch.full_like(sizes[1], 99.0))
+    means, sizes = segment_means(values, segment_ids, num_segments=8)
+    assert means.shape == (3, 5, 8) and sizes.shape == (3, 1, 8)
+    for image in range(3):
+        for segment in range(8):
+            where = segment_ids[image, 0] == segment
+            assert sizes[image, 0, segment] == where.sum()
+            expected = values[image][:, where].mean(dim=1) if where.any() else torch.zeros(5)
+            torch.testing.assert_close(means[image, :, segment], expected)
+    painted = gather_segments(means, segment_ids)
+    assert painted.shape == values.shape
+    torch.testing.assert_close(painted[1], values[1].mean(dim=(1, 2))[:, None, None].expand(5, 9, 11))
 
 
 def tiny_inputs_with_surfaces(config, surfaces, height=24, width=32, seed=0):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .pooling import segment_mean
+from .pooling import gather_segments, segment_means
 
 __all__ = ["UrukFrameHead", "UrukMaterialHead"]
 
@@ -74,11 +74,12 @@ class UrukMaterialHead(nn.Module):
     A surface has one material, and what names it is spread over the surface: the spread of its albedo and how
     fast it varies (a flat plastic against a woven fabric or tiles), its BSDF parameters, its size and shape. A
     per-pixel classifier sees one sample of that at a time. This head pools, per surface of the `material_id`
-    buffer (`uruk_hf.modules.pooling.segment_mean`): the mean and log-variance of the surface buffers, the mean
+    buffer (`uruk_hf.modules.pooling.segment_means`): the mean and log-variance of the surface buffers, the mean
     magnitude of the albedo's horizontal and vertical differences between pixels of the same surface (log scale),
     the log of its share of the frame, and the mean of a projection of the trunk's features (context: shape,
     placement, light).
-    Three 1x1 convolutions classify those statistics, so every pixel of a surface gets the same logits.
+    Three 1x1 convolutions classify those statistics once per surface, and every pixel of a surface gets its
+    surface's logits.
 
     Args:
         hidden_size (`int`): channels of the trunk features.
@@ -118,7 +119,7 @@ class UrukMaterialHead(nn.Module):
         differences = self._albedo_differences(albedo, segment_ids)
         context = F.relu(self.trunk_projection(features))
         channels = surface.shape[1]
-        pooled, pixels = segment_mean(
+        pooled, pixels = segment_means(
             torch.cat([surface, surface * surface, differences, context], dim=1), segment_ids, self.num_segments
         )
         mean, mean_square = pooled[:, :channels], pooled[:, channels : 2 * channels]
@@ -129,6 +130,8 @@ class UrukMaterialHead(nn.Module):
             torch.log((mean_square - mean * mean).clamp_min(0.0) + _VARIANCE_FLOOR) / _LOG_SCALE,
             torch.log(pooled[:, 2 * channels : 2 * channels + 6] + _DIFFERENCE_FLOOR) / _LOG_SCALE,
             pooled[:, 2 * channels + 6 :],
-            torch.log(pixels / (pixels.shape[-2] * pixels.shape[-1])) / _LOG_SCALE,
+            torch.log(pixels.clamp_min(1.0) / (segment_ids.shape[-2] * segment_ids.shape[-1])) / _LOG_SCALE,
         ]
-        return self.classifier(torch.cat(statistics, dim=1))
+        # The classifier runs once per segment (`(B, C, segments, 1)` through 1x1 convolutions), not per pixel.
+        logits = self.classifier(torch.cat(statistics, dim=1).unsqueeze(-1)).squeeze(-1)
+        return gather_segments(logits, segment_ids)

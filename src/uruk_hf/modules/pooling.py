@@ -6,13 +6,13 @@ and later, and GatherElements) at any resolution, and its memory grows with pixe
 
 import torch
 
-__all__ = ["segment_mean"]
+__all__ = ["gather_segments", "segment_means"]
 
 
-def segment_mean(
+def segment_means(
     values: torch.Tensor, segment_ids: torch.Tensor, num_segments: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Replaces every pixel of `values` by the mean of its segment in the same image.
+    """The mean of `values` over each segment of each image, and each segment's pixel count.
 
     Args:
         values (`torch.Tensor` of shape `(batch_size, channels, height, width)`): what to average.
@@ -21,8 +21,8 @@ def segment_mean(
         num_segments (`int`): the number of possible ids.
 
     Returns:
-        `(means, sizes)`: `means` has the shape of `values` and holds, per pixel, the mean of `values` over the
-        pixels of its segment; `sizes` (`(batch_size, 1, height, width)`) holds the segment's pixel count.
+        `(means, sizes)`: `means` of shape `(batch_size, channels, num_segments)` (0 for a segment without pixels)
+        and `sizes` of shape `(batch_size, 1, num_segments)`, the pixel count of each segment.
     """
     batch_size, channels = values.shape[:2]
     flat_ids = segment_ids.reshape(batch_size, 1, -1)
@@ -31,8 +31,13 @@ def segment_mean(
     summed = torch.cat([flat_values, torch.ones_like(flat_values[:, :1])], dim=1)
     totals = summed.new_zeros(batch_size, channels + 1, num_segments)
     totals = totals.scatter_add(2, flat_ids.expand(-1, channels + 1, -1), summed)
-    # Every pixel's own segment holds at least that pixel, so no gathered count is 0.
-    means = totals[:, :channels] / totals[:, channels:].clamp_min(1.0)
-    gathered = torch.gather(torch.cat([means, totals[:, channels:]], dim=1), 2, flat_ids.expand(-1, channels + 1, -1))
-    gathered = gathered.reshape(batch_size, channels + 1, *values.shape[2:])
-    return gathered[:, :channels], gathered[:, channels:]
+    sizes = totals[:, channels:]
+    return totals[:, :channels] / sizes.clamp_min(1.0), sizes
+
+
+def gather_segments(per_segment: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    """Paints each pixel with its segment's value: `(batch_size, channels, num_segments)` values and
+    `(batch_size, 1, height, width)` ids give `(batch_size, channels, height, width)`."""
+    batch_size, channels = per_segment.shape[:2]
+    flat_ids = segment_ids.reshape(batch_size, 1, -1).expand(-1, channels, -1)
+    return torch.gather(per_segment, 2, flat_ids).reshape(batch_size, channels, *segment_ids.shape[2:])
