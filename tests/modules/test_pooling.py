@@ -64,3 +64,17 @@ def test_a_material_head_needs_its_surface_ids():
         UrukV2UltraConfig.from_preset("tiny", input_buffers=layout)
     config = UrukV2UltraConfig.from_preset("tiny", input_buffers=layout, use_material_head=False)
     assert config.num_channels == 31
+
+
+def test_material_terms_never_train_the_trunk():
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny")).train()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    pixel_values, _ = tiny_inputs_with_surfaces(model.config, surfaces=3)
+    labels = torch.randint(0, model.config.num_labels, (1, 24, 32))
+    logits = model(pixel_values).material_logits
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    trained = {name for name, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+    assert trained and all(name.startswith("material_head.") for name in trained)

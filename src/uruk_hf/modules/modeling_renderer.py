@@ -113,8 +113,10 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]
             # The processor stores ids as id / (MATERIAL_ID_SLOTS - 1); decode them back to integers.
             segment_ids = (pixel_values[:, self._material_segment_slice] * (MATERIAL_ID_SLOTS - 1)).round()
+            # The head reads the trunk's features but does not train them (stop-gradient): material terms, whose
+            # scale dwarfs a tone-mapped L1, would otherwise reshape the trunk and cost frame quality.
             material_logits = self.material_head(
-                features,
+                features.detach(),
                 torch.cat(surface, dim=1),
                 pixel_values[:, self._albedo_slice],
                 segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long(),
