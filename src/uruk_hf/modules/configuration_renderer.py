@@ -61,7 +61,7 @@ class UrukRendererConfig(PretrainedConfig):
             Input buffer of integer surface ids (`0 .. uruk_hf.schema.MATERIAL_ID_SLOTS - 1`, encoded by the
             processor's `material_id` transform): the material head pools its statistics over each id.
         material_head_width (`int`, *optional*, defaults to 64):
-            Channels of the material head's trunk projection and classifier.
+            Channels of the material head's classifier.
         material_loss_weight (`float`, *optional*, defaults to 1.0):
             Weight of the material cross-entropy against the frame loss when the model computes its own loss.
         role (`str`, *optional*, defaults to the family's published role):

@@ -72,28 +72,26 @@ class UrukMaterialHead(nn.Module):
     """Material logits per surface: a classifier of statistics pooled over every pixel that shares a `material_id`.
 
     A surface has one material, and what names it is spread over the surface: the spread of its albedo and how
-    fast it varies (a flat plastic against a woven fabric or tiles), its BSDF parameters, its size and shape. A
-    per-pixel classifier sees one sample of that at a time. This head pools, per surface of the `material_id`
-    buffer (`uruk_hf.modules.pooling.segment_means`): the mean and log-variance of the surface buffers, the mean
-    magnitude of the albedo's horizontal and vertical differences between pixels of the same surface (log scale),
-    the log of its share of the frame, and the mean of a projection of the trunk's features (context: shape,
-    placement, light).
-    Three 1x1 convolutions classify those statistics once per surface, and every pixel of a surface gets its
-    surface's logits.
+    fast it varies (a flat plastic against a woven fabric or tiles), its BSDF parameters, its orientation, depth and
+    size. A per-pixel classifier sees one sample of that at a time. This head pools, per surface of the
+    `material_id` buffer (`uruk_hf.modules.pooling.segment_means`): the mean and log-variance of the surface
+    buffers, the mean magnitude of the albedo's horizontal and vertical differences between pixels of the same
+    surface (log scale) and the log of the surface's share of the frame. Three 1x1 convolutions classify those
+    statistics once per surface, and every pixel of a surface gets its surface's logits. The head reads the input
+    buffers, not the trunk: material terms then never reshape the trunk and cost frame quality (measured: the
+    trunk's features added nothing to the statistics, and training through them cost up to 0.5 dB).
 
     Args:
-        hidden_size (`int`): channels of the trunk features.
         surface_channels (`int`): channels of the surface buffers.
-        width (`int`): channels of the trunk projection and of the classifier.
+        width (`int`): channels of the classifier.
         num_labels (`int`): material classes.
         num_segments (`int`): possible `material_id` values.
     """
 
-    def __init__(self, hidden_size: int, surface_channels: int, width: int, num_labels: int, num_segments: int):
+    def __init__(self, surface_channels: int, width: int, num_labels: int, num_segments: int):
         super().__init__()
         self.num_segments = num_segments
-        self.trunk_projection = nn.Conv2d(hidden_size, width, kernel_size=1)
-        statistics = 2 * surface_channels + 6 + width + 1
+        statistics = 2 * surface_channels + 6 + 1
         self.classifier = nn.Sequential(
             nn.Conv2d(statistics, width, kernel_size=1),
             nn.ReLU(),
@@ -111,16 +109,13 @@ class UrukMaterialHead(nn.Module):
         along_y = (albedo[..., 1:, :] - albedo[..., :-1, :]).abs() * same_y
         return torch.cat([F.pad(along_x, (0, 1)), F.pad(along_y, (0, 0, 0, 1))], dim=1)
 
-    def forward(
-        self, features: torch.Tensor, surface: torch.Tensor, albedo: torch.Tensor, segment_ids: torch.Tensor
-    ) -> torch.Tensor:
-        """Logits `(B, num_labels, H, W)` from trunk features, the surface buffers, the albedo and the per-pixel
-        surface ids `(B, 1, H, W)` (integers in `0 .. num_segments - 1`)."""
+    def forward(self, surface: torch.Tensor, albedo: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+        """Logits `(B, num_labels, H, W)` from the surface buffers, the albedo and the per-pixel surface ids
+        `(B, 1, H, W)` (integers in `0 .. num_segments - 1`)."""
         differences = self._albedo_differences(albedo, segment_ids)
-        context = F.relu(self.trunk_projection(features))
         channels = surface.shape[1]
         pooled, pixels = segment_means(
-            torch.cat([surface, surface * surface, differences, context], dim=1), segment_ids, self.num_segments
+            torch.cat([surface, surface * surface, differences], dim=1), segment_ids, self.num_segments
         )
         mean, mean_square = pooled[:, :channels], pooled[:, channels : 2 * channels]
         # Variances and differences span decades (a flat plastic has none, a tile grout a lot): log scale. The
@@ -128,8 +123,7 @@ class UrukMaterialHead(nn.Module):
         statistics = [
             mean,
             torch.log((mean_square - mean * mean).clamp_min(0.0) + _VARIANCE_FLOOR) / _LOG_SCALE,
-            torch.log(pooled[:, 2 * channels : 2 * channels + 6] + _DIFFERENCE_FLOOR) / _LOG_SCALE,
-            pooled[:, 2 * channels + 6 :],
+            torch.log(pooled[:, 2 * channels :] + _DIFFERENCE_FLOOR) / _LOG_SCALE,
             torch.log(pixels.clamp_min(1.0) / (segment_ids.shape[-2] * segment_ids.shape[-1])) / _LOG_SCALE,
         ]
         # The classifier runs once per segment (`(B, C, segments, 1)` through 1x1 convolutions), not per pixel.

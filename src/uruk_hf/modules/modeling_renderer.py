@@ -44,7 +44,7 @@ class UrukRendererOutput(ModelOutput):
 class UrukRendererPreTrainedModel(PreTrainedModel):
     """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
     filters the cheap render and adds albedo-demodulated shading (`uruk_hf.modules.heads`) and, for V2 models, a
-    per-pixel material head. Any height and width work: the input is padded to the trunk's stride and the outputs
+    per-surface material head. Any height and width work: the input is padded to the trunk's stride and the outputs
     are cropped back.
     """
 
@@ -62,7 +62,6 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
             self._material_surface_slices = config.material_head_slices()
             self._material_segment_slice = config.buffer_slice(config.material_segment_buffer)
             self.material_head = UrukMaterialHead(
-                config.hidden_sizes[0],
                 sum(part.stop - part.start for part in self._material_surface_slices),
                 config.material_head_width,
                 config.num_labels,
@@ -113,10 +112,7 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]
             # The processor stores ids as id / (MATERIAL_ID_SLOTS - 1); decode them back to integers.
             segment_ids = (pixel_values[:, self._material_segment_slice] * (MATERIAL_ID_SLOTS - 1)).round()
-            # The head reads the trunk's features but does not train them (stop-gradient): material terms, whose
-            # scale dwarfs a tone-mapped L1, would otherwise reshape the trunk and cost frame quality.
             material_logits = self.material_head(
-                features.detach(),
                 torch.cat(surface, dim=1),
                 pixel_values[:, self._albedo_slice],
                 segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long(),
