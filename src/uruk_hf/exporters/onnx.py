@@ -34,9 +34,9 @@ __all__ = [
 
 DEFAULT_OPSET = 17
 VALIDATION_SHAPES = ((64, 64), (67, 93))
+"""Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
 QUANTIZED_OPERATORS = ("Conv", "ConvTranspose")
 """Operators `quantize_onnx` quantizes to int8."""
-"""Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
 
 
 class UrukGBufferDummyInputGenerator(DummyInputGenerator):

@@ -37,10 +37,10 @@ from .stage import (
     StageProgress,
     StageSettings,
     TrainingDivergedError,
-    annealing_factor,
     group_learning_rate,
     optimizer_parameter_groups,
     save_best_model,
+    scheduled_learning_rate,
     selection_score,
 )
 from .unroll import unroll_clip
@@ -132,8 +132,7 @@ class UrukCurriculumCallback(TrainerCallback):
         # drops and its annealing, per parameter group; the Trainer's scheduler is constant.
         settings = self.current.settings
         step, elapsed = state.global_step - self.stage_start_step, time.perf_counter() - self._clock
-        rate = settings.learning_rate * settings.lr_drop_factor**self.progress.drops
-        rate *= min(1.0, (step + 1) / max(settings.warmup_steps, 1)) * annealing_factor(settings, step, elapsed)
+        rate = scheduled_learning_rate(settings, self.progress.drops, step, elapsed)
         lr_scheduler.base_lrs = [group_learning_rate(group, rate, settings) for group in optimizer.param_groups]
 
     def on_step_end(self, args, state, control, **kwargs):

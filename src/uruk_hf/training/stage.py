@@ -36,6 +36,7 @@ __all__ = [
     "save_best_model",
     "save_final_model",
     "save_trained_model",
+    "scheduled_learning_rate",
     "selection_score",
     "train_stage",
 ]
@@ -117,6 +118,14 @@ def optimizer_parameter_groups(model) -> list[dict]:
         {"params": [p for p in model.parameters() if id(p) in head_ids], "material_head": True},
     ]
     return [group for group in groups if group["params"]]
+
+
+def scheduled_learning_rate(settings: StageSettings, drops: int, step: int, elapsed: float) -> float:
+    """The rate of a stage's step `step` (counted from the stage's start) after `elapsed` seconds and `drops`
+    plateau drops: `learning_rate`, lowered by the drops, times the linear warm-up and the annealing factor. Both
+    training loops (the Accelerate stage loop and the curriculum callback of the Trainer) set their rates from it."""
+    rate = settings.learning_rate * settings.lr_drop_factor**drops
+    return rate * min(1.0, (step + 1) / max(settings.warmup_steps, 1)) * annealing_factor(settings, step, elapsed)
 
 
 def group_learning_rate(group: dict, rate: float, settings: StageSettings) -> float:
@@ -269,11 +278,8 @@ def train_stage(
         resumed_from = progress.step
     started = time.perf_counter() - progress.elapsed
     stop_reason = None
-    # Every step sets each group's rate from this, its warm-up and its annealing.
-    learning_rate = settings.learning_rate * settings.lr_drop_factor**progress.drops
 
     def evaluate_and_decide() -> str | None:
-        nonlocal learning_rate
         evaluation_started = time.perf_counter()
         metrics = None
         if accelerator.is_main_process:
@@ -292,8 +298,7 @@ def train_stage(
         improved, decision = progress.observe(score, settings, time.perf_counter() - started)
         if improved and accelerator.is_main_process:
             save_best_model(accelerator.unwrap_model(model), output_dir / "best", optimizer)
-        if decision == "lr_drop":
-            learning_rate *= settings.lr_drop_factor
+        if decision == "lr_drop":  # `progress.drops` went up: the next step runs at the lower rate
             decision = None
         _save_checkpoint(accelerator, checkpoint)
         progress.evaluation_seconds += time.perf_counter() - evaluation_started
@@ -315,17 +320,16 @@ def train_stage(
                 raise TrainingDivergedError(f"{settings.name}: loss is {loss.item()} at step {progress.step + 1}.")
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(model.parameters(), 1.0)
-            warmup = min(1.0, (progress.step + 1) / max(settings.warmup_steps, 1))
-            annealing = annealing_factor(settings, progress.step, time.perf_counter() - started)
+            rate = scheduled_learning_rate(settings, progress.drops, progress.step, time.perf_counter() - started)
             for group in optimizer.param_groups:
-                group["lr"] = group_learning_rate(group, learning_rate * warmup * annealing, settings)
+                group["lr"] = group_learning_rate(group, rate, settings)
             optimizer.step()
             optimizer.zero_grad()
             progress.step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{progress.best:.2f}")
             accelerator.log(
-                {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": learning_rate}, step=progress.step
+                {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": rate}, step=progress.step
             )
             # A spent time budget is evaluated at once (its annealed rate has reached 0), not at the next interval.
             out_of_time = settings.time_budget_s is not None and (
