@@ -26,6 +26,7 @@ from uruk_hf.training.distillation import (
     CurriculumStage,
     DistillationWeights,
     UrukDistillationTrainer,
+    inherit_material_head,
     latest_complete_checkpoint,
     run_distillation,
 )
@@ -110,6 +111,31 @@ def test_trainer_loss_uses_the_teacher_only_when_the_stage_asks(v2_pair, tmp_pat
             train_dataset=train,
             eval_dataset=validation,
         )
+
+
+def test_student_starts_from_the_teachers_material_head_when_the_shapes_allow(v2_pair, tmp_path):
+    teacher, student, processor, train, validation = v2_pair
+    with torch.no_grad():
+        for parameter in teacher.material_head.parameters():
+            parameter.add_(torch.randn_like(parameter))
+    # At the tiny preset the student's head is narrower than the teacher's: nothing is copied.
+    before = {name: value.clone() for name, value in student.material_head.state_dict().items()}
+    assert not inherit_material_head(student, teacher)
+    assert all(torch.equal(before[name], value) for name, value in student.material_head.state_dict().items())
+    assert not inherit_material_head(student, UrukWS5CinematicRenderer(UrukWS5CinematicConfig.from_preset("tiny")))
+
+    width = teacher.config.material_head_width
+    torch.manual_seed(1)
+    wide = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student", material_head_width=width))
+    trunk = {name: value.clone() for name, value in wide.state_dict().items() if not name.startswith("material")}
+    stages = [CurriculumStage(_stage("stage1", max_steps=2, learning_rate=0.0))]
+    record = run_distillation(wide, teacher, processor, train, validation, stages, tmp_path)
+    assert record["material_head_from_teacher"]
+    for name, value in teacher.material_head.state_dict().items():
+        torch.testing.assert_close(wide.material_head.state_dict()[name], value, rtol=0, atol=0)
+    assert all(torch.equal(trunk[name], wide.state_dict()[name]) for name in trunk)  # only the head is copied
+    scratch = run_distillation(student, None, processor, train, validation, stages, tmp_path / "scratch")
+    assert not scratch["material_head_from_teacher"]
 
 
 def test_curriculum_plateau_lowers_the_learning_rate_then_ends_the_stage(v2_pair, tmp_path):

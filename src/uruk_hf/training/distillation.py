@@ -50,6 +50,7 @@ __all__ = [
     "DistillationWeights",
     "UrukCurriculumCallback",
     "UrukDistillationTrainer",
+    "inherit_material_head",
     "latest_complete_checkpoint",
     "run_distillation",
 ]
@@ -322,6 +323,28 @@ class UrukDistillationTrainer(Trainer):
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
 
+def inherit_material_head(student, teacher) -> bool:
+    """Copies the teacher's material head into the student when both have one of the same shapes; returns whether
+    it did.
+
+    The V2 material head reads the input buffers, not the trunk (`uruk_hf.modules.heads.UrukMaterialHead`), so a
+    teacher's head is a drop-in part of its student (the same width at the quick and full presets): copying it hands
+    the student everything the teacher learned about materials, and the curriculum's material stage then fine-tunes
+    it on the labels and the teacher's distribution. Measured at the quick preset: a student whose head started from
+    scratch under the teacher's distribution ended below both the teacher and a from-scratch student."""
+    student_head, teacher_head = getattr(student, "material_head", None), getattr(teacher, "material_head", None)
+    if student_head is None or teacher_head is None:
+        return False
+    teacher_state = teacher_head.state_dict()
+    student_state = student_head.state_dict()
+    if teacher_state.keys() != student_state.keys() or any(
+        teacher_state[name].shape != student_state[name].shape for name in student_state
+    ):
+        return False
+    student_head.load_state_dict(teacher_state)
+    return True
+
+
 def latest_complete_checkpoint(folder: str | Path) -> Path | None:
     """The newest `checkpoint-N` under `folder` whose save finished (its marker exists); interrupted ones are
     deleted so that they can never load."""
@@ -380,11 +403,13 @@ def run_distillation(
     output_dir: str | Path,
     baselines: dict | None = None,
     resume: bool = False,
+    material_head_from_teacher: bool = True,
     **argument_overrides,
 ) -> dict:
     """Trains `student` along `stages` (from `teacher`, or from scratch when it is `None`), saves its last weights
     to `output_dir/final`, loads the global best weights (best selection score over the stages) into it and returns
-    the record, also written to `output_dir/record.json`.
+    the record, also written to `output_dir/record.json`. With `material_head_from_teacher` the student starts from
+    the teacher's material head where the shapes allow (`inherit_material_head`; the record says whether it did).
 
     Raises:
         GateFailure: a stage's gate failed (the record is written first, with the failing gate).
@@ -392,6 +417,7 @@ def run_distillation(
     """
     output_dir = Path(output_dir)
     started = time.perf_counter()
+    inherited = teacher is not None and material_head_from_teacher and inherit_material_head(student, teacher)
     curriculum = UrukCurriculumCallback(stages, output_dir, baselines)
     trainer = UrukDistillationTrainer(
         model=student,
@@ -424,6 +450,7 @@ def run_distillation(
     student.load_state_dict(type(student).from_pretrained(global_best["best_folder"]).state_dict())
     record = {
         "teacher": None if teacher is None else teacher.config.model_type + "/" + str(teacher.config.role),
+        "material_head_from_teacher": inherited,
         "stages": records,
         "global_best_stage": global_best["stage"],
         "global_best": global_best["best"],
