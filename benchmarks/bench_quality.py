@@ -3,8 +3,9 @@
 Both see one path-traced sample per pixel (`path_1spp`) and the clean albedo and normal buffers; V2-Ultra reads them
 in `RAY_RECONSTRUCTION_LAYOUT` (the V2 layout with `path_1spp` in place of `direct`) plus the rest of the G-buffer
 and its own warped previous output. The script trains the model for `--time-budget` seconds (L1 + MS-SSIM on
-tone-mapped frames, the Accelerate stage loop with validation, plateau handling and best-checkpoint selection) or
-loads `--model`, then evaluates both on the test split and prints all metrics side by side.
+tone-mapped frames, the Accelerate stage loop: warm-up and cosine annealing over the budget, validation, plateau
+handling and best-checkpoint selection) or loads `--model`, then evaluates both on the test split and prints all
+metrics side by side.
 
     python benchmarks/bench_quality.py --data DATA_DIR --output RUN_DIR [--time-budget 600] [--role teacher]
     python benchmarks/bench_quality.py --data DATA_DIR --model RUN_DIR/model

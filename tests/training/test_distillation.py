@@ -32,7 +32,7 @@ from uruk_hf.training.distillation import (
 )
 from uruk_hf.training.lifecycle import GateFailure, QualityGate
 from uruk_hf.training.losses import LossWeights
-from uruk_hf.training.stage import StageSettings
+from uruk_hf.training.stage import DEAD_GRADIENT_STEPS, StageSettings, TrainingDivergedError
 from uruk_hf.training.warm_start import WarmStartError, load_initial_weights
 
 SCRIPTS = Path(__file__).parents[2] / "training"
@@ -136,6 +136,16 @@ def test_student_starts_from_the_teachers_material_head_when_the_shapes_allow(v2
     assert all(torch.equal(trunk[name], wide.state_dict()[name]) for name in trunk)  # only the head is copied
     scratch = run_distillation(student, None, processor, train, validation, stages, tmp_path / "scratch")
     assert not scratch["material_head_from_teacher"]
+
+
+def test_a_gradient_that_stays_zero_stops_distillation_naming_it(v2_pair, tmp_path):
+    from .test_training import saturate_frame_head
+
+    _, student, processor, train, validation = v2_pair
+    saturate_frame_head(student)
+    stages = [CurriculumStage(_stage("stage1", max_steps=DEAD_GRADIENT_STEPS + 10, eval_every=100))]
+    with pytest.raises(TrainingDivergedError, match="stage1: the gradient has been exactly zero for"):
+        run_distillation(student, None, processor, train, validation, stages, tmp_path)
 
 
 def test_curriculum_plateau_lowers_the_learning_rate_then_ends_the_stage(v2_pair, tmp_path):

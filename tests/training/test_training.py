@@ -27,6 +27,7 @@ from uruk_hf.tonemap import tonemap
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss, teacher_bounded_l1
 from uruk_hf.training.stage import (
+    DEAD_GRADIENT_STEPS,
     StageSettings,
     TrainingDivergedError,
     annealing_factor,
@@ -145,7 +146,7 @@ def _stage(tmp_path, tiny_dataset, **overrides):
     processor = UrukGBufferProcessor.from_model_config(config)
     train = UrukClipDataset(folder, "train", config.input_buffers)
     validation = UrukClipDataset(folder, "validation", config.input_buffers)
-    settings = StageSettings(name="test", batch_size=2, eval_every=1, warmup_steps=1, **overrides)
+    settings = StageSettings(**{"name": "test", "batch_size": 2, "eval_every": 1, "warmup_steps": 1, **overrides})
     return model, lambda resume=False: train_stage(
         Accelerator(cpu=True), model, processor, train, validation, settings, tmp_path, resume=resume
     )
@@ -186,6 +187,24 @@ def test_nan_loss_stops_with_the_step(tmp_path, tiny_dataset):
     with torch.no_grad():
         model.frame_head.projection.bias.fill_(float("nan"))
     with pytest.raises(TrainingDivergedError, match="loss is nan at step 1"):
+        run()
+
+
+def saturate_frame_head(model) -> None:
+    """The state an exploded trunk leaves the frame head in: one filter tap and the shading logits so far out that
+    softmax and softplus pass no gradient at all (exactly 0 in float32)."""
+    taps = model.frame_head.kernel_size**2
+    with torch.no_grad():
+        model.frame_head.projection.weight.zero_()
+        model.frame_head.projection.bias[:taps] = 0.0
+        model.frame_head.projection.bias[taps // 2] = 1e4
+        model.frame_head.projection.bias[taps:] = -1e4
+
+
+def test_a_gradient_that_stays_zero_stops_the_stage_naming_it(tmp_path, tiny_dataset):
+    model, run = _stage(tmp_path, tiny_dataset, max_steps=DEAD_GRADIENT_STEPS + 10, eval_every=100)
+    saturate_frame_head(model)
+    with pytest.raises(TrainingDivergedError, match=f"exactly zero for {DEAD_GRADIENT_STEPS} steps"):
         run()
 
 

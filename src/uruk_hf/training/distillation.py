@@ -136,6 +136,12 @@ class UrukCurriculumCallback(TrainerCallback):
         rate = scheduled_learning_rate(settings, self.progress.drops, step, elapsed)
         lr_scheduler.base_lrs = [group_learning_rate(group, rate, settings) for group in optimizer.param_groups]
 
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        gradients = [parameter.grad.norm() for parameter in model.parameters() if parameter.grad is not None]
+        norm = float(torch.linalg.vector_norm(torch.stack(gradients))) if gradients else 0.0
+        self.progress.step = state.global_step - self.stage_start_step
+        self.progress.observe_gradient(norm, self.current.settings.name)
+
     def on_step_end(self, args, state, control, **kwargs):
         settings = self.current.settings
         out_of_time = (

@@ -123,8 +123,6 @@ LIFECYCLE_PRESETS = {
             patience=3,
             batch_size=4,
             warmup_steps=20,
-            cosine_annealing=True,
-            material_head_lr_scale=2.0,
         ),
         # V2-Ultra's student gets the longest curriculum: it trains two heads and has the hardest targets; WS5's
         # single-head stages converge sooner.
@@ -143,8 +141,6 @@ LIFECYCLE_PRESETS = {
             patience=5,
             batch_size=8,
             warmup_steps=500,
-            cosine_annealing=True,
-            material_head_lr_scale=2.0,
         ),
         production_time_s=None,
         curriculum_time_s=None,

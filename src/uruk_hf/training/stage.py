@@ -2,9 +2,10 @@
 
 It evaluates on the validation split every `eval_every` steps, keeps the best weights, detects plateaus (no
 improvement for `patience` evaluations: lower the learning rate, and after `max_lr_drops` drops stop), honours a
-wall-clock budget, refuses NaN/Inf losses, and checkpoints with `accelerator.save_state` so that an interrupted
-run resumes where it stopped. Checkpoints are written to a temporary folder and renamed into place, so a
-half-written checkpoint never loads. A stage returns (and writes) a JSON record of its settings and measurements.
+wall-clock budget, refuses NaN/Inf losses and a gradient that stays exactly zero, and checkpoints with
+`accelerator.save_state` so that an interrupted run resumes where it stopped. Checkpoints are written to a temporary
+folder and renamed into place, so a half-written checkpoint never loads. A stage returns (and writes) a JSON record
+of its settings and measurements.
 """
 
 import json
@@ -27,6 +28,7 @@ from .losses import LossWeights, renderer_loss
 from .unroll import unroll_clip
 
 __all__ = [
+    "DEAD_GRADIENT_STEPS",
     "StageProgress",
     "StageSettings",
     "TrainingDivergedError",
@@ -45,7 +47,13 @@ _COMPLETE_MARKER = "checkpoint_complete.json"
 
 
 class TrainingDivergedError(RuntimeError):
-    """The training loss became NaN or Inf."""
+    """The training loss became NaN or Inf, or the gradient stayed exactly zero (a saturated network)."""
+
+
+DEAD_GRADIENT_STEPS = 25
+"""Consecutive optimizer steps with an exactly zero gradient after which a stage stops as diverged. A network whose
+activations exploded saturates its heads (softmax, softplus) so that every gradient underflows to 0; it then never
+changes again, and training on would spend the whole budget on a frozen model."""
 
 
 @dataclass
@@ -65,10 +73,10 @@ class StageSettings:
         lr_drop_factor (`float`): learning-rate multiplier at a plateau.
         time_budget_s (`float | None`): wall-clock budget of the stage; once spent, the stage evaluates and stops.
         material_head_lr_scale (`float`): multiplier of the learning rate of the material head's parameters: a small
-            classifier of per-surface statistics that learns well at rates that would upset the trunk.
-        cosine_annealing (`bool`): multiply the learning rate by `0.5 * (1 + cos(pi * f))`, `f` the fraction of
-            the stage's budget used (the larger of steps over `max_steps` and seconds over `time_budget_s`): a
-            short stage then ends at a low rate instead of being cut off at its peak.
+            classifier of per-surface statistics that learns well at rates that would upset the trunk (default 2).
+        cosine_annealing (`bool`): multiply the learning rate by `0.5 * (1 + cos(pi * f))`, `f` the fraction of the
+            stage's budget used (the larger of steps over `max_steps` and seconds over `time_budget_s`): a short
+            stage then ends at a low rate instead of being cut off at its peak (default on).
         weights (`LossWeights`): loss terms.
         selection_metric (`str`): validation metric that defines "best" (higher is better).
         material_selection_weight (`float`): added to the selection score per unit of material mean IoU, so that a
@@ -88,8 +96,8 @@ class StageSettings:
     max_lr_drops: int = 2
     lr_drop_factor: float = 0.3
     time_budget_s: float | None = None
-    cosine_annealing: bool = False
-    material_head_lr_scale: float = 1.0
+    cosine_annealing: bool = True
+    material_head_lr_scale: float = 2.0
     weights: LossWeights = field(default_factory=LossWeights)
     selection_metric: str = "psnr"
     material_selection_weight: float = 0.0
@@ -149,6 +157,7 @@ class StageProgress:
     def __init__(self):
         self.step, self.best, self.stale, self.drops, self.elapsed = 0, -math.inf, 0, 0, 0.0
         self.evaluation_seconds = 0.0
+        self.zero_gradient_steps = 0
         self.history: list[dict] = []
 
     def state_dict(self) -> dict:
@@ -156,6 +165,20 @@ class StageProgress:
 
     def load_state_dict(self, state: dict) -> None:
         vars(self).update(state)
+
+    def observe_gradient(self, norm: float, stage: str) -> None:
+        """Records the gradient norm of the next optimizer step of stage `stage`.
+
+        Raises:
+            TrainingDivergedError: the norm has been exactly zero for `DEAD_GRADIENT_STEPS` consecutive steps.
+        """
+        self.zero_gradient_steps = self.zero_gradient_steps + 1 if norm == 0.0 else 0
+        if self.zero_gradient_steps >= DEAD_GRADIENT_STEPS:
+            raise TrainingDivergedError(
+                f"{stage}: the gradient has been exactly zero for {self.zero_gradient_steps} steps (up to step "
+                f"{self.step + 1}): the network is saturated and can no longer train; lower the learning rate or "
+                "lengthen the warm-up."
+            )
 
     def observe(self, score: float, settings: StageSettings, elapsed: float) -> tuple[bool, str | None]:
         """Records one validation score after `elapsed` seconds of the stage and returns `(improved, decision)`;
@@ -319,7 +342,7 @@ def train_stage(
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"{settings.name}: loss is {loss.item()} at step {progress.step + 1}.")
             accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), 1.0)
+            progress.observe_gradient(float(accelerator.clip_grad_norm_(model.parameters(), 1.0)), settings.name)
             rate = scheduled_learning_rate(settings, progress.drops, progress.step, time.perf_counter() - started)
             for group in optimizer.param_groups:
                 group["lr"] = group_learning_rate(group, rate, settings)
