@@ -171,9 +171,12 @@ def test_curriculum_callback_decisions_on_given_scores(tmp_path):
     model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     scheduler = get_constant_schedule(optimizer)
+    constant = {"cosine_annealing": False}  # rates change by the decisions only
     stages = [
-        CurriculumStage(_stage("stage1", learning_rate=1e-3, patience=1, max_lr_drops=1, lr_drop_factor=0.5)),
-        CurriculumStage(_stage("stage2", learning_rate=4e-4, max_steps=100)),
+        CurriculumStage(
+            _stage("stage1", learning_rate=1e-3, patience=1, max_lr_drops=1, lr_drop_factor=0.5, **constant)
+        ),
+        CurriculumStage(_stage("stage2", learning_rate=4e-4, max_steps=100, **constant)),
     ]
     callback = UrukCurriculumCallback(stages, tmp_path)
     state, control = SimpleNamespace(global_step=0, is_world_process_zero=True), TrainerControl()

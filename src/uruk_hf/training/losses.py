@@ -76,8 +76,9 @@ def distillation_loss(
     labelled pixels."""
     loss = renderer_loss(student_outputs, batch, weights)
     for k, (student, teacher) in enumerate(zip(student_outputs, teacher_outputs)):
-        bounded = teacher_bounded_l1(student.frame, teacher.frame, batch["frame_targets"][:, k])
-        loss = loss + teacher_weight * bounded / len(student_outputs)
+        if teacher_weight:
+            bounded = teacher_bounded_l1(student.frame, teacher.frame, batch["frame_targets"][:, k])
+            loss = loss + teacher_weight * bounded / len(student_outputs)
         if kl_weight and student.material_logits is not None and teacher.material_logits is not None:
             labelled = (batch["material_labels"][:, k] >= 0).unsqueeze(1)
             student_log = F.log_softmax(student.material_logits / temperature, dim=1)
