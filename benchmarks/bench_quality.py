@@ -39,7 +39,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
     parser.add_argument("--role", default="teacher", choices=["teacher", "student"])
     parser.add_argument("--time-budget", type=float, default=600.0, help="training seconds")
-    parser.add_argument("--learning-rate", type=float, default=2e-3)
+    # The rate the lifecycle's Calibration picks for every family at the quick preset (2e-3 gave 30.23 dB here).
+    parser.add_argument("--learning-rate", type=float, default=4e-3)
     parser.add_argument("--eval-every", type=int, default=100)
     return parser.parse_args()
 
