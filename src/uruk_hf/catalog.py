@@ -66,8 +66,9 @@ PUBLISHED_MODELS = [
         6_920_000,
         "v2_ultra",
         "V2-Ultra: the real-time student distilled from the V2-Ultra teacher through the 2-stage curriculum "
-        "(foundation: frame reconstruction + teacher matching; fine-tune: material head and MS-SSIM). Renders the "
-        "final frame and per-pixel material classes from the 32-channel layout.",
+        "(foundation: frame reconstruction + teacher matching; fine-tune on the ground truth: material head, started "
+        "from the teacher's, and MS-SSIM). Renders the final frame and per-pixel material classes from the 32-channel "
+        "layout.",
     ),
     PublishedModel(
         "v2_optimized",

@@ -3,7 +3,8 @@ writing a record.
 
 - `v2_ultra`: Smoke -> Calibration -> Production of the teacher (frame + materials, gate against `direct`) ->
   Distillation of the student through the 2-stage curriculum (stage 1 foundation: frame reconstruction + teacher
-  matching; stage 2 fine-tune: adds the material head, the teacher's material distribution and MS-SSIM).
+  matching; stage 2 fine-tune on the ground truth: adds the material head, started from the teacher's, the
+  teacher's material distribution and MS-SSIM).
 - `v2_optimized`: warm start from the V2-Ultra student's stage-1 checkpoint (`init_from`), Smoke -> Calibration ->
   the 3-stage curriculum on the Accelerate loop (rendering, material, and the optional adversarial stage), with a
   gate after each stage.
