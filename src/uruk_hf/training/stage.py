@@ -219,6 +219,8 @@ def _save_checkpoint(accelerator, folder: Path) -> None:
         shutil.rmtree(temporary)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(temporary))
+    # Every process writes its own random states into the folder: all must be done before it is marked and moved.
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (temporary / _COMPLETE_MARKER).write_text(json.dumps({"time": time.time()}))
         _swap_into_place(temporary, folder)
