@@ -313,6 +313,8 @@ class UrukDistillationTrainer(Trainer):
 
     def _save_checkpoint(self, model, trial):
         super()._save_checkpoint(model, trial)
+        # Every process writes its own RNG state into the folder: all must be done before it is marked complete.
+        self.accelerator.wait_for_everyone()
         if not self.args.should_save:
             return
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
