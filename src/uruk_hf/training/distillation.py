@@ -139,8 +139,8 @@ class UrukCurriculumCallback(TrainerCallback):
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         gradients = [parameter.grad.norm() for parameter in model.parameters() if parameter.grad is not None]
         norm = float(torch.linalg.vector_norm(torch.stack(gradients))) if gradients else 0.0
-        self.progress.step = state.global_step - self.stage_start_step
-        self.progress.observe_gradient(norm, self.current.settings.name)
+        step = state.global_step - self.stage_start_step + 1  # the Trainer counts the step after it is taken
+        self.progress.observe_gradient(norm, self.current.settings.name, step)
 
     def on_step_end(self, args, state, control, **kwargs):
         settings = self.current.settings

@@ -166,8 +166,8 @@ class StageProgress:
     def load_state_dict(self, state: dict) -> None:
         vars(self).update(state)
 
-    def observe_gradient(self, norm: float, stage: str) -> None:
-        """Records the gradient norm of the next optimizer step of stage `stage`.
+    def observe_gradient(self, norm: float, stage: str, step: int) -> None:
+        """Records the gradient norm of optimizer step `step` (counted from 1 within stage `stage`).
 
         Raises:
             TrainingDivergedError: the norm has been exactly zero for `DEAD_GRADIENT_STEPS` consecutive steps.
@@ -176,7 +176,7 @@ class StageProgress:
         if self.zero_gradient_steps >= DEAD_GRADIENT_STEPS:
             raise TrainingDivergedError(
                 f"{stage}: the gradient has been exactly zero for {self.zero_gradient_steps} steps (up to step "
-                f"{self.step + 1}): the network is saturated and can no longer train; lower the learning rate or "
+                f"{step}): the network is saturated and can no longer train; lower the learning rate or "
                 "lengthen the warm-up."
             )
 
@@ -344,7 +344,8 @@ def train_stage(
             if not torch.isfinite(loss):
                 raise TrainingDivergedError(f"{settings.name}: loss is {loss.item()} at step {progress.step + 1}.")
             accelerator.backward(loss)
-            progress.observe_gradient(float(accelerator.clip_grad_norm_(model.parameters(), 1.0)), settings.name)
+            norm = float(accelerator.clip_grad_norm_(model.parameters(), 1.0))
+            progress.observe_gradient(norm, settings.name, progress.step + 1)
             rate = scheduled_learning_rate(settings, progress.drops, progress.step, time.perf_counter() - started)
             for group in optimizer.param_groups:
                 group["lr"] = group_learning_rate(group, rate, settings)
