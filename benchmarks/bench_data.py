@@ -15,11 +15,12 @@ import subprocess
 import sys
 import tempfile
 
-from uruk_hf.cli import format_table
+from uruk_hf.tables import format_table
 
 _WORKER = """
 import dataclasses, json, sys, time
-from uruk_hf.data.generate import DATA_PRESETS, generate_dataset
+from uruk_hf.data.rendering.generator import DATA_PRESETS
+from uruk_hf.data.rendering.generator import generate_gbuffer_dataset as generate_dataset
 preset = dataclasses.replace(DATA_PRESETS[sys.argv[1]], num_clips=int(sys.argv[3]))
 start = time.perf_counter()
 summary = generate_dataset(sys.argv[4], preset, seed=0, variant=sys.argv[2], progress=False, finalize=False,
@@ -34,7 +35,7 @@ print(json.dumps(summary))
 
 def available_variants() -> list[str]:
     """Variants that render on this machine (llvm needs libLLVM >= 16)."""
-    from uruk_hf.data.render import probe_variant
+    from uruk_hf.data.rendering.render import probe_variant
 
     return ["scalar_rgb"] + [variant for variant in ("llvm_ad_rgb",) if probe_variant(variant)]
 

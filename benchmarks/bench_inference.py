@@ -18,9 +18,11 @@ import numpy as np
 import torch
 
 from uruk_hf import UrukORTRenderer
-from uruk_hf.catalog import PUBLISHED_MODELS
-from uruk_hf.cli import format_table
-from uruk_hf.data.baselines import oidn_denoise
+from uruk_hf.catalog import iter_models
+from uruk_hf.data.rendering.baselines import oidn_denoise
+from uruk_hf.tables import format_table
+
+PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 
 def parse_args() -> argparse.Namespace:

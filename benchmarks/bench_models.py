@@ -15,8 +15,10 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from uruk_hf.catalog import PUBLISHED_MODELS, count_parameters
-from uruk_hf.cli import format_table
+from uruk_hf.catalog import count_parameters, iter_models
+from uruk_hf.tables import format_table
+
+PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 SIZES = [(256, 256), (720, 1280)]
 MEMORY_FORMATS = {"nchw": torch.contiguous_format, "nhwc": torch.channels_last}

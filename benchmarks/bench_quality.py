@@ -19,15 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from uruk_hf.training.recipes import FRAME_LOSS
 
 from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
-from uruk_hf.cli import format_table
-from uruk_hf.data.baselines import load_split, oidn_frames
+from uruk_hf.data.folder import load_split
+from uruk_hf.data.rendering.baselines import oidn_frames
 from uruk_hf.metrics import frame_metrics
 from uruk_hf.schema import RAY_RECONSTRUCTION_LAYOUT
+from uruk_hf.tables import format_table
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.evaluation import evaluate_renderer
-from uruk_hf.training.recipes import FRAME_LOSS
 from uruk_hf.training.stage import StageSettings, save_final_model, train_stage
 
 

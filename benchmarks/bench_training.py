@@ -20,13 +20,13 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from uruk_hf.training.recipes import FRAME_AND_MATERIAL_LOSS
 
 from uruk_hf import UrukGBufferProcessor
-from uruk_hf.catalog import PUBLISHED_BY_KEY
-from uruk_hf.cli import format_table
+from uruk_hf.catalog import model_entry
+from uruk_hf.tables import format_table
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import renderer_loss
-from uruk_hf.training.recipes import FRAME_AND_MATERIAL_LOSS
 from uruk_hf.training.stage import StageSettings, train_stage
 from uruk_hf.training.unroll import unroll_clip
 
@@ -81,7 +81,7 @@ def bare_loop_seconds(model, processor, steps: list[dict], warmup: int = 2) -> f
 def throughput_table(args) -> list[list[str]]:
     rows = []
     for key in FAMILY_MODELS:
-        entry = PUBLISHED_BY_KEY[key]
+        entry = model_entry(key)[1]
         for preset in ("quick", "full"):
             config = entry.config_class.from_preset(preset, role=entry.role)
             torch.manual_seed(0)
@@ -98,7 +98,7 @@ def throughput_table(args) -> list[list[str]]:
 
 def accelerate_overhead(args) -> tuple[float, float, int]:
     """Bare loop vs `train_stage` (Accelerate) on the same batches and model, training time only."""
-    entry = PUBLISHED_BY_KEY["ws5_cinematic_renderer"]
+    entry = model_entry("ws5_cinematic_renderer")[1]
     config = entry.config_class.from_preset("quick", role=entry.role)
     processor = UrukGBufferProcessor.from_model_config(config)
     dataset = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=64)

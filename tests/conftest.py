@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory):
     """A tiny-preset dataset folder, generated once per test session, and its generation summary."""
-    from uruk_hf.data.generate import generate_dataset
+    from uruk_hf.data.rendering.generator import generate_gbuffer_dataset
 
     folder = tmp_path_factory.mktemp("tiny_dataset")
-    return folder, generate_dataset(folder, "tiny", seed=0, progress=False)
+    return folder, generate_gbuffer_dataset(folder, "tiny", seed=0, progress=False)

@@ -3,8 +3,10 @@ import subprocess
 
 import pytest
 
-from uruk_hf.catalog import PUBLISHED_MODELS
+from uruk_hf.catalog import iter_models
 from uruk_hf.cli import main
+
+PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 
 def test_models_lists_every_model_preset_and_budget(capsys):

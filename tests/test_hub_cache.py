@@ -9,9 +9,11 @@ import textwrap
 import torch
 
 from uruk_hf import UrukGBufferProcessor
-from uruk_hf.catalog import PUBLISHED_MODELS
+from uruk_hf.catalog import iter_models
 
 from .hub_cache import lay_out_hub_cache
+
+PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 LOAD_SCRIPT = textwrap.dedent(
     """

@@ -4,7 +4,7 @@ import torch
 from transformers import AutoImageProcessor
 
 from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig, UrukWS5CinematicConfig
-from uruk_hf.data.synthetic import synthetic_gbuffer
+from uruk_hf.data.rendering.synthetic import synthetic_gbuffer
 from uruk_hf.schema import V2_LAYOUT, WS5_LAYOUT
 
 

@@ -17,11 +17,13 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from uruk_hf import UrukGBufferProcessor, UrukV2Optimized, UrukV2OptimizedConfig
+from uruk_hf import UrukV2Optimized, UrukV2OptimizedConfig
+from uruk_hf.catalog import get_family
+from uruk_hf.models.v2_optimized.recipe_v2_optimized import V2_OPTIMIZED_CURRICULUM, V2_OPTIMIZED_MATERIAL_GATE
 from uruk_hf.training.arguments import add_stage_arguments, stage_settings
-from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.lifecycle import QualityGate, buffer_baseline, train_curriculum
-from uruk_hf.training.recipes import V2_OPTIMIZED_CURRICULUM, V2_OPTIMIZED_MATERIAL_GATE, curriculum_stages
+from uruk_hf.training.curriculum import curriculum_stages
+from uruk_hf.training.gates import QualityGate
+from uruk_hf.training.lifecycle import train_curriculum
 from uruk_hf.training.stage import save_trained_model
 from uruk_hf.training.warm_start import load_initial_weights
 
@@ -41,9 +43,9 @@ def main(argv=None) -> list[dict]:
     config = UrukV2OptimizedConfig.from_preset(args.preset)
     model = UrukV2Optimized(config)
     warm_start = load_initial_weights(model, args.init_from)
-    processor = UrukGBufferProcessor.from_model_config(config)
-    train = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=args.max_train_clips)
-    validation = UrukClipDataset(args.data, "validation", config.input_buffers)
+    task = get_family("v2_optimized").make_task(config)
+    train = task.dataset(args.data, "train", max_items=args.max_train_clips)
+    validation = task.dataset(args.data, "validation")
 
     def make_accelerator(stage: str) -> Accelerator:
         accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
@@ -52,11 +54,11 @@ def main(argv=None) -> list[dict]:
 
     gates = [QualityGate(margin=args.gate_margin), V2_OPTIMIZED_MATERIAL_GATE]
     stages = curriculum_stages(V2_OPTIMIZED_CURRICULUM, stage_settings(args, "template"), args.time_budget, gates)
-    baselines = {"direct": buffer_baseline(validation, "direct")}
+    baselines = task.gate_baselines(validation)
     records = train_curriculum(
-        make_accelerator, model, processor, train, validation, stages, output, baselines, resume=args.resume
+        make_accelerator, model, task, train, validation, stages, output, baselines, resume=args.resume
     )
-    save_trained_model(model, processor, {"warm_start": warm_start, "stages": records}, output / "model")
+    save_trained_model(model, {"warm_start": warm_start, "stages": records}, output / "model", task)
     for record in records:
         best = record["best"]
         print(

@@ -21,13 +21,15 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
+from uruk_hf.catalog import get_family
+from uruk_hf.models.v2_ultra.recipe_v2_ultra import V2_ULTRA_CURRICULUM
 from uruk_hf.training.arguments import add_stage_arguments, curriculum_from_arguments, stage_settings
-from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.distillation import run_distillation
-from uruk_hf.training.recipes import FRAME_AND_MATERIAL_LOSS, V2_ULTRA_CURRICULUM
-from uruk_hf.training.run import save_curriculum_legacy
+from uruk_hf.training.losses import FRAME_AND_MATERIAL_LOSS
+from uruk_hf.training.run import save_legacy
 from uruk_hf.training.stage import save_final_model, save_trained_model, train_stage
+
+FAMILY = get_family("v2_ultra")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -37,14 +39,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def distill(args, model, processor, train, validation, output: Path) -> dict:
-    teacher = UrukV2Ultra.from_pretrained(args.teacher)
+def save_curriculum_legacy(model, record: dict, legacy: Path) -> None:
+    """The seed's three files: the global best, and each curriculum stage's best weights (with its optimizer)."""
+    global_best, stage1, stage2 = next(entry for entry in FAMILY.models if entry.key == "v2_ultra").legacy_files
+    for stage, name in (("stage1", stage1), ("stage2", stage2)):
+        part = next(entry for entry in record["stages"] if entry["stage"] == stage)
+        folder = Path(part["best_folder"])
+        save_legacy(type(model).from_pretrained(folder), legacy / name, stage, part["best"], folder / "optimizer.pt")
+    save_legacy(model, legacy / global_best, record["global_best_stage"], record["global_best"])
+
+
+def distill(args, model, task, train, validation, output: Path) -> dict:
+    teacher = type(model).from_pretrained(args.teacher)
     stages = curriculum_from_arguments(args, V2_ULTRA_CURRICULUM)
     record = run_distillation(
-        model, teacher, processor, train, validation, stages, output / "distillation", resume=args.resume
+        model, teacher, task, train, validation, stages, output / "distillation", resume=args.resume
     )
-    save_trained_model(model, processor, record, output / "model")
-    save_curriculum_legacy(model, record, output / "legacy", "v2_ultra")
+    save_trained_model(model, record, output / "model", task)
+    save_curriculum_legacy(model, record, output / "legacy")
     best = record["global_best"]
     print(
         f"V2-Ultra student distilled: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
@@ -57,21 +69,22 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     output = Path(args.output)
     torch.manual_seed(args.seed)
-    config = UrukV2UltraConfig.from_preset(args.preset, role="student" if args.teacher else "teacher")
-    model = UrukV2Ultra(config)
-    processor = UrukGBufferProcessor.from_model_config(config)
-    train = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=args.max_train_clips)
-    validation = UrukClipDataset(args.data, "validation", config.input_buffers)
+    entry = next(entry for entry in FAMILY.models if entry.key == ("v2_ultra" if args.teacher else "v2_ultra_teacher"))
+    config = entry.config_class.from_preset(args.preset, role=entry.role)
+    model = entry.model_class(config)
+    task = FAMILY.make_task(config)
+    train = task.dataset(args.data, "train", max_items=args.max_train_clips)
+    validation = task.dataset(args.data, "validation")
     if args.teacher:
-        return distill(args, model, processor, train, validation, output)
+        return distill(args, model, task, train, validation, output)
 
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), log_with="tensorboard", project_dir=str(output))
     accelerator.init_trackers("v2_ultra", config={k: v for k, v in vars(args).items() if v is not None})
     settings = stage_settings(args, "production", material_weight=FRAME_AND_MATERIAL_LOSS.material)
     record = train_stage(
-        accelerator, model, processor, train, validation, settings, output / "production", resume=args.resume
+        accelerator, model, task, train, validation, settings, output / "production", resume=args.resume
     )
-    save_final_model(accelerator, model, processor, record, output / "model")
+    save_final_model(accelerator, model, record, output / "model", task)
     best = record["best"]
     accelerator.print(
         f"V2-Ultra {args.preset}/teacher: best validation PSNR {best['psnr']:.2f} dB, material mIoU "

@@ -18,11 +18,11 @@ from pathlib import Path
 import torch
 from accelerate import Accelerator
 
-from uruk_hf import UrukGBufferProcessor, UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+from uruk_hf import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+from uruk_hf.catalog import get_family
+from uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic import WS5_CURRICULUM
 from uruk_hf.training.arguments import add_stage_arguments, curriculum_from_arguments, stage_settings
-from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.distillation import run_distillation
-from uruk_hf.training.recipes import WS5_CURRICULUM
 from uruk_hf.training.stage import save_final_model, save_trained_model, train_stage
 
 
@@ -40,17 +40,17 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     config = UrukWS5CinematicConfig.from_preset(args.preset, role="student" if args.teacher else args.role)
     model = UrukWS5CinematicRenderer(config)
-    processor = UrukGBufferProcessor.from_model_config(config)
-    train = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=args.max_train_clips)
-    validation = UrukClipDataset(args.data, "validation", config.input_buffers)
+    task = get_family("ws5").make_task(config)
+    train = task.dataset(args.data, "train", max_items=args.max_train_clips)
+    validation = task.dataset(args.data, "validation")
 
     if args.teacher:
         teacher = UrukWS5CinematicRenderer.from_pretrained(args.teacher)
         stages = curriculum_from_arguments(args, WS5_CURRICULUM)
         record = run_distillation(
-            model, teacher, processor, train, validation, stages, output / "distillation", resume=args.resume
+            model, teacher, task, train, validation, stages, output / "distillation", resume=args.resume
         )
-        save_trained_model(model, processor, record, output / "model")
+        save_trained_model(model, record, output / "model", task)
         best = record["global_best"]
         print(f"WS5 student distilled: best validation PSNR {best['psnr']:.2f} dB at step {best['step']}")
         return record
@@ -60,14 +60,14 @@ def main(argv=None) -> dict:
     record = train_stage(
         accelerator,
         model,
-        processor,
+        task,
         train,
         validation,
         stage_settings(args, "reconstruction"),
         output / "reconstruction",
         resume=args.resume,
     )
-    save_final_model(accelerator, model, processor, record, output / "model")
+    save_final_model(accelerator, model, record, output / "model", task)
     accelerator.print(
         f"WS5 {args.preset}/{args.role}: best validation PSNR {record['best']['psnr']:.2f} dB at step "
         f"{record['best_step']} ({record['stop_reason']} after {record['steps']} steps, {record['seconds']:.0f} s)"

@@ -1,30 +1,36 @@
 """uruk_hf: Hugging Face Hub-native neural renderers for game graphics.
 
-Importing the package registers every model family with `AutoConfig`, `AutoModel` and `AutoImageProcessor`, so
+The public classes load on first use (`uruk_hf.UrukV2Ultra` imports torch and transformers then, not before), so
+`import uruk_hf` and the `uruk` command start fast. Importing the package registers every model family with
+`AutoConfig`, `AutoModel` and `AutoImageProcessor` (as soon as transformers' auto classes are imported), so
 `AutoModel.from_pretrained(folder_or_repo, subfolder=...)` loads any published Uruk model.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel
+import importlib
+from typing import TYPE_CHECKING
 
-from .legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
-from .modeling_ort import UrukORTRenderer
-from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
-from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
-from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
-from .modules.configuration_renderer import PRESET_NAMES, UrukRendererConfig
-from .modules.modeling_renderer import UrukRendererOutput, UrukRendererPreTrainedModel
-from .processing_gbuffer import UrukGBufferProcessor
+from .auto_registration import install as _install_auto_registration
 
 __version__ = "0.1.0"
 
-for _config_class, _model_class in (
-    (UrukV2UltraConfig, UrukV2Ultra),
-    (UrukV2OptimizedConfig, UrukV2Optimized),
-    (UrukWS5CinematicConfig, UrukWS5CinematicRenderer),
-):
-    AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
-    AutoModel.register(_config_class, _model_class, exist_ok=True)
-    AutoImageProcessor.register(_config_class, slow_image_processor_class=UrukGBufferProcessor, exist_ok=True)
+_LAZY_ATTRIBUTES = {
+    "PRESET_NAMES": "uruk_hf.presets",
+    "LegacyCheckpointError": "uruk_hf.legacy",
+    "load_legacy_checkpoint": "uruk_hf.legacy",
+    "save_legacy_checkpoint": "uruk_hf.legacy",
+    "UrukGBufferProcessor": "uruk_hf.models.gbuffer_renderer.processing_gbuffer",
+    "UrukORTRenderer": "uruk_hf.models.gbuffer_renderer.modeling_ort",
+    "UrukRendererConfig": "uruk_hf.models.gbuffer_renderer.configuration_gbuffer_renderer",
+    "UrukRendererOutput": "uruk_hf.models.gbuffer_renderer.modeling_gbuffer_renderer",
+    "UrukRendererPreTrainedModel": "uruk_hf.models.gbuffer_renderer.modeling_gbuffer_renderer",
+    "UrukV2Optimized": "uruk_hf.models.v2_optimized.modeling_v2_optimized",
+    "UrukV2OptimizedConfig": "uruk_hf.models.v2_optimized.configuration_v2_optimized",
+    "UrukV2Ultra": "uruk_hf.models.v2_ultra.modeling_v2_ultra",
+    "UrukV2UltraConfig": "uruk_hf.models.v2_ultra.configuration_v2_ultra",
+    "UrukWS5CinematicConfig": "uruk_hf.models.ws5_cinematic.configuration_ws5_cinematic",
+    "UrukWS5CinematicRenderer": "uruk_hf.models.ws5_cinematic.modeling_ws5_cinematic",
+}
+"""Public name -> the module that defines it (imported on first access)."""
 
 __all__ = [
     "PRESET_NAMES",
@@ -43,3 +49,29 @@ __all__ = [
     "load_legacy_checkpoint",
     "save_legacy_checkpoint",
 ]
+
+if TYPE_CHECKING:
+    from .legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+    from .models.gbuffer_renderer.configuration_gbuffer_renderer import UrukRendererConfig
+    from .models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererOutput, UrukRendererPreTrainedModel
+    from .models.gbuffer_renderer.modeling_ort import UrukORTRenderer
+    from .models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
+    from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
+    from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
+    from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+    from .presets import PRESET_NAMES
+
+
+def __getattr__(name: str):
+    if name not in _LAZY_ATTRIBUTES:
+        raise AttributeError(f"module 'uruk_hf' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY_ATTRIBUTES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY_ATTRIBUTES])
+
+
+_install_auto_registration()

@@ -1,5 +1,9 @@
 """The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`, `uruk train`,
-`uruk pipeline`."""
+`uruk pipeline`, `uruk export onnx`, `uruk publish build|upload`.
+
+Families and dataset kinds come from the registry (`uruk_hf.catalog`); each subcommand imports its heavy parts
+(torch, transformers, Mitsuba) only when it runs, so `uruk --help` answers at once.
+"""
 
 import argparse
 import statistics
@@ -7,25 +11,20 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["format_table", "main"]
+from .catalog import DATASET_KINDS, family_names, get_family
+from .presets import PRESET_NAMES
+from .tables import format_table
 
-
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain-text table with aligned columns (CLI output and benchmarks)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [headers, *rows]]
-    lines.insert(1, "-+-".join("-" * width for width in widths))
-    return "\n".join(lines)
+__all__ = ["build_parser", "main"]
 
 
 def models_table() -> tuple[str, bool]:
     """The table of every published model at every preset: parameters from the config, the DESIGN §1 budget and
     the subfolder. Returns the table and whether every full-size model is within its budget."""
-    from .catalog import BUDGET_TOLERANCE, PUBLISHED_MODELS, count_parameters
-    from .modules.configuration_renderer import PRESET_NAMES
+    from .catalog import BUDGET_TOLERANCE, count_parameters, iter_models
 
     rows, all_within = [], True
-    for published in PUBLISHED_MODELS:
+    for _, published in iter_models(published_only=True):
         for preset in PRESET_NAMES:
             params = count_parameters(published.model_class, published.config(preset))
             budget, verdict = "-", "-"
@@ -40,7 +39,7 @@ def models_table() -> tuple[str, bool]:
                     published.key,
                     published.config_class.model_type,
                     preset,
-                    published.role,
+                    published.role or "-",
                     f"{params / 1e6:.3f}M",
                     budget,
                     verdict,
@@ -60,9 +59,9 @@ def _models(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     import torch
 
-    from .catalog import PUBLISHED_MODELS
-    from .data.synthetic import synthetic_gbuffer
-    from .processing_gbuffer import UrukGBufferProcessor
+    from .catalog import iter_models
+    from .data.rendering.synthetic import synthetic_gbuffer
+    from .models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -73,8 +72,10 @@ def _demo(args: argparse.Namespace) -> int:
         f"(untrained: this shows the path from buffers to images, not quality); {torch.get_num_threads()} threads."
     )
     rows = []
-    for published in PUBLISHED_MODELS:
+    for _, published in iter_models(published_only=True):
         config = published.config(args.preset)
+        if not hasattr(config, "input_buffers"):
+            continue  # the demo renders G-buffers
         model = published.model_class(config).eval()
         processor = UrukGBufferProcessor.from_model_config(config)
         inputs = processor({entry["name"]: buffers[entry["name"]] for entry in config.input_buffers})
@@ -102,9 +103,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _data_generate(args: argparse.Namespace) -> int:
-    from .data.generate import generate_dataset
+    from .catalog import dataset_kind
+    from .data.folder import generate_dataset
 
     summary = generate_dataset(
+        dataset_kind(args.kind),
         args.output,
         preset=args.preset,
         seed=args.seed,
@@ -117,14 +120,14 @@ def _data_generate(args: argparse.Namespace) -> int:
     print(
         f"shard {summary['shard_index']}/{summary['num_shards']}: wrote {summary['chunks_written']} chunks "
         f"({summary['frames_written']} frames), skipped {summary['chunks_skipped']} already written, "
-        f"{summary['seconds']:.1f} s ({summary['render_seconds']:.1f} s in mi.render, {summary['variant']}); "
+        f"{summary['seconds']:.1f} s ({summary.get('render_seconds', 0.0):.1f} s rendering, {summary['variant']}); "
         f"dataset {state}: {args.output}"
     )
     return 0
 
 
 def _data_baselines(args: argparse.Namespace) -> int:
-    from .data.card import baselines_table, finalize_dataset
+    from .data.rendering.card import baselines_table, finalize_dataset
 
     results = finalize_dataset(args.folder)
     print(f"Baselines on the {results['split']} split ({results['frames']} frames):")
@@ -133,28 +136,31 @@ def _data_baselines(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training.lifecycle import GateFailure, SmokeFailure
+    from .training.gates import GateFailure
+    from .training.lifecycle import SmokeFailure
+    from .training.progress import TrainingDivergedError
     from .training.run import train_family
-    from .training.stage import TrainingDivergedError
     from .training.warm_start import WarmStartError
 
+    family = get_family(args.family)
+    options = {option.keyword: getattr(args, option.keyword) for option in family.options}
     try:
-        record = train_family(
-            args.family, args.data, args.output, preset=args.preset, resume=args.resume, init_from=args.init_from
-        )
+        record = train_family(args.family, args.data, args.output, preset=args.preset, resume=args.resume, **options)
     except (SmokeFailure, GateFailure, TrainingDivergedError, WarmStartError) as failure:
         print(f"uruk train {args.family}: stopped. {failure}", file=sys.stderr)
         return 1
     stages = record["stages"]
-    lines = [f"{args.family} ({args.preset}): smoke passed; calibration chose lr {record['learning_rate']:g}."]
+    chosen = f"; calibration chose lr {record['learning_rate']:g}" if "learning_rate" in record else ""
+    lines = [f"{args.family} ({args.preset}): smoke passed{chosen}."]
     for name, stage in stages.items():
         for part in stage.get("stages", [stage]):
             if "gate" not in part:
                 continue
             gate, best = part["gate"], part["best"]
+            metric = gate["metric"]
             material = f", mIoU {100 * best['material_miou']:.1f}%" if "material_miou" in best else ""
             lines.append(
-                f"  {name}/{part['stage']}: best validation PSNR {best['psnr']:.2f} dB{material} at step "
+                f"  {name}/{part['stage']}: best validation {metric} {best[metric]:.2f}{material} at step "
                 f"{part['best_step']} ({part['stop_reason']}); gate {gate['baseline']} {gate['baseline_value']:.2f}"
                 f" {gate['margin']:+g} passed"
             )
@@ -165,16 +171,25 @@ def _train(args: argparse.Namespace) -> int:
 
 def _pipeline(args: argparse.Namespace) -> int:
     from .pipeline import results_table, run_pipeline
-    from .training.lifecycle import GateFailure, SmokeFailure
-    from .training.stage import TrainingDivergedError
+    from .training.gates import GateFailure
+    from .training.lifecycle import SmokeFailure
+    from .training.progress import TrainingDivergedError
 
+    families = None if args.families is None else [name.strip() for name in args.families.split(",") if name.strip()]
     try:
         results = run_pipeline(
-            args.output, preset=args.preset, data=args.data, resume=args.resume, publish=not args.no_publish
+            args.output,
+            preset=args.preset,
+            data=args.data,
+            resume=args.resume,
+            publish=not args.no_publish,
+            families=families,
         )
     except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
         print(f"uruk pipeline: stopped. {failure}", file=sys.stderr)
         return 1
+    if results["added_families"]:
+        print(f"Also ran {', '.join(results['added_families'])}: required by the families asked for.")
     print(f"Test split: {results['frames']} frames; models trained by `uruk pipeline --preset {args.preset}`.")
     print(results_table(results))
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["seconds"].items())
@@ -217,8 +232,8 @@ def _publish_upload(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `uruk` argument parser."""
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `uruk` argument parser; for `uruk train <family>` in `argv`, with that family's own options."""
     parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -227,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="build each model and render a synthetic G-buffer to PNGs")
     demo.add_argument("--output", default="demo_output", help="folder for the PNGs (default: demo_output)")
-    demo.add_argument("--preset", default="full", choices=["tiny", "quick", "full"], help="model size")
+    demo.add_argument("--preset", default="full", choices=PRESET_NAMES, help="model size")
     demo.add_argument("--height", type=int, default=256)
     demo.add_argument("--width", type=int, default=256)
     demo.add_argument("--repeats", type=int, default=3, help="timed forward passes per model")
@@ -237,8 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="generate datasets with Mitsuba 3 and measure their baselines")
     data_commands = data.add_subparsers(dest="data_command", required=True)
     generate = data_commands.add_parser("generate", help="render a dataset (resumable, shardable)")
-    generate.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
+    generate.add_argument("--preset", default="quick", choices=PRESET_NAMES)
     generate.add_argument("--output", required=True, help="dataset folder")
+    kinds = list(DATASET_KINDS)
+    generate.add_argument("--kind", default=kinds[0], choices=kinds, help=f"dataset kind (default: {kinds[0]})")
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument(
         "--num-shards",
@@ -257,20 +274,23 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train", help="run a family's lifecycle: smoke, calibration, production, distillation (+ gates)"
     )
-    train.add_argument("family", choices=["v2_ultra", "v2_optimized", "ws5"], help="model family")
+    train.add_argument("family", choices=family_names(), help="model family")
     train.add_argument("--data", required=True, help="a folder made by `uruk data generate`")
     train.add_argument("--output", required=True, help="run folder")
-    train.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
-    train.add_argument(
-        "--init-from", default=None, help="warm start (v2_optimized): a Hub-format folder, .safetensors or .pt file"
-    )
+    train.add_argument("--preset", default="quick", choices=PRESET_NAMES)
     train.add_argument("--resume", action="store_true", help="reuse finished stages, continue the interrupted one")
     train.set_defaults(handler=_train)
+    _add_family_options(train, argv or [])
 
     pipeline = commands.add_parser(
         "pipeline", help="the main job: data, every family's lifecycle, the test-split table (results.json)"
     )
-    pipeline.add_argument("--preset", default="quick", choices=["tiny", "quick", "full"])
+    pipeline.add_argument("--preset", default="quick", choices=PRESET_NAMES)
+    pipeline.add_argument(
+        "--families",
+        default=None,
+        help="comma-separated families to run (default: all registered; required ones added)",
+    )
     pipeline.add_argument("--output", required=True, help="pipeline folder")
     pipeline.add_argument("--data", default=None, help="reuse this dataset instead of generating OUTPUT/data")
     pipeline.add_argument("--resume", action="store_true", help="reuse finished stages of an interrupted run")
@@ -300,9 +320,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_family_options(train: argparse.ArgumentParser, argv: list[str]) -> None:
+    """Adds to the `train` parser the options of the family named on a `uruk train <family>` command line
+    (families declare their own, e.g. V2-Optimized's `--init-from`), importing only that family's module."""
+    if len(argv) < 2 or argv[0] != "train" or argv[1] not in family_names():
+        return
+    for option in get_family(argv[1]).options:
+        if option.is_switch:
+            train.add_argument(option.flag, action="store_true", help=option.help)
+        else:
+            train.add_argument(option.flag, default=None, help=option.help)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `uruk` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

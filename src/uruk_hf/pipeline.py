@@ -1,89 +1,62 @@
-"""`uruk pipeline`: the main job. Data, every family's lifecycle, the from-scratch control, and one evaluation of
-every model on the test split beside the data baselines.
+"""`uruk pipeline`: the main job. Data, every registered family's lifecycle (and the control runs it adds), and
+one evaluation of every model on the test split beside the data baselines.
 
-    uruk pipeline --preset quick --output DIR
+    uruk pipeline --preset quick --output DIR [--families a,b]
 
-Writes `DIR/data` (unless `--data` points at an existing dataset), one run folder per family (`DIR/v2_ultra`,
-`DIR/v2_ultra_scratch`, `DIR/v2_optimized`, `DIR/ws5`, see `uruk_hf.training.run`), `DIR/results.json`:
+Writes `DIR/data` (unless `--data` points at an existing dataset; a second dataset kind goes to `DIR/data_<kind>`),
+one run folder per family and control run (`DIR/<family>`, see `uruk_hf.training.run`), `DIR/results.json`:
 `{"models": {key: metrics}, "baselines": {key: metrics}, "split": "test", "frames": N, ...}`,
-`DIR/training_curves.png` and the published repo folder `DIR/hub` (`uruk publish build`).
+`DIR/training_curves.png` and the published repo folder `DIR/hub` (`uruk publish build`). Nothing here names a
+family: the registry (`uruk_hf.catalog`) says what runs, in which order and where each model lies.
 """
 
 import json
 import time
 from pathlib import Path
 
-import torch
-
-from .catalog import PUBLISHED_BY_KEY
+from .catalog import Family, dataset_kind, family_names, get_family, iter_families, resolve
 from .file_utils import atomic_path
+from .tables import CELL_FORMATS, format_table, metric_cells
 
 __all__ = [
-    "BASELINE_KEYS",
-    "MODEL_FOLDERS",
     "evaluate_on_test",
-    "metric_cells",
     "plot_training_curves",
     "results_table",
     "run_pipeline",
+    "select_families",
 ]
 
-MODEL_FOLDERS = {
-    "v2_ultra_teacher": "v2_ultra/models/v2_ultra_teacher",
-    "v2_ultra": "v2_ultra/models/v2_ultra",
-    "v2_ultra_scratch": "v2_ultra_scratch/models/v2_ultra_scratch",
-    "v2_optimized": "v2_optimized/models/v2_optimized",
-    "ws5_cinematic_renderer": "ws5/models/ws5_cinematic_renderer",
-    "ws5_student": "ws5/models/ws5_student",
-}
-"""Where each evaluated model lies in a pipeline folder (Hub format)."""
-
-BASELINE_KEYS = ("direct", "path_1spp", "oidn", "per_pixel_mlp", "majority", "gt_floor")
-"""The data baselines reported beside the models (from the dataset's `baselines.json`, test split)."""
-
-_METRIC_KEYS = (
-    "params",
-    "psnr",
-    "ssim",
-    "ms_ssim",
-    "flip",
-    "material_accuracy",
-    "material_miou",
-    "temporal_error",
-    "ms_per_frame",
-)
+_METRIC_KEYS = ("params", *CELL_FORMATS)
 
 
-def evaluate_on_test(model_folder: str | Path, data: str | Path, split: str = "test") -> dict[str, float]:
-    """Loads a Hub-format model folder and evaluates it on `split` of the dataset `data` (clips in order, history
-    from its own output): the pipeline's metric keys plus `frames` and the ground truth's temporal error."""
-    from transformers import AutoModel
+def select_families(names: list[str] | None) -> tuple[list[Family], list[str]]:
+    """The families to run for `names` (default: every registered one), with the families they require added
+    first, in registry order; returns them and the names that were added."""
+    requested = family_names() if names is None else list(names)
+    for name in requested:
+        get_family(name)  # raises, naming the registered families, for an unknown name
+    selected, added = set(requested), []
+    pending = list(requested)
+    while pending:
+        for required in get_family(pending.pop()).requires:
+            if required not in selected:
+                selected.add(required)
+                added.append(required)
+                pending.append(required)
+    return [family for family in iter_families() if family.name in selected], added
 
-    from .processing_gbuffer import UrukGBufferProcessor
-    from .training.data import UrukClipDataset
-    from .training.evaluation import evaluate_renderer
 
-    model = AutoModel.from_pretrained(model_folder).eval()
-    processor = UrukGBufferProcessor.from_model_config(model.config)
-    dataset = UrukClipDataset(data, split, model.config.input_buffers)
-    metrics = evaluate_renderer(model, dataset, processor, flip=True)
+def evaluate_on_test(family: Family, model_entry, model_folder: str | Path, data: str | Path) -> dict[str, float]:
+    """Loads a Hub-format model folder and evaluates it on the test split of `data` with its family's task (every
+    metric, the slow ones included); adds `params`."""
+    model = model_entry.model_class.from_pretrained(model_folder).eval()
+    task = family.make_task(model.config)
+    metrics = task.evaluate(model, task.dataset(data, "test"), full=True)
     metrics["params"] = sum(parameter.numel() for parameter in model.parameters())
-    metrics["frames"] = sum(len(clip) for clip in dataset.clips)
     return metrics
 
 
-_CURVES = {
-    "v2_ultra_teacher": ["v2_ultra/production"],
-    "v2_ultra (distilled)": ["v2_ultra/distillation"],
-    "v2_ultra_scratch": ["v2_ultra_scratch/scratch"],
-    "v2_optimized": ["v2_optimized/rendering", "v2_optimized/material"],
-    "ws5_cinematic_renderer": ["ws5/production"],
-    "ws5_student": ["ws5/distillation"],
-}
-"""The stage records behind each training curve, in order (a distillation record holds its curriculum's stages)."""
-
-
-def _validation_history(output: Path, folders: list[str]) -> list[dict]:
+def _validation_history(output: Path, folders: tuple[str, ...]) -> list[dict]:
     """The validation entries of consecutive stages, with `seconds` counted from the first stage's start."""
     entries, offset = [], 0.0
     for folder in folders:
@@ -94,9 +67,10 @@ def _validation_history(output: Path, folders: list[str]) -> list[dict]:
     return entries
 
 
-def plot_training_curves(output: str | Path, direct_psnr: float | None = None) -> Path:
+def plot_training_curves(output: str | Path, families: list[Family], reference: tuple[str, float] | None = None):
     """Plots validation PSNR (and material mIoU where a model predicts materials) against training seconds for
-    every run of a pipeline folder, from the stage records; writes and returns `output/training_curves.png`."""
+    every model of `families` with a training curve, from the stage records; `reference` (name, PSNR) draws a
+    baseline line. Writes and returns `output/training_curves.png`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -104,19 +78,25 @@ def plot_training_curves(output: str | Path, direct_psnr: float | None = None) -
 
     output = Path(output)
     figure, (frame_axis, material_axis) = pyplot.subplots(1, 2, figsize=(13, 4.8))
-    for label, folders in _CURVES.items():
-        history = _validation_history(output, folders)
-        seconds = [entry["seconds"] for entry in history]
-        frame_axis.plot(seconds, [entry["psnr"] for entry in history], marker=".", label=label)
-        if "material_miou" in history[0]:
-            material_axis.plot(seconds, [100 * entry["material_miou"] for entry in history], marker=".", label=label)
-    if direct_psnr is not None:
-        frame_axis.axhline(direct_psnr, color="gray", linestyle="--", label="direct (cheap render)")
+    for family in families:
+        for model in family.models:
+            if not model.curve:
+                continue
+            history = _validation_history(output, model.curve)
+            seconds = [entry["seconds"] for entry in history]
+            if "psnr" in history[0]:
+                frame_axis.plot(seconds, [entry["psnr"] for entry in history], marker=".", label=model.key)
+            if "material_miou" in history[0]:
+                miou = [100 * entry["material_miou"] for entry in history]
+                material_axis.plot(seconds, miou, marker=".", label=model.key)
+    if reference is not None:
+        frame_axis.axhline(reference[1], color="gray", linestyle="--", label=reference[0])
     frame_axis.set(xlabel="training seconds", ylabel="validation PSNR (dB)", title="Frame quality")
     material_axis.set(xlabel="training seconds", ylabel="validation material mIoU (%)", title="Materials")
     for axis in (frame_axis, material_axis):
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8)
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8)
     figure.tight_layout()
     path = output / "training_curves.png"
     with atomic_path(path) as temporary:
@@ -125,13 +105,22 @@ def plot_training_curves(output: str | Path, direct_psnr: float | None = None) -
     return path
 
 
-def _dataset(data: Path, preset: str) -> dict:
-    """Generates the dataset unless a finished one (with its baselines) is there; returns its generation record."""
-    if not (data / "baselines.json").is_file():
-        from .data.generate import generate_dataset
+def _datasets(output: Path, families: list[Family], preset: str, data: Path | None) -> dict[str, Path]:
+    """The dataset folder of every dataset kind the families read, generated unless a finished one (with its
+    baselines) is there. `data`, when given, is the folder of the kind its generation record names."""
+    folders = {}
+    if data is not None:
+        record = json.loads((Path(data) / "generation.json").read_text())
+        folders[record.get("dataset_kind", "gbuffer_clips")] = Path(data)
+    for family in families:
+        if family.dataset_kind not in folders:
+            folders[family.dataset_kind] = output / ("data" if not folders else f"data_{family.dataset_kind}")
+    for kind, folder in folders.items():
+        if not (folder / "baselines.json").is_file():
+            from .data.folder import generate_dataset
 
-        generate_dataset(data, preset=preset)
-    return json.loads((data / "generation.json").read_text())
+            generate_dataset(dataset_kind(kind), folder, preset=preset)
+    return folders
 
 
 def run_pipeline(
@@ -140,6 +129,7 @@ def run_pipeline(
     data: str | Path | None = None,
     resume: bool = False,
     publish: bool = True,
+    families: list[str] | None = None,
 ):
     """Runs the main job into `output` and returns the results (also `output/results.json`).
 
@@ -149,12 +139,14 @@ def run_pipeline(
         data: an existing dataset folder to reuse instead of generating `output/data`.
         resume: reuse finished stages of an earlier, interrupted run into the same `output`.
         publish: end with the exported, carded repo folder `output/hub` (`uruk publish build`).
+        families: the registered families to run (default: all); the families they require run first.
     """
-    from .training.run import train_family, train_student_from_scratch
+    import torch
 
     output = Path(output)
     started = time.perf_counter()
     seconds = {}
+    selected, added = select_families(families)
 
     def timed(name, function, *args, **kwargs):
         begin = time.perf_counter()
@@ -162,59 +154,44 @@ def run_pipeline(
         seconds[name] = time.perf_counter() - begin
         return result
 
-    data = Path(data) if data is not None else output / "data"
-    timed("data", _dataset, data, preset)
-    v2_ultra = timed("v2_ultra", train_family, "v2_ultra", data, output / "v2_ultra", preset, resume=resume)
-    distillation_seconds = v2_ultra["stages"]["distillation"]["seconds"]
-    timed(
-        "v2_ultra_scratch",
-        train_student_from_scratch,
-        "v2_ultra",
-        data,
-        output / "v2_ultra_scratch",
-        learning_rate=v2_ultra["learning_rate"],
-        time_s=distillation_seconds,
-        preset=preset,
-        resume=resume,
-    )
-    stage1 = output / "v2_ultra" / "distillation" / "stage1_best"
-    timed(
-        "v2_optimized",
-        train_family,
-        "v2_optimized",
-        data,
-        output / "v2_optimized",
-        preset,
-        resume=resume,
-        init_from=stage1,
-    )
-    timed("ws5", train_family, "ws5", data, output / "ws5", preset, resume=resume)
+    folders = timed("data", _datasets, output, selected, preset, None if data is None else Path(data))
+    for family in selected:
+        data_folder = folders[family.dataset_kind]
+        options = resolve(family.pipeline_options)(output) if family.pipeline_options is not None else {}
+        record = timed(family.name, family.run_lifecycle, data_folder, output / family.name, preset, resume, **options)
+        for control in family.controls:
+            timed(control.name, resolve(control.train), data_folder, output / control.name, preset, resume, record)
 
     begin = time.perf_counter()
-    models = {}
-    for key, folder in MODEL_FOLDERS.items():
-        metrics = evaluate_on_test(output / folder, data)
-        models[key] = {name: metrics[name] for name in _METRIC_KEYS if name in metrics}
-        models[key]["temporal_error_ground_truth"] = metrics.get("temporal_error_ground_truth")
-        frames = metrics["frames"]
+    models, baselines, frames, split = {}, {}, None, None
+    for family in selected:
+        data_folder = folders[family.dataset_kind]
+        for model in family.models:
+            metrics = evaluate_on_test(family, model, output / model.run_folder, data_folder)
+            models[model.key] = {name: metrics[name] for name in _METRIC_KEYS if name in metrics}
+            if "temporal_error_ground_truth" in metrics:
+                models[model.key]["temporal_error_ground_truth"] = metrics["temporal_error_ground_truth"]
+    for kind, folder in folders.items():
+        recorded = json.loads((folder / "baselines.json").read_text())
+        baselines.update({key: recorded["baselines"][key] for key in dataset_kind(kind).report_baselines})
+        frames, split = frames or recorded["frames"], split or recorded["split"]
     seconds["evaluation"] = time.perf_counter() - begin
-    recorded = json.loads((data / "baselines.json").read_text())
     results = {
+        "families": [family.name for family in selected],
+        "added_families": added,
         "models": models,
-        "baselines": {key: recorded["baselines"][key] for key in BASELINE_KEYS},
-        "split": recorded["split"],
+        "baselines": baselines,
+        "split": split,
         "frames": frames,
         "preset": preset,
-        "data": str(data),
-        "distillation_seconds": distillation_seconds,
+        "data": {kind: str(folder) for kind, folder in folders.items()},
         "seconds": {**seconds, "total": time.perf_counter() - started},
         "threads": torch.get_num_threads(),
-        "roles": {key: PUBLISHED_BY_KEY[key].role for key in models if key in PUBLISHED_BY_KEY},
+        "roles": {model.key: model.role for family in selected for model in family.models},
     }
     with atomic_path(output / "results.json") as temporary:
         temporary.write_text(json.dumps(results, indent=2))
-    direct = json.loads((output / "v2_ultra" / "lifecycle.json").read_text())["validation_baselines"]["direct"]
-    plot_training_curves(output, direct_psnr=direct["psnr"])
+    plot_training_curves(output, selected, _reference_line(output, selected[0]))
     if publish:
         from .publish.build import build_hub_folder
 
@@ -227,38 +204,19 @@ def run_pipeline(
     return results
 
 
-_CELL_FORMATS = {
-    "psnr": (1.0, 2),
-    "ssim": (1.0, 4),
-    "ms_ssim": (1.0, 4),
-    "flip": (1.0, 4),
-    "material_accuracy": (100.0, 1),
-    "material_miou": (100.0, 1),
-    "temporal_error": (1.0, 4),
-    "ms_per_frame": (1.0, 1),
-}
-"""Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
-
-
-def metric_cells(name: str, metrics: dict, keys: list[str], percent_sign: bool = False) -> list[str]:
-    """One table row: `name`, the parameter count in millions and `keys` formatted by `_CELL_FORMATS` (`-` where
-    a metric does not apply); `percent_sign` appends `%` to the percentages."""
-    params = metrics.get("params")
-    cells = [name, "-" if params is None else f"{params / 1e6:.2f}M"]
-    for key in keys:
-        value = metrics.get(key)
-        scale, digits = _CELL_FORMATS[key]
-        suffix = "%" if percent_sign and scale == 100.0 else ""
-        cells.append("-" if value is None else f"{value * scale:.{digits}f}{suffix}")
-    return cells
+def _reference_line(output: Path, family: Family) -> tuple[str, float] | None:
+    """The first family's gate baseline on the validation split (e.g. the cheap `direct` render), for the curves."""
+    baselines = json.loads((output / family.name / "lifecycle.json").read_text()).get("validation_baselines", {})
+    for name, metrics in baselines.items():
+        if "psnr" in metrics:
+            return f"{name} (validation baseline)", metrics["psnr"]
+    return None
 
 
 def results_table(results: dict) -> str:
     """The pipeline's results as one plain-text table: models, then baselines."""
-    from .cli import format_table
-
     rows = [
-        metric_cells(key, metrics, list(_CELL_FORMATS))
+        metric_cells(key, metrics, list(CELL_FORMATS))
         for group in ("models", "baselines")
         for key, metrics in results[group].items()
     ]

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from uruk_hf import UrukGBufferProcessor
-from uruk_hf.data.exr import read_exr_gbuffer, write_exr_gbuffer
-from uruk_hf.data.synthetic import synthetic_gbuffer
+from uruk_hf.data.rendering.exr import read_exr_gbuffer, write_exr_gbuffer
+from uruk_hf.data.rendering.synthetic import synthetic_gbuffer
 from uruk_hf.schema import WS5_LAYOUT
 
 

@@ -13,7 +13,9 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
 from uruk_hf.cli import main
-from uruk_hf.data.generate import DATA_PRESETS, STORED_BUFFERS, chunk_splits, generate_dataset
+from uruk_hf.data.folder import chunk_splits
+from uruk_hf.data.rendering.generator import DATA_PRESETS, STORED_BUFFERS
+from uruk_hf.data.rendering.generator import generate_gbuffer_dataset as generate_dataset
 
 from ..accelerate_launch import TWO_CPU_PROCESSES
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from uruk_hf.data.geometry import project_points
-from uruk_hf.data.render import ClipRenderer, RenderSettings, select_variant
-from uruk_hf.data.scenes import generate_scene
+from uruk_hf.data.rendering.geometry import project_points
+from uruk_hf.data.rendering.render import ClipRenderer, RenderSettings, select_variant
+from uruk_hf.data.rendering.scenes import generate_scene
 from uruk_hf.schema import BUFFER_SPECS
 
 SETTINGS = RenderSettings(20, 16, ground_truth_spp=8, direct_spp=4, ao_samples=4, shadow_samples=2)

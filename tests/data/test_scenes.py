@@ -4,8 +4,8 @@ from collections import Counter
 
 import numpy as np
 
-from uruk_hf.data.materials import MATERIAL_RECIPES
-from uruk_hf.data.scenes import OBJECT_KINDS, OUTDOOR_PROPS, ROOM_LIGHTS, ROOM_PROPS, generate_scene
+from uruk_hf.data.rendering.materials import MATERIAL_RECIPES
+from uruk_hf.data.rendering.scenes import OBJECT_KINDS, OUTDOOR_PROPS, ROOM_LIGHTS, ROOM_PROPS, generate_scene
 from uruk_hf.schema import MATERIAL_CLASSES
 
 

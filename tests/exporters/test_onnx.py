@@ -70,14 +70,13 @@ def test_ws5_exports_without_a_material_output(tmp_path):
 
 
 def test_int8_quantization_from_the_models_own_inputs(exported, tiny_dataset):
-    from uruk_hf.exporters.onnx import calibration_inputs, quantize_onnx
-    from uruk_hf.training.data import UrukClipDataset
+    from uruk_hf.exporters.onnx import quantize_onnx
+    from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
     folder, model = exported
     data, _ = tiny_dataset
-    processor = UrukGBufferProcessor.from_model_config(model.config)
-    validation = UrukClipDataset(data, "validation", model.config.input_buffers)
-    calibration = calibration_inputs(model, validation, processor, max_frames=4)
+    task = FrameReconstructionTask(model.config)
+    calibration = task.calibration_inputs(model, task.dataset(data, "validation"), max_frames=4)
     history = model.config.buffer_slice("history")
     assert len(calibration) >= 2 and calibration[1][:, history].any()  # frame 2 carries the model's own history
     record = quantize_onnx(folder, calibration)

@@ -8,7 +8,7 @@ import torch
 from transformers import AutoConfig, AutoModel
 
 import uruk_hf
-from uruk_hf.catalog import BUDGET_TOLERANCE, PUBLISHED_MODELS, count_parameters
+from uruk_hf.catalog import BUDGET_TOLERANCE, count_parameters, iter_models
 
 
 class RendererModelTesterMixin:
@@ -151,7 +151,7 @@ class RendererModelTesterMixin:
         assert (config.hidden_sizes, config.depths, config.role) == (full.hidden_sizes, full.depths, full.role)
 
     def test_full_size_parameters_within_budget(self):
-        rows = [row for row in PUBLISHED_MODELS if row.config_class is self.config_class]
+        rows = [row for _, row in iter_models(published_only=True) if row.config_class is self.config_class]
         assert {row.role for row in rows} == set(self.roles)
         for row in rows:
             params = count_parameters(self.model_class, row.config("full"))

@@ -9,9 +9,11 @@ import textwrap
 import pytest
 import torch
 
-from uruk_hf.catalog import PUBLISHED_MODELS
+from uruk_hf.catalog import iter_models
 
 from ..hub_cache import lay_out_hub_cache
+
+PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from uruk_hf import (
-    UrukGBufferProcessor,
     UrukV2Optimized,
     UrukV2OptimizedConfig,
     UrukV2Ultra,
@@ -24,15 +23,14 @@ from uruk_hf.legacy import save_legacy_checkpoint
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.distillation import (
     CurriculumStage,
-    DistillationWeights,
     UrukDistillationTrainer,
-    inherit_material_head,
     latest_complete_checkpoint,
     run_distillation,
 )
-from uruk_hf.training.lifecycle import GateFailure, QualityGate
-from uruk_hf.training.losses import LossWeights
-from uruk_hf.training.stage import DEAD_GRADIENT_STEPS, StageSettings, TrainingDivergedError
+from uruk_hf.training.gates import GateFailure, QualityGate
+from uruk_hf.training.losses import DistillationWeights, LossWeights
+from uruk_hf.training.progress import DEAD_GRADIENT_STEPS, StageSettings, TrainingDivergedError
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask, inherit_material_head
 from uruk_hf.training.warm_start import WarmStartError, load_initial_weights
 
 SCRIPTS = Path(__file__).parents[2] / "training"
@@ -44,10 +42,10 @@ def v2_pair(tiny_dataset):
     torch.manual_seed(0)
     teacher = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="teacher"))
     student = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student"))
-    processor = UrukGBufferProcessor.from_model_config(student.config)
+    task = FrameReconstructionTask(student.config)
     train = UrukClipDataset(folder, "train", student.config.input_buffers)
     validation = UrukClipDataset(folder, "validation", student.config.input_buffers)
-    return teacher, student, processor, train, validation
+    return teacher, student, task, train, validation
 
 
 def _stage(name, **overrides) -> StageSettings:
@@ -55,15 +53,15 @@ def _stage(name, **overrides) -> StageSettings:
 
 
 def test_two_stage_curriculum_keeps_each_stage_best_and_loads_the_global_best(v2_pair, tmp_path):
-    teacher, student, processor, train, validation = v2_pair
+    teacher, student, task, train, validation = v2_pair
     stages = [
         CurriculumStage(_stage("stage1"), DistillationWeights(teacher_frame=1.0)),
         CurriculumStage(
-            _stage("stage2", weights=LossWeights(ms_ssim=0.2, material=0.05), material_selection_weight=10.0),
+            _stage("stage2", weights=LossWeights(ms_ssim=0.2, material=0.05)),
             DistillationWeights(teacher_frame=1.0, material_kl=0.5),
         ),
     ]
-    record = run_distillation(student, teacher, processor, train, validation, stages, tmp_path)
+    record = run_distillation(student, teacher, task, train, validation, stages, tmp_path)
     assert [stage["stage"] for stage in record["stages"]] == ["stage1", "stage2"]
     assert [stage["steps"] for stage in record["stages"]] == [4, 4] and record["steps"] == 8
     assert record["stages"][1]["history"][0]["step"] == 6  # stage 2 continues the Trainer's step count
@@ -80,11 +78,10 @@ def test_two_stage_curriculum_keeps_each_stage_best_and_loads_the_global_best(v2
 
 
 def test_trainer_loss_uses_the_teacher_only_when_the_stage_asks(v2_pair, tmp_path):
-    from uruk_hf.training.data import UrukClipCollator
     from uruk_hf.training.distillation import UrukCurriculumCallback, distillation_arguments
 
-    teacher, student, processor, train, validation = v2_pair
-    batch = UrukClipCollator(processor)([train[0], train[1]])
+    teacher, student, task, train, validation = v2_pair
+    batch = task.collate([train[0], train[1]])
     with torch.no_grad():  # an untrained teacher renders exactly what an untrained student does
         teacher.frame_head.projection.bias.add_(torch.randn_like(teacher.frame_head.projection.bias))
     losses = {}
@@ -93,8 +90,8 @@ def test_trainer_loss_uses_the_teacher_only_when_the_stage_asks(v2_pair, tmp_pat
         trainer = UrukDistillationTrainer(
             model=student,
             teacher=teacher,
-            processor=processor,
-            curriculum=UrukCurriculumCallback(stages, tmp_path),
+            task=task,
+            curriculum=UrukCurriculumCallback(stages, task, tmp_path),
             args=distillation_arguments(stages, tmp_path / name, report_to=[]),
             train_dataset=train,
             eval_dataset=validation,
@@ -105,8 +102,8 @@ def test_trainer_loss_uses_the_teacher_only_when_the_stage_asks(v2_pair, tmp_pat
         UrukDistillationTrainer(
             model=student,
             teacher=UrukWS5CinematicRenderer(UrukWS5CinematicConfig.from_preset("tiny")),
-            processor=processor,
-            curriculum=UrukCurriculumCallback(stages, tmp_path),
+            task=task,
+            curriculum=UrukCurriculumCallback(stages, task, tmp_path),
             args=distillation_arguments(stages, tmp_path / "bad", report_to=[]),
             train_dataset=train,
             eval_dataset=validation,
@@ -114,7 +111,7 @@ def test_trainer_loss_uses_the_teacher_only_when_the_stage_asks(v2_pair, tmp_pat
 
 
 def test_student_starts_from_the_teachers_material_head_when_the_shapes_allow(v2_pair, tmp_path):
-    teacher, student, processor, train, validation = v2_pair
+    teacher, student, task, train, validation = v2_pair
     with torch.no_grad():
         for parameter in teacher.material_head.parameters():
             parameter.add_(torch.randn_like(parameter))
@@ -129,30 +126,30 @@ def test_student_starts_from_the_teachers_material_head_when_the_shapes_allow(v2
     wide = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student", material_head_width=width))
     trunk = {name: value.clone() for name, value in wide.state_dict().items() if not name.startswith("material")}
     stages = [CurriculumStage(_stage("stage1", max_steps=2, learning_rate=0.0))]
-    record = run_distillation(wide, teacher, processor, train, validation, stages, tmp_path)
+    record = run_distillation(wide, teacher, task, train, validation, stages, tmp_path)
     assert record["material_head_from_teacher"]
     for name, value in teacher.material_head.state_dict().items():
         torch.testing.assert_close(wide.material_head.state_dict()[name], value, rtol=0, atol=0)
     assert all(torch.equal(trunk[name], wide.state_dict()[name]) for name in trunk)  # only the head is copied
-    scratch = run_distillation(student, None, processor, train, validation, stages, tmp_path / "scratch")
+    scratch = run_distillation(student, None, task, train, validation, stages, tmp_path / "scratch")
     assert not scratch["material_head_from_teacher"]
 
 
 def test_a_gradient_that_stays_zero_stops_distillation_naming_it(v2_pair, tmp_path):
     from .test_training import saturate_frame_head
 
-    _, student, processor, train, validation = v2_pair
+    _, student, task, train, validation = v2_pair
     saturate_frame_head(student)
     stages = [CurriculumStage(_stage("stage1", max_steps=DEAD_GRADIENT_STEPS + 10, eval_every=100))]
     with pytest.raises(TrainingDivergedError, match="stage1: the gradient has been exactly zero for"):
-        run_distillation(student, None, processor, train, validation, stages, tmp_path)
+        run_distillation(student, None, task, train, validation, stages, tmp_path)
 
 
 def test_curriculum_plateau_lowers_the_learning_rate_then_ends_the_stage(v2_pair, tmp_path):
-    teacher, student, processor, train, validation = v2_pair
+    teacher, student, task, train, validation = v2_pair
     frozen = _stage("stage1", learning_rate=0.0, max_steps=40, patience=1, max_lr_drops=1, eval_every=1)
     stages = [CurriculumStage(frozen), CurriculumStage(_stage("stage2", max_steps=2))]
-    record = run_distillation(student, teacher, processor, train, validation, stages, tmp_path)
+    record = run_distillation(student, teacher, task, train, validation, stages, tmp_path)
     first = record["stages"][0]
     assert first["stop_reason"] == "plateau" and first["lr_drops"] == 1 and first["steps"] == 3
     assert record["stages"][1]["steps"] == 2
@@ -169,6 +166,7 @@ def test_curriculum_callback_decisions_on_given_scores(tmp_path):
     from uruk_hf.training.distillation import UrukCurriculumCallback
 
     model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
+    task = FrameReconstructionTask(model.config)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
     scheduler = get_constant_schedule(optimizer)
     constant = {"cosine_annealing": False}  # rates change by the decisions only
@@ -178,7 +176,7 @@ def test_curriculum_callback_decisions_on_given_scores(tmp_path):
         ),
         CurriculumStage(_stage("stage2", learning_rate=4e-4, max_steps=100, **constant)),
     ]
-    callback = UrukCurriculumCallback(stages, tmp_path)
+    callback = UrukCurriculumCallback(stages, task, tmp_path)
     state, control = SimpleNamespace(global_step=0, is_world_process_zero=True), TrainerControl()
     rates = []
     for step, psnr in enumerate([30.0, 30.0, 30.0], start=1):
@@ -194,14 +192,14 @@ def test_curriculum_callback_decisions_on_given_scores(tmp_path):
 
 
 def test_a_failing_gate_stops_distillation_saying_by_how_much(v2_pair, tmp_path):
-    teacher, student, processor, train, validation = v2_pair
+    teacher, student, task, train, validation = v2_pair
     baselines = {"direct": {"psnr": 20.0}}
     stages = [
         CurriculumStage(_stage("stage1", max_steps=2), gate=QualityGate(margin=50.0)),
         CurriculumStage(_stage("stage2", max_steps=2)),
     ]
     with pytest.raises(GateFailure, match=r"psnr .* below the required 70.00 \(direct 20.00 \+ margin 50.00\)"):
-        run_distillation(student, teacher, processor, train, validation, stages, tmp_path, baselines=baselines)
+        run_distillation(student, teacher, task, train, validation, stages, tmp_path, baselines=baselines)
     record = json.loads((tmp_path / "record.json").read_text())
     assert [stage["stage"] for stage in record["stages"]] == ["stage1"]
     assert record["stages"][0]["gate"]["passed"] is False
@@ -271,32 +269,21 @@ def test_warm_start_loads_compatible_weights_and_names_every_mismatch(tmp_path, 
 
 
 def test_teacher_outputs_are_computed_once_per_clip_and_match_a_fresh_unroll(v2_pair, tmp_path):
-    from uruk_hf.training.data import UrukClipCollator
-    from uruk_hf.training.distillation import UrukCurriculumCallback, distillation_arguments
     from uruk_hf.training.unroll import unroll_clip
 
-    teacher, student, processor, train, validation = v2_pair
-    stages = [CurriculumStage(_stage("stage1"))]
-    trainer = UrukDistillationTrainer(
-        model=student,
-        teacher=teacher,
-        processor=processor,
-        curriculum=UrukCurriculumCallback(stages, tmp_path),
-        args=distillation_arguments(stages, tmp_path / "run", report_to=[]),
-        train_dataset=train,
-        eval_dataset=validation,
-    )
+    teacher, _, task, train, _ = v2_pair
+    teacher.eval()
     calls = []
     teacher.register_forward_hook(lambda *_: calls.append(1))
-    collator = UrukClipCollator(processor)
-    first = trainer.teacher_outputs(collator([train[0], train[1]]))
+    collator = task.collator
+    first = task.teacher_outputs(teacher, collator([train[0], train[1]]))
     frames = len(first)
     assert len(calls) == frames  # one unroll of the two clips
     mixed = collator([train[1], train[2]])
-    outputs = trainer.teacher_outputs(mixed)
+    outputs = task.teacher_outputs(teacher, mixed)
     assert len(calls) == 2 * frames  # only clip 2 was new
     with torch.no_grad():
-        expected = unroll_clip(teacher, mixed, processor)
+        expected = unroll_clip(teacher, mixed, task.processor)
     for cached, fresh in zip(outputs, expected):
         torch.testing.assert_close(cached.frame, fresh.frame)
         torch.testing.assert_close(cached.material_logits, fresh.material_logits)

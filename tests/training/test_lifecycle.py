@@ -3,10 +3,13 @@
 import pytest
 import torch
 
-from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
+from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.lifecycle import SmokeFailure, SmokeSettings, run_smoke
-from uruk_hf.training.losses import LossWeights, renderer_loss
+from uruk_hf.training.losses import LossWeights
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
+
+WEIGHTS = LossWeights(material=0.05)
 
 
 @pytest.fixture
@@ -14,51 +17,48 @@ def setup(tiny_dataset):
     folder, _ = tiny_dataset
     torch.manual_seed(0)
     model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
-    processor = UrukGBufferProcessor.from_model_config(model.config)
+    task = FrameReconstructionTask(model.config)
     dataset = UrukClipDataset(folder, "train", model.config.input_buffers, max_clips=2)
-
-    def loss(outputs, batch):
-        return renderer_loss(outputs, batch, LossWeights(material=0.05))
-
-    return model, processor, dataset, loss
+    return model, task, dataset, WEIGHTS
 
 
 def test_smoke_passes_a_healthy_model_without_training_it(setup, tmp_path):
-    model, processor, dataset, loss = setup
+    model, task, dataset, weights = setup
     before = {name: value.clone() for name, value in model.state_dict().items()}
-    record = run_smoke(model, processor, dataset, loss, output_dir=tmp_path)
+    record = run_smoke(model, task, dataset, weights, output_dir=tmp_path)
     assert record["passed"] and record["measured"]["loss_drop"] >= 0.1
     assert record["measured"]["round_trip_max_difference"] == 0.0 and (tmp_path / "record.json").is_file()
     assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
 
 
 def test_smoke_catches_an_injected_nan(setup):
-    model, processor, dataset, loss = setup
+    model, task, dataset, weights = setup
     with torch.no_grad():
         model.unet.stem.weight[0, 0, 0, 0] = float("nan")
     with pytest.raises(SmokeFailure, match="'non_finite_output' failed"):
-        run_smoke(model, processor, dataset, loss)
+        run_smoke(model, task, dataset, weights)
 
 
 def test_smoke_catches_a_loss_that_becomes_nan(setup):
-    model, processor, dataset, loss = setup
+    model, _, dataset, weights = setup
 
-    def exploding(outputs, batch):
-        return loss(outputs, batch) * float("inf")
+    class ExplodingTask(FrameReconstructionTask):
+        def loss(self, outputs, batch, weights):
+            return super().loss(outputs, batch, weights) * float("inf")
 
     with pytest.raises(SmokeFailure, match="'non_finite_loss' failed: loss is (inf|nan) at step 1"):
-        run_smoke(model, processor, dataset, exploding)
+        run_smoke(model, ExplodingTask(model.config), dataset, weights)
 
 
 def test_smoke_catches_a_loss_that_does_not_fall(setup):
-    model, processor, dataset, loss = setup
+    model, task, dataset, weights = setup
     with pytest.raises(SmokeFailure, match="'loss_not_falling' failed: .* lowered the loss by 0.0%") as failure:
-        run_smoke(model, processor, dataset, loss, SmokeSettings(learning_rate=0.0, steps=12))
+        run_smoke(model, task, dataset, weights, SmokeSettings(learning_rate=0.0, steps=12))
     assert failure.value.measured["loss_drop"] == 0.0
 
 
 def test_smoke_catches_a_broken_round_trip(setup, monkeypatch):
-    model, processor, dataset, loss = setup
+    model, task, dataset, weights = setup
 
     def reinitialized(cls, folder, **kwargs):
         torch.manual_seed(123)
@@ -70,11 +70,11 @@ def test_smoke_catches_a_broken_round_trip(setup, monkeypatch):
 
     monkeypatch.setattr(UrukV2Ultra, "from_pretrained", classmethod(reinitialized))
     with pytest.raises(SmokeFailure, match="'save_load_mismatch' failed"):
-        run_smoke(model, processor, dataset, loss, SmokeSettings(steps=12, min_loss_drop=0.0))
+        run_smoke(model, task, dataset, weights, SmokeSettings(steps=12, min_loss_drop=0.0))
 
 
 def test_quality_gate_passes_and_fails_by_a_named_amount():
-    from uruk_hf.training.lifecycle import GateFailure, QualityGate
+    from uruk_hf.training.gates import GateFailure, QualityGate
 
     gate = QualityGate(metric="psnr", baseline="direct", margin=3.0)
     baselines = {"direct": {"psnr": 26.0}}
@@ -85,7 +85,7 @@ def test_quality_gate_passes_and_fails_by_a_named_amount():
 
 def test_buffer_baseline_scores_the_raw_buffer_against_ground_truth(setup):
     from uruk_hf.metrics import frame_metrics
-    from uruk_hf.training.lifecycle import buffer_baseline
+    from uruk_hf.training.tasks.frame_reconstruction import buffer_baseline
 
     _, _, dataset, _ = setup
     rows = [row for clip in dataset.clips for row in clip]
@@ -99,16 +99,16 @@ def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny
 
     from uruk_hf import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from uruk_hf.training.lifecycle import run_calibration
-    from uruk_hf.training.stage import StageSettings
+    from uruk_hf.training.progress import StageSettings
 
     folder, _ = tiny_dataset
     config = UrukWS5CinematicConfig.from_preset("tiny")
-    processor = UrukGBufferProcessor.from_model_config(config)
+    task = FrameReconstructionTask(config)
     train = UrukClipDataset(folder, "train", config.input_buffers)
     validation = UrukClipDataset(folder, "validation", config.input_buffers)
     settings = StageSettings(name="calibration", max_steps=3, eval_every=3, batch_size=2, warmup_steps=1)
     record = run_calibration(
-        lambda: UrukWS5CinematicRenderer(config), processor, train, validation, settings, [0.0, 1e-2], tmp_path
+        lambda: UrukWS5CinematicRenderer(config), task, train, validation, settings, [0.0, 1e-2], tmp_path
     )
     scores = {candidate["learning_rate"]: candidate["score"] for candidate in record["candidates"]}
     assert set(scores) == {0.0, 1e-2} and scores[0.0] != scores[1e-2]
@@ -197,8 +197,12 @@ def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp
 def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     import json
 
+    from uruk_hf.catalog import iter_models
     from uruk_hf.cli import main
-    from uruk_hf.pipeline import BASELINE_KEYS, MODEL_FOLDERS
+    from uruk_hf.data.rendering.generator import GBUFFER_CLIPS
+
+    model_keys = [model.key for _, model in iter_models()]
+    baseline_keys = list(GBUFFER_CLIPS.report_baselines)
 
     folder, _ = tiny_dataset
     arguments = ["--preset", "tiny", "--data", str(folder), "--output", str(tmp_path), "--no-publish"]
@@ -206,12 +210,12 @@ def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) >= {"models", "baselines", "split", "frames"} and results["split"] == "test"
-    assert list(results["models"]) == list(MODEL_FOLDERS) and list(results["baselines"]) == list(BASELINE_KEYS)
+    assert list(results["models"]) == model_keys and list(results["baselines"]) == baseline_keys
     for key in ("params", "psnr", "ssim", "ms_ssim", "flip", "ms_per_frame"):
         assert all(key in metrics for metrics in results["models"].values())
     assert "material_miou" in results["models"]["v2_ultra"] and "temporal_error" in results["models"]["v2_ultra"]
     assert results["models"]["v2_ultra"]["params"] < results["models"]["v2_ultra_teacher"]["params"]
     scratch = json.loads((tmp_path / "v2_ultra_scratch" / "scratch" / "record.json").read_text())
     assert scratch["teacher"] is None
-    for key in (*MODEL_FOLDERS, *BASELINE_KEYS):
+    for key in (*model_keys, *baseline_keys):
         assert key in out

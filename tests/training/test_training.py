@@ -26,15 +26,15 @@ from uruk_hf.reprojection import warp_previous_frame
 from uruk_hf.tonemap import tonemap
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss, teacher_bounded_l1
-from uruk_hf.training.stage import (
+from uruk_hf.training.progress import (
     DEAD_GRADIENT_STEPS,
     StageSettings,
     TrainingDivergedError,
     annealing_factor,
     group_learning_rate,
-    optimizer_parameter_groups,
-    train_stage,
 )
+from uruk_hf.training.stage import train_stage
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 from uruk_hf.training.unroll import unroll_clip
 
 from ..accelerate_launch import TWO_CPU_PROCESSES
@@ -143,12 +143,12 @@ def _stage(tmp_path, tiny_dataset, **overrides):
     torch.manual_seed(0)
     config = UrukWS5CinematicConfig.from_preset("tiny")
     model = UrukWS5CinematicRenderer(config)
-    processor = UrukGBufferProcessor.from_model_config(config)
+    task = FrameReconstructionTask(config)
     train = UrukClipDataset(folder, "train", config.input_buffers)
     validation = UrukClipDataset(folder, "validation", config.input_buffers)
     settings = StageSettings(**{"name": "test", "batch_size": 2, "eval_every": 1, "warmup_steps": 1, **overrides})
     return model, lambda resume=False: train_stage(
-        Accelerator(cpu=True), model, processor, train, validation, settings, tmp_path, resume=resume
+        Accelerator(cpu=True), model, task, train, validation, settings, tmp_path, resume=resume
     )
 
 
@@ -162,7 +162,7 @@ def test_plateau_lowers_the_learning_rate_then_stops(tmp_path, tiny_dataset):
 
 
 def test_cosine_annealing_and_the_material_head_rate(tmp_path, tiny_dataset):
-    settings = StageSettings("s", max_steps=100, cosine_annealing=True, material_head_lr_scale=3.0)
+    settings = StageSettings("s", max_steps=100, cosine_annealing=True)
     assert annealing_factor(settings, 0, 0.0) == 1.0
     assert annealing_factor(settings, 50, 0.0) == pytest.approx(0.5)
     assert annealing_factor(replace(settings, time_budget_s=10.0), 10, 7.5) == pytest.approx(
@@ -170,12 +170,12 @@ def test_cosine_annealing_and_the_material_head_rate(tmp_path, tiny_dataset):
     )
     assert annealing_factor(replace(settings, cosine_annealing=False), 99, 1e9) == 1.0
     model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny"))
-    trunk, head = optimizer_parameter_groups(model)
-    assert not trunk["material_head"] and head["material_head"]
+    trunk, head = FrameReconstructionTask(model.config, material_head_lr_scale=3.0).parameter_groups(model)
+    assert trunk["lr_scale"] == 1.0 and head["lr_scale"] == 3.0
     assert {id(p) for p in head["params"]} == {id(p) for p in model.material_head.parameters()}
     assert len(trunk["params"]) + len(head["params"]) == len(list(model.parameters()))
-    assert group_learning_rate(head, 1e-3, settings) == pytest.approx(3e-3)
-    assert group_learning_rate(trunk, 1e-3, settings) == 1e-3
+    assert group_learning_rate(head, 1e-3) == pytest.approx(3e-3)
+    assert group_learning_rate(trunk, 1e-3) == 1e-3
 
     _, run = _stage(tmp_path, tiny_dataset, learning_rate=1e-3, max_steps=4, patience=10, cosine_annealing=True)
     rates = [entry["lr"] for entry in run()["history"]]

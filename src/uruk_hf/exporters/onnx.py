@@ -26,7 +26,6 @@ __all__ = [
     "DEFAULT_OPSET",
     "UrukGBufferDummyInputGenerator",
     "UrukRendererOnnxConfig",
-    "calibration_inputs",
     "export_onnx",
     "quantize_onnx",
     "tonemapped_parity",
@@ -89,11 +88,17 @@ def tonemapped_parity(model, onnx_path: str | Path, pixel_values: torch.Tensor) 
     return float((tonemap(torch.from_numpy(frame)) - tonemap(reference)).abs().max())
 
 
-def export_onnx(model_dir: str | Path, output: str | Path, opset: int = DEFAULT_OPSET, atol: float = 1e-4) -> dict:
+def export_onnx(
+    model_dir: str | Path,
+    output: str | Path,
+    opset: int = DEFAULT_OPSET,
+    atol: float = 1e-4,
+    onnx_config_class: type | None = None,
+) -> dict:
     """Exports the Hub-format model in `model_dir` to `output/model.onnx` (written atomically, with the model's
     `config.json` and `preprocessor_config.json` beside it), validates it and returns the record (also
     `output/onnx_export.json`): opset, inputs, outputs, and per validation resolution Optimum's verdict and the
-    tone-mapped max difference.
+    tone-mapped max difference. `onnx_config_class` is the model's Optimum `OnnxConfig` (default: the renderers').
 
     Raises:
         optimum.exporters.error_utils.AtolError / ShapeError / OutputMatchError: Optimum's validation failed.
@@ -103,7 +108,7 @@ def export_onnx(model_dir: str | Path, output: str | Path, opset: int = DEFAULT_
 
     model_dir, output = Path(model_dir), Path(output)
     model = AutoModel.from_pretrained(model_dir).eval()
-    onnx_config = UrukRendererOnnxConfig(model.config, task="feature-extraction")
+    onnx_config = (onnx_config_class or UrukRendererOnnxConfig)(model.config, task="feature-extraction")
     output.mkdir(parents=True, exist_ok=True)
     record = {"opset": opset, "source": str(model_dir), "model_type": model.config.model_type, "validation": []}
     with tempfile.TemporaryDirectory(dir=output) as scratch:
@@ -131,26 +136,6 @@ def export_onnx(model_dir: str | Path, output: str | Path, opset: int = DEFAULT_
     with atomic_path(output / "onnx_export.json") as temporary:
         temporary.write_text(json.dumps(record, indent=2, default=lambda value: np.asarray(value).tolist()))
     return record
-
-
-def calibration_inputs(model, dataset, processor, max_frames: int = 64) -> list[np.ndarray]:
-    """The `pixel_values` the model sees on the first clips of `dataset` (a `UrukClipDataset`), history included
-    (its own warped previous output, through the recurrent unroll): realistic activations for static calibration."""
-    from ..training.data import UrukClipCollator
-    from ..training.unroll import unroll_clip
-
-    captured = []
-    hook = model.register_forward_pre_hook(lambda module, args: captured.append(args[0].numpy().copy()))
-    collator = UrukClipCollator(processor)
-    try:
-        with torch.inference_mode():
-            for index in range(len(dataset)):
-                unroll_clip(model, collator([dataset[index]]), processor)
-                if len(captured) >= max_frames:
-                    break
-    finally:
-        hook.remove()
-    return captured[:max_frames]
 
 
 def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_name: str = "model.int8.onnx") -> dict:

@@ -2,9 +2,9 @@
 
 import argparse
 
+from .curriculum import curriculum_stages
 from .losses import LossWeights
-from .recipes import MATERIAL_SELECTION_WEIGHT, curriculum_stages
-from .stage import StageSettings
+from .progress import StageSettings
 
 __all__ = ["add_stage_arguments", "curriculum_from_arguments", "stage_settings"]
 
@@ -30,8 +30,8 @@ def add_stage_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 
 
 def stage_settings(args: argparse.Namespace, name: str, material_weight: float = 0.0) -> StageSettings:
-    """The `StageSettings` of stage `name` from parsed `add_stage_arguments` arguments; a stage that trains the
-    material head selects its best checkpoint by PSNR and material mIoU."""
+    """The `StageSettings` of stage `name` from parsed `add_stage_arguments` arguments (the renderers' loss terms:
+    L1, `--ms-ssim-weight` and `material_weight`)."""
     return StageSettings(
         name=name,
         learning_rate=args.learning_rate,
@@ -43,12 +43,11 @@ def stage_settings(args: argparse.Namespace, name: str, material_weight: float =
         max_lr_drops=args.max_lr_drops,
         time_budget_s=args.time_budget,
         weights=LossWeights(l1=1.0, ms_ssim=args.ms_ssim_weight, material=material_weight),
-        material_selection_weight=MATERIAL_SELECTION_WEIGHT if material_weight else 0.0,
         seed=args.seed,
     )
 
 
 def curriculum_from_arguments(args: argparse.Namespace, curriculum: list) -> list:
-    """The `CurriculumStage`s of `curriculum` (see `uruk_hf.training.recipes`) with the parsed stage arguments
-    (`--max-steps` per stage, `--time-budget` shared by the stages)."""
+    """The `CurriculumStage`s of `curriculum` (a family recipe's, e.g. `uruk_hf.models.v2_ultra.recipe_v2_ultra`)
+    with the parsed stage arguments (`--max-steps` per stage, `--time-budget` shared by the stages)."""
     return curriculum_stages(curriculum, stage_settings(args, "template"), args.time_budget)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..processing_gbuffer import UrukGBufferProcessor
+from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from ..schema import OPTIONAL_ZERO_BUFFERS
 
 __all__ = ["UrukClipCollator", "UrukClipDataset"]
@@ -32,7 +32,7 @@ class UrukClipDataset(torch.utils.data.Dataset):
     def __init__(self, folder: str | Path, split: str, input_buffers: list[dict], max_clips: int | None = None):
         from datasets import load_dataset
 
-        from ..data.generate import quiet_datasets
+        from ..data.folder import quiet_datasets
 
         with quiet_datasets():
             dataset = load_dataset(str(folder), split=split)

@@ -1,16 +1,15 @@
 """Distillation with a `transformers.Trainer` subclass: a frozen teacher, a student, and a curriculum.
 
-`UrukDistillationTrainer` unrolls student and teacher over the same clips (each fed its own previous output as
-history) and trains the student on `distillation_loss`: the frame loss to the ground truth, the teacher-bounded L1
-to the teacher's frame (counted where the teacher is closer to the ground truth than the student), and the
-temperature-scaled KL divergence to the teacher's material distribution. Without a
-teacher it trains the same student from scratch (the control a distilled student must beat).
+`UrukDistillationTrainer` runs student and teacher over the same batches and trains the student on its task's
+`distillation_loss` (for the renderers: the frame loss to the ground truth, the teacher-bounded L1 to the teacher's
+frame and the temperature-scaled KL divergence to the teacher's material distribution). Without a teacher it
+trains the same student from scratch (the control a distilled student must beat).
 
 The curriculum is a `TrainerCallback` (`UrukCurriculumCallback`): each `CurriculumStage` sets the loss terms, the
-learning rate and budgets; the callback evaluates the stage's progress with the same `StageProgress` as the
-Accelerate loop (plateau: lower the LR, then end the stage; time budget), keeps every stage's best weights in
-`<output>/<stage>_best`, starts the next stage from them, and checks the stage's `QualityGate` at its end (a failed
-gate stops training and `run_distillation` raises `GateFailure`).
+learning rate and budgets; the callback takes every evaluation through the same `StageProgress` path as the
+Accelerate loop (keep the best, plateau: lower the LR, then end the stage; time budget; gate; record), keeps every
+stage's best weights in `<output>/<stage>_best`, starts the next stage from them, and checks the stage's
+`QualityGate` at its end (a failed gate stops training and `run_distillation` raises `GateFailure`).
 
 Checkpoints are the Trainer's own `checkpoint-N` folders plus the curriculum state; a marker written last tells
 complete checkpoints from ones a kill interrupted, and `--resume` continues from the newest complete one.
@@ -20,37 +19,30 @@ import json
 import re
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..file_utils import atomic_path
-from ..modules.modeling_renderer import UrukRendererOutput
-from ..processing_gbuffer import UrukGBufferProcessor
-from .data import UrukClipCollator
-from .evaluation import evaluate_renderer
-from .lifecycle import GateFailure, QualityGate
-from .losses import distillation_loss, renderer_loss
-from .stage import (
+from .gates import GateFailure, QualityGate
+from .progress import (
     StageProgress,
     StageSettings,
     TrainingDivergedError,
     group_learning_rate,
-    optimizer_parameter_groups,
     save_best_model,
     scheduled_learning_rate,
-    selection_score,
+    stage_weights,
 )
-from .unroll import unroll_clip
 
 __all__ = [
     "CurriculumStage",
-    "DistillationWeights",
     "UrukCurriculumCallback",
     "UrukDistillationTrainer",
-    "inherit_material_head",
+    "distillation_arguments",
     "latest_complete_checkpoint",
     "run_distillation",
 ]
@@ -60,33 +52,19 @@ _COMPLETE_MARKER = "checkpoint_complete.json"
 
 
 @dataclass(frozen=True)
-class DistillationWeights:
-    """Weights of the teacher terms of the student loss.
-
-    Attributes:
-        teacher_frame (`float`): teacher-bounded L1 to the teacher's frame (`losses.teacher_bounded_l1`).
-        material_kl (`float`): KL divergence to the teacher's material distribution on labelled pixels.
-        temperature (`float`): softmax temperature of the KL term (the term is scaled by its square).
-    """
-
-    teacher_frame: float = 1.0
-    material_kl: float = 0.0
-    temperature: float = 2.0
-
-
-@dataclass(frozen=True)
 class CurriculumStage:
     """One stage of a curriculum.
 
     Attributes:
         settings (`StageSettings`): name, ground-truth loss weights, learning rate, budgets and plateau rules.
             Batch size, warm-up, evaluation interval and seed of the run come from the first stage.
-        distillation (`DistillationWeights`): teacher terms (ignored without a teacher).
+        distillation (*optional*): the task's teacher terms (for the renderers `DistillationWeights`; ignored
+            without a teacher, `None`: none).
         gate (`QualityGate`, *optional*): checked on the stage's best validation metrics when the stage ends.
     """
 
     settings: StageSettings
-    distillation: DistillationWeights = field(default_factory=DistillationWeights)
+    distillation: Any = None
     gate: QualityGate | None = None
 
 
@@ -95,13 +73,14 @@ class UrukCurriculumCallback(TrainerCallback):
 
     Args:
         stages: the curriculum, in order.
+        task: the student's `Task` (selection score of each evaluation).
         output_dir: where each stage's best weights go (`<name>_best`).
         baselines: baseline metrics on the validation frames, keyed by name, for the stages' gates (`"previous"`,
             the previous stage's best metrics, is added).
     """
 
-    def __init__(self, stages: list[CurriculumStage], output_dir: str | Path, baselines: dict | None = None):
-        self.stages, self.output_dir, self.baselines = stages, Path(output_dir), baselines or {}
+    def __init__(self, stages: list[CurriculumStage], task, output_dir: str | Path, baselines: dict | None = None):
+        self.stages, self.task, self.output_dir, self.baselines = stages, task, Path(output_dir), baselines or {}
         self.stage_index, self.stage_start_step = 0, 0
         self.progress = StageProgress()
         self.records: list[dict] = []
@@ -134,7 +113,7 @@ class UrukCurriculumCallback(TrainerCallback):
         settings = self.current.settings
         step, elapsed = state.global_step - self.stage_start_step, time.perf_counter() - self._clock
         rate = scheduled_learning_rate(settings, self.progress.drops, step, elapsed)
-        lr_scheduler.base_lrs = [group_learning_rate(group, rate, settings) for group in optimizer.param_groups]
+        lr_scheduler.base_lrs = [group_learning_rate(group, rate) for group in optimizer.param_groups]
 
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         gradients = [parameter.grad.norm() for parameter in model.parameters() if parameter.grad is not None]
@@ -154,18 +133,23 @@ class UrukCurriculumCallback(TrainerCallback):
     def on_evaluate(self, args, state, control, metrics=None, model=None, lr_scheduler=None, optimizer=None, **_):
         stage = self.current
         metrics = {key.removeprefix("eval_"): value for key, value in metrics.items()}
-        score = selection_score(metrics, stage.settings)
-        elapsed = time.perf_counter() - self._clock
         learning_rate = lr_scheduler.get_last_lr()[0] if lr_scheduler is not None else stage.settings.learning_rate
         self.progress.step = state.global_step - self.stage_start_step
-        self.progress.history.append(
-            {"step": state.global_step, "seconds": elapsed, "lr": learning_rate, "score": score, **metrics}
+        save_best = None
+        if state.is_world_process_zero:
+
+            def save_best():
+                save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
+
+        decision = self.progress.evaluated(
+            metrics,
+            self.task.selection_score(metrics, stage_weights(stage.settings, self.task)),
+            stage.settings,
+            state.global_step,
+            time.perf_counter() - self._clock,
+            learning_rate,
+            save_best,
         )
-        improved, decision = self.progress.observe(score, stage.settings, elapsed)
-        if improved and state.is_world_process_zero:
-            save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
-        if decision == "lr_drop":  # `progress.drops` went up: the next step runs at the lower rate
-            decision = None
         if decision is None and self.progress.step >= stage.settings.max_steps:
             decision = "max_steps"
         if decision is not None:
@@ -177,27 +161,17 @@ class UrukCurriculumCallback(TrainerCallback):
         (last stage or a failed gate) or starts the next stage from this stage's best weights."""
         stage = self.current
         best_folder = self.output_dir / f"{stage.settings.name}_best"
-        best = max(self.progress.history, key=lambda entry: entry["score"])
-        record = {
-            "stage": stage.settings.name,
-            "settings": asdict(stage.settings),
-            "distillation": asdict(stage.distillation),
-            "stop_reason": decision,
-            "steps": self.progress.step,
-            "lr_drops": self.progress.drops,
-            "seconds": self.progress.elapsed,
-            "best_step": best["step"],
-            "best": best,
-            "history": self.progress.history,
-            "best_folder": str(best_folder),
-        }
-        if stage.gate is not None:
-            previous = {"previous": self.records[-1]["best"]} if self.records else {}
-            try:
-                record["gate"] = stage.gate.check(best, {**self.baselines, **previous})
-            except GateFailure as failure:
-                record["gate"] = failure.result
-                self.gate_failure = failure.result
+        record = self.progress.close(
+            stage.settings,
+            decision,
+            best_folder,
+            stage.gate,
+            self.baselines,
+            self.records[-1]["best"] if self.records else None,
+            distillation=None if stage.distillation is None else asdict(stage.distillation),
+        )
+        if "gate" in record and not record["gate"]["passed"]:
+            self.gate_failure = record["gate"]
         self.records.append(record)
         if self.gate_failure is not None or self.stage_index == len(self.stages) - 1:
             control.should_training_stop = True
@@ -215,87 +189,43 @@ class UrukDistillationTrainer(Trainer):
     """A `Trainer` that distills `teacher` into the trained model along a curriculum.
 
     Args:
-        teacher: the frozen teacher (`None`: train the student from scratch on the ground-truth terms only).
-        processor: the `UrukGBufferProcessor` of the student's layout (the teacher must share it).
+        teacher: the frozen teacher (`None`: train the student from scratch on the task's own loss).
+        task: the student's `Task` (forward, loss, teacher terms, evaluation, parameter groups).
         curriculum: the `UrukCurriculumCallback` driving stages and loss terms (added to the callbacks).
-        All other arguments are `Trainer`'s; pass `data_collator=UrukClipCollator(processor)` and
+        All other arguments are `Trainer`'s; pass `data_collator=task.collate` and
         `TrainingArguments(remove_unused_columns=False, ...)` (see `distillation_arguments`).
     """
 
-    def __init__(self, *args, teacher=None, processor: UrukGBufferProcessor, curriculum: UrukCurriculumCallback, **kw):
+    def __init__(self, *args, teacher=None, task, curriculum: UrukCurriculumCallback, **kw):
         super().__init__(*args, **kw)
         if teacher is not None:
-            if teacher.config.input_buffers != self.model.config.input_buffers:
+            student_layout = getattr(self.model.config, "input_buffers", None)
+            if getattr(teacher.config, "input_buffers", None) != student_layout:
                 raise ValueError("Teacher and student must read the same input layout to share batches.")
             teacher.requires_grad_(False).eval().to(self.args.device)
-        self.teacher, self.processor, self.curriculum = teacher, processor, curriculum
-        self._teacher_outputs: dict[int, list[tuple[torch.Tensor, torch.Tensor | None]]] = {}
+        self.teacher, self.task, self.curriculum = teacher, task, curriculum
         self.add_callback(curriculum)
 
     def create_optimizer(self):
-        """AdamW over `optimizer_parameter_groups` (the material head in its own group, see
-        `StageSettings.material_head_lr_scale`) with the arguments' rate and weight decay."""
+        """AdamW over the task's parameter groups (each with its `lr_scale`) with the arguments' rate and weight
+        decay."""
         if self.optimizer is None:
             self.optimizer = torch.optim.AdamW(
-                optimizer_parameter_groups(self.model),
+                self.task.parameter_groups(self.model),
                 lr=self.args.learning_rate,
                 weight_decay=self.args.weight_decay,
             )
         return self.optimizer
 
-    def teacher_outputs(self, inputs: dict) -> list:
-        """The teacher's outputs on the batch's clips, frame by frame (`frame`, `material_logits`).
-
-        The teacher is frozen and its inputs (its own history included) do not depend on the student, so each
-        clip's unroll is computed once and kept: after the first epoch a distillation step costs what a student
-        step costs. Clips without an index (`clip_index` -1) are computed every time."""
-        indices = inputs["clip_index"].tolist()
-        computed = {}
-        missing = [row for row, index in enumerate(indices) if index < 0 or index not in self._teacher_outputs]
-        if missing:
-            rows = torch.tensor(missing, device=inputs["pixel_values"].device)
-            subset = {key: value.index_select(0, rows) for key, value in inputs.items() if torch.is_tensor(value)}
-            with torch.no_grad():
-                outputs = unroll_clip(self.teacher, subset, self.processor)
-            for position, row in enumerate(missing):
-                computed[row] = [
-                    (
-                        output.frame[position].detach(),
-                        None if output.material_logits is None else output.material_logits[position].detach(),
-                    )
-                    for output in outputs
-                ]
-                if indices[row] >= 0:
-                    self._teacher_outputs[indices[row]] = computed[row]
-        clips = [computed.get(row) or self._teacher_outputs[index] for row, index in enumerate(indices)]
-        frames = []
-        for k in range(len(clips[0])):
-            logits = [clip[k][1] for clip in clips]
-            frames.append(
-                UrukRendererOutput(
-                    frame=torch.stack([clip[k][0] for clip in clips]),
-                    material_logits=None if logits[0] is None else torch.stack(logits),
-                )
-            )
-        return frames
-
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         stage = self.curriculum.current
-        student = unroll_clip(model, inputs, self.processor, config=self.model.config)
-        terms = stage.distillation
-        if self.teacher is not None and (terms.teacher_frame or terms.material_kl):
-            teacher = self.teacher_outputs(inputs)
-            loss = distillation_loss(
-                student,
-                teacher,
-                inputs,
-                stage.settings.weights,
-                teacher_weight=terms.teacher_frame,
-                temperature=terms.temperature,
-                kl_weight=terms.material_kl,
-            )
+        weights = stage_weights(stage.settings, self.task)
+        student = self.task.forward(model, inputs)
+        if self.teacher is not None and self.task.uses_teacher(stage.distillation):
+            teacher = self.task.teacher_outputs(self.teacher, inputs)
+            loss = self.task.distillation_loss(student, teacher, inputs, weights, stage.distillation)
         else:
-            loss = renderer_loss(student, inputs, stage.settings.weights)
+            loss = self.task.loss(student, inputs, weights)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
                 f"{stage.settings.name}: loss is {loss.item()} at step {self.state.global_step + 1}."
@@ -303,9 +233,9 @@ class UrukDistillationTrainer(Trainer):
         return (loss, student) if return_outputs else loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
-        """The project's validation metrics (`evaluate_renderer`), logged and passed to the callbacks."""
+        """The task's validation metrics, logged and passed to the callbacks."""
         dataset = eval_dataset if eval_dataset is not None else self.eval_dataset
-        metrics = evaluate_renderer(self.model, dataset, self.processor, flip=False)
+        metrics = self.task.evaluate(self.model, dataset)
         metrics = {f"{metric_key_prefix}_{key}": value for key, value in metrics.items()}
         self.log(metrics)
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
@@ -329,28 +259,6 @@ class UrukDistillationTrainer(Trainer):
             self.curriculum.load_state_dict(json.loads((Path(resume_from_checkpoint) / _PROGRESS_FILE).read_text()))
             resume_from_checkpoint = str(resume_from_checkpoint)
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
-
-
-def inherit_material_head(student, teacher) -> bool:
-    """Copies the teacher's material head into the student when both have one of the same shapes; returns whether
-    it did.
-
-    The V2 material head reads the input buffers, not the trunk (`uruk_hf.modules.heads.UrukMaterialHead`), so a
-    teacher's head is a drop-in part of its student (the same width at the quick and full presets): copying it hands
-    the student everything the teacher learned about materials, and the curriculum's material stage then fine-tunes
-    it on the labels and the teacher's distribution. Measured at the quick preset: a student whose head started from
-    scratch under the teacher's distribution ended below both the teacher and a from-scratch student."""
-    student_head, teacher_head = getattr(student, "material_head", None), getattr(teacher, "material_head", None)
-    if student_head is None or teacher_head is None:
-        return False
-    teacher_state = teacher_head.state_dict()
-    student_state = student_head.state_dict()
-    if teacher_state.keys() != student_state.keys() or any(
-        teacher_state[name].shape != student_state[name].shape for name in student_state
-    ):
-        return False
-    student_head.load_state_dict(teacher_state)
-    return True
 
 
 def latest_complete_checkpoint(folder: str | Path) -> Path | None:
@@ -404,20 +312,19 @@ def distillation_arguments(stages: list[CurriculumStage], output_dir: str | Path
 def run_distillation(
     student,
     teacher,
-    processor: UrukGBufferProcessor,
+    task,
     train_dataset,
     validation_dataset,
     stages: list[CurriculumStage],
     output_dir: str | Path,
     baselines: dict | None = None,
     resume: bool = False,
-    material_head_from_teacher: bool = True,
     **argument_overrides,
 ) -> dict:
     """Trains `student` along `stages` (from `teacher`, or from scratch when it is `None`), saves its last weights
     to `output_dir/final`, loads the global best weights (best selection score over the stages) into it and returns
-    the record, also written to `output_dir/record.json`. With `material_head_from_teacher` the student starts from
-    the teacher's material head where the shapes allow (`inherit_material_head`; the record says whether it did).
+    the record, also written to `output_dir/record.json`. Before training, the task hands the student what it takes
+    from its teacher (`Task.prepare_student`; the record says what it did).
 
     Raises:
         GateFailure: a stage's gate failed (the record is written first, with the failing gate).
@@ -425,18 +332,17 @@ def run_distillation(
     """
     output_dir = Path(output_dir)
     started = time.perf_counter()
-    inherited = teacher is not None and material_head_from_teacher and inherit_material_head(student, teacher)
-    curriculum = UrukCurriculumCallback(stages, output_dir, baselines)
+    prepared = task.prepare_student(student, teacher)
+    curriculum = UrukCurriculumCallback(stages, task, output_dir, baselines)
     trainer = UrukDistillationTrainer(
         model=student,
         teacher=teacher,
-        processor=processor,
+        task=task,
         curriculum=curriculum,
         args=distillation_arguments(stages, output_dir / "checkpoints", **argument_overrides),
         train_dataset=train_dataset,
         eval_dataset=validation_dataset,
-        data_collator=UrukClipCollator(processor),
-        processing_class=processor,
+        data_collator=task.collate,
     )
     checkpoint = latest_complete_checkpoint(output_dir / "checkpoints") if resume else None
     resumed_from = None
@@ -458,7 +364,7 @@ def run_distillation(
     student.load_state_dict(type(student).from_pretrained(global_best["best_folder"]).state_dict())
     record = {
         "teacher": None if teacher is None else teacher.config.model_type + "/" + str(teacher.config.role),
-        "material_head_from_teacher": inherited,
+        **prepared,
         "stages": records,
         "global_best_stage": global_best["stage"],
         "global_best": global_best["best"],

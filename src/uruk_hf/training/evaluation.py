@@ -5,7 +5,7 @@ import time
 import torch
 
 from ..metrics import frame_metrics, material_metrics, temporal_error
-from ..processing_gbuffer import UrukGBufferProcessor
+from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipCollator
 from .unroll import unroll_clip
 

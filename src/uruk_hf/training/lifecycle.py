@@ -5,8 +5,10 @@
   does not give identical outputs.
 - Calibration trains a fresh model briefly at each candidate learning rate and keeps the rate with the best
   validation metric.
-- Quality gates accept a stage's checkpoint only when a validation metric beats a baseline measured on the same
-  validation frames (e.g. the cheap `direct` render) by a set margin, and say by how much they failed.
+- A curriculum of stages on the Accelerate loop, each from the previous stage's best weights and checked by its
+  quality gate (`uruk_hf.training.gates`).
+
+Every stage takes the model's `Task`: what a batch is, how it is scored and what validation measures.
 """
 
 import copy
@@ -18,22 +20,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..file_utils import atomic_path
-from ..metrics import frame_metrics
-from ..processing_gbuffer import UrukGBufferProcessor
-from .data import UrukClipCollator
-from .stage import StageSettings, train_stage
-from .unroll import unroll_clip
+from .gates import GateFailure
+from .progress import StageSettings
+from .stage import train_stage
 
 __all__ = [
-    "GateFailure",
-    "QualityGate",
     "SmokeFailure",
     "SmokeSettings",
-    "buffer_baseline",
     "finished_record",
     "run_calibration",
     "run_smoke",
@@ -66,32 +62,25 @@ class SmokeSettings:
     min_loss_drop: float = 0.1
 
 
-def _outputs_finite(outputs: list) -> bool:
-    tensors = [output.frame for output in outputs] + [
-        o.material_logits for o in outputs if o.material_logits is not None
-    ]
-    return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
-
-
 def run_smoke(
     model,
-    processor: UrukGBufferProcessor,
+    task,
     dataset,
-    loss_fn: Callable,
+    weights=None,
     settings: SmokeSettings = SmokeSettings(),
     output_dir: str | Path | None = None,
 ) -> dict:
-    """Runs the Smoke checks on a copy of `model` (the model itself is not trained) and returns the record,
-    written to `output_dir/record.json` when given.
+    """Runs the Smoke checks on a copy of `model` (the model itself is not trained) with the task's loss under
+    `weights` and returns the record, written to `output_dir/record.json` when given.
 
     Raises:
         SmokeFailure: `non_finite_output`, `non_finite_loss`, `loss_not_falling` or `save_load_mismatch`.
     """
     started = time.perf_counter()
-    batch = UrukClipCollator(processor)([dataset[index] for index in range(min(settings.clips, len(dataset)))])
+    batch = task.collate([dataset[index] for index in range(min(settings.clips, len(dataset)))])
     probe = copy.deepcopy(model).train()
     with torch.no_grad():
-        if not _outputs_finite(unroll_clip(probe, batch, processor)):
+        if not task.outputs_finite(task.forward(probe, batch)):
             raise SmokeFailure("non_finite_output", "the untrained model's outputs hold NaN or Inf.", {})
 
     optimizer = torch.optim.Adam(probe.parameters(), lr=settings.learning_rate)
@@ -99,7 +88,7 @@ def run_smoke(
     for step in range(settings.steps):
         for group in optimizer.param_groups:
             group["lr"] = settings.learning_rate * min(1.0, (step + 1) / 10)
-        loss = loss_fn(unroll_clip(probe, batch, processor), batch)
+        loss = task.loss(task.forward(probe, batch), batch, weights)
         if not math.isfinite(loss.item()):
             raise SmokeFailure("non_finite_loss", f"loss is {loss.item()} at step {step + 1}.", {"step": step + 1})
         optimizer.zero_grad()
@@ -121,10 +110,7 @@ def run_smoke(
     with tempfile.TemporaryDirectory() as folder, torch.no_grad():
         probe.save_pretrained(folder)
         reloaded = type(probe).from_pretrained(folder).eval()
-        difference = max(
-            float((a.frame - b.frame).abs().max())
-            for a, b in zip(unroll_clip(probe, batch, processor), unroll_clip(reloaded, batch, processor))
-        )
+        difference = task.outputs_difference(task.forward(probe, batch), task.forward(reloaded, batch))
     measured["round_trip_max_difference"] = difference
     if difference != 0.0:
         raise SmokeFailure("save_load_mismatch", f"reloaded outputs differ by up to {difference:.3g}.", measured)
@@ -143,62 +129,9 @@ def run_smoke(
     return record
 
 
-class GateFailure(RuntimeError):
-    """A quality gate rejected a stage's result; `result` holds the measured and required values."""
-
-    def __init__(self, result: dict):
-        shortfall = result["required"] - result["value"]
-        super().__init__(
-            f"Quality gate failed: {result['metric']} {result['value']:.2f} is {shortfall:.2f} below the required"
-            f" {result['required']:.2f} ({result['baseline']} {result['baseline_value']:.2f} "
-            f"+ margin {result['margin']:.2f})."
-        )
-        self.result = result
-
-
-@dataclass(frozen=True)
-class QualityGate:
-    """Accept a result only if `metric` beats baseline `baseline` by `margin` (higher is better).
-
-    Attributes:
-        metric (`str`): a validation metric key (`psnr`, `ssim`, `ms_ssim`, `material_miou`, ...).
-        baseline (`str`): a baseline key, e.g. the cheap render `direct`.
-        margin (`float`): required advantage in the metric's unit (dB for PSNR).
-    """
-
-    metric: str = "psnr"
-    baseline: str = "direct"
-    margin: float = 3.0
-
-    def check(self, metrics: dict, baselines: dict) -> dict:
-        """Returns the gate's record; raises `GateFailure` (with that record) when the result falls short."""
-        baseline_value = baselines[self.baseline][self.metric]
-        result = {
-            "metric": self.metric,
-            "value": float(metrics[self.metric]),
-            "baseline": self.baseline,
-            "baseline_value": float(baseline_value),
-            "margin": self.margin,
-            "required": float(baseline_value + self.margin),
-        }
-        result["passed"] = result["value"] >= result["required"]
-        if not result["passed"]:
-            raise GateFailure(result)
-        return result
-
-
-def buffer_baseline(dataset, buffer: str, flip: bool = False) -> dict[str, float]:
-    """Frame metrics of a raw input buffer (e.g. `direct`) used as the frame itself, against the ground truth of
-    the same `UrukClipDataset` frames: the baseline a gate compares with."""
-    rows = np.concatenate(dataset.clips)
-    prediction = torch.from_numpy(dataset.arrays[buffer][rows].astype(np.float32)).permute(0, 3, 1, 2)
-    target = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype(np.float32)).permute(0, 3, 1, 2)
-    return frame_metrics(prediction, target, flip=flip)
-
-
 def run_calibration(
     make_model: Callable,
-    processor: UrukGBufferProcessor,
+    task,
     train_dataset,
     validation_dataset,
     settings: StageSettings,
@@ -222,7 +155,7 @@ def run_calibration(
         record = train_stage(
             make_accelerator(),
             make_model(),
-            processor,
+            task,
             train_dataset,
             validation_dataset,
             candidate,
@@ -238,7 +171,7 @@ def run_calibration(
     chosen = max(candidates, key=lambda candidate: candidate["score"])
     record = {
         "stage": "calibration",
-        "metric": settings.selection_metric,
+        "metric": "selection score",
         "candidates": candidates,
         "chosen_learning_rate": chosen["learning_rate"],
         "seconds": time.perf_counter() - started,
@@ -257,7 +190,7 @@ def finished_record(folder: str | Path, resume: bool) -> dict | None:
 def train_curriculum(
     make_accelerator: Callable,
     model,
-    processor: UrukGBufferProcessor,
+    task,
     train_dataset,
     validation_dataset,
     stages: list,
@@ -283,11 +216,20 @@ def train_curriculum(
         else:
             accelerator = make_accelerator(stage.settings.name)
             record = train_stage(
-                accelerator, model, processor, train_dataset, validation_dataset, stage.settings, folder, resume
+                accelerator,
+                model,
+                task,
+                train_dataset,
+                validation_dataset,
+                stage.settings,
+                folder,
+                resume,
+                gate=stage.gate,
+                baselines=baselines,
+                previous=records[-1]["best"] if records else None,
             )
             accelerator.end_training()
-        if stage.gate is not None:
-            previous = {"previous": records[-1]["best"]} if records else {}
-            record["gate"] = stage.gate.check(record["best"], {**baselines, **previous})
+        if "gate" in record and not record["gate"]["passed"]:
+            raise GateFailure(record["gate"])
         records.append(record)
     return records

@@ -8,7 +8,16 @@ from torch.nn import functional as F
 from ..metrics import ms_ssim_settings
 from ..tonemap import tonemap
 
-__all__ = ["LossWeights", "distillation_loss", "frame_loss", "renderer_loss", "teacher_bounded_l1"]
+__all__ = [
+    "FRAME_AND_MATERIAL_LOSS",
+    "FRAME_LOSS",
+    "DistillationWeights",
+    "LossWeights",
+    "distillation_loss",
+    "frame_loss",
+    "renderer_loss",
+    "teacher_bounded_l1",
+]
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,27 @@ class LossWeights:
     l1: float = 1.0
     ms_ssim: float = 0.0
     material: float = 0.0
+
+
+FRAME_LOSS = LossWeights(l1=1.0, ms_ssim=0.2)
+"""L1 + MS-SSIM on tone-mapped frames."""
+FRAME_AND_MATERIAL_LOSS = LossWeights(l1=1.0, ms_ssim=0.2, material=0.2)
+"""`FRAME_LOSS` plus the material cross-entropy."""
+
+
+@dataclass(frozen=True)
+class DistillationWeights:
+    """Weights of the teacher terms of a renderer student's loss.
+
+    Attributes:
+        teacher_frame (`float`): teacher-bounded L1 to the teacher's frame (`teacher_bounded_l1`).
+        material_kl (`float`): KL divergence to the teacher's material distribution on labelled pixels.
+        temperature (`float`): softmax temperature of the KL term (the term is scaled by its square).
+    """
+
+    teacher_frame: float = 1.0
+    material_kl: float = 0.0
+    temperature: float = 2.0
 
 
 def frame_loss(prediction: torch.Tensor, target: torch.Tensor, weights: LossWeights) -> torch.Tensor:

@@ -5,7 +5,7 @@ backward-warped by frame k's motion vectors and zeroed where `history_valid` is 
 `history` buffer. Training and evaluation run clips through this same function in order.
 """
 
-from ..processing_gbuffer import UrukGBufferProcessor
+from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from ..reprojection import warp_previous_frame
 
 __all__ = ["unroll_clip"]

@@ -6,7 +6,7 @@ U-Net with a demodulating frame head); what differs is the training recipe and t
 `model_type` so a checkpoint always says which recipe produced it.
 """
 
-from ...modules.modeling_renderer import UrukRendererPreTrainedModel
+from ..gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererPreTrainedModel
 from .configuration_v2_optimized import UrukV2OptimizedConfig
 
 __all__ = ["UrukV2Optimized"]

@@ -1,7 +1,7 @@
 """Configuration of V2-Ultra, the 32-channel G-buffer renderer with a material head (teacher 37.4M, student 6.92M)."""
 
-from ...modules.configuration_renderer import V2_TRUNK_PRESETS, UrukRendererConfig
 from ...schema import V2_LAYOUT
+from ..gbuffer_renderer.configuration_gbuffer_renderer import V2_TRUNK_PRESETS, UrukRendererConfig
 
 __all__ = ["UrukV2UltraConfig"]
 

@@ -10,7 +10,7 @@ at the coarsest level) is what lets it use context a per-pixel classifier cannot
 student differ only in width and depth (`V2_TRUNK_PRESETS`), which keeps distillation's feature spaces aligned.
 """
 
-from ...modules.modeling_renderer import UrukRendererPreTrainedModel
+from ..gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererPreTrainedModel
 from .configuration_v2_ultra import UrukV2UltraConfig
 
 __all__ = ["UrukV2Ultra"]

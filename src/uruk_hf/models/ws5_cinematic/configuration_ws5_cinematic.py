@@ -1,7 +1,7 @@
 """Configuration of the WS5 cinematic renderer, 19-channel input (10.15M; distilled student 3.55M)."""
 
-from ...modules.configuration_renderer import UrukRendererConfig
 from ...schema import WS5_LAYOUT
+from ..gbuffer_renderer.configuration_gbuffer_renderer import UrukRendererConfig
 
 __all__ = ["UrukWS5CinematicConfig"]
 

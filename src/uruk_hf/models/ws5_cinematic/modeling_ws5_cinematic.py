@@ -6,7 +6,7 @@ task is the frame alone. Without motion and history it renders each frame indepe
 temporal inputs for a wider trunk than the V2 student at full resolution.
 """
 
-from ...modules.modeling_renderer import UrukRendererPreTrainedModel
+from ..gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererPreTrainedModel
 from .configuration_ws5_cinematic import UrukWS5CinematicConfig
 
 __all__ = ["UrukWS5CinematicRenderer"]

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..file_utils import atomic_path
-from ..schema import BUFFER_SPECS
+from ...file_utils import atomic_path
+from ...schema import BUFFER_SPECS
 
 __all__ = ["read_exr_gbuffer", "write_exr_gbuffer"]
 

@@ -2,12 +2,10 @@
 
 from transformers import PretrainedConfig
 
-from ..schema import MATERIAL_CLASSES, layout_channels
+from ...presets import PRESET_NAMES
+from ...schema import MATERIAL_CLASSES, layout_channels
 
-__all__ = ["MATERIAL_HEAD_BUFFERS", "PRESET_NAMES", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
-
-PRESET_NAMES = ("tiny", "quick", "full")
-"""The one preset vocabulary (DESIGN §1): `tiny` for tests, `quick` for a 2-core CPU, `full` for the published size."""
+__all__ = ["MATERIAL_HEAD_BUFFERS", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
 
 V2_TRUNK_PRESETS = {
     "tiny": {

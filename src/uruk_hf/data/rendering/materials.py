@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..schema import MATERIAL_CLASSES
+from ...schema import MATERIAL_CLASSES
 from .textures import render_pattern
 
 __all__ = ["MATERIAL_RECIPES", "MaterialRecipe", "MaterialSample", "sample_material"]
@@ -21,7 +21,7 @@ class MaterialRecipe:
     """How to draw one material of a class.
 
     Attributes:
-        pattern (`str`): the procedural texture (`uruk_hf.data.textures.TEXTURE_PATTERNS`).
+        pattern (`str`): the procedural texture (`uruk_hf.data.rendering.textures.TEXTURE_PATTERNS`).
         hue, saturation, value (`tuple[float, float]`): ranges of the base colour in HSV.
         accent_value_scale (`tuple[float, float]`): the accent colour is the base with its value scaled by this.
         metallic, roughness, specular, sheen (`tuple[float, float]`): principled BSDF parameter ranges. Every class

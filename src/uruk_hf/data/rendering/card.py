@@ -7,12 +7,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..file_utils import atomic_path
-from ..processing_gbuffer import MATERIAL_PALETTE
-from ..schema import BUFFER_SPECS, MATERIAL_CLASSES
-from ..tonemap import tonemap
-from .baselines import FRAME_BASELINES, MATERIAL_BASELINES, compute_baselines, load_split, oidn_denoise
-from .generate import STORED_BUFFERS, chunk_path
+from ...file_utils import atomic_path
+from ...models.gbuffer_renderer.processing_gbuffer import MATERIAL_PALETTE
+from ...schema import BUFFER_SPECS, MATERIAL_CLASSES
+from ...tonemap import tonemap
+from ..folder import check_complete, load_split
+from .baselines import FRAME_BASELINES, MATERIAL_BASELINES, compute_baselines, oidn_denoise
+from .generator import STORED_BUFFERS
 
 __all__ = ["baselines_table", "finalize_dataset", "write_example_grid"]
 
@@ -176,14 +177,7 @@ def finalize_dataset(folder: str | Path, baselines: dict | None = None) -> dict:
     """Computes the baselines (unless given), writes `baselines.json`, `examples.png` and the dataset card
     `README.md`; returns the baselines."""
     folder = Path(folder)
-    record = json.loads((folder / "generation.json").read_text())
-    missing = [
-        str(chunk_path(folder, split, chunk))
-        for chunk, split in enumerate(record["splits"])
-        if not chunk_path(folder, split, chunk).exists()
-    ]
-    if missing:
-        raise FileNotFoundError(f"{folder} is incomplete: {len(missing)} chunks missing, e.g. {missing[0]}.")
+    record = check_complete(folder)
     if baselines is None:
         baselines = compute_baselines(folder, seed=record["seed"])
     with atomic_path(folder / "baselines.json") as temporary:

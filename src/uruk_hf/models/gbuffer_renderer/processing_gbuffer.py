@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
-from .schema import BUFFER_SPECS, MATERIAL_ID_SLOTS, OPTIONAL_ZERO_BUFFERS, V2_LAYOUT, layout_channels
-from .tonemap import tonemap
+from ...schema import BUFFER_SPECS, MATERIAL_ID_SLOTS, OPTIONAL_ZERO_BUFFERS, V2_LAYOUT, layout_channels
+from ...tonemap import tonemap
 
 __all__ = ["MATERIAL_PALETTE", "UrukGBufferProcessor"]
 

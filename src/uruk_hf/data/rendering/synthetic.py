@@ -7,7 +7,7 @@ Training data comes from Mitsuba (`uruk_hf.data` rendering), not from here.
 
 import numpy as np
 
-from ..schema import MATERIAL_CLASSES
+from ...schema import MATERIAL_CLASSES
 
 __all__ = ["synthetic_gbuffer"]
 

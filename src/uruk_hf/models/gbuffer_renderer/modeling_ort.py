@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .modules.modeling_renderer import UrukRendererOutput
+from .modeling_gbuffer_renderer import UrukRendererOutput
 
 __all__ = ["UrukORTRenderer"]
 

@@ -2,7 +2,7 @@
 lights or a sun and sky, and a camera path per clip.
 
 A `SceneSpec` is plain numpy data (no renderer import), so it is cheap to build, easy to test, and turned into a
-Mitsuba scene only by `uruk_hf.data.render`. Everything about a clip is drawn from
+Mitsuba scene only by `uruk_hf.data.rendering.render`. Everything about a clip is drawn from
 `numpy.random.default_rng([seed, clip_index])`: the same seed and clip give the same scene in any process.
 """
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..schema import MATERIAL_CLASSES
+from ...schema import MATERIAL_CLASSES
 from .geometry import (
     displaced_sphere_mesh,
     extruded_polygon_mesh,
@@ -24,7 +24,7 @@ from .materials import MaterialSample, sample_material
 __all__ = ["OBJECT_KINDS", "OUTDOOR_PROPS", "ROOM_LIGHTS", "ROOM_PROPS", "SceneObject", "SceneSpec", "generate_scene"]
 
 OBJECT_KINDS = ("box", "sphere", "cylinder", "prism", "rock")
-"""Kinds of props placed in a scene, all built as triangle meshes (`uruk_hf.data.geometry`)."""
+"""Kinds of props placed in a scene, all built as triangle meshes (`uruk_hf.data.rendering.geometry`)."""
 
 ROOM_PROPS, OUTDOOR_PROPS, ROOM_LIGHTS = 6, 7, 2
 """Fixed object counts per scene kind. Dr.Jit compiles one kernel per scene *structure* (how many shapes, BSDFs and

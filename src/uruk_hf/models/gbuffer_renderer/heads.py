@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .pooling import gather_segments, segment_means
+from ...modules.pooling import gather_segments, segment_means
 
 __all__ = ["UrukFrameHead", "UrukMaterialHead"]
 

@@ -15,27 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..metrics import frame_metrics, material_metrics
-from ..processing_gbuffer import UrukGBufferProcessor
-from ..schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
-from .generate import quiet_datasets
+from ...metrics import frame_metrics, material_metrics
+from ...models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
+from ...schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
+from ..folder import load_split
 
 __all__ = ["FRAME_BASELINES", "MATERIAL_BASELINES", "compute_baselines", "load_split", "oidn_denoise", "oidn_frames"]
 
 FRAME_BASELINES = ("direct", "path_1spp", "oidn", "gt_floor")
 MATERIAL_BASELINES = ("per_pixel_mlp", "majority", "material_id_lookup")
-
-
-def load_split(folder: str | Path, split: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Every row of `split` of a generated dataset as stacked numpy arrays (`(N, H, W, C)` buffers), optionally
-    only `columns`."""
-    from datasets import load_dataset
-
-    with quiet_datasets():
-        dataset = load_dataset(str(folder), split=split)
-    if columns is not None:
-        dataset = dataset.select_columns(columns)
-    return dict(dataset.with_format("numpy")[:])
 
 
 def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:

@@ -12,12 +12,12 @@ from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ..legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
-from ..schema import MATERIAL_ID_SLOTS
-from ..tonemap import tonemap
-from .configuration_renderer import UrukRendererConfig
+from ...legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+from ...modules.unet import UrukUNet
+from ...schema import MATERIAL_ID_SLOTS
+from ...tonemap import tonemap
+from .configuration_gbuffer_renderer import UrukRendererConfig
 from .heads import UrukFrameHead, UrukMaterialHead
-from .unet import UrukUNet
 
 __all__ = ["UrukRendererOutput", "UrukRendererPreTrainedModel"]
 
@@ -43,9 +43,9 @@ class UrukRendererOutput(ModelOutput):
 
 class UrukRendererPreTrainedModel(PreTrainedModel):
     """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
-    filters the cheap render and adds albedo-demodulated shading (`uruk_hf.modules.heads`) and, for V2 models, a
-    per-surface material head. Any height and width work: the input is padded to the trunk's stride and the outputs
-    are cropped back.
+    filters the cheap render and adds albedo-demodulated shading (`uruk_hf.models.gbuffer_renderer.heads`) and, for
+    V2 models, a per-surface material head. Any height and width work: the input is padded to the trunk's stride
+    and the outputs are cropped back.
     """
 
     config_class = UrukRendererConfig

@@ -1,0 +1,312 @@
+"""The dataset-folder driver every data generator shares: chunks, shards, resume, the determinism record and the
+finalizing step (baselines file, dataset card).
+
+A dataset is `num_items` items (a clip, an episode, a level: whatever the generator makes from one seed and an
+index) grouped into chunks of `items_per_chunk`. Each chunk belongs to one split (so splits never share an item)
+and is written as one Parquet file, `data/<split>-<chunk>.parquet`, atomically: a killed run leaves either the
+whole file or none, and a rerun skips finished chunks. Processes split the chunks round-robin
+(`--num-shards N --shard-index I`, or `accelerate launch`); the one that finds every chunk written finalizes the
+folder through its generator (baselines, example grid, dataset card), so the folder loads with
+`datasets.load_dataset(folder)`.
+
+A generator (`DatasetGenerator`) says what an item is; this module never looks inside one.
+"""
+
+import contextlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from ..file_utils import atomic_path
+
+__all__ = [
+    "DatasetGenerator",
+    "chunk_path",
+    "chunk_splits",
+    "generate_dataset",
+    "generation_record",
+    "load_split",
+    "quiet_datasets",
+    "resolve_preset",
+]
+
+
+class DatasetGenerator:
+    """What a kind of dataset is made of; subclasses implement every method.
+
+    Attributes:
+        kind (`str`): the dataset kind (`catalog.DATASET_KINDS` key).
+        version (`str`): bumped whenever the same settings would produce different data.
+        presets (`dict[str, object]`): dataclass presets by name (`tiny`, `quick`, `full`), each with `name`,
+            `num_items`, `items_per_chunk`, `validation_fraction` and `test_fraction`.
+        report_baselines (`tuple[str, ...]`): the keys of `baselines.json` the pipeline reports beside the models.
+    """
+
+    kind: str = ""
+    version: str = ""
+    presets: dict = {}
+    report_baselines: tuple[str, ...] = ()
+
+    def features(self, preset):
+        """The `datasets.Features` of a row."""
+        raise NotImplementedError
+
+    def environment(self, variant: str | None) -> dict:
+        """The settings beyond preset and seed that decide the bytes written (e.g. the renderer and its
+        variant); a resume with a different environment is refused."""
+        raise NotImplementedError
+
+    def start(self, preset, seed: int, environment: dict):
+        """A worker for this process: `worker.rows(index, split) -> list[dict]` makes one item's rows and
+        `worker.timing() -> dict` reports cumulative timings (added to each chunk's log)."""
+        raise NotImplementedError
+
+    def finalize(self, folder: Path) -> dict:
+        """Computes the baselines of a complete folder, writes `baselines.json` and the dataset card; returns the
+        baselines."""
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def quiet_datasets() -> Iterator[None]:
+    """Silences the `datasets` library's per-operation progress bars inside the block (ours report progress)."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def load_split(folder: str | Path, split: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Every row of `split` of a generated dataset as stacked numpy arrays, optionally only `columns`."""
+    from datasets import load_dataset
+
+    with quiet_datasets():
+        dataset = load_dataset(str(folder), split=split)
+    if columns is not None:
+        dataset = dataset.select_columns(columns)
+    return dict(dataset.with_format("numpy")[:])
+
+
+def resolve_preset(generator: DatasetGenerator, preset):
+    """`preset` itself, or the generator's preset of that name."""
+    if not isinstance(preset, str):
+        return preset
+    if preset not in generator.presets:
+        raise ValueError(f"Unknown data preset {preset!r}; choose one of {sorted(generator.presets)}.")
+    return generator.presets[preset]
+
+
+def num_chunks(preset) -> int:
+    """Parquet files in a whole dataset of `preset`."""
+    return math.ceil(preset.num_items / preset.items_per_chunk)
+
+
+def chunk_splits(preset, seed: int) -> list[str]:
+    """The split of every chunk: a seeded permutation of chunks, the first ones test, then validation, then
+    train. Splits are disjoint by item because a chunk has one split."""
+    count = num_chunks(preset)
+    test = max(1, round(count * preset.test_fraction))
+    validation = max(1, round(count * preset.validation_fraction))
+    if test + validation >= count:
+        raise ValueError(f"Preset {preset.name!r} has {count} chunks: too few for train, validation and test.")
+    order = np.random.default_rng([seed, 104729]).permutation(count)
+    splits = ["train"] * count
+    for position, chunk in enumerate(order):
+        splits[chunk] = "test" if position < test else "validation" if position < test + validation else "train"
+    return splits
+
+
+def generation_record(generator: DatasetGenerator, preset, seed: int, environment: dict) -> dict:
+    """`generation.json`: what decides the bytes of a dataset folder (compared on resume)."""
+    return {
+        "dataset_kind": generator.kind,
+        "generator_version": generator.version,
+        "preset": asdict(preset),
+        "seed": seed,
+        **environment,
+        "splits": chunk_splits(preset, seed),
+    }
+
+
+def chunk_path(output: Path, split: str, chunk: int) -> Path:
+    """Where chunk `chunk` of split `split` is written."""
+    return Path(output) / "data" / f"{split}-{chunk:05d}.parquet"
+
+
+def _check_output(output: Path) -> None:
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        probe = output / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise PermissionError(f"Output folder {output} is not writable: {error}") from error
+
+
+def _write_chunk(path: Path, rows: list[dict], features) -> None:
+    from datasets.arrow_writer import ParquetWriter
+
+    columns = {name: [row[name] for row in rows] for name in features}
+    with atomic_path(path) as temporary:
+        writer = ParquetWriter(path=str(temporary), features=features)
+        writer.write_batch(columns)
+        writer.finalize()
+
+
+def _resolve_shards(num_shards: int | None, shard_index: int | None) -> tuple[int, int, object]:
+    if num_shards is None and shard_index is None:
+        from accelerate import PartialState
+
+        # cpu=True: generating needs no torch device, and without it Accelerate treats a CPU-only
+        # `accelerate launch --multi_gpu` as a single process instead of a gloo group.
+        state = PartialState(cpu=True)
+        return state.num_processes, state.process_index, state
+    num_shards = 1 if num_shards is None else num_shards
+    shard_index = 0 if shard_index is None else shard_index
+    if num_shards < 1 or not 0 <= shard_index < num_shards:
+        raise ValueError(
+            f"--shard-index {shard_index} is out of range for --num-shards {num_shards} (0..{num_shards - 1})."
+        )
+    return num_shards, shard_index, None
+
+
+def _variant(environment: dict) -> str | None:
+    """The generator's backend variant (the environment's `*variant` entry), reported in summaries and logs."""
+    return next((value for key, value in environment.items() if key.endswith("variant")), None)
+
+
+def _check_resume(output: Path, record: dict) -> None:
+    record_path = output / "generation.json"
+    if record_path.exists():
+        existing = json.loads(record_path.read_text())
+        if existing != record:
+            changed = sorted(key for key in record if existing.get(key) != record[key])
+            raise ValueError(
+                f"{output} holds a dataset generated with other settings ({', '.join(changed)} differ); "
+                "use a new folder or the same settings to resume."
+            )
+    else:
+        with atomic_path(record_path) as temporary:
+            temporary.write_text(json.dumps(record, indent=2))
+
+
+def generate_dataset(
+    generator: DatasetGenerator,
+    output: str | Path,
+    preset="quick",
+    seed: int = 0,
+    num_shards: int | None = None,
+    shard_index: int | None = None,
+    variant: str | None = None,
+    progress: bool = True,
+    finalize: bool = True,
+) -> dict:
+    """Generates (or completes) a dataset of `generator`'s kind in `output`; returns a summary of what this
+    process did.
+
+    Args:
+        generator: the `DatasetGenerator` of the dataset kind.
+        output: the dataset folder (created if needed).
+        preset: a name of `generator.presets` or a preset object.
+        seed: the dataset seed; the same seed, preset and environment give byte-identical arrays.
+        num_shards, shard_index: this process makes chunks `shard_index, shard_index + num_shards, ...`. Left
+            out, they come from Accelerate (`accelerate launch`), or 1 and 0.
+        variant: the generator's backend variant to force (e.g. a Mitsuba variant); by default its fastest.
+        progress: show a progress bar.
+        finalize: when every chunk exists, compute baselines and write the dataset card.
+
+    Raises:
+        ValueError: unknown preset, shard index out of range, or a folder holding a dataset made with other
+            settings (another seed, preset, generator version or environment).
+        PermissionError: the output folder cannot be written.
+    """
+    from tqdm.auto import tqdm
+
+    preset = resolve_preset(generator, preset)
+    output = Path(output)
+    num_shards, shard_index, state = _resolve_shards(num_shards, shard_index)
+    _check_output(output)
+    environment = generator.environment(variant)
+    record = generation_record(generator, preset, seed, environment)
+    _check_resume(output, record)
+
+    splits = record["splits"]
+    features = generator.features(preset)
+    worker = generator.start(preset, seed, environment)
+    mine = [chunk for chunk in range(num_chunks(preset)) if chunk % num_shards == shard_index]
+    todo = [chunk for chunk in mine if not chunk_path(output, splits[chunk], chunk).exists()]
+    started = time.perf_counter()
+    rows_written = 0
+    bar = tqdm(
+        total=len(todo) * preset.items_per_chunk,
+        desc=f"shard {shard_index}/{num_shards}",
+        unit="item",
+        disable=not progress,
+    )
+    for chunk in todo:
+        chunk_started, before = time.perf_counter(), worker.timing()
+        rows = []
+        items = range(chunk * preset.items_per_chunk, min((chunk + 1) * preset.items_per_chunk, preset.num_items))
+        for index in items:
+            rows += worker.rows(index, splits[chunk])
+            bar.update(1)
+        _write_chunk(chunk_path(output, splits[chunk], chunk), rows, features)
+        rows_written += len(rows)
+        after = worker.timing()
+        timing = {
+            "frames": len(rows),
+            "seconds": time.perf_counter() - chunk_started,
+            **{key: after[key] - before[key] for key in after if isinstance(after[key], int | float)},
+            "variant": _variant(environment),
+        }
+        with atomic_path(output / "logs" / f"chunk-{chunk:05d}.json") as temporary:
+            temporary.write_text(json.dumps(timing))
+    bar.close()
+    totals = worker.timing()
+    summary = {
+        "shard_index": shard_index,
+        "num_shards": num_shards,
+        "chunks_written": len(todo),
+        "chunks_skipped": len(mine) - len(todo),
+        "frames_written": rows_written,
+        "seconds": time.perf_counter() - started,
+        **totals,
+        "variant": _variant(environment),
+        "environment": environment,
+    }
+    if state is not None:
+        state.wait_for_everyone()
+    complete = all(chunk_path(output, splits[chunk], chunk).exists() for chunk in range(num_chunks(preset)))
+    summary["complete"] = complete
+    is_main = state is None or state.is_main_process
+    if finalize and complete and is_main:
+        generator.finalize(output)
+    return summary
+
+
+def check_complete(folder: Path) -> dict:
+    """The generation record of a folder whose chunks are all written.
+
+    Raises:
+        FileNotFoundError: a chunk is missing (the message counts them and names one).
+    """
+    record = json.loads((folder / "generation.json").read_text())
+    missing = [
+        str(chunk_path(folder, split, chunk))
+        for chunk, split in enumerate(record["splits"])
+        if not chunk_path(folder, split, chunk).exists()
+    ]
+    if missing:
+        raise FileNotFoundError(f"{folder} is incomplete: {len(missing)} chunks missing, e.g. {missing[0]}.")
+    return record

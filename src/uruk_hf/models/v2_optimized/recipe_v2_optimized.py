@@ -1,0 +1,96 @@
+"""The V2-Optimized family: its registry entry and its lifecycle (DESIGN §4).
+
+Warm start from the V2-Ultra student's stage-1 checkpoint ("initializes from V1 weights"; any mismatch is
+reported), Smoke -> Calibration -> its curriculum on the Accelerate loop (rendering with MS-SSIM, then materials),
+with a gate after each stage.
+"""
+
+from pathlib import Path
+
+from ...catalog import Family, ModelEntry, TrainOption
+from ...training.gates import QualityGate
+from ...training.losses import FRAME_AND_MATERIAL_LOSS, FRAME_LOSS
+from ...training.run import LIFECYCLE_PRESETS, Lifecycle, save_legacy
+from ...training.warm_start import load_initial_weights
+from .configuration_v2_optimized import UrukV2OptimizedConfig
+from .modeling_v2_optimized import UrukV2Optimized
+
+__all__ = ["FAMILY", "V2_OPTIMIZED_CURRICULUM", "V2_OPTIMIZED_MATERIAL_GATE", "train_v2_optimized"]
+
+V2_OPTIMIZED_CURRICULUM = [("rendering", FRAME_LOSS, None), ("material", FRAME_AND_MATERIAL_LOSS, None)]
+"""V2-Optimized's stages on the Accelerate loop (no teacher): rendering with MS-SSIM, then materials."""
+
+V2_OPTIMIZED_MATERIAL_GATE = QualityGate(metric="psnr", baseline="previous", margin=-1.0)
+"""V2-Optimized's material stage may not cost the frame more than 1 dB of what the rendering stage reached."""
+
+_TIME_BUDGETS = {"quick": (None, 160.0)}
+"""Production and curriculum seconds per preset (V2-Optimized has no Production: its curriculum is its training)."""
+
+
+def train_v2_optimized(data: Path, output: Path, preset: str, resume: bool, init_from: str | Path | None = None):
+    """The warm-started curriculum; writes the model and the seed's `v2opt_global_best.pt`."""
+    if init_from is None:
+        raise ValueError(
+            "V2-Optimized initializes from earlier weights: pass init_from (e.g. a V2-Ultra run's "
+            "distillation/stage1_best, a .safetensors or a legacy .pt file)."
+        )
+    budget = LIFECYCLE_PRESETS[preset].with_budgets(*_TIME_BUDGETS.get(preset, (None, None)))
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budget)
+
+    def warm_model():
+        model = lifecycle.new_model("v2_optimized")
+        lifecycle.stages["warm_start"] = load_initial_weights(model, init_from)
+        return model
+
+    model, learning_rate = lifecycle.calibrated_model("v2_optimized", FRAME_LOSS, warm_model)
+    records = lifecycle.accelerate_curriculum(
+        model,
+        V2_OPTIMIZED_CURRICULUM,
+        learning_rate,
+        budget.curriculum_time_s,
+        [lifecycle.gate(), V2_OPTIMIZED_MATERIAL_GATE],
+    )
+    lifecycle.save_model("v2_optimized", model, records[-1])
+    save_legacy(model, lifecycle.legacy_path("v2_optimized"), records[-1]["stage"], records[-1]["best"])
+    return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from)})
+
+
+def pipeline_options(pipeline_folder: Path) -> dict:
+    """In the pipeline, V2-Optimized warm-starts from the V2-Ultra student's stage 1 ("V1")."""
+    return {"init_from": Path(pipeline_folder) / "v2_ultra" / "distillation" / "stage1_best"}
+
+
+FAMILY = Family(
+    name="v2_optimized",
+    title="V2-Optimized",
+    dataset_kind="gbuffer_clips",
+    task="uruk_hf.training.tasks.frame_reconstruction:FrameReconstructionTask",
+    train=train_v2_optimized,
+    options=(
+        TrainOption(
+            "--init-from", "warm start: a Hub-format folder, .safetensors or .pt file (e.g. V2-Ultra's stage 1)"
+        ),
+    ),
+    requires=("v2_ultra",),
+    pipeline_options=pipeline_options,
+    onnx_config="uruk_hf.exporters.onnx:UrukRendererOnnxConfig",
+    models=(
+        ModelEntry(
+            key="v2_optimized",
+            model_class=UrukV2Optimized,
+            config_class=UrukV2OptimizedConfig,
+            role="student",
+            run_folder="v2_optimized/models/v2_optimized",
+            subfolder="v2_optimized",
+            budget=6_920_000,
+            description=(
+                "V2-Optimized: the V2-Ultra student's architecture, warm-started from its stage-1 weights and "
+                "trained through its own curriculum (rendering, then material) with MS-SSIM and quality gates "
+                "between stages."
+            ),
+            legacy_files=("v2_optimized/v2opt_global_best.pt",),
+            onnx_files=("onnx/uruk_v2_optimized_best.onnx",),
+            curve=("v2_optimized/rendering", "v2_optimized/material"),
+        ),
+    ),
+)

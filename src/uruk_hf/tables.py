@@ -1,0 +1,40 @@
+"""Plain-text and Markdown tables of metrics: one formatter for the CLI, the pipeline, the cards and benchmarks."""
+
+__all__ = ["CELL_FORMATS", "format_metric", "format_table", "metric_cells"]
+
+CELL_FORMATS = {
+    "psnr": (1.0, 2),
+    "ssim": (1.0, 4),
+    "ms_ssim": (1.0, 4),
+    "flip": (1.0, 4),
+    "material_accuracy": (100.0, 1),
+    "material_miou": (100.0, 1),
+    "temporal_error": (1.0, 4),
+    "ms_per_frame": (1.0, 1),
+}
+"""Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table with aligned columns (CLI output and benchmarks)."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) for line in [headers, *rows]]
+    lines.insert(1, "-+-".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def format_metric(key: str, value: float | None, percent_sign: bool = False) -> str:
+    """`value` of metric `key` by `CELL_FORMATS` (`-` when missing); `percent_sign` appends `%` to percentages."""
+    if value is None:
+        return "-"
+    scale, digits = CELL_FORMATS.get(key, (1.0, 4))
+    suffix = "%" if percent_sign and scale == 100.0 else ""
+    return f"{value * scale:.{digits}f}{suffix}"
+
+
+def metric_cells(name: str, metrics: dict, keys: list[str], percent_sign: bool = False) -> list[str]:
+    """One table row: `name`, the parameter count in millions and `keys` formatted by `CELL_FORMATS` (`-` where
+    a metric does not apply); `percent_sign` appends `%` to the percentages."""
+    params = metrics.get("params")
+    cells = [name, "-" if params is None else f"{params / 1e6:.2f}M"]
+    return cells + [format_metric(key, metrics.get(key), percent_sign) for key in keys]

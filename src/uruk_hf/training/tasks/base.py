@@ -1,0 +1,97 @@
+"""The task interface taken by the Accelerate stage loop, Smoke, Calibration, the quality gates and
+`UrukDistillationTrainer`.
+
+A task is built for one model config (`Family.make_task(config)`) and answers every question the loops would
+otherwise hard-wire for one kind of model: how the dataset's items become batches, how a batch goes through the
+model and is scored, what validation measures, what a gate compares with, which checkpoint is best, and what a
+teacher adds to a student's loss. The loops only move weights, count steps and keep records.
+"""
+
+from pathlib import Path
+
+import torch
+
+__all__ = ["Task"]
+
+
+class Task:
+    """Base class of the tasks (see the module docstring); subclasses implement the methods that raise.
+
+    Attributes:
+        gate_metric (`str`): the validation metric the lifecycle's default gate checks (higher is better).
+        gate_baseline (`str`): the key of `gate_baselines` the default gate compares with.
+        loss_weights_class (`type`): the dataclass of the task's loss-term weights (`StageSettings.weights`).
+    """
+
+    gate_metric: str = "score"
+    gate_baseline: str = ""
+    loss_weights_class: type | None = None
+
+    def __init__(self, config):
+        self.config = config
+
+    # Data -----------------------------------------------------------------------------------------------------
+    def dataset(self, data: str | Path, split: str, max_items: int | None = None) -> torch.utils.data.Dataset:
+        """The items of `split` of the dataset folder `data` that a batch is built from."""
+        raise NotImplementedError
+
+    def collate(self, items: list[dict]) -> dict:
+        """A batch from dataset items (the `DataLoader` and `Trainer` collator)."""
+        raise NotImplementedError
+
+    # Learning -------------------------------------------------------------------------------------------------
+    def forward(self, model, batch: dict):
+        """The model's outputs on `batch` (whatever `loss` and `evaluate` read)."""
+        raise NotImplementedError
+
+    def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
+        """The training loss of `outputs` under the loss-term `weights`."""
+        raise NotImplementedError
+
+    def parameter_groups(self, model) -> list[dict]:
+        """Optimizer parameter groups, each with an `lr_scale` (multiplier of the stage's rate); one group by
+        default."""
+        return [{"params": list(model.parameters()), "lr_scale": 1.0}]
+
+    def save_extras(self, folder: Path) -> None:
+        """Writes what loads beside the weights (a processor's config); nothing by default."""
+
+    # Distillation ---------------------------------------------------------------------------------------------
+    def uses_teacher(self, terms) -> bool:
+        """Whether the teacher terms `terms` need the teacher's outputs."""
+        return False
+
+    def teacher_outputs(self, teacher, batch: dict):
+        """The frozen teacher's outputs on `batch`."""
+        with torch.no_grad():
+            return self.forward(teacher, batch)
+
+    def distillation_loss(self, student_outputs, teacher_outputs, batch: dict, weights, terms) -> torch.Tensor:
+        """The student's loss: the task loss plus the teacher terms `terms`."""
+        raise NotImplementedError
+
+    def prepare_student(self, student, teacher) -> dict:
+        """Hands the student what it takes from its teacher before training; returns what it did, for the
+        record (nothing by default)."""
+        return {}
+
+    # Measurement ----------------------------------------------------------------------------------------------
+    def evaluate(self, model, dataset, full: bool = False) -> dict[str, float]:
+        """Metrics of `model` on `dataset` (`full`: every metric, also the slow ones kept out of validation)."""
+        raise NotImplementedError
+
+    def gate_baselines(self, dataset) -> dict[str, dict[str, float]]:
+        """Baselines a gate may compare with, measured on `dataset`, by name."""
+        return {}
+
+    def selection_score(self, metrics: dict, weights) -> float:
+        """The score that makes a checkpoint the best of a stage (higher is better)."""
+        return float(metrics[self.gate_metric])
+
+    def outputs_finite(self, outputs) -> bool:
+        """Whether every output tensor is finite (Smoke)."""
+        raise NotImplementedError
+
+    def outputs_difference(self, first, second) -> float:
+        """The largest absolute difference between two outputs of the same batch (Smoke's round trip)."""
+        raise NotImplementedError

@@ -1,0 +1,269 @@
+"""Frame reconstruction over clips: the task of the G-buffer renderers (V2-Ultra, V2-Optimized, WS5).
+
+Batches are clips of consecutive frames packed by the model's `UrukGBufferProcessor`; a forward pass is the
+recurrent unroll (history is the model's own warped previous output, never ground truth); the loss is L1 +
+MS-SSIM on tone-mapped frames plus the material cross-entropy; validation measures frames (PSNR, SSIM, MS-SSIM,
+FLIP when asked), materials and temporal stability; gates compare with the cheap `direct` render measured on the
+same frames; a stage that trains the material head keeps the checkpoint best at PSNR + 10 x mIoU; a student
+learns from its teacher's frames (teacher-bounded L1) and material distribution (KL), and starts from its
+teacher's material head.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...metrics import frame_metrics
+from ...models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererOutput
+from ...models.gbuffer_renderer.processing_gbuffer import MATERIAL_PALETTE, UrukGBufferProcessor
+from ...tonemap import tonemap
+from ..data import UrukClipCollator, UrukClipDataset
+from ..evaluation import evaluate_renderer
+from ..losses import LossWeights, distillation_loss, renderer_loss
+from ..unroll import unroll_clip
+from .base import Task
+
+__all__ = ["MATERIAL_SELECTION_WEIGHT", "FrameReconstructionTask", "buffer_baseline", "inherit_material_head"]
+
+MATERIAL_SELECTION_WEIGHT = 10.0
+"""Selection score per unit of material mean IoU in stages that train the material head: ten mIoU points weigh as
+much as 1 dB of PSNR."""
+
+
+def buffer_baseline(dataset: UrukClipDataset, buffer: str, flip: bool = False) -> dict[str, float]:
+    """Frame metrics of a raw input buffer (e.g. `direct`) used as the frame itself, against the ground truth of
+    the same `UrukClipDataset` frames: the baseline a gate compares with."""
+    rows = np.concatenate(dataset.clips)
+    prediction = torch.from_numpy(dataset.arrays[buffer][rows].astype(np.float32)).permute(0, 3, 1, 2)
+    target = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype(np.float32)).permute(0, 3, 1, 2)
+    return frame_metrics(prediction, target, flip=flip)
+
+
+def inherit_material_head(student, teacher) -> bool:
+    """Copies the teacher's material head into the student when both have one of the same shapes; returns whether
+    it did.
+
+    The V2 material head reads the input buffers, not the trunk (`UrukMaterialHead`), so a teacher's head is a
+    drop-in part of its student (the same width at the quick and full presets): copying it hands the student
+    everything the teacher learned about materials, and the curriculum's material stage then fine-tunes it on the
+    labels and the teacher's distribution. Measured at the quick preset: a student whose head started from scratch
+    under the teacher's distribution ended below both the teacher and a from-scratch student."""
+    student_head, teacher_head = getattr(student, "material_head", None), getattr(teacher, "material_head", None)
+    if student_head is None or teacher_head is None:
+        return False
+    teacher_state = teacher_head.state_dict()
+    student_state = student_head.state_dict()
+    if teacher_state.keys() != student_state.keys() or any(
+        teacher_state[name].shape != student_state[name].shape for name in student_state
+    ):
+        return False
+    student_head.load_state_dict(teacher_state)
+    return True
+
+
+class FrameReconstructionTask(Task):
+    """Frame reconstruction over clips (see the module docstring).
+
+    Args:
+        config: the renderer's config (`UrukRendererConfig`).
+        material_head_lr_scale (`float`): multiplier of the material head's learning rate: a small classifier of
+            per-surface statistics that learns well at rates that would upset the trunk.
+    """
+
+    gate_metric = "psnr"
+    gate_baseline = "direct"
+    loss_weights_class = LossWeights
+
+    def __init__(self, config, material_head_lr_scale: float = 2.0):
+        super().__init__(config)
+        self.processor = UrukGBufferProcessor.from_model_config(config)
+        self.collator = UrukClipCollator(self.processor)
+        self.material_head_lr_scale = material_head_lr_scale
+        self._teacher_cache: dict[int, list[tuple[torch.Tensor, torch.Tensor | None]]] = {}
+
+    def dataset(self, data, split: str, max_items: int | None = None) -> UrukClipDataset:
+        return UrukClipDataset(data, split, self.config.input_buffers, max_clips=max_items)
+
+    def collate(self, items: list[dict]) -> dict:
+        return self.collator(items)
+
+    def forward(self, model, batch: dict) -> list:
+        # The config is passed explicitly: `model` may be wrapped (DDP) or an ONNX Runtime renderer.
+        return unroll_clip(model, batch, self.processor, config=self.config)
+
+    def loss(self, outputs: list, batch: dict, weights: LossWeights) -> torch.Tensor:
+        return renderer_loss(outputs, batch, weights)
+
+    def parameter_groups(self, model) -> list[dict]:
+        """The trunk and frame head, then the material head (if any) at `material_head_lr_scale`."""
+        head = getattr(model, "material_head", None)
+        head_ids = {id(parameter) for parameter in head.parameters()} if head is not None else set()
+        groups = [
+            {"params": [p for p in model.parameters() if id(p) not in head_ids], "lr_scale": 1.0},
+            {"params": [p for p in model.parameters() if id(p) in head_ids], "lr_scale": self.material_head_lr_scale},
+        ]
+        return [group for group in groups if group["params"]]
+
+    def save_extras(self, folder: Path) -> None:
+        self.processor.save_pretrained(folder)
+
+    def uses_teacher(self, terms) -> bool:
+        return bool(terms is not None and (terms.teacher_frame or terms.material_kl))
+
+    def teacher_outputs(self, teacher, batch: dict) -> list:
+        """The teacher's outputs on the batch's clips, frame by frame.
+
+        The teacher is frozen and its inputs (its own history included) do not depend on the student, so each
+        clip's unroll is computed once and kept: after the first epoch a distillation step costs what a student
+        step costs. Clips without an index (`clip_index` -1) are computed every time."""
+        indices = batch["clip_index"].tolist()
+        computed = {}
+        missing = [row for row, index in enumerate(indices) if index < 0 or index not in self._teacher_cache]
+        if missing:
+            rows = torch.tensor(missing, device=batch["pixel_values"].device)
+            subset = {key: value.index_select(0, rows) for key, value in batch.items() if torch.is_tensor(value)}
+            with torch.no_grad():
+                outputs = unroll_clip(teacher, subset, self.processor)
+            for position, row in enumerate(missing):
+                computed[row] = [
+                    (
+                        output.frame[position].detach(),
+                        None if output.material_logits is None else output.material_logits[position].detach(),
+                    )
+                    for output in outputs
+                ]
+                if indices[row] >= 0:
+                    self._teacher_cache[indices[row]] = computed[row]
+        clips = [computed.get(row) or self._teacher_cache[index] for row, index in enumerate(indices)]
+        frames = []
+        for k in range(len(clips[0])):
+            logits = [clip[k][1] for clip in clips]
+            frames.append(
+                UrukRendererOutput(
+                    frame=torch.stack([clip[k][0] for clip in clips]),
+                    material_logits=None if logits[0] is None else torch.stack(logits),
+                )
+            )
+        return frames
+
+    def distillation_loss(self, student_outputs, teacher_outputs, batch, weights, terms) -> torch.Tensor:
+        return distillation_loss(
+            student_outputs,
+            teacher_outputs,
+            batch,
+            weights,
+            teacher_weight=terms.teacher_frame,
+            temperature=terms.temperature,
+            kl_weight=terms.material_kl,
+        )
+
+    def prepare_student(self, student, teacher) -> dict:
+        """The student starts from the teacher's material head where the shapes allow (`inherit_material_head`;
+        never without a teacher)."""
+        return {"material_head_from_teacher": inherit_material_head(student, teacher)}
+
+    def evaluate(self, model, dataset, full: bool = False) -> dict[str, float]:
+        """`evaluate_renderer`; FLIP (slow) only when `full`."""
+        return evaluate_renderer(model, dataset, self.processor, flip=full, config=self.config)
+
+    def gate_baselines(self, dataset: UrukClipDataset) -> dict[str, dict[str, float]]:
+        """The cheap `direct` render scored as the frame itself."""
+        return {"direct": buffer_baseline(dataset, "direct")}
+
+    def selection_score(self, metrics: dict, weights: LossWeights) -> float:
+        """PSNR, plus `MATERIAL_SELECTION_WEIGHT` x material mIoU in stages that train the material head."""
+        score = float(metrics["psnr"])
+        if weights is not None and weights.material:
+            score += MATERIAL_SELECTION_WEIGHT * float(metrics.get("material_miou", 0.0))
+        return score
+
+    def outputs_finite(self, outputs: list) -> bool:
+        tensors = [output.frame for output in outputs]
+        tensors += [output.material_logits for output in outputs if output.material_logits is not None]
+        return all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
+
+    def outputs_difference(self, first: list, second: list) -> float:
+        return max(float((a.frame - b.frame).abs().max()) for a, b in zip(first, second))
+
+    # Publishing ---------------------------------------------------------------------------------------------
+    def calibration_inputs(self, model, dataset, max_frames: int = 64) -> list[np.ndarray]:
+        """The `pixel_values` the model sees on the first clips of `dataset`, history included (its own warped
+        previous output, through the recurrent unroll): realistic activations for static int8 calibration."""
+        captured = []
+        hook = model.register_forward_pre_hook(lambda module, args: captured.append(args[0].numpy().copy()))
+        try:
+            with torch.inference_mode():
+                for index in range(len(dataset)):
+                    self.forward(model, self.collate([dataset[index]]))
+                    if len(captured) >= max_frames:
+                        break
+        finally:
+            hook.remove()
+        return captured[:max_frames]
+
+    def onnx_model(self, folder: Path, file_name: str):
+        """The ONNX file `file_name` of `folder` as a model `forward` and `evaluate` accept."""
+        from ...models.gbuffer_renderer.modeling_ort import UrukORTRenderer
+
+        return UrukORTRenderer.from_pretrained(folder, file_name=file_name)
+
+    def write_examples(self, model, dataset, path: Path, items: int = 4) -> str:
+        """A grid of the last frame of the first `items` clips, one row each: cheap render, prediction, ground
+        truth (and predicted and labelled materials for models with a material head); returns the column
+        names."""
+        from PIL import Image
+
+        from ...file_utils import atomic_path
+
+        cheap = self.config.cheap_render_buffer
+        columns = [cheap, "prediction", "ground truth"]
+        rows = []
+        with torch.inference_mode():
+            for index in range(min(items, len(dataset))):
+                clip = dataset[index]
+                batch = self.collate([clip])
+                output = self.forward(model, batch)[-1]
+                images = [
+                    torch.from_numpy(clip[cheap][-1].astype(np.float32)).permute(2, 0, 1),
+                    output.frame[0],
+                    batch["frame_targets"][0, -1],
+                ]
+                tiles = [(tonemap(im).clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8) for im in images]
+                if output.material_logits is not None:
+                    labels = batch["material_labels"][0, -1].numpy()
+                    predicted = output.material_logits[0].argmax(0).numpy()
+                    for classes in (predicted, labels):
+                        tile = MATERIAL_PALETTE[np.clip(classes, 0, None) % len(MATERIAL_PALETTE)].astype(np.uint8)
+                        tile[labels < 0] = 0
+                        tiles.append(tile)
+                rows.append(np.concatenate(tiles, axis=1))
+        if len(columns) < rows[0].shape[1] // rows[0].shape[0]:
+            columns += ["predicted materials", "labelled materials"]
+        image = Image.fromarray(np.concatenate(rows, axis=0)).resize(
+            (rows[0].shape[1] * 2, rows[0].shape[0] * len(rows) * 2), Image.NEAREST
+        )
+        with atomic_path(path) as temporary:
+            image.save(temporary, format="PNG")
+        return ", ".join(columns)
+
+    def card_fields(self) -> dict:
+        """What the model card template shows of this task: the input layout and the material classes."""
+        from ...schema import BUFFER_SPECS
+
+        config = self.config
+        return {
+            "num_channels": config.num_channels,
+            "layout": [
+                {
+                    "name": item["name"],
+                    "channels": item["channels"],
+                    "transform": BUFFER_SPECS[item["name"]].transform,
+                    "description": BUFFER_SPECS[item["name"]].description,
+                }
+                for item in config.input_buffers
+            ],
+            "has_materials": config.use_material_head,
+            "num_labels": config.num_labels,
+            "labels": ", ".join(config.id2label[index] for index in sorted(config.id2label)),
+        }
