@@ -16,7 +16,7 @@ import importlib
 import importlib.abc
 import sys
 
-__all__ = ["install", "register_auto_classes"]
+__all__ = ["install", "register_auto_classes", "register_model_entries"]
 
 _AUTO_MODULES = (
     "transformers.models.auto.configuration_auto",
@@ -57,6 +57,16 @@ def register_auto_classes() -> None:
         _state["done"] = True
     finally:
         _state["running"] = False
+
+
+def register_model_entries(models) -> None:
+    """Registers the config and model classes of `models` (`catalog.ModelEntry`s of a family added at run time with
+    `catalog.register_family`) with `AutoConfig` and `AutoModel`."""
+    from transformers import AutoConfig, AutoModel
+
+    for entry in models:
+        AutoConfig.register(entry.config_class.model_type, entry.config_class, exist_ok=True)
+        AutoModel.register(entry.config_class, entry.model_class, exist_ok=True)
 
 
 class _RegisteringLoader(importlib.abc.Loader):

@@ -34,6 +34,7 @@ __all__ = [
     "model_entry",
     "register_family",
     "resolve",
+    "unregister_family",
 ]
 
 BUDGET_TOLERANCE = 0.05
@@ -220,12 +221,14 @@ class Family:
 _REGISTERED: dict[str, Family] = {}
 
 
-def register_family(family: Family, module: str | None = None) -> None:
-    """Adds `family` to the registry (after the built-in ones, in pipeline order); `uruk train`, the pipeline and
-    the publisher then treat it like any other. Replaces a family registered earlier under the same name."""
+def register_family(family: Family) -> None:
+    """Adds `family` to the registry (after the built-in ones, in pipeline order) and its classes to transformers'
+    auto classes; `uruk train`, the pipeline and the publisher then treat it like any other. Replaces a family
+    registered earlier under the same name."""
+    from .auto_registration import register_model_entries
+
+    register_model_entries(family.models)
     _REGISTERED[family.name] = family
-    if module is not None:
-        FAMILY_MODULES[family.name] = module
 
 
 def unregister_family(name: str) -> None:
