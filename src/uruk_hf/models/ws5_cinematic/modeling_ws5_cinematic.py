@@ -1,9 +1,9 @@
 """WS5 cinematic renderer: 19 channels (G-buffer, direct, position, ao) to a linear-HDR frame.
 
-It uses the shared renderer body (`uruk_hf.models.gbuffer_renderer`): a residual U-Net trunk and the frame head (a predicted
-per-pixel filter over the cheap `direct` render plus albedo-modulated shading), with no material head since WS5's
-task is the frame alone. Without motion and history it renders each frame independently: the cinematic path trades
-temporal inputs for a wider trunk than the V2 student at full resolution.
+It uses the shared renderer body (`uruk_hf.models.gbuffer_renderer`): a residual U-Net trunk and the frame head (a
+predicted per-pixel filter over the cheap `direct` render plus albedo-modulated shading), with no material head
+since WS5's task is the frame alone. Without motion and history it renders each frame independently: the cinematic
+path trades temporal inputs for a wider trunk than the V2 student at full resolution.
 """
 
 from ..gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererPreTrainedModel
