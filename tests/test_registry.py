@@ -11,7 +11,7 @@ from uruk_hf.models.gbuffer_renderer.configuration_gbuffer_renderer import UrukR
 from uruk_hf.models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererPreTrainedModel
 from uruk_hf.schema import WS5_LAYOUT
 from uruk_hf.training.losses import FRAME_LOSS
-from uruk_hf.training.run import LIFECYCLE_PRESETS, Lifecycle
+from uruk_hf.training.run import Lifecycle
 from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
 
@@ -32,7 +32,7 @@ class ToyTask(FrameReconstructionTask):
 
 
 def train_toy(data, output, preset, resume):
-    lifecycle = Lifecycle(TOY, data, output, preset, resume, LIFECYCLE_PRESETS[preset])
+    lifecycle = Lifecycle(TOY, data, output, preset, resume)
     model, learning_rate = lifecycle.calibrated_model("toy", FRAME_LOSS)
     record = lifecycle.production(model, FRAME_LOSS, learning_rate)
     lifecycle.save_model("toy", model, record)

@@ -26,7 +26,7 @@ from uruk_hf.models.v2_ultra.recipe_v2_ultra import V2_ULTRA_CURRICULUM
 from uruk_hf.training.arguments import add_stage_arguments, curriculum_from_arguments, stage_settings
 from uruk_hf.training.distillation import run_distillation
 from uruk_hf.training.losses import FRAME_AND_MATERIAL_LOSS
-from uruk_hf.training.run import save_legacy
+from uruk_hf.training.run import save_curriculum_legacy
 from uruk_hf.training.stage import save_final_model, save_trained_model, train_stage
 
 FAMILY = get_family("v2_ultra")
@@ -39,16 +39,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def save_curriculum_legacy(model, record: dict, legacy: Path) -> None:
-    """The seed's three files: the global best, and each curriculum stage's best weights (with its optimizer)."""
-    global_best, stage1, stage2 = next(entry for entry in FAMILY.models if entry.key == "v2_ultra").legacy_files
-    for stage, name in (("stage1", stage1), ("stage2", stage2)):
-        part = next(entry for entry in record["stages"] if entry["stage"] == stage)
-        folder = Path(part["best_folder"])
-        save_legacy(type(model).from_pretrained(folder), legacy / name, stage, part["best"], folder / "optimizer.pt")
-    save_legacy(model, legacy / global_best, record["global_best_stage"], record["global_best"])
-
-
 def distill(args, model, task, train, validation, output: Path) -> dict:
     teacher = type(model).from_pretrained(args.teacher)
     stages = curriculum_from_arguments(args, V2_ULTRA_CURRICULUM)
@@ -56,7 +46,8 @@ def distill(args, model, task, train, validation, output: Path) -> dict:
         model, teacher, task, train, validation, stages, output / "distillation", resume=args.resume
     )
     save_trained_model(model, record, output / "model", task)
-    save_curriculum_legacy(model, record, output / "legacy")
+    legacy_files = FAMILY.model("v2_ultra").legacy_files  # global best, stage 1, stage 2
+    save_curriculum_legacy(model, record, output / "legacy", legacy_files, {"stage1": 1, "stage2": 2})
     best = record["global_best"]
     print(
         f"V2-Ultra student distilled: best validation PSNR {best['psnr']:.2f} dB, material mIoU "
@@ -69,7 +60,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     output = Path(args.output)
     torch.manual_seed(args.seed)
-    entry = next(entry for entry in FAMILY.models if entry.key == ("v2_ultra" if args.teacher else "v2_ultra_teacher"))
+    entry = FAMILY.model("v2_ultra" if args.teacher else "v2_ultra_teacher")
     config = entry.config_class.from_preset(args.preset, role=entry.role)
     model = entry.model_class(config)
     task = FAMILY.make_task(config)

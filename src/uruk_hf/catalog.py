@@ -209,6 +209,13 @@ class Family:
     onnx_config: Callable | str | None = None
     limitations: dict[str, list[str]] = field(default_factory=dict)
 
+    def model(self, key: str) -> ModelEntry:
+        """The family's model `key`."""
+        for entry in self.models:
+            if entry.key == key:
+                return entry
+        raise ValueError(f"Family {self.name!r} has no model {key!r}; its models: {[m.key for m in self.models]}.")
+
     def make_task(self, config):
         """The family's task for a model of `config`."""
         return resolve(self.task)(config)

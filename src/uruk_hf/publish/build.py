@@ -135,13 +135,14 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         "miou_change": f"{100 * change['material_miou']:+.2f}" if "material_miou" in change else None,
     }
     training = json.loads((folder / "training_record.json").read_text())
+    task_fields = task.card_fields()
     template = (templates / "model_card.md.j2").read_text()
     card = ModelCard.from_template(
         card_data,
         template_str=template,
         title=f"Uruk {key} ({entry.role}, {config.model_type})",
         description=entry.description,
-        **task.card_fields(),
+        **task_fields,
         repo_id=repo_id,
         subfolder=entry.subfolder,
         model_class=entry.model_class.__name__,
@@ -158,7 +159,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         limitations=family.limitations.get(key, []),
         provenance=context["provenance"],
     )
-    records = [context["evaluation"], training, config.to_dict(), context["generation"], task.card_fields()]
+    records = [context["evaluation"], training, config.to_dict(), context["generation"], task_fields]
     unsourced = unsourced_numbers(str(card), records, template)
     if unsourced:
         raise ValueError(f"The {key} card holds numbers that no record holds: {unsourced}")

@@ -230,7 +230,6 @@ class StageProgress:
             "steps": self.step,
             "lr_drops": self.drops,
             "seconds": self.elapsed,
-            "evaluation_seconds": self.evaluation_seconds,
             "best_step": best["step"],
             "best": best,
             "history": self.history,

@@ -31,7 +31,14 @@ from .lifecycle import SmokeSettings, finished_record, run_calibration, run_smok
 from .progress import OPTIMIZER_FILE, StageSettings
 from .stage import save_trained_model
 
-__all__ = ["LIFECYCLE_PRESETS", "Lifecycle", "LifecyclePreset", "save_legacy", "train_family"]
+__all__ = [
+    "LIFECYCLE_PRESETS",
+    "Lifecycle",
+    "LifecyclePreset",
+    "save_curriculum_legacy",
+    "save_legacy",
+    "train_family",
+]
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,6 @@ class LifecyclePreset:
     production_time_s: float | None = None
     curriculum_time_s: float | None = None
 
-    def with_budgets(self, production_time_s: float | None = None, curriculum_time_s: float | None = None):
-        """This preset with a family's own time budgets."""
-        return replace(self, production_time_s=production_time_s, curriculum_time_s=curriculum_time_s)
-
 
 LIFECYCLE_PRESETS = {
     "tiny": LifecyclePreset(
@@ -87,8 +90,8 @@ LIFECYCLE_PRESETS = {
         gate_margin=5.0,
     ),
 }
-"""Stage budgets per preset, without time limits; a family's recipe adds its own (`with_budgets`) so that at
-`quick` the whole `uruk pipeline` (data and every family) fits 30 minutes on 2 CPU cores."""
+"""Stage budgets per preset, without time limits; a family's recipe adds its own (`Lifecycle(time_budgets=...)`) so
+that at `quick` the whole `uruk pipeline` (data and every family) fits 30 minutes on 2 CPU cores."""
 
 
 def _git_revision() -> str | None:
@@ -120,6 +123,19 @@ def save_legacy(model, path: Path, stage: str, metrics: dict, optimizer_file: Pa
     )
 
 
+def save_curriculum_legacy(student, record: dict, legacy_root: Path, legacy_files: tuple, stage_files: dict) -> None:
+    """Writes the legacy `.pt` files of a distillation record under `legacy_root`: `student` (holding the global
+    best) as `legacy_files[0]`, and each curriculum stage named in `stage_files` (stage -> index into
+    `legacy_files`) from that stage's best weights and optimizer state."""
+    for stage in record["stages"]:
+        if stage["stage"] in stage_files:
+            folder = Path(stage["best_folder"])
+            stage_model = type(student).from_pretrained(folder)
+            path = Path(legacy_root) / legacy_files[stage_files[stage["stage"]]]
+            save_legacy(stage_model, path, stage["stage"], stage["best"], folder / OPTIMIZER_FILE)
+    save_legacy(student, Path(legacy_root) / legacy_files[0], record["global_best_stage"], record["global_best"])
+
+
 class Lifecycle:
     """The shared stages of every family's lifecycle, bound to one family, dataset, run folder and preset.
 
@@ -129,7 +145,8 @@ class Lifecycle:
         output: the run folder.
         preset: `tiny`, `quick` or `full`.
         resume: read finished stages back from their records; continue the interrupted one.
-        budget: the lifecycle preset (default `LIFECYCLE_PRESETS[preset]`, no time limits).
+        time_budgets: the family's `(production seconds, curriculum seconds)` per preset (a preset it does not
+            list, and `None` entries, have no time limit).
     """
 
     def __init__(
@@ -139,10 +156,11 @@ class Lifecycle:
         output: Path,
         preset: str,
         resume: bool,
-        budget: LifecyclePreset | None = None,
+        time_budgets: dict[str, tuple[float | None, float | None]] | None = None,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
+        production_time_s, curriculum_time_s = (time_budgets or {}).get(preset, (None, None))
         self.family, self.data, self.output, self.preset, self.resume = (
             family,
             Path(data),
@@ -150,17 +168,15 @@ class Lifecycle:
             preset,
             resume,
         )
-        self.budget = budget or LIFECYCLE_PRESETS[preset]
+        self.budget = replace(
+            LIFECYCLE_PRESETS[preset], production_time_s=production_time_s, curriculum_time_s=curriculum_time_s
+        )
         self.stages: dict[str, dict] = {}
         self.started = time.perf_counter()
         self.task = family.make_task(family.models[0].config(preset))
         self.train = self.task.dataset(self.data, "train")
         self.validation = self.task.dataset(self.data, "validation")
         self.baselines = self.task.gate_baselines(self.validation)
-
-    def model_entry(self, key: str):
-        """The family's `ModelEntry` of `key`."""
-        return next(model for model in self.family.models if model.key == key)
 
     def gate(self) -> QualityGate:
         """The default gate: the task's gate metric above its gate baseline by the preset's margin."""
@@ -174,7 +190,7 @@ class Lifecycle:
 
     def new_model(self, key: str):
         """A freshly initialized model `key` at the preset (seeded)."""
-        entry = self.model_entry(key)
+        entry = self.family.model(key)
         torch.manual_seed(self.budget.stage.seed)
         return entry.model_class(entry.config(self.preset))
 
@@ -296,19 +312,15 @@ class Lifecycle:
 
     def legacy_path(self, key: str, index: int = 0) -> Path:
         """Where the `index`-th legacy file of model `key` goes in the run folder."""
-        return self.output / "legacy" / self.model_entry(key).legacy_files[index]
+        return self.output / "legacy" / self.family.model(key).legacy_files[index]
 
     def save_curriculum_legacy(self, key: str, student, record: dict, stage_files: dict[str, int]) -> None:
         """Writes model `key`'s legacy `.pt` files of a distillation record: `student` (holding the global best)
         as its first legacy file, and each curriculum stage named in `stage_files` (stage -> index of its legacy
         file) from that stage's best weights and optimizer state."""
-        for stage in record["stages"]:
-            if stage["stage"] in stage_files:
-                folder = Path(stage["best_folder"])
-                stage_model = type(student).from_pretrained(folder)
-                path = self.legacy_path(key, stage_files[stage["stage"]])
-                save_legacy(stage_model, path, stage["stage"], stage["best"], folder / OPTIMIZER_FILE)
-        save_legacy(student, self.legacy_path(key), record["global_best_stage"], record["global_best"])
+        save_curriculum_legacy(
+            student, record, self.output / "legacy", self.family.model(key).legacy_files, stage_files
+        )
 
     def write(self, extra: dict | None = None) -> dict:
         """Writes and returns `lifecycle.json`."""
@@ -345,6 +357,4 @@ def train_family(
         SmokeFailure, GateFailure, TrainingDivergedError: a stage failed; the message names the check and the
             measured values.
     """
-    if preset not in LIFECYCLE_PRESETS:
-        raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
     return get_family(family).run_lifecycle(data, output, preset, resume, **options)

@@ -193,6 +193,7 @@ class _AccelerateStage:
             baselines,
             previous,
             seconds=self.elapsed(),
+            evaluation_seconds=self.progress.evaluation_seconds,  # validation, best weights and checkpoints
             resumed_from_step=self.resumed_from,
             processes=accelerator.num_processes,
         )

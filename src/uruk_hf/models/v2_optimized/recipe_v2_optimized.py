@@ -10,7 +10,7 @@ from pathlib import Path
 from ...catalog import Family, ModelEntry, TrainOption
 from ...training.gates import QualityGate
 from ...training.losses import FRAME_AND_MATERIAL_LOSS, FRAME_LOSS
-from ...training.run import LIFECYCLE_PRESETS, Lifecycle, save_legacy
+from ...training.run import Lifecycle, save_legacy
 from ...training.warm_start import load_initial_weights
 from .configuration_v2_optimized import UrukV2OptimizedConfig
 from .modeling_v2_optimized import UrukV2Optimized
@@ -34,8 +34,7 @@ def train_v2_optimized(data: Path, output: Path, preset: str, resume: bool, init
             "V2-Optimized initializes from earlier weights: pass init_from (e.g. a V2-Ultra run's "
             "distillation/stage1_best, a .safetensors or a legacy .pt file)."
         )
-    budget = LIFECYCLE_PRESETS[preset].with_budgets(*_TIME_BUDGETS.get(preset, (None, None)))
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budget)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
 
     def warm_model():
         model = lifecycle.new_model("v2_optimized")
@@ -47,7 +46,7 @@ def train_v2_optimized(data: Path, output: Path, preset: str, resume: bool, init
         model,
         V2_OPTIMIZED_CURRICULUM,
         learning_rate,
-        budget.curriculum_time_s,
+        lifecycle.budget.curriculum_time_s,
         [lifecycle.gate(), V2_OPTIMIZED_MATERIAL_GATE],
     )
     lifecycle.save_model("v2_optimized", model, records[-1])

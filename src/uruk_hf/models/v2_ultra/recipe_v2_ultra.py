@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ...catalog import Family, ModelEntry, PipelineRun
 from ...training.losses import FRAME_AND_MATERIAL_LOSS, DistillationWeights, LossWeights
-from ...training.run import LIFECYCLE_PRESETS, Lifecycle
+from ...training.run import Lifecycle
 from .configuration_v2_ultra import UrukV2UltraConfig
 from .modeling_v2_ultra import UrukV2Ultra
 
@@ -35,15 +35,10 @@ _TIME_BUDGETS = {"quick": (210.0, 240.0)}
 two heads and has the hardest targets."""
 
 
-def _lifecycle(data: Path, output: Path, preset: str, resume: bool) -> Lifecycle:
-    budget = LIFECYCLE_PRESETS[preset].with_budgets(*_TIME_BUDGETS.get(preset, (None, None)))
-    return Lifecycle(FAMILY, data, output, preset, resume, budget)
-
-
 def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool) -> dict:
     """The teacher's Production, then the student's distillation; writes both models and the seed's three legacy
     files (global best, stage 1, stage 2)."""
-    lifecycle = _lifecycle(data, output, preset, resume)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
     teacher, learning_rate = lifecycle.calibrated_model("v2_ultra_teacher", FRAME_AND_MATERIAL_LOSS)
     record = lifecycle.production(teacher, FRAME_AND_MATERIAL_LOSS, learning_rate)
     lifecycle.save_model("v2_ultra_teacher", teacher, record)
@@ -57,7 +52,7 @@ def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool) -> dict:
 def train_v2_ultra_scratch(data: Path, output: Path, preset: str, resume: bool, family_record: dict) -> dict:
     """The control of the distilled student: the same student, curriculum and learning rate, without a teacher,
     within the distilled student's training time. Writes `output/models/v2_ultra_scratch`."""
-    lifecycle = _lifecycle(data, output, preset, resume)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
     scratch = [(name, weights, None) for name, weights, _ in V2_ULTRA_CURRICULUM]
     time_s = family_record["stages"]["distillation"]["seconds"]
     student, record = lifecycle.distill(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ...catalog import Family, ModelEntry
 from ...training.losses import FRAME_LOSS, DistillationWeights
-from ...training.run import LIFECYCLE_PRESETS, Lifecycle, save_legacy
+from ...training.run import Lifecycle, save_legacy
 from .configuration_ws5_cinematic import UrukWS5CinematicConfig
 from .modeling_ws5_cinematic import UrukWS5CinematicRenderer
 
@@ -24,8 +24,7 @@ _TIME_BUDGETS = {"quick": (150.0, 120.0)}
 def train_ws5(data: Path, output: Path, preset: str, resume: bool) -> dict:
     """The renderer's Production, then its student's distillation; writes both models and the seed's files
     (`ws5_frontier_best.pt`, the student's best and final)."""
-    budget = LIFECYCLE_PRESETS[preset].with_budgets(*_TIME_BUDGETS.get(preset, (None, None)))
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budget)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
     teacher, learning_rate = lifecycle.calibrated_model("ws5_cinematic_renderer", FRAME_LOSS)
     record = lifecycle.production(teacher, FRAME_LOSS, learning_rate)
     lifecycle.save_model("ws5_cinematic_renderer", teacher, record)
