@@ -45,7 +45,7 @@ TOY = Family(
     dataset_kind="gbuffer_clips",
     task=ToyTask,
     train=train_toy,
-    onnx_config="uruk_hf.exporters.onnx:UrukRendererOnnxConfig",
+    onnx_config="uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer:UrukRendererOnnxConfig",
     models=(
         ModelEntry(
             "toy", ToyModel, ToyConfig, "toy/models/toy", subfolder="toy", budget=1000, curve=("toy/production",)

@@ -27,6 +27,7 @@ __all__ = [
     "TrainOption",
     "count_parameters",
     "dataset_kind",
+    "family_for_model_type",
     "family_names",
     "get_family",
     "iter_families",
@@ -285,6 +286,14 @@ def model_entry(key: str) -> tuple[Family, ModelEntry]:
         if model.key == key:
             return family, model
     raise ValueError(f"No registered family has a model {key!r}.")
+
+
+def family_for_model_type(model_type: str) -> Family:
+    """The registered family whose models have the config `model_type`."""
+    for family, model in iter_models():
+        if model.config_class.model_type == model_type:
+            return family
+    raise ValueError(f"No registered family has models of type {model_type!r}.")
 
 
 def dataset_kind(kind: str):

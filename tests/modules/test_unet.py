@@ -32,3 +32,10 @@ def test_one_adam_step_changes_a_block_by_about_the_learning_rate():
     with torch.no_grad():
         change = (block(hidden) - hidden).norm() / hidden.norm()
     assert 0 < change < 0.05, f"one step at lr 1e-2 changed the block by {change:.3f} of its input"
+
+
+def test_patch_discriminator_scores_patches():
+    from uruk_hf.modules.patch_discriminator import PatchDiscriminator
+
+    scores = PatchDiscriminator(width=8, layers=3)(torch.rand(2, 3, 64, 48))
+    assert scores.shape == (2, 1, 8, 6)

@@ -176,6 +176,15 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     assert main(["train", "v2_optimized", *arguments, "--init-from", str(init), "--resume"]) == 0
     assert (optimized / "material" / "record.json").stat().st_mtime_ns == before
 
+    # --gan adds the seed's optional third stage: adversarial, gated against the material stage.
+    adversarial = tmp_path / "v2_optimized_gan"
+    gan_arguments = ["--data", str(folder), "--output", str(adversarial), "--preset", "tiny", "--init-from", str(init)]
+    assert main(["train", "v2_optimized", *gan_arguments, "--gan"]) == 0
+    record = json.loads((adversarial / "lifecycle.json").read_text())
+    assert record["gan"] and record["stages"]["adversarial"]["settings"]["weights"]["adversarial"] > 0
+    assert record["stages"]["adversarial"]["gate"]["baseline"] == "previous"
+    assert not json.loads((optimized / "lifecycle.json").read_text())["gan"]
+
 
 def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp_path, capsys, monkeypatch):
     from dataclasses import replace

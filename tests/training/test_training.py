@@ -25,7 +25,13 @@ from uruk_hf import (
 from uruk_hf.reprojection import warp_previous_frame
 from uruk_hf.tonemap import tonemap
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
-from uruk_hf.training.losses import LossWeights, distillation_loss, renderer_loss, teacher_bounded_l1
+from uruk_hf.training.losses import (
+    DistillationWeights,
+    LossWeights,
+    distillation_loss,
+    renderer_loss,
+    teacher_bounded_l1,
+)
 from uruk_hf.training.progress import (
     DEAD_GRADIENT_STEPS,
     StageSettings,
@@ -122,6 +128,29 @@ def test_distillation_loss_is_zero_only_for_a_perfect_copy(v2):
     assert different > renderer_loss(unroll_clip(other, batch, processor), batch, weights)
     different.backward()
     assert all(p.grad is not None for p in other.parameters())
+
+
+def test_adversarial_term_and_the_discriminator_step(v2):
+    """An adversarial weight adds the generator's hinge term and the task trains its patch discriminator on the
+    detached frames; without it, no discriminator exists and the loss is the renderer loss."""
+    _, model, _, dataset = v2
+    task = FrameReconstructionTask(model.config)
+    batch = task.collate([dataset[0], dataset[1]])
+    outputs = task.forward(model, batch)
+    plain = LossWeights(ms_ssim=0.2)
+    assert task.loss(outputs, batch, plain) == renderer_loss(outputs, batch, plain)
+    assert task.auxiliary_step(outputs, batch, plain) == {} and task.discriminator is None
+    adversarial = replace(plain, adversarial=0.5)
+    loss = task.loss(outputs, batch, adversarial)
+    assert not torch.isclose(loss, renderer_loss(outputs, batch, plain))
+    loss.backward()  # the model's step comes first (as in both loops), then the discriminator's
+    assert all(parameter.grad is not None for parameter in model.unet.parameters())
+    before = [parameter.detach().clone() for parameter in task.discriminator.parameters()]
+    logged = task.auxiliary_step(outputs, batch, adversarial)
+    assert math.isfinite(logged["discriminator_loss"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, task.discriminator.parameters()))
+    with pytest.raises(ValueError, match="no adversarial term"):
+        task.distillation_loss(outputs, outputs, batch, adversarial, DistillationWeights())
 
 
 def test_teacher_term_counts_only_where_the_teacher_is_closer():

@@ -1,8 +1,9 @@
 """ONNX export of the renderers through Optimum's exporter, validated with its `validate_model_outputs`.
 
 Optimum's high-level `onnx_export_from_model` infers the library from a model's module and refuses ours (DESIGN
-§7); its lower level works for custom models: `UrukRendererOnnxConfig` names the inputs and outputs with dynamic
-batch, height and width and brings a G-buffer dummy input generator, and `optimum.exporters.onnx.export` traces the
+§7); its lower level works for custom models: a family's `OnnxConfig` (its registry entry's `onnx_config`, e.g.
+`uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer.UrukRendererOnnxConfig`) names the inputs and outputs with
+dynamic batch, height and width and brings a dummy input generator, and `optimum.exporters.onnx.export` traces the
 model with it. `export_onnx` validates the file at two resolutions (one not a multiple of the network stride) with
 Optimum, and checks parity on tone-mapped frames (linear HDR is unbounded, so an absolute tolerance on it says
 little). The exported folder holds `model.onnx`, `config.json` and `preprocessor_config.json`: what
@@ -16,65 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from optimum.exporters.onnx import OnnxConfig, export, validate_model_outputs
-from optimum.utils import DummyInputGenerator, NormalizedConfig
+from optimum.exporters.onnx import export, validate_model_outputs
+from optimum.utils import NormalizedConfig
 
+from ..catalog import family_for_model_type, resolve
 from ..file_utils import atomic_path
 from ..tonemap import tonemap
 
-__all__ = [
-    "DEFAULT_OPSET",
-    "UrukGBufferDummyInputGenerator",
-    "UrukRendererOnnxConfig",
-    "export_onnx",
-    "quantize_onnx",
-    "tonemapped_parity",
-]
+__all__ = ["DEFAULT_OPSET", "export_onnx", "quantize_onnx", "tonemapped_parity"]
 
 DEFAULT_OPSET = 17
 VALIDATION_SHAPES = ((64, 64), (67, 93))
 """Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
 QUANTIZED_OPERATORS = ("Conv", "ConvTranspose")
 """Operators `quantize_onnx` quantizes to int8."""
-
-
-class UrukGBufferDummyInputGenerator(DummyInputGenerator):
-    """Packed G-buffers for tracing and validation: `(batch_size, num_channels, height, width)` values in the range
-    of the processor's normalized buffers (a fixed seed, so validation is reproducible)."""
-
-    SUPPORTED_INPUT_NAMES = ("pixel_values",)
-
-    def __init__(self, task: str, normalized_config, batch_size: int = 1, height: int = 64, width: int = 64, **_):
-        self.task = task
-        self.num_channels = normalized_config.config.num_channels
-        self.batch_size, self.height, self.width = batch_size, height, width
-
-    def generate(self, input_name: str, framework: str = "pt", int_dtype: str = "int64", float_dtype: str = "fp32"):
-        generator = torch.Generator().manual_seed(0)
-        shape = (self.batch_size, self.num_channels, self.height, self.width)
-        return torch.rand(shape, generator=generator) * 2.0 - 0.5
-
-
-class UrukRendererOnnxConfig(OnnxConfig):
-    """The ONNX interface of every renderer: `pixel_values` in; `frame` (linear HDR) and, for models with a material
-    head, `material_logits` out; batch, height and width dynamic."""
-
-    NORMALIZED_CONFIG_CLASS = NormalizedConfig
-    DUMMY_INPUT_GENERATOR_CLASSES = (UrukGBufferDummyInputGenerator,)
-    ATOL_FOR_VALIDATION = 1e-4
-    DEFAULT_ONNX_OPSET = DEFAULT_OPSET
-
-    @property
-    def inputs(self) -> dict[str, dict[int, str]]:
-        return {"pixel_values": {0: "batch_size", 2: "height", 3: "width"}}
-
-    @property
-    def outputs(self) -> dict[str, dict[int, str]]:
-        axes = {0: "batch_size", 2: "height", 3: "width"}
-        outputs = {"frame": dict(axes)}
-        if self._config.use_material_head:
-            outputs["material_logits"] = dict(axes)
-        return outputs
 
 
 def tonemapped_parity(model, onnx_path: str | Path, pixel_values: torch.Tensor) -> float:
@@ -98,7 +54,8 @@ def export_onnx(
     """Exports the Hub-format model in `model_dir` to `output/model.onnx` (written atomically, with the model's
     `config.json` and `preprocessor_config.json` beside it), validates it and returns the record (also
     `output/onnx_export.json`): opset, inputs, outputs, and per validation resolution Optimum's verdict and the
-    tone-mapped max difference. `onnx_config_class` is the model's Optimum `OnnxConfig` (default: the renderers').
+    tone-mapped max difference. `onnx_config_class` is the model's Optimum `OnnxConfig` (default: its family's,
+    found in the registry by the config's `model_type`).
 
     Raises:
         optimum.exporters.error_utils.AtolError / ShapeError / OutputMatchError: Optimum's validation failed.
@@ -108,7 +65,13 @@ def export_onnx(
 
     model_dir, output = Path(model_dir), Path(output)
     model = AutoModel.from_pretrained(model_dir).eval()
-    onnx_config = (onnx_config_class or UrukRendererOnnxConfig)(model.config, task="feature-extraction")
+    if onnx_config_class is None:
+        family = family_for_model_type(model.config.model_type)
+        if family.onnx_config is None:
+            raise ValueError(f"Family {family.name!r} ({model.config.model_type}) has no ONNX export.")
+        onnx_config_class = resolve(family.onnx_config)
+    onnx_config = onnx_config_class(model.config, task="feature-extraction")
+    dummy_inputs = onnx_config.DUMMY_INPUT_GENERATOR_CLASSES[0]
     output.mkdir(parents=True, exist_ok=True)
     record = {"opset": opset, "source": str(model_dir), "model_type": model.config.model_type, "validation": []}
     with tempfile.TemporaryDirectory(dir=output) as scratch:
@@ -120,7 +83,7 @@ def export_onnx(
             validate_model_outputs(
                 onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
             )
-            pixel_values = UrukGBufferDummyInputGenerator("", NormalizedConfig(model.config), **shapes).generate("")
+            pixel_values = dummy_inputs("", NormalizedConfig(model.config), **shapes).generate("pixel_values")
             difference = tonemapped_parity(model, traced, pixel_values)
             if difference > atol:
                 raise ValueError(f"ONNX tone-mapped frame differs by {difference:.3g} at {height}x{width} (> {atol}).")

@@ -204,6 +204,7 @@ class UrukDistillationTrainer(Trainer):
                 raise ValueError("Teacher and student must read the same input layout to share batches.")
             teacher.requires_grad_(False).eval().to(self.args.device)
         self.teacher, self.task, self.curriculum = teacher, task, curriculum
+        self._student_outputs = None
         self.add_callback(curriculum)
 
     def create_optimizer(self):
@@ -230,7 +231,17 @@ class UrukDistillationTrainer(Trainer):
             raise TrainingDivergedError(
                 f"{stage.settings.name}: loss is {loss.item()} at step {self.state.global_step + 1}."
             )
+        self._student_outputs = student
         return (loss, student) if return_outputs else loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        """`Trainer.training_step` (forward, loss, backward), then the task's auxiliary step on the same outputs."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        weights = stage_weights(self.curriculum.current.settings, self.task)
+        auxiliary = self.task.auxiliary_step(self._student_outputs, inputs, weights)
+        if auxiliary:
+            self.log(auxiliary)
+        return loss
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
         """The task's validation metrics, logged and passed to the callbacks."""

@@ -15,6 +15,8 @@ __all__ = [
     "LossWeights",
     "distillation_loss",
     "frame_loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
     "renderer_loss",
     "teacher_bounded_l1",
 ]
@@ -28,11 +30,14 @@ class LossWeights:
         l1 (`float`): L1 between tone-mapped frames.
         ms_ssim (`float`): `1 - MS-SSIM` between tone-mapped frames (small-resolution settings below 176 px).
         material (`float`): cross-entropy of material logits on labelled pixels (0 disables the head's loss).
+        adversarial (`float`): the hinge generator term `-D(T(p))` of a patch discriminator on tone-mapped frames
+            (`FrameReconstructionTask` trains the discriminator; 0 disables it).
     """
 
     l1: float = 1.0
     ms_ssim: float = 0.0
     material: float = 0.0
+    adversarial: float = 0.0
 
 
 FRAME_LOSS = LossWeights(l1=1.0, ms_ssim=0.2)
@@ -79,6 +84,17 @@ def renderer_loss(outputs: list, batch: dict, weights: LossWeights) -> torch.Ten
             if (labels >= 0).any():
                 total = total + weights.material * F.cross_entropy(output.material_logits, labels, ignore_index=-100)
     return total / len(outputs)
+
+
+def hinge_discriminator_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The discriminator's hinge loss (Lim & Ye 2017; used by SAGAN and BigGAN):
+    `relu(1 - D(real)) + relu(1 + D(fake))` averaged over patches."""
+    return F.relu(1.0 - real_scores).mean() + F.relu(1.0 + fake_scores).mean()
+
+
+def hinge_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator's hinge loss: `-D(fake)` averaged over patches."""
+    return -fake_scores.mean()
 
 
 def teacher_bounded_l1(student: torch.Tensor, teacher: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -100,9 +100,10 @@ class _AccelerateStage:
         return time.perf_counter() - self.started
 
     def train_step(self, batch: dict) -> float:
-        """One optimizer step on `batch`; returns the loss."""
+        """One optimizer step on `batch` (then the task's auxiliary step on the same outputs); returns the loss."""
         settings, progress = self.settings, self.progress
-        loss = self.task.loss(self.task.forward(self.model, batch), batch, self.weights)
+        outputs = self.task.forward(self.model, batch)
+        loss = self.task.loss(outputs, batch, self.weights)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"{settings.name}: loss is {loss.item()} at step {progress.step + 1}.")
         self.accelerator.backward(loss)
@@ -113,10 +114,10 @@ class _AccelerateStage:
             group["lr"] = group_learning_rate(group, rate)
         self.optimizer.step()
         self.optimizer.zero_grad()
+        auxiliary = self.task.auxiliary_step(outputs, batch, self.weights)
         progress.step += 1
-        self.accelerator.log(
-            {f"{settings.name}/train_loss": loss.item(), f"{settings.name}/lr": rate}, step=progress.step
-        )
+        logged = {"train_loss": loss.item(), "lr": rate, **auxiliary}
+        self.accelerator.log({f"{settings.name}/{key}": value for key, value in logged.items()}, step=progress.step)
         return loss.item()
 
     def evaluate_and_decide(self) -> str | None:

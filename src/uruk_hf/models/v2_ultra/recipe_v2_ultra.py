@@ -69,7 +69,7 @@ FAMILY = Family(
     task="uruk_hf.training.tasks.frame_reconstruction:FrameReconstructionTask",
     train=train_v2_ultra,
     controls=(PipelineRun("v2_ultra_scratch", train_v2_ultra_scratch),),
-    onnx_config="uruk_hf.exporters.onnx:UrukRendererOnnxConfig",
+    onnx_config="uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer:UrukRendererOnnxConfig",
     models=(
         ModelEntry(
             key="v2_ultra_teacher",

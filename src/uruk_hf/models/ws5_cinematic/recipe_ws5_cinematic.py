@@ -44,7 +44,7 @@ FAMILY = Family(
     dataset_kind="gbuffer_clips",
     task="uruk_hf.training.tasks.frame_reconstruction:FrameReconstructionTask",
     train=train_ws5,
-    onnx_config="uruk_hf.exporters.onnx:UrukRendererOnnxConfig",
+    onnx_config="uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer:UrukRendererOnnxConfig",
     models=(
         ModelEntry(
             key="ws5_cinematic_renderer",

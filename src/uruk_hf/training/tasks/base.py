@@ -53,6 +53,11 @@ class Task:
         default."""
         return [{"params": list(model.parameters()), "lr_scale": 1.0}]
 
+    def auxiliary_step(self, outputs, batch: dict, weights) -> dict[str, float]:
+        """Trains the task's own auxiliary models (e.g. a discriminator) one step on `outputs`, after the model's
+        optimizer step on the same batch; returns scalars to log. Nothing by default."""
+        return {}
+
     def save_extras(self, folder: Path) -> None:
         """Writes what loads beside the weights (a processor's config); nothing by default."""
 

@@ -6,7 +6,8 @@ MS-SSIM on tone-mapped frames plus the material cross-entropy; validation measur
 FLIP when asked), materials and temporal stability; gates compare with the cheap `direct` render measured on the
 same frames; a stage that trains the material head keeps the checkpoint best at PSNR + 10 x mIoU; a student
 learns from its teacher's frames (teacher-bounded L1) and material distribution (KL), and starts from its
-teacher's material head.
+teacher's material head. A stage with an adversarial weight adds the hinge generator term of a patch
+discriminator on tone-mapped frames, and the task trains that discriminator between the model's steps.
 """
 
 from pathlib import Path
@@ -20,7 +21,13 @@ from ...models.gbuffer_renderer.processing_gbuffer import MATERIAL_PALETTE, Uruk
 from ...tonemap import tonemap
 from ..data import UrukClipCollator, UrukClipDataset
 from ..evaluation import evaluate_renderer
-from ..losses import LossWeights, distillation_loss, renderer_loss
+from ..losses import (
+    LossWeights,
+    distillation_loss,
+    hinge_discriminator_loss,
+    hinge_generator_loss,
+    renderer_loss,
+)
 from ..unroll import unroll_clip
 from .base import Task
 
@@ -69,14 +76,18 @@ class FrameReconstructionTask(Task):
         config: the renderer's config (`UrukRendererConfig`).
         material_head_lr_scale (`float`): multiplier of the material head's learning rate: a small classifier of
             per-surface statistics that learns well at rates that would upset the trunk.
+        discriminator_learning_rate (`float`): Adam rate of the patch discriminator of adversarial stages (betas
+            0.5, 0.999, as in pix2pix).
     """
 
     gate_metric = "psnr"
     gate_baseline = "direct"
     loss_weights_class = LossWeights
 
-    def __init__(self, config, material_head_lr_scale: float = 2.0):
+    def __init__(self, config, material_head_lr_scale: float = 2.0, discriminator_learning_rate: float = 2e-4):
         super().__init__(config)
+        self.discriminator_learning_rate = discriminator_learning_rate
+        self.discriminator, self._discriminator_optimizer = None, None
         self.processor = UrukGBufferProcessor.from_model_config(config)
         self.collator = UrukClipCollator(self.processor)
         self.material_head_lr_scale = material_head_lr_scale
@@ -93,7 +104,36 @@ class FrameReconstructionTask(Task):
         return unroll_clip(model, batch, self.processor, config=self.config)
 
     def loss(self, outputs: list, batch: dict, weights: LossWeights) -> torch.Tensor:
-        return renderer_loss(outputs, batch, weights)
+        """`renderer_loss`, plus the adversarial generator term when `weights.adversarial` is set."""
+        loss = renderer_loss(outputs, batch, weights)
+        if weights.adversarial:
+            scores = self._discriminate(torch.cat([output.frame for output in outputs]))
+            loss = loss + weights.adversarial * hinge_generator_loss(scores)
+        return loss
+
+    def _discriminate(self, frames: torch.Tensor) -> torch.Tensor:
+        """Patch scores of linear-HDR `frames` (tone-mapped first: the metric space), creating the discriminator
+        and its optimizer on first use."""
+        if self.discriminator is None:
+            from ...modules.patch_discriminator import PatchDiscriminator
+
+            self.discriminator = PatchDiscriminator().to(frames.device)
+            self._discriminator_optimizer = torch.optim.Adam(
+                self.discriminator.parameters(), lr=self.discriminator_learning_rate, betas=(0.5, 0.999)
+            )
+        return self.discriminator(tonemap(frames))
+
+    def auxiliary_step(self, outputs: list, batch: dict, weights: LossWeights) -> dict[str, float]:
+        """One hinge step of the patch discriminator: ground truth against the model's (detached) frames."""
+        if not weights.adversarial:
+            return {}
+        fake = torch.cat([output.frame.detach() for output in outputs])
+        real = batch["frame_targets"].flatten(0, 1).to(fake.device)
+        loss = hinge_discriminator_loss(self._discriminate(real), self._discriminate(fake))
+        self._discriminator_optimizer.zero_grad()
+        loss.backward()
+        self._discriminator_optimizer.step()
+        return {"discriminator_loss": loss.item()}
 
     def parameter_groups(self, model) -> list[dict]:
         """The trunk and frame head, then the material head (if any) at `material_head_lr_scale`."""
@@ -148,6 +188,8 @@ class FrameReconstructionTask(Task):
         return frames
 
     def distillation_loss(self, student_outputs, teacher_outputs, batch, weights, terms) -> torch.Tensor:
+        if weights.adversarial:
+            raise ValueError("A distillation stage has no adversarial term: give it `adversarial=0`.")
         return distillation_loss(
             student_outputs,
             teacher_outputs,
