@@ -45,6 +45,7 @@ def test_demo_renders_every_model_to_png(tmp_path, capsys):
 
 
 @pytest.mark.skipif(shutil.which("uruk") is None, reason="console script not installed (pip install -e .)")
+@pytest.mark.slow
 def test_console_script():
     result = subprocess.run(["uruk", "models"], capture_output=True, text=True)
     assert result.returncode == 0 and "v2_ultra_teacher" in result.stdout

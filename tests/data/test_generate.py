@@ -71,6 +71,7 @@ def test_splits_share_no_scene(tiny):
     assert chunk_splits(DATA_PRESETS["quick"], 0).count("test") == 4
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_arrays(tiny, tmp_path):
     folder, summary = tiny
     generate_dataset(tmp_path, "tiny", seed=0, progress=False, finalize=False, variant=summary["variant"])
@@ -102,6 +103,7 @@ def test_shards_split_the_work_without_overlap(tiny, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_resume_after_kill_skips_finished_chunks(tiny, tmp_path):
     """kill -9 mid-run, rerun: finished chunks are kept, the set completes, no partial file ever loads."""
     _, summary = tiny

@@ -13,6 +13,8 @@ from uruk_hf.catalog import iter_models
 
 from ..hub_cache import lay_out_hub_cache
 
+pytestmark = pytest.mark.slow  # every test here builds the repo folder from a tiny pipeline run
+
 PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 
 

@@ -117,6 +117,7 @@ def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny
     assert (tmp_path / "calibration_lr0.01" / "record.json").is_file()
 
 
+@pytest.mark.slow
 def test_uruk_train_ws5_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_path, capsys):
     import json
 
@@ -138,6 +139,7 @@ def test_uruk_train_ws5_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_
         assert (tmp_path / "legacy" / legacy).is_file()
 
 
+@pytest.mark.slow
 def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_path, capsys):
     """V2-Ultra: teacher, then the student's two stages with the seed's .pt files (loaded literally as the seed's
     snippet does); V2-Optimized warm-starts from the student's stage-1 weights and runs its two stages."""
@@ -186,6 +188,7 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     assert not json.loads((optimized / "lifecycle.json").read_text())["gan"]
 
 
+@pytest.mark.slow
 def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp_path, capsys, monkeypatch):
     from dataclasses import replace
 
@@ -203,6 +206,7 @@ def test_uruk_train_stops_at_a_failing_gate_saying_by_how_much(tiny_dataset, tmp
     assert "invalid choice: 'ws9'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     import json
 

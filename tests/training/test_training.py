@@ -287,6 +287,7 @@ def test_two_process_training_run(tmp_path, tiny_dataset):
     assert (tmp_path / "model" / "model.safetensors").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["train_v2_ultra.py", "train_ws5.py"])
 def test_training_scripts_write_a_loadable_model(tmp_path, tiny_dataset, script):
     """Each Accelerate script, run as a user would, leaves a Hub-format model with its processor and record."""
@@ -311,6 +312,7 @@ def test_training_scripts_write_a_loadable_model(tmp_path, tiny_dataset, script)
         assert "material_miou" in record["best"] and "temporal_error" in record["best"]
 
 
+@pytest.mark.slow
 def test_distillation_and_warm_start_scripts(tmp_path, tiny_dataset):
     """`train_v2_ultra.py --teacher` distills the student through the Trainer and writes the seed's files;
     `train_v2_optimized.py --init-from` warm-starts from its stage-1 weights."""
