@@ -19,17 +19,18 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from uruk_hf.training.recipes import FRAME_LOSS
 
-from uruk_hf import UrukGBufferProcessor, UrukV2Ultra, UrukV2UltraConfig
+from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
 from uruk_hf.data.folder import load_split
 from uruk_hf.data.rendering.baselines import oidn_frames
 from uruk_hf.metrics import frame_metrics
 from uruk_hf.schema import RAY_RECONSTRUCTION_LAYOUT
 from uruk_hf.tables import format_table
 from uruk_hf.training.data import UrukClipDataset
-from uruk_hf.training.evaluation import evaluate_renderer
-from uruk_hf.training.stage import StageSettings, save_final_model, train_stage
+from uruk_hf.training.losses import FRAME_LOSS
+from uruk_hf.training.progress import StageSettings
+from uruk_hf.training.stage import save_final_model, train_stage
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
 
 def parse_args() -> argparse.Namespace:
@@ -52,7 +53,7 @@ def train(args) -> tuple[UrukV2Ultra, dict]:
     )
     torch.manual_seed(0)
     model = UrukV2Ultra(config)
-    processor = UrukGBufferProcessor.from_model_config(config)
+    task = FrameReconstructionTask(config)
     settings = StageSettings(
         "ray_reconstruction",
         learning_rate=args.learning_rate,
@@ -67,8 +68,8 @@ def train(args) -> tuple[UrukV2Ultra, dict]:
     train_set = UrukClipDataset(args.data, "train", config.input_buffers)
     validation = UrukClipDataset(args.data, "validation", config.input_buffers)
     output = Path(args.output)
-    record = train_stage(accelerator, model, processor, train_set, validation, settings, output / "ray_reconstruction")
-    save_final_model(accelerator, model, processor, record, output / "model")
+    record = train_stage(accelerator, model, task, train_set, validation, settings, output / "ray_reconstruction")
+    save_final_model(accelerator, model, record, output / "model", task)
     return model, record
 
 
@@ -84,9 +85,9 @@ def main() -> None:
     if model.config.cheap_render_buffer != "path_1spp":
         raise SystemExit(f"{args.model} reads {model.config.cheap_render_buffer!r}, not the ray-reconstruction input.")
     model.eval()
-    processor = UrukGBufferProcessor.from_model_config(model.config)
-    test = UrukClipDataset(args.data, "test", model.config.input_buffers)
-    ours = evaluate_renderer(model, test, processor, flip=True)
+    task = FrameReconstructionTask(model.config)
+    test = task.dataset(args.data, "test")
+    ours = task.evaluate(model, test, full=True)
 
     rows = load_split(args.data, "test", ["path_1spp", "albedo", "normal", "ground_truth"])
     target = torch.from_numpy(rows["ground_truth"].astype(np.float32)).permute(0, 3, 1, 2)

@@ -20,15 +20,14 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from uruk_hf.training.recipes import FRAME_AND_MATERIAL_LOSS
 
-from uruk_hf import UrukGBufferProcessor
 from uruk_hf.catalog import model_entry
 from uruk_hf.tables import format_table
-from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
-from uruk_hf.training.losses import renderer_loss
-from uruk_hf.training.stage import StageSettings, train_stage
-from uruk_hf.training.unroll import unroll_clip
+from uruk_hf.training.data import UrukClipDataset
+from uruk_hf.training.losses import FRAME_AND_MATERIAL_LOSS
+from uruk_hf.training.progress import StageSettings
+from uruk_hf.training.stage import train_stage
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
 ROOT = Path(__file__).parents[1]
 FAMILY_MODELS = ["v2_ultra_teacher", "v2_ultra", "ws5_cinematic_renderer", "ws5_student"]
@@ -43,13 +42,13 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def batches(dataset, processor, batch_size: int, count: int) -> list[dict]:
+def batches(dataset, task, batch_size: int, count: int) -> list[dict]:
     loader = torch.utils.data.DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=True,
         drop_last=True,
-        collate_fn=UrukClipCollator(processor),
+        collate_fn=task.collate,
         generator=torch.Generator().manual_seed(0),
     )
     out = []
@@ -63,14 +62,14 @@ def pixels(batch: dict) -> int:
     return batch_size * frames * height * width
 
 
-def bare_loop_seconds(model, processor, steps: list[dict], warmup: int = 2) -> float:
+def bare_loop_seconds(model, task, steps: list[dict], warmup: int = 2) -> float:
     """Seconds of a plain PyTorch loop (unroll, loss, backward, clip, AdamW step) over `steps` after `warmup`."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.train()
     for index, batch in enumerate(steps):
         if index == warmup:
             start = time.perf_counter()
-        loss = renderer_loss(unroll_clip(model, batch, processor), batch, FRAME_AND_MATERIAL_LOSS)
+        loss = task.loss(task.forward(model, batch), batch, FRAME_AND_MATERIAL_LOSS)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -86,10 +85,10 @@ def throughput_table(args) -> list[list[str]]:
             config = entry.config_class.from_preset(preset, role=entry.role)
             torch.manual_seed(0)
             model = entry.model_class(config)
-            processor = UrukGBufferProcessor.from_model_config(config)
+            task = FrameReconstructionTask(config)
             dataset = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=64)
-            steps = batches(dataset, processor, args.batch_size, args.steps + 2)
-            seconds = bare_loop_seconds(model, processor, steps)
+            steps = batches(dataset, task, args.batch_size, args.steps + 2)
+            seconds = bare_loop_seconds(model, task, steps)
             rate = sum(pixels(batch) for batch in steps[2:]) / seconds
             rows.append([key, preset, f"{model.num_parameters() / 1e6:.2f}M", f"{args.steps / seconds:.2f}",
                          f"{rate / 1e3:.1f}"])  # fmt: skip
@@ -100,13 +99,13 @@ def accelerate_overhead(args) -> tuple[float, float, int]:
     """Bare loop vs `train_stage` (Accelerate) on the same batches and model, training time only."""
     entry = model_entry("ws5_cinematic_renderer")[1]
     config = entry.config_class.from_preset("quick", role=entry.role)
-    processor = UrukGBufferProcessor.from_model_config(config)
+    task = FrameReconstructionTask(config)
     dataset = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=64)
     validation = UrukClipDataset(args.data, "validation", config.input_buffers, max_clips=2)
     total = args.steps + 2
     torch.manual_seed(0)
-    same_batches = batches(dataset, processor, args.batch_size, total)
-    bare_per_step = bare_loop_seconds(entry.model_class(config), processor, same_batches, warmup=0) / total
+    same_batches = batches(dataset, task, args.batch_size, total)
+    bare_per_step = bare_loop_seconds(entry.model_class(config), task, same_batches, warmup=0) / total
     settings = StageSettings(
         "overhead",
         batch_size=args.batch_size,
@@ -119,7 +118,7 @@ def accelerate_overhead(args) -> tuple[float, float, int]:
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as folder:
         record = train_stage(
-            Accelerator(cpu=True), entry.model_class(config), processor, dataset, validation, settings, folder
+            Accelerator(cpu=True), entry.model_class(config), task, dataset, validation, settings, folder
         )
     stage_per_step = (record["seconds"] - record["evaluation_seconds"]) / total
     return bare_per_step, stage_per_step, total
