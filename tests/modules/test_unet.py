@@ -1,5 +1,6 @@
 """The residual U-Net trunk: identity at initialization, and stable under Adam's first steps."""
 
+import pytest
 import torch
 
 from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
@@ -39,3 +40,31 @@ def test_patch_discriminator_scores_patches():
 
     scores = PatchDiscriminator(width=8, layers=3)(torch.rand(2, 3, 64, 48))
     assert scores.shape == (2, 1, 8, 6)
+
+
+def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condition():
+    from uruk_hf.modules.unet import UrukUNet
+
+    torch.manual_seed(0)
+    plain = UrukUNet(5, [8, 16], [1, 1])
+    torch.manual_seed(0)
+    conditioned = UrukUNet(5, [8, 16], [1, 1], condition_size=3, timestep_embedding_size=8)
+    assert set(plain.state_dict()) <= set(conditioned.state_dict())  # the same names: unconditioned weights load
+    conditioned.load_state_dict(plain.state_dict(), strict=False)
+    for module in (plain, conditioned):
+        for block in module.modules():
+            if isinstance(block, UrukResidualBlock):
+                block.residual_gain.data.fill_(0.5)
+    pixels = torch.rand(2, 5, 16, 16)
+    first, second = torch.zeros(2, 3), torch.ones(2, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(conditioned(pixels, first, timestep=10), plain(pixels))  # FiLM starts at zero
+        for block in conditioned.modules():
+            if isinstance(block, UrukResidualBlock):
+                block.film.weight.normal_()
+        assert not torch.allclose(conditioned(pixels, first, timestep=10), conditioned(pixels, second, timestep=10))
+        assert not torch.allclose(conditioned(pixels, first, timestep=10), conditioned(pixels, first, timestep=500))
+    with pytest.raises(ValueError, match=r"condition of shape \(2, 3\), got None"):
+        conditioned(pixels, timestep=10)
+    with pytest.raises(ValueError, match="pass `timestep`"):
+        conditioned(pixels, first)
