@@ -1,1 +1,2 @@
-"""Neural building blocks shared by the model families (imported by `uruk_hf.models`, never the reverse)."""
+"""Generic neural building blocks (the residual U-Net with optional conditioning, per-segment pooling, an MLP, a
+patch discriminator), shared by the families and never importing them."""

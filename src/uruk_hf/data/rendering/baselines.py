@@ -17,6 +17,7 @@ from torch import nn
 
 from ...metrics import frame_metrics, material_metrics
 from ...models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
+from ...modules.mlp import UrukMLP
 from ...schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
 from ..folder import load_split
 
@@ -54,21 +55,9 @@ def _to_bchw(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.asarray(frames, np.float32)).permute(0, 3, 1, 2)
 
 
-class PerPixelMLP(nn.Module):
+def per_pixel_mlp(num_classes: int, in_channels: int = 12, hidden: int = 128) -> UrukMLP:
     """The per-pixel material baseline: 12 G-buffer channels -> 128 -> 128 -> classes."""
-
-    def __init__(self, num_classes: int, in_channels: int = 12, hidden: int = 128):
-        super().__init__()
-        self.layers = nn.Sequential(
-            nn.Linear(in_channels, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, num_classes),
-        )
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.layers(features)
+    return UrukMLP(in_channels, [hidden, hidden], num_classes)
 
 
 def _gbuffer_pixels(rows: dict[str, np.ndarray], processor: UrukGBufferProcessor) -> tuple[torch.Tensor, np.ndarray]:
@@ -87,7 +76,7 @@ def train_per_pixel_mlp(
     patience: int = 3,
     max_pixels: int = 1_000_000,
     seed: int = 0,
-) -> tuple[PerPixelMLP, dict]:
+) -> tuple[UrukMLP, dict]:
     """Trains the per-pixel MLP on the train split, early-stopped on validation accuracy; returns the best model
     and its training record."""
     processor = UrukGBufferProcessor(input_buffers=GBUFFER_LAYOUT)
@@ -100,7 +89,7 @@ def train_per_pixel_mlp(
     validation_x, validation_y = _gbuffer_pixels(load_split(folder, "validation", columns), processor)
     train_y = torch.from_numpy(train_y)
     torch.manual_seed(seed)
-    model = PerPixelMLP(num_classes)
+    model = per_pixel_mlp(num_classes)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     best_accuracy, best_state, best_epoch, stale, history = -1.0, None, 0, 0, []
     for epoch in range(max_epochs):

@@ -1,4 +1,5 @@
-"""The residual U-Net trunk: identity at initialization, and stable under Adam's first steps."""
+"""The generic blocks: the residual U-Net (identity at initialization, stable under Adam, conditioning), the MLP and
+the patch discriminator."""
 
 import pytest
 import torch
@@ -68,3 +69,11 @@ def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condi
         conditioned(pixels, timestep=10)
     with pytest.raises(ValueError, match="pass `timestep`"):
         conditioned(pixels, first)
+
+
+def test_mlp_layers():
+    from uruk_hf.modules.mlp import UrukMLP
+
+    mlp = UrukMLP(12, [16, 8], 5)
+    assert [layer.out_features for layer in mlp.layers if isinstance(layer, torch.nn.Linear)] == [16, 8, 5]
+    assert mlp(torch.rand(7, 12)).shape == (7, 5)
