@@ -1,5 +1,5 @@
 """The `uruk` command line: `uruk models`, `uruk demo`, `uruk data generate|baselines`, `uruk train`,
-`uruk pipeline`, `uruk export onnx`, `uruk publish build|upload`.
+`uruk pipeline`, `uruk evaluate`, `uruk export onnx`, `uruk publish build|upload`.
 
 Families and dataset kinds come from the registry (`uruk_hf.catalog`); each subcommand imports its heavy parts
 (torch, transformers, Mitsuba) only when it runs, so `uruk --help` answers at once.
@@ -200,6 +200,31 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .generalization import evaluate_generalization, generalization_tables
+
+    models = {}
+    for entry in args.model:
+        name, separator, folder = entry.partition("=")
+        if not separator or not name or not folder:
+            raise ValueError(f"--model takes NAME=FOLDER, got {entry!r}.")
+        models[name] = folder
+    sizes = tuple(int(size) for size in args.sizes.split(",") if size.strip())
+    if not sizes or min(sizes) < 8:
+        raise ValueError(f"--sizes takes comma-separated resolutions of at least 8 pixels, got {args.sizes!r}.")
+    results = evaluate_generalization(
+        run=args.run,
+        data=args.data,
+        models=models,
+        sizes=sizes,
+        scenes_root=args.scenes,
+        ground_truth_spp=args.spp,
+        output=args.output,
+    )
+    print(generalization_tables(results))
+    return 0
+
+
 def _export_onnx(args: argparse.Namespace) -> int:
     from .exporters.onnx import export_onnx
 
@@ -297,6 +322,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     pipeline.add_argument("--no-publish", action="store_true", help="skip building the repo folder OUTPUT/hub")
     pipeline.set_defaults(handler=_pipeline)
 
+    evaluate = commands.add_parser(
+        "evaluate", help="renderers and baselines on the test split and on hand-made scenes, at several sizes"
+    )
+    evaluate.add_argument("--run", default=None, help="a `uruk pipeline` folder (its renderers, data and outputs)")
+    evaluate.add_argument("--data", default=None, help="the dataset whose test split is the reference (RUN/data)")
+    evaluate.add_argument(
+        "--model", action="append", default=[], help="NAME=FOLDER: also evaluate this model folder (repeatable)"
+    )
+    evaluate.add_argument("--sizes", default="64,128,256", help="resolutions of the hand-made scenes")
+    evaluate.add_argument("--scenes", default=None, help="where the rendered hand-made sets are kept")
+    evaluate.add_argument("--spp", type=int, default=256, help="ground-truth samples per pixel of the hand-made set")
+    evaluate.add_argument("--output", default=None, help="results JSON (default RUN/generalization.json)")
+    evaluate.set_defaults(handler=_evaluate)
+
     export = commands.add_parser("export", help="export a trained model to a deployment format")
     export_commands = export.add_subparsers(dest="export_command", required=True)
     onnx = export_commands.add_parser("onnx", help="ONNX through Optimum, validated at two resolutions")
@@ -339,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, PermissionError, FileNotFoundError) as error:
+    except (ValueError, PermissionError, FileNotFoundError, FileExistsError) as error:
         parser.exit(2, f"uruk: error: {error}\n")
 
 

@@ -1,11 +1,11 @@
-"""Scene generation: seeded, varied, every class and kind present, ids that carry no class."""
+"""Scene generation: seeded, varied, every class, scene kind and prop kind present, ids that carry no class."""
 
 from collections import Counter
 
 import numpy as np
 
 from uruk_hf.data.rendering.materials import MATERIAL_RECIPES
-from uruk_hf.data.rendering.scenes import OBJECT_KINDS, OUTDOOR_PROPS, ROOM_LIGHTS, ROOM_PROPS, generate_scene
+from uruk_hf.data.rendering.scenes import OBJECT_KINDS, OUTDOOR_PROPS, ROOM_PROPS, SCENE_KINDS, generate_scene
 from uruk_hf.schema import MATERIAL_CLASSES
 
 
@@ -21,25 +21,41 @@ def test_same_seed_same_scene_and_clips_differ():
 
 
 def test_kinds_classes_and_fixed_structure():
-    specs = [generate_scene(0, clip, 2) for clip in range(40)]
-    assert {spec.kind for spec in specs} == {"room", "outdoor"}
+    specs = [generate_scene(0, clip, 2) for clip in range(80)]
+    assert {spec.kind for spec in specs} == set(SCENE_KINDS)
     kinds = Counter(obj.kind for spec in specs for obj in spec.objects)
     assert set(OBJECT_KINDS) <= set(kinds)
     classes = {obj.label for spec in specs for obj in spec.objects if obj.material is not None}
     assert classes == set(range(len(MATERIAL_CLASSES))) and set(MATERIAL_RECIPES) == set(MATERIAL_CLASSES)
+    structures = set()
     for spec in specs:
         props = [obj for obj in spec.objects if obj.kind in OBJECT_KINDS]
         lights = [obj for obj in spec.objects if obj.kind == "light"]
-        if spec.kind == "room":
-            assert (len(props), len(lights)) == (ROOM_PROPS, ROOM_LIGHTS) and spec.strongest_light() in lights
+        glowing = [obj for obj in props if obj.radiance is not None]
+        assert all(obj.material is None and obj.label == -100 for obj in glowing)
+        assert len(props) == (OUTDOOR_PROPS if spec.kind in ("outdoor", "night") else ROOM_PROPS)
+        if spec.kind == "outdoor":
+            assert not lights and spec.strongest_light() is None and spec.sun_direction is not None
         else:
-            assert len(props) == OUTDOOR_PROPS and not lights and spec.strongest_light() is None
+            assert lights and spec.strongest_light() in lights and spec.sun_direction is None
+        structures.add((len(spec.objects), len(lights), len(glowing), spec.sky_radiance is not None))
         ids = [obj.object_id for obj in spec.objects]
         assert len(set(ids)) == len(ids) and min(ids) >= 1 and max(ids) <= 255
         for obj in props:
             vertices, faces, uvs, normals = obj.mesh
             assert faces.max() < len(vertices) == len(uvs) == len(normals)
             np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-4)
+    # Few distinct structures: Dr.Jit compiles once per structure and process, not once per scene.
+    assert len(structures) <= 30
+
+
+def test_cameras_spread_over_field_of_view_height_and_exposure():
+    specs = [generate_scene(2, clip, 3) for clip in range(80)]
+    fovs = [spec.fov for spec in specs]
+    heights = [spec.camera_origins[0, 1] for spec in specs]
+    assert min(fovs) < 40 and max(fovs) > 80 and min(heights) < 0.8 and max(heights) > 2.5
+    radiances = [obj.radiance.mean() for spec in specs for obj in spec.objects if obj.kind == "light"]
+    assert max(radiances) / min(radiances) > 30
 
 
 def test_material_ids_carry_no_class():

@@ -21,14 +21,29 @@ from ...modules.mlp import UrukMLP
 from ...schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
 from ..folder import load_split
 
-__all__ = ["FRAME_BASELINES", "MATERIAL_BASELINES", "compute_baselines", "load_split", "oidn_denoise", "oidn_frames"]
+__all__ = [
+    "FRAME_BASELINES",
+    "MATERIAL_BASELINES",
+    "OIDN_QUALITIES",
+    "compute_baselines",
+    "load_split",
+    "oidn_denoise",
+    "oidn_frames",
+    "per_pixel_mlp_metrics",
+    "train_per_pixel_mlp",
+]
 
 FRAME_BASELINES = ("direct", "path_1spp", "oidn", "gt_floor")
 MATERIAL_BASELINES = ("per_pixel_mlp", "majority", "material_id_lookup")
 
 
-def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """OIDN (`pyoidn`, RT filter, HDR, clean auxiliary buffers) on one `(H, W, 3)` linear frame."""
+OIDN_QUALITIES = ("high", "balanced", "fast")
+"""OIDN's quality modes, best first (`high` is its default for final frames, `fast` its real-time mode)."""
+
+
+def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray, quality: str = "high") -> np.ndarray:
+    """OIDN (`pyoidn`, RT filter, HDR, clean auxiliary buffers, quality mode `quality`) on one `(H, W, 3)` linear
+    frame."""
     import pyoidn
 
     return pyoidn.denoise(
@@ -37,16 +52,17 @@ def oidn_denoise(noisy: np.ndarray, albedo: np.ndarray, normal: np.ndarray) -> n
         np.ascontiguousarray(normal, np.float32),
         hdr=True,
         clean_aux=True,
+        quality=quality,
     )
 
 
-def oidn_frames(rows: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
-    """OIDN on every `path_1spp` frame of `rows` (with its `albedo` and `normal`): the `(N, H, W, 3)` denoised
-    frames and the median milliseconds per frame."""
+def oidn_frames(rows: dict[str, np.ndarray], quality: str = "high") -> tuple[np.ndarray, float]:
+    """OIDN in mode `quality` on every `path_1spp` frame of `rows` (with its `albedo` and `normal`): the
+    `(N, H, W, 3)` denoised frames and the median milliseconds per frame."""
     denoised, timings = [], []
     for noisy, albedo, normal in zip(rows["path_1spp"], rows["albedo"], rows["normal"]):
         start = time.perf_counter()
-        denoised.append(oidn_denoise(noisy, albedo, normal))
+        denoised.append(oidn_denoise(noisy, albedo, normal, quality))
         timings.append(time.perf_counter() - start)
     return np.stack(denoised), float(np.median(timings) * 1e3)
 
@@ -67,6 +83,14 @@ def _gbuffer_pixels(rows: dict[str, np.ndarray], processor: UrukGBufferProcessor
     labels = rows["material_label"].reshape(-1).astype(np.int64)
     keep = labels >= 0
     return features[torch.from_numpy(keep)], labels[keep]
+
+
+def per_pixel_mlp_metrics(model: UrukMLP, rows: dict[str, np.ndarray]) -> dict[str, float]:
+    """Material metrics of a trained per-pixel MLP on the labelled pixels of `rows` (G-buffer and labels)."""
+    features, labels = _gbuffer_pixels(rows, UrukGBufferProcessor(input_buffers=GBUFFER_LAYOUT))
+    with torch.no_grad():
+        prediction = model(features).argmax(1).numpy()
+    return material_metrics(prediction, labels, model.layers[-1].out_features)
 
 
 def train_per_pixel_mlp(
@@ -139,11 +163,8 @@ def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, ml
 
     labels = rows["material_label"].astype(np.int64)
     model, training = train_per_pixel_mlp(folder, num_classes, max_epochs=mlp_epochs, seed=seed)
-    features, _ = _gbuffer_pixels(rows, UrukGBufferProcessor(input_buffers=GBUFFER_LAYOUT))
-    with torch.no_grad():
-        mlp_prediction = model(features).argmax(1).numpy()
     labelled = labels[labels >= 0]
-    baselines["per_pixel_mlp"] = material_metrics(mlp_prediction, labelled, num_classes)
+    baselines["per_pixel_mlp"] = per_pixel_mlp_metrics(model, rows)
 
     train = load_split(folder, "train", ["material_id", "material_label"])
     train_labels = train["material_label"].astype(np.int64).ravel()

@@ -16,7 +16,7 @@ from ..folder import DatasetGenerator
 from .render import ClipRenderer, RenderSettings, select_variant
 from .scenes import generate_scene
 
-__all__ = ["DATA_PRESETS", "GBUFFER_CLIPS", "STORED_BUFFERS", "DataPreset", "GBufferClipGenerator"]
+__all__ = ["DATA_PRESETS", "GBUFFER_CLIPS", "STORED_BUFFERS", "DataPreset", "GBufferClipGenerator", "clip_rows"]
 
 STORED_BUFFERS = [name for name in BUFFER_SPECS if name != "history"]
 """Buffers stored per frame; `history` is not stored (training fills it from the model's own previous output)."""
@@ -79,13 +79,14 @@ class _ClipWorker:
     def rows(self, clip: int, split: str) -> list[dict]:
         spec = generate_scene(self.seed, clip, self.preset.frames_per_clip)
         frames = self.renderer.render_clip(spec, self.seed, clip, independent_ground_truth=split == "test")
-        return _rows(frames, clip, spec.kind, self.preset)
+        return clip_rows(frames, clip, spec.kind, self.preset)
 
     def timing(self) -> dict:
         return {"render_seconds": self.renderer.render_seconds, "render_samples": self.renderer.render_samples}
 
 
-def _rows(frames: list[dict], clip: int, kind: str, preset: DataPreset) -> list[dict]:
+def clip_rows(frames: list[dict], clip: int, kind: str, preset: DataPreset) -> list[dict]:
+    """The dataset rows of one rendered clip (`ClipRenderer.render_clip`): stored buffers as float16, labels, ids."""
     rows = []
     empty = np.zeros((preset.render.height, preset.render.width, 3), np.float16)
     for index, frame in enumerate(frames):
@@ -106,7 +107,7 @@ class GBufferClipGenerator(DatasetGenerator):
     """Procedural rooms and outdoor scenes rendered by Mitsuba 3 (see the module docstring)."""
 
     kind = "gbuffer_clips"
-    version = "1.0"
+    version = "2.0"
     presets = DATA_PRESETS
     report_baselines = ("direct", "path_1spp", "oidn", "per_pixel_mlp", "majority", "gt_floor")
 

@@ -1,0 +1,264 @@
+"""`uruk evaluate`: the renderers of a run and the baselines a practitioner would use, on the run's own test split
+and on scenes no generator of ours made, at several resolutions, side by side.
+
+    uruk evaluate --run PIPELINE_DIR [--sizes 64,128,256] [--model NAME=FOLDER ...]
+
+The out-of-distribution set is `uruk_hf.data.rendering.handmade`: hand-written scenes rendered through the same
+renderer as the training data (so every buffer follows the same conventions), once per size, into
+`RUN/generalization/handmade_<size>` (reused by later calls). Nothing in training or model selection reads it.
+Every model is evaluated by its family's task (clips in order, history from the model's own previous output);
+the baselines are the cheap `direct` render, the 1-spp path trace, Intel Open Image Denoise in each of its quality
+modes on that 1-spp frame (with clean albedo and normal), the ground truth's own noise floor, and for materials the
+per-pixel MLP (trained on the run's train split) and the majority class.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import family_for_model_type, iter_families
+from .file_utils import atomic_path
+from .tables import format_metric, format_table
+
+__all__ = ["OOD_SIZES", "evaluate_generalization", "generalization_tables", "run_models"]
+
+OOD_SIZES = (64, 128, 256)
+"""Resolutions of the hand-made set: the training resolution of the quick preset, and two and four times it."""
+
+_RENDERER_DATASET = "gbuffer_clips"
+
+
+def run_models(run: str | Path) -> dict[str, Path]:
+    """Every trained renderer of a `uruk pipeline` folder (families of the `gbuffer_clips` kind), by model key."""
+    run = Path(run)
+    return {
+        model.key: run / model.run_folder
+        for family in iter_families()
+        if family.dataset_kind == _RENDERER_DATASET
+        for model in family.models
+        if (run / model.run_folder / "config.json").exists()
+    }
+
+
+def _model_metrics(folder: Path, sets: dict[str, Path]) -> dict[str, dict]:
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(folder)
+    family = family_for_model_type(config.model_type)
+    model_class = next(
+        model.model_class for model in family.models if model.config_class.model_type == config.model_type
+    )
+    model = model_class.from_pretrained(folder).eval()
+    task = family.make_task(model.config)
+    metrics = {}
+    for name, data in sets.items():
+        metrics[name] = task.evaluate(model, task.dataset(data, "test"), full=True)
+    params = sum(parameter.numel() for parameter in model.parameters())
+    return {"params": params, "sets": metrics}
+
+
+def _material_baselines(data: Path) -> tuple:
+    """The per-pixel MLP trained on `data`'s train split and the majority class of that split."""
+    from .data.folder import load_split
+    from .data.rendering.baselines import train_per_pixel_mlp
+    from .schema import MATERIAL_CLASSES
+
+    mlp, _ = train_per_pixel_mlp(data, len(MATERIAL_CLASSES))
+    labels = load_split(data, "train", ["material_label"])["material_label"].astype(np.int64).ravel()
+    majority = int(np.bincount(labels[labels >= 0], minlength=len(MATERIAL_CLASSES)).argmax())
+    return mlp, majority
+
+
+def _baseline_metrics(data: Path, mlp, majority: int) -> dict[str, dict]:
+    import torch
+
+    from .data.folder import load_split
+    from .data.rendering.baselines import OIDN_QUALITIES, oidn_frames, per_pixel_mlp_metrics
+    from .metrics import frame_metrics, material_metrics, temporal_error
+
+    rows = load_split(data, "test")
+    order = np.lexsort((rows["frame_index"], rows["scene_id"]))
+    rows = {name: value[order] for name, value in rows.items()}
+
+    def frames(array) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(array, np.float32)).permute(0, 3, 1, 2)
+
+    target = frames(rows["ground_truth"])
+    clip_length = int(np.max(np.unique(rows["scene_id"], return_counts=True)[1]))
+    whole_clips = clip_length > 1 and len(target) % clip_length == 0
+
+    def clips(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.reshape(-1, clip_length, *tensor.shape[1:])
+
+    def with_temporal(prediction: torch.Tensor) -> dict[str, float]:
+        """Frame metrics, plus the temporal error of `prediction` and of the ground truth over the clips."""
+        metrics = frame_metrics(prediction, target)
+        if whole_clips:
+            motion, valid = clips(frames(rows["motion"])), clips(frames(rows["history_valid"]))
+            metrics["temporal_error"] = temporal_error(clips(prediction), motion, valid)
+            metrics["temporal_error_ground_truth"] = temporal_error(clips(target), motion, valid)
+        return metrics
+
+    baselines = {name: with_temporal(frames(rows[name])) for name in ("direct", "path_1spp")}
+    for quality in OIDN_QUALITIES:
+        denoised, ms_per_frame = oidn_frames(rows, quality)
+        baselines[f"oidn_{quality}"] = {**with_temporal(frames(denoised)), "ms_per_frame": ms_per_frame}
+    independent = rows["has_independent_ground_truth"].astype(bool)
+    if independent.any():
+        baselines["gt_floor"] = frame_metrics(
+            frames(rows["ground_truth_independent"][independent]), target[torch.from_numpy(independent)]
+        )
+    labels = rows["material_label"].astype(np.int64)
+    labelled = labels[labels >= 0]
+    baselines["per_pixel_mlp"] = per_pixel_mlp_metrics(mlp, rows)
+    baselines["majority"] = material_metrics(np.full(labelled.shape, majority), labelled, mlp.layers[-1].out_features)
+    return baselines
+
+
+def _set_name(size: int) -> str:
+    return f"ood_{size}"
+
+
+def evaluate_generalization(
+    run: str | Path | None = None,
+    data: str | Path | None = None,
+    models: dict[str, str | Path] | None = None,
+    sizes: tuple[int, ...] = OOD_SIZES,
+    scenes_root: str | Path | None = None,
+    ground_truth_spp: int = 256,
+    output: str | Path | None = None,
+) -> dict:
+    """Evaluates renderers and baselines on the test split of `data` and on the hand-made scenes at `sizes`.
+
+    Args:
+        run: a `uruk pipeline` folder: its renderers (`run_models`), its data (`RUN/data`) and where the hand-made
+            sets and the results go, unless the arguments below say otherwise.
+        data: the dataset whose test split is the in-distribution reference (its train split trains the
+            per-pixel MLP baseline).
+        models: more models to evaluate, `{name: Hub-format folder}` (any registered renderer family).
+        sizes: square resolutions of the hand-made set.
+        scenes_root: where the rendered hand-made sets are kept (default `RUN/generalization`).
+        ground_truth_spp: samples per pixel of the hand-made set's ground truth.
+        output: the results JSON (default `RUN/generalization.json`).
+
+    Returns `{"sets": {set: description}, "models": {key: {"params", "sets": {set: metrics}}}, "baselines": {key:
+    {set: metrics}}}`, with sets `test` and `ood_<size>`.
+
+    Raises:
+        ValueError: neither `run` nor the folders it would stand for are given, or there is no model to evaluate.
+    """
+    from .data.rendering.handmade import render_handmade_set
+
+    run = None if run is None else Path(run)
+    if run is None and (data is None or scenes_root is None):
+        raise ValueError("Pass a pipeline folder (--run), or both --data and --scenes.")
+    data = Path(data) if data is not None else run / "data"
+    scenes_root = Path(scenes_root) if scenes_root is not None else run / "generalization"
+    output = Path(output) if output is not None else (run / "generalization.json" if run else None)
+    if not (data / "generation.json").exists():
+        raise ValueError(f"{data} is not a dataset folder made by `uruk data generate` (no generation.json).")
+    folders = {**(run_models(run) if run else {}), **{key: Path(folder) for key, folder in (models or {}).items()}}
+    for key, folder in folders.items():
+        if not (folder / "config.json").exists():
+            raise ValueError(f"Model {key!r}: {folder} has no config.json (not a Hub-format model folder).")
+    if not folders:
+        raise ValueError(f"No trained renderer in {run} and none given with --model.")
+    sets = {"test": data}
+    for size in sizes:
+        sets[_set_name(size)] = render_handmade_set(scenes_root / f"handmade_{size}", size, ground_truth_spp)
+    mlp, majority = _material_baselines(data)
+    results = {
+        "sets": {name: str(folder) for name, folder in sets.items()},
+        "sizes": list(sizes),
+        "ground_truth_spp": ground_truth_spp,
+        "models": {key: _model_metrics(folder, sets) for key, folder in folders.items()},
+        "baselines": {},
+    }
+    for name, folder in sets.items():
+        for key, metrics in _baseline_metrics(folder, mlp, majority).items():
+            results["baselines"].setdefault(key, {})[name] = metrics
+    if output is not None:
+        with atomic_path(output) as temporary:
+            temporary.write_text(json.dumps(results, indent=2))
+    return results
+
+
+def _temporal_ratio(metrics: dict) -> float | None:
+    if "temporal_error" not in metrics or not metrics.get("temporal_error_ground_truth"):
+        return None
+    return metrics["temporal_error"] / metrics["temporal_error_ground_truth"]
+
+
+def generalization_tables(results: dict) -> str:
+    """The results of `evaluate_generalization` as plain-text tables: PSNR and FLIP per set with the gap between
+    the test split and the hand-made set at the test split's resolution, material accuracy and mIoU per set, and
+    temporal error as a multiple of the ground truth's."""
+    set_names = list(results["sets"])
+    ood = [name for name in set_names if name != "test"]
+    rows = {key: entry["sets"] for key, entry in results["models"].items()}
+    rows.update(results["baselines"])
+    params = {key: entry["params"] for key, entry in results["models"].items()}
+    test_size = next(
+        (int(name.split("_")[1]) for name in ood if _resolution(results, "test") == int(name.split("_")[1])), None
+    )
+
+    def metric(key, name, field):
+        return rows[key].get(name, {}).get(field)
+
+    headers = ["model", "params", *(f"PSNR {name}" for name in set_names)]
+    headers += ["test - ood (dB)", "ood gain 64->128"] if test_size else []
+    headers += [f"FLIP {name}" for name in set_names]
+    frame_rows = []
+    for key in rows:
+        if metric(key, "test", "psnr") is None and not any(metric(key, name, "psnr") for name in ood):
+            continue
+        cells = [key, f"{params[key] / 1e6:.2f}M" if key in params else "-"]
+        cells += [format_metric("psnr", metric(key, name, "psnr")) for name in set_names]
+        if test_size:
+            native, doubled = metric(key, _set_name(test_size), "psnr"), metric(key, _set_name(2 * test_size), "psnr")
+            test = metric(key, "test", "psnr")
+            cells.append("-" if native is None or test is None else f"{test - native:+.2f}")
+            cells.append("-" if native is None or doubled is None else f"{doubled - native:+.2f}")
+        cells += [format_metric("flip", metric(key, name, "flip")) for name in set_names]
+        frame_rows.append(cells)
+    material_headers = ["model", *(f"{field} {name}" for name in set_names for field in ("acc %", "mIoU %"))]
+    material_rows = [
+        [key]
+        + [
+            format_metric(field, metric(key, name, field))
+            for name in set_names
+            for field in ("material_accuracy", "material_miou")
+        ]
+        for key in rows
+        if any(metric(key, name, "material_accuracy") is not None for name in set_names)
+    ]
+    ratios = {key: [_temporal_ratio(rows[key].get(name, {})) for name in set_names] for key in rows}
+    temporal_rows = [
+        [key] + ["-" if ratio is None else f"{ratio:.2f}x" for ratio in values]
+        for key, values in ratios.items()
+        if any(ratio is not None for ratio in values)
+    ]
+    return "\n\n".join(
+        [
+            "Frames (PSNR higher is better, FLIP lower is better):\n" + format_table(headers, frame_rows),
+            "Materials (labelled pixels):\n" + format_table(material_headers, material_rows),
+            "Temporal error as a multiple of the ground truth's (1.00x = as stable as the reference):\n"
+            + format_table(["model", *set_names], temporal_rows),
+        ]
+    )
+
+
+def _resolution(results: dict, set_name: str) -> int | None:
+    """The square resolution of a set, from its folder's generation or hand-made record."""
+    folder = Path(results["sets"][set_name])
+    for record_name in ("handmade.json", "generation.json"):
+        path = folder / record_name
+        if path.exists():
+            record = json.loads(path.read_text())
+            if "size" in record:
+                return int(record["size"])
+            render = record.get("preset", {}).get("render", {})
+            if render.get("width") == render.get("height") and render.get("width"):
+                return int(render["width"])
+    return None

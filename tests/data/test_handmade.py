@@ -1,0 +1,51 @@
+"""The hand-made out-of-distribution scenes: labelled, unlike the generator's, rendered into a dataset folder."""
+
+import json
+
+import numpy as np
+import pytest
+
+from uruk_hf.data.folder import load_split
+from uruk_hf.data.rendering.handmade import HANDMADE_FRAMES, HANDMADE_SCENES, handmade_scene, render_handmade_set
+from uruk_hf.data.rendering.scenes import SCENE_KINDS
+from uruk_hf.schema import MATERIAL_CLASSES
+
+
+def test_scenes_are_labelled_and_not_generator_kinds():
+    assert len(HANDMADE_SCENES) >= 5
+    classes = set()
+    for name in HANDMADE_SCENES:
+        spec = handmade_scene(name)
+        assert spec.kind == name and name not in SCENE_KINDS and spec.num_frames == HANDMADE_FRAMES
+        ids = [obj.object_id for obj in spec.objects]
+        assert len(set(ids)) == len(ids)
+        for obj in spec.objects:
+            # Every surface has a class; only emitters (lights, glowing spheres) have none.
+            assert (obj.material is None) == (obj.radiance is not None)
+            classes |= {obj.label} if obj.material is not None else set()
+        assert any(obj.radiance is not None for obj in spec.objects) or spec.sun_direction is not None
+    assert classes == set(range(len(MATERIAL_CLASSES)))
+    first, again = handmade_scene("still_life").objects[-3], handmade_scene("still_life").objects[-3]
+    assert np.array_equal(first.material.texture, again.material.texture)
+    with pytest.raises(ValueError, match="Unknown hand-made scene"):
+        handmade_scene("nope")
+
+
+@pytest.mark.slow
+def test_render_set_is_a_test_split_and_reused(tmp_path):
+    folder = render_handmade_set(tmp_path / "set", 16, ground_truth_spp=4)
+    rows = load_split(folder, "test", ["ground_truth", "material_label", "scene_id", "scene_kind"])
+    assert rows["ground_truth"].shape == (len(HANDMADE_SCENES) * HANDMADE_FRAMES, 16, 16, 3)
+    assert set(rows["scene_kind"]) == set(HANDMADE_SCENES)
+    record = json.loads((folder / "handmade.json").read_text())
+    assert record["size"] == 16 and record["ground_truth_spp"] == 4
+    stamp = (folder / "data" / "test-00000.parquet").stat().st_mtime_ns
+    render_handmade_set(folder, 16, ground_truth_spp=4)  # the same settings: reused, not re-rendered
+    assert (folder / "data" / "test-00000.parquet").stat().st_mtime_ns == stamp
+    with pytest.raises(FileExistsError, match="not empty"):
+        render_handmade_set(folder, 24, ground_truth_spp=4)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(FileExistsError):
+        render_handmade_set(tmp_path / "mine", 16, ground_truth_spp=4)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
