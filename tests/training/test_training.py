@@ -26,6 +26,8 @@ from uruk_hf.reprojection import warp_previous_frame
 from uruk_hf.tonemap import tonemap
 from uruk_hf.training.data import UrukClipCollator, UrukClipDataset
 from uruk_hf.training.losses import (
+    FRAME_AND_MATERIAL_LOSS,
+    FRAME_LOSS,
     DistillationWeights,
     LossWeights,
     distillation_loss,
@@ -209,6 +211,43 @@ def test_cosine_annealing_and_the_material_head_rate(tmp_path, tiny_dataset):
     _, run = _stage(tmp_path, tiny_dataset, learning_rate=1e-3, max_steps=4, patience=10, cosine_annealing=True)
     rates = [entry["lr"] for entry in run()["history"]]
     assert rates[0] == pytest.approx(1e-3) and rates == sorted(rates, reverse=True) and rates[-1] < 0.2e-3
+
+
+def test_material_head_is_picked_at_its_own_best_mIoU(tmp_path, tiny_dataset):
+    """In a stage that trains materials, the frame's checkpoint is the best PSNR and the material head's the best
+    mIoU; the saved best model is exactly their composition, and its record says so."""
+    folder, _ = tiny_dataset
+    torch.manual_seed(0)
+    config = UrukV2UltraConfig.from_preset("tiny")
+    model = UrukV2Ultra(config)
+    task = FrameReconstructionTask(config)
+    train = UrukClipDataset(folder, "train", config.input_buffers)
+    validation = UrukClipDataset(folder, "validation", config.input_buffers)
+    settings = StageSettings(
+        "materials", learning_rate=3e-3, batch_size=2, max_steps=8, eval_every=1, warmup_steps=1, patience=20,
+        weights=FRAME_AND_MATERIAL_LOSS,
+    )  # fmt: skip
+    assert task.separate_heads(model, FRAME_LOSS) == {} and "material_head" in task.separate_heads(
+        model, settings.weights
+    )
+    record = train_stage(Accelerator(cpu=True), model, task, train, validation, settings, tmp_path)
+    history = record["history"]
+    frame_best = max(history, key=lambda entry: entry["psnr"])
+    material_best = max(history, key=lambda entry: entry["material_miou"])
+    assert (
+        record["best_step"] == frame_best["step"]
+        and record["head_best"]["material_head"]["step"] == material_best["step"]
+    )
+    assert (
+        record["best"]["psnr"] == frame_best["psnr"]
+        and record["best"]["material_miou"] == material_best["material_miou"]
+    )
+    assert record["best"]["score"] == pytest.approx(task.selection_score(record["best"], settings.weights))
+    saved = UrukV2Ultra.from_pretrained(tmp_path / "best").eval()
+    metrics = task.evaluate(saved, validation)
+    assert metrics["psnr"] == pytest.approx(frame_best["psnr"], abs=1e-4)
+    assert metrics["material_miou"] == pytest.approx(material_best["material_miou"], abs=1e-6)
+    assert (tmp_path / "best" / "optimizer.pt").is_file()
 
 
 def test_nan_loss_stops_with_the_step(tmp_path, tiny_dataset):

@@ -29,11 +29,13 @@ from transformers import Trainer, TrainerCallback, TrainingArguments
 from ..file_utils import atomic_path
 from .gates import GateFailure, QualityGate
 from .progress import (
+    HeadSelection,
     StageProgress,
     StageSettings,
     TrainingDivergedError,
     group_learning_rate,
     save_best_model,
+    save_composed_model,
     scheduled_learning_rate,
     stage_weights,
 )
@@ -141,14 +143,18 @@ class UrukCurriculumCallback(TrainerCallback):
             def save_best():
                 save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
 
+        weights = stage_weights(stage.settings, self.task)
+        heads = self._heads(model)
+        separate = heads.metric_keys()
         decision = self.progress.evaluated(
             metrics,
-            self.task.selection_score(metrics, stage_weights(stage.settings, self.task)),
+            self.task.selection_score({k: v for k, v in metrics.items() if k not in separate}, weights),
             stage.settings,
             state.global_step,
             time.perf_counter() - self._clock,
             learning_rate,
             save_best,
+            heads if state.is_world_process_zero else None,
         )
         if decision is None and self.progress.step >= stage.settings.max_steps:
             decision = "max_steps"
@@ -156,11 +162,24 @@ class UrukCurriculumCallback(TrainerCallback):
             self.end_stage(decision, state, control, model)
         return control
 
+    def _heads(self, model) -> HeadSelection:
+        """The current stage's separately picked heads (`Task.separate_heads`), kept in `<stage>_heads/`."""
+        stage = self.current
+        heads = self.task.separate_heads(model, stage_weights(stage.settings, self.task))
+        return HeadSelection(model, heads, self.output_dir / f"{stage.settings.name}_heads")
+
     def end_stage(self, decision: str, state, control, model) -> None:
         """Closes the current stage (`decision` says why): records it, checks its gate, and either stops training
-        (last stage or a failed gate) or starts the next stage from this stage's best weights."""
+        (last stage or a failed gate) or starts the next stage from this stage's best weights (with its
+        separately picked heads composed in)."""
         stage = self.current
         best_folder = self.output_dir / f"{stage.settings.name}_best"
+        heads = self._heads(model)
+        if heads.heads and state.is_world_process_zero:
+            best_model = type(model).from_pretrained(best_folder)
+            if heads.compose(best_model):
+                save_composed_model(best_model, best_folder)
+        weights = stage_weights(stage.settings, self.task)
         record = self.progress.close(
             stage.settings,
             decision,
@@ -168,6 +187,7 @@ class UrukCurriculumCallback(TrainerCallback):
             stage.gate,
             self.baselines,
             self.records[-1]["best"] if self.records else None,
+            rescore=lambda metrics: self.task.selection_score(metrics, weights),
             distillation=None if stage.distillation is None else asdict(stage.distillation),
         )
         if "gate" in record and not record["gate"]["passed"]:

@@ -18,12 +18,14 @@ from .gates import QualityGate
 __all__ = [
     "DEAD_GRADIENT_STEPS",
     "OPTIMIZER_FILE",
+    "HeadSelection",
     "StageProgress",
     "StageSettings",
     "TrainingDivergedError",
     "annealing_factor",
     "group_learning_rate",
     "save_best_model",
+    "save_composed_model",
     "scheduled_learning_rate",
     "swap_into_place",
 ]
@@ -123,6 +125,62 @@ def swap_into_place(temporary: Path, folder: Path) -> None:
     shutil.rmtree(previous, ignore_errors=True)
 
 
+class HeadSelection:
+    """Picks the checkpoint of heads that a stage selects on their own metrics (`Task.separate_heads`): the
+    weights of each head at its best validation metric are kept in `folder/best_<head>.safetensors`, and `compose`
+    puts them into the model holding the stage's best weights for everything else.
+
+    Args:
+        model: the (unwrapped) model.
+        heads: `{module name: (selection metric, other metrics it decides, ...)}`.
+        folder: the stage folder.
+    """
+
+    def __init__(self, model, heads: dict[str, tuple[str, ...]], folder: Path):
+        self.model, self.heads, self.folder = model, heads, Path(folder)
+
+    def path(self, head: str) -> Path:
+        return self.folder / f"best_{head}.safetensors"
+
+    def metric_keys(self) -> set[str]:
+        """Every metric decided by a separately picked head."""
+        return {key for keys in self.heads.values() for key in keys}
+
+    def save(self, head: str) -> None:
+        """Writes the current weights of `head` atomically."""
+        from safetensors.torch import save_file
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        state = {
+            name: value.detach().contiguous().cpu() for name, value in getattr(self.model, head).state_dict().items()
+        }
+        temporary = self.path(head).with_suffix(".partial")
+        save_file(state, str(temporary))
+        os.replace(temporary, self.path(head))
+
+    def compose(self, model) -> list[str]:
+        """Loads every head's best weights into `model`; returns the heads it loaded."""
+        from safetensors.torch import load_file
+
+        loaded = []
+        for head in self.heads:
+            if self.path(head).exists():
+                getattr(model, head).load_state_dict(load_file(str(self.path(head))))
+                loaded.append(head)
+        return loaded
+
+
+def save_composed_model(model, folder: Path) -> None:
+    """Replaces the weights in the best-model `folder` by `model`'s (its separately picked heads composed in),
+    keeping the optimizer state saved there; by a swap, so `folder` is always a whole model."""
+    temporary = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(temporary, ignore_errors=True)
+    model.save_pretrained(temporary)
+    if (folder / OPTIMIZER_FILE).exists():
+        shutil.copy2(folder / OPTIMIZER_FILE, temporary / OPTIMIZER_FILE)
+    swap_into_place(temporary, folder)
+
+
 def save_best_model(model, folder: Path, optimizer=None) -> None:
     """`save_pretrained` (and the optimizer's state dict as `optimizer.pt`, when given) into a temporary folder,
     then swapped into place: `folder` is always a whole model."""
@@ -147,6 +205,7 @@ class StageProgress:
         self.evaluation_seconds = 0.0
         self.zero_gradient_steps = 0
         self.history: list[dict] = []
+        self.head_best: dict[str, dict] = {}  # separately picked head -> its best evaluation's step and metrics
 
     def state_dict(self) -> dict:
         return dict(vars(self))
@@ -198,14 +257,24 @@ class StageProgress:
         seconds: float,
         learning_rate: float,
         save_best,
+        heads: "HeadSelection | None" = None,
     ) -> str | None:
         """Records a validation evaluation at `step` (`score` from the task's `selection_score`), calls
         `save_best()` when it is the best so far, and returns the stage's decision: `None` (go on; a plateau with
-        drops left has lowered the rate), `"plateau"` or `"time_budget"` (stop)."""
+        drops left has lowered the rate), `"plateau"` or `"time_budget"` (stop).
+
+        With `heads`, `score` must leave out their metrics (it decides the rest of the model), and each head's
+        weights are saved whenever its own selection metric is the best so far (`heads` is `None` on processes
+        that do not save)."""
         self.history.append({"step": step, "seconds": seconds, "lr": learning_rate, **metrics, "score": score})
         improved, decision = self.observe(score, settings, seconds)
         if improved and save_best is not None:
             save_best()
+        for head, keys in (heads.heads if heads is not None else {}).items():
+            value = metrics.get(keys[0])
+            if value is not None and value > self.head_best.get(head, {}).get(keys[0], -math.inf):
+                self.head_best[head] = {"step": step, **{key: metrics[key] for key in keys if key in metrics}}
+                heads.save(head)
         return None if decision == "lr_drop" else decision
 
     def close(
@@ -216,13 +285,23 @@ class StageProgress:
         gate: QualityGate | None = None,
         baselines: dict | None = None,
         previous: dict | None = None,
+        rescore=None,
         **extra,
     ) -> dict:
         """The record of the finished stage: settings, why it stopped, steps, its best evaluation and where its
         weights lie, the history, and the gate's verdict on the best evaluation against `baselines` (plus
         `"previous"`, the previous stage's best metrics, when given). A failed gate is recorded, not raised: the
-        caller decides what stops."""
-        best = max(self.history, key=lambda entry: entry["score"])
+        caller decides what stops.
+
+        Where heads were picked on their own (`head_best`), `best` is the composed model's evaluation: the best
+        entry's metrics with each head's metrics from its own best entry, scored again by `rescore(metrics)`
+        (the task's full selection score); `head_best` records which steps they came from."""
+        best = dict(max(self.history, key=lambda entry: entry["score"]))
+        if self.head_best:
+            for chosen in self.head_best.values():
+                best.update({key: value for key, value in chosen.items() if key != "step"})
+            if rescore is not None:
+                best["score"] = rescore(best)
         record = {
             "stage": settings.name,
             "settings": asdict(settings),
@@ -234,6 +313,7 @@ class StageProgress:
             "best": best,
             "history": self.history,
             "best_folder": str(best_folder),
+            **({"head_best": self.head_best} if self.head_best else {}),
             **extra,
         }
         if gate is not None:

@@ -19,11 +19,13 @@ from tqdm.auto import tqdm
 
 from ..file_utils import atomic_path
 from .progress import (
+    HeadSelection,
     StageProgress,
     StageSettings,
     TrainingDivergedError,
     group_learning_rate,
     save_best_model,
+    save_composed_model,
     scheduled_learning_rate,
     stage_weights,
     swap_into_place,
@@ -88,6 +90,7 @@ class _AccelerateStage:
         )
         self.model, self.optimizer, self.loader = accelerator.prepare(model, optimizer, loader)
         self.progress = StageProgress()
+        self.heads = HeadSelection(model, task.separate_heads(model, self.weights), self.output_dir)
         accelerator.register_for_checkpointing(self.progress)
         self.checkpoint = self.output_dir / "checkpoint"
         self.resumed_from = None
@@ -137,14 +140,16 @@ class _AccelerateStage:
             def save_best():
                 save_best_model(accelerator.unwrap_model(self.model), self.output_dir / "best", self.optimizer)
 
+        separate = self.heads.metric_keys()
         decision = progress.evaluated(
             metrics,
-            self.task.selection_score(metrics, self.weights),
+            self.task.selection_score({k: v for k, v in metrics.items() if k not in separate}, self.weights),
             self.settings,
             progress.step,
             self.elapsed(),
             self.optimizer.param_groups[0]["lr"],
             save_best,
+            self.heads if accelerator.is_main_process else None,
         )
         _save_checkpoint(accelerator, self.checkpoint)
         progress.evaluation_seconds += time.perf_counter() - evaluation_started
@@ -186,6 +191,8 @@ class _AccelerateStage:
         model = accelerator.unwrap_model(self.model)
         best_folder = latest_whole(self.output_dir / "best", "config.json")
         model.load_state_dict(type(model).from_pretrained(best_folder).state_dict())
+        if self.heads.compose(model) and accelerator.is_main_process:
+            save_composed_model(model, best_folder)
         record = self.progress.close(
             self.settings,
             stop_reason,
@@ -193,6 +200,7 @@ class _AccelerateStage:
             gate,
             baselines,
             previous,
+            rescore=lambda metrics: self.task.selection_score(metrics, self.weights),
             seconds=self.elapsed(),
             evaluation_seconds=self.progress.evaluation_seconds,  # validation, best weights and checkpoints
             resumed_from_step=self.resumed_from,

@@ -93,6 +93,13 @@ class Task:
         """The score that makes a checkpoint the best of a stage (higher is better)."""
         return float(metrics[self.gate_metric])
 
+    def separate_heads(self, model, weights) -> dict[str, tuple[str, ...]]:
+        """Heads of `model` whose checkpoint a stage under `weights` picks on their own metrics, as
+        `{module name: (selection metric, other metrics it decides, ...)}`: heads that share no parameter with the
+        rest of the model, so that their best evaluation never decides the rest's checkpoint (nothing by
+        default)."""
+        return {}
+
     def outputs_finite(self, outputs) -> bool:
         """Whether every output tensor is finite (Smoke)."""
         raise NotImplementedError

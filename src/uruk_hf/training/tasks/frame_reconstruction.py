@@ -214,11 +214,22 @@ class FrameReconstructionTask(Task):
         return {"direct": buffer_baseline(dataset, "direct")}
 
     def selection_score(self, metrics: dict, weights: LossWeights) -> float:
-        """PSNR, plus `MATERIAL_SELECTION_WEIGHT` x material mIoU in stages that train the material head."""
+        """PSNR, plus `MATERIAL_SELECTION_WEIGHT` x material mIoU in stages that train the material head (the
+        score that compares stages and calibration runs; within a stage the material head is picked on its own,
+        see `separate_heads`)."""
         score = float(metrics["psnr"])
         if weights is not None and weights.material:
             score += MATERIAL_SELECTION_WEIGHT * float(metrics.get("material_miou", 0.0))
         return score
+
+    def separate_heads(self, model, weights: LossWeights) -> dict[str, tuple[str, ...]]:
+        """The material head, picked at its best validation mIoU, in stages that train it: it reads the input
+        buffers, not the trunk (`UrukMaterialHead`), so its weights and the frame's are independent, and a stage
+        keeps the frame of its best PSNR with the material head of its best mIoU instead of trading one against
+        the other in a single checkpoint."""
+        if weights is None or not weights.material or getattr(model, "material_head", None) is None:
+            return {}
+        return {"material_head": ("material_miou", "material_accuracy", "material_balanced_accuracy")}
 
     def outputs_finite(self, outputs: list) -> bool:
         tensors = [output.frame for output in outputs]
