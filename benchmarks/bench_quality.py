@@ -44,12 +44,19 @@ def parse_args() -> argparse.Namespace:
     # The rate the lifecycle's Calibration picks for every family at the quick preset (2e-3 gave 30.23 dB here).
     parser.add_argument("--learning-rate", type=float, default=4e-3)
     parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument(
+        "--kernel-dilations", default="1", help="comma-separated dilations of the frame head's filter (e.g. 1,3)"
+    )
     return parser.parse_args()
 
 
 def train(args) -> tuple[UrukV2Ultra, dict]:
     config = UrukV2UltraConfig.from_preset(
-        args.preset, role=args.role, input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp"
+        args.preset,
+        role=args.role,
+        input_buffers=RAY_RECONSTRUCTION_LAYOUT,
+        cheap_render_buffer="path_1spp",
+        frame_kernel_dilations=[int(value) for value in args.kernel_dilations.split(",")],
     )
     torch.manual_seed(0)
     model = UrukV2Ultra(config)

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
@@ -28,3 +29,26 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         with torch.no_grad():
             frame = model(inputs).frame
         assert (frame - cheap).abs().max() < 0.06
+
+    def test_dilated_frame_filter_reaches_far_and_starts_at_the_cheap_render(self):
+        config = UrukV2UltraConfig.from_preset(
+            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp",
+            frame_kernel_dilations=[1, 3],
+        )  # fmt: skip
+        model = UrukV2Ultra(config).eval()
+        head = model.frame_head
+        assert len(head.offsets) == 50 and head.radius == 6 and (-6, 6) in head.offsets
+        inputs = torch.rand(1, 32, 21, 30)
+        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
+        with torch.no_grad():
+            assert (model(inputs).frame - cheap).abs().max() < 0.06
+            # All weight on the tap 6 pixels to the right: the frame is the cheap render shifted by 6 pixels.
+            head.projection.bias[: len(head.offsets)] = -30.0
+            head.projection.bias[head.offsets.index((0, 6))] = 30.0
+            head.projection.bias[len(head.offsets) :] = -30.0
+            head.projection.weight.zero_()
+            frame = model(inputs).frame
+        torch.testing.assert_close(frame[..., :-6], cheap[..., 6:], atol=1e-4, rtol=1e-4)
+        for bad in ({"frame_kernel_size": 4}, {"frame_kernel_dilations": [0]}):
+            with pytest.raises(ValueError, match="frame_kernel"):
+                UrukV2UltraConfig.from_preset("tiny", **bad)

@@ -49,6 +49,11 @@ class UrukRendererConfig(PretrainedConfig):
             ray-reconstruction layout). Must have 3 channels.
         albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
             Input buffer whose 3 channels modulate the predicted shading.
+        frame_kernel_size (`int`, *optional*, defaults to 5):
+            Width of each grid of taps of the frame head's predicted filter (odd).
+        frame_kernel_dilations (`list[int]`, *optional*, defaults to `[1]`):
+            Spacing in pixels of each grid of the filter (`UrukFrameHead`): `[1]` is a dense 5x5 filter, `[1, 3]`
+            adds a sparse 13x13 grid for very noisy cheap renders (the ray-reconstruction input).
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
         material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
@@ -80,6 +85,8 @@ class UrukRendererConfig(PretrainedConfig):
         depths: list[int] | None = None,
         cheap_render_buffer: str = "direct",
         albedo_buffer: str = "albedo",
+        frame_kernel_size: int = 5,
+        frame_kernel_dilations: list[int] | None = None,
         use_material_head: bool | None = None,
         material_head_buffers: list[str] | None = None,
         material_segment_buffer: str = "material_id",
@@ -96,6 +103,8 @@ class UrukRendererConfig(PretrainedConfig):
         self.depths = list(depths or full_size.get("depths", []))
         self.cheap_render_buffer = cheap_render_buffer
         self.albedo_buffer = albedo_buffer
+        self.frame_kernel_size = frame_kernel_size
+        self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
         self.use_material_head = use_material_head
         self.material_head_buffers = list(
             MATERIAL_HEAD_BUFFERS if material_head_buffers is None else material_head_buffers
@@ -159,6 +168,10 @@ class UrukRendererConfig(PretrainedConfig):
             channels = self.buffer_slice(getattr(self, field))
             if channels.stop - channels.start != 3:
                 raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
+        if self.frame_kernel_size < 1 or self.frame_kernel_size % 2 == 0:
+            raise ValueError(f"frame_kernel_size must be a positive odd number, got {self.frame_kernel_size}.")
+        if not self.frame_kernel_dilations or min(self.frame_kernel_dilations) < 1:
+            raise ValueError(f"frame_kernel_dilations must be positive integers, got {self.frame_kernel_dilations}.")
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
         if self.use_material_head and self.num_labels < 2:

@@ -26,45 +26,61 @@ class UrukFrameHead(nn.Module):
 
     `frame = sum_k softmax(w)_k * cheap(x + k) + albedo * softplus(s)`: the network predicts, per pixel, the weights
     `w` of a `kernel_size x kernel_size` filter applied to the linear cheap render (`direct` or `path_1spp`,
-    decoded from the processor's `log1p` encoding) and a shading `s`. The filter is kernel-predicting denoising
-    (KPCN, as in production denoisers): the output is a convex combination of the cheap render's own samples, so
-    it keeps emitters, the sky and direct light exactly where they are right and averages away their noise where
-    they are not. The second term is demodulation: the network predicts smooth illumination that the albedo buffer
-    modulates with texture detail (indirect light). Softmax and softplus have non-zero gradients everywhere, so
-    no pixel can get stuck during training.
+    decoded from the processor's `log1p` encoding) and a shading `s`. With several `dilations` the filter's taps
+    are the union of one `kernel_size x kernel_size` grid per dilation (spacing 1, 3, ... pixels), under one
+    softmax: a sparse wide filter that reaches `(kernel_size - 1) * max(dilations) + 1` pixels across at the cost of
+    `len(dilations)` grids, for inputs too noisy for a 5x5 neighbourhood (one path-traced sample per pixel).
+
+    The filter is kernel-predicting denoising (KPCN, as in production denoisers): the output is a convex
+    combination of the cheap render's own samples, so it keeps emitters, the sky and direct light exactly where they
+    are right and averages away their noise where they are not. The second term is demodulation: the network
+    predicts smooth illumination that the albedo buffer modulates with texture detail (indirect light). Softmax and
+    softplus have non-zero gradients everywhere, so no pixel can get stuck during training.
 
     Args:
         hidden_size (`int`): channels of the trunk features.
-        kernel_size (`int`): width of the predicted filter (odd).
+        kernel_size (`int`): width of each grid of the predicted filter (odd).
+        dilations (`list[int]`): spacing of each grid in pixels (`[1]`: a dense `kernel_size` filter).
     """
 
-    def __init__(self, hidden_size: int, kernel_size: int = 5):
+    def __init__(self, hidden_size: int, kernel_size: int = 5, dilations: list[int] | tuple[int, ...] = (1,)):
         super().__init__()
-        self.kernel_size = kernel_size
-        self.projection = nn.Conv2d(hidden_size, kernel_size * kernel_size + 3, kernel_size=3, padding=1)
+        self.kernel_size, self.dilations = kernel_size, tuple(int(d) for d in dilations)
+        half = kernel_size // 2
+        self.offsets = [
+            (dy * dilation, dx * dilation)
+            for dilation in self.dilations
+            for dy in range(-half, half + 1)
+            for dx in range(-half, half + 1)
+        ]
+        self.radius = half * max(self.dilations)
+        self.projection = nn.Conv2d(hidden_size, len(self.offsets) + 3, kernel_size=3, padding=1)
 
     def _init_identity(self) -> None:
         """Starts at `frame ~= cheap render`: a filter concentrated on the centre pixel, small shading."""
-        taps = self.kernel_size * self.kernel_size
+        taps = len(self.offsets)
+        centre = self.offsets.index((0, 0))
         nn.init.zeros_(self.projection.weight)
         nn.init.zeros_(self.projection.bias)
-        nn.init.constant_(self.projection.bias[taps // 2 : taps // 2 + 1], _INITIAL_CENTRE_LOGIT)
+        # The same share of the weight on the centre (99.2%) however many taps there are.
+        centre_logit = _INITIAL_CENTRE_LOGIT + math.log((taps - 1) / 24)
+        nn.init.constant_(self.projection.bias[centre : centre + 1], centre_logit)
         nn.init.constant_(self.projection.bias[taps:], _INITIAL_SHADING_LOGIT)
 
     def forward(self, features: torch.Tensor, cheap_log: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
-        taps = self.kernel_size * self.kernel_size
+        taps = len(self.offsets)
         projected = self.projection(features)
         weights = torch.softmax(projected[:, :taps], dim=1)
         height, width = cheap_log.shape[-2:]
-        radius = self.kernel_size // 2
+        radius = self.radius
         # exp(x) - 1 rather than expm1: ONNX has no expm1, and x = log1p(radiance) >= 0 keeps it accurate.
         cheap = torch.exp(F.pad(cheap_log, (radius, radius, radius, radius), mode="replicate")) - 1.0
         # One shifted view per tap, accumulated: 3x faster on CPU than materializing all taps with `unfold`, and
         # plain slices and multiply-adds in ONNX.
         filtered = torch.zeros_like(cheap_log)
-        for tap in range(taps):
-            dy, dx = divmod(tap, self.kernel_size)
-            filtered = filtered + cheap[:, :, dy : dy + height, dx : dx + width] * weights[:, tap : tap + 1]
+        for tap, (dy, dx) in enumerate(self.offsets):
+            window = cheap[:, :, radius + dy : radius + dy + height, radius + dx : radius + dx + width]
+            filtered = filtered + window * weights[:, tap : tap + 1]
         return filtered + albedo * F.softplus(projected[:, taps:])
 
 

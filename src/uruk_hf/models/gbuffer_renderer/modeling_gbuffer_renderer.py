@@ -56,7 +56,9 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
     def __init__(self, config: UrukRendererConfig):
         super().__init__(config)
         self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths)
-        self.frame_head = UrukFrameHead(config.hidden_sizes[0])
+        self.frame_head = UrukFrameHead(
+            config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations
+        )
         self.material_head = None
         if config.use_material_head:
             self._material_surface_slices = config.material_head_slices()
