@@ -43,6 +43,7 @@ BUDGET_TOLERANCE = 0.05
 
 FAMILY_MODULES = {
     "v2_ultra": "uruk_hf.models.v2_ultra.recipe_v2_ultra",
+    "v2_ultra_rr": "uruk_hf.models.v2_ultra.recipe_v2_ultra_ray_reconstruction",
     "v2_optimized": "uruk_hf.models.v2_optimized.recipe_v2_optimized",
     "ws5": "uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic",
 }
@@ -116,6 +117,8 @@ class ModelEntry:
         seed_claims (`tuple[tuple[str, str | None, str], ...]`): the seed card's claims about this model, each
             `(claim, metric key of ours shown beside it or None, note)`; the root card quotes them only beside our
             measured figure.
+        config_overrides (`tuple[tuple[str, Any], ...]`): config fields set on top of the preset for this model
+            (e.g. another input layout), as `(field, value)` pairs.
     """
 
     key: str
@@ -130,12 +133,14 @@ class ModelEntry:
     onnx_files: tuple[str, ...] = ()
     curve: tuple[str, ...] = ()
     seed_claims: tuple[tuple[str, str | None, str], ...] = ()
+    config_overrides: tuple[tuple[str, Any], ...] = ()
 
     def config(self, preset: str = "full"):
         """The config of this model at `preset`."""
+        overrides = dict(self.config_overrides)
         if self.role is None:
-            return self.config_class.from_preset(preset)
-        return self.config_class.from_preset(preset, role=self.role)
+            return self.config_class.from_preset(preset, **overrides)
+        return self.config_class.from_preset(preset, role=self.role, **overrides)
 
     @property
     def published(self) -> bool:

@@ -52,3 +52,19 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         for bad in ({"frame_kernel_size": 4}, {"frame_kernel_dilations": [0]}):
             with pytest.raises(ValueError, match="frame_kernel"):
                 UrukV2UltraConfig.from_preset("tiny", **bad)
+
+
+def test_ray_reconstruction_entry_reads_one_sample_per_pixel():
+    from uruk_hf.catalog import get_family, model_entry
+    from uruk_hf.schema import BUFFER_SPECS
+
+    family, entry = model_entry("v2_ultra_ray_reconstruction")
+    assert family is get_family("v2_ultra_rr")
+    config = entry.config("tiny")
+    names = [buffer["name"] for buffer in config.input_buffers]
+    assert "path_1spp" in names and "direct" not in names and config.frame_kernel_dilations == [1, 3]
+    assert config.num_channels == sum(BUFFER_SPECS[name].channels for name in names)
+    task = family.make_task(config)
+    assert task.gate_baseline == "path_1spp"
+    assert family.make_task(model_entry("v2_ultra")[1].config("tiny")).gate_baseline == "direct"
+    assert entry.subfolder == "v2_ultra_ray_reconstruction" and entry.published

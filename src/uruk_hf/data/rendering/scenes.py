@@ -300,9 +300,11 @@ def _interior_lights(scene: _Scene, count: int, width: float, depth: float, heig
     """`count` area lights: ceiling panels (large skylights in halls), or panels on the walls facing inward."""
     rng = scene.rng
     for index in range(count):
-        half = np.array([_log_uniform(rng, 0.08, 2.5 if big else 0.8) for _ in range(2)])
-        radiance = _light_colour(rng) * 12.0 * np.sqrt(0.25 / max(half.prod(), 0.005)) * rng.uniform(0.5, 2.0)
-        radiance *= 4.0 if big else 1.0  # a hall's few lights light ten times the floor of a room
+        half = np.array([_log_uniform(rng, 0.1, 2.5 if big else 0.8) for _ in range(2)])
+        # Power (radiance x area), not radiance, is drawn: a small panel is a bright bulb, a large one a soft box.
+        # A hall's lights carry eight times a room's: they light several times its floor.
+        power = _log_uniform(rng, 15.0, 120.0) * (8.0 if big else 1.0)
+        radiance = _light_colour(rng) * power / (4.0 * half.prod())
         if rng.uniform() < 0.7:  # on the ceiling, facing down
             position = [rng.uniform(-width / 3, width / 3), height - 0.01, rng.uniform(-depth / 3, depth / 3)]
             to_world = translation(position) @ rotation_x(np.pi / 2) @ scale([*half, 1.0])
@@ -355,7 +357,7 @@ def _corridor(scene: _Scene, frames: int, fov: float) -> SceneSpec:
         half = np.array([rng.uniform(0.1, 0.35), rng.uniform(0.1, 0.6)])
         tint = colour if rng.uniform() < 0.7 else _light_colour(rng)
         to_world = translation([0.0, height - 0.01, z]) @ rotation_x(np.pi / 2) @ scale([*half, 1.0])
-        scene.light(f"light_{index}", to_world, tint * rng.uniform(8.0, 30.0))
+        scene.light(f"light_{index}", to_world, tint * _log_uniform(rng, 5.0, 30.0) / (4.0 * half.prod()))
     lane = width / 2 - 0.1
     scene.props(
         ROOM_PROPS,

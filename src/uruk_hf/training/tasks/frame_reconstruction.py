@@ -81,7 +81,6 @@ class FrameReconstructionTask(Task):
     """
 
     gate_metric = "psnr"
-    gate_baseline = "direct"
     loss_weights_class = LossWeights
 
     def __init__(self, config, material_head_lr_scale: float = 2.0, discriminator_learning_rate: float = 2e-4):
@@ -209,9 +208,14 @@ class FrameReconstructionTask(Task):
         """`evaluate_renderer`; FLIP (slow) only when `full`."""
         return evaluate_renderer(model, dataset, self.processor, flip=full, config=self.config)
 
+    @property
+    def gate_baseline(self) -> str:
+        """The model's cheap render (`direct`, or `path_1spp` in the ray-reconstruction layout)."""
+        return self.config.cheap_render_buffer
+
     def gate_baselines(self, dataset: UrukClipDataset) -> dict[str, dict[str, float]]:
-        """The cheap `direct` render scored as the frame itself."""
-        return {"direct": buffer_baseline(dataset, "direct")}
+        """The cheap render the model refines (`config.cheap_render_buffer`) scored as the frame itself."""
+        return {self.gate_baseline: buffer_baseline(dataset, self.gate_baseline)}
 
     def selection_score(self, metrics: dict, weights: LossWeights) -> float:
         """PSNR, plus `MATERIAL_SELECTION_WEIGHT` x material mIoU in stages that train the material head (the
