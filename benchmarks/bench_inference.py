@@ -2,6 +2,7 @@
 the reference a user would otherwise run.
 
     python benchmarks/bench_inference.py --hub PIPELINE_DIR/hub [--sizes 256x256 1280x720 1920x1080] [--repeats 3]
+        [--models v2_ultra v2_ultra_ray_reconstruction]
 
 Median ms per frame over `--repeats` timed runs after one warm-up, batch 1, on this machine's threads. Inputs are
 random packed G-buffers of each model's channel count (latency does not depend on content); the PSNR change of int8
@@ -30,6 +31,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--hub", required=True, help="a folder built by `uruk publish build` (or `uruk pipeline`)")
     parser.add_argument("--sizes", nargs="+", default=["256x256", "1280x720"], help="WIDTHxHEIGHT")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", nargs="+", default=None, help="model keys (default: every published model)")
     return parser.parse_args()
 
 
@@ -60,6 +62,8 @@ def main() -> None:
         normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
         oidn_ms = median_ms(args.repeats, oidn_denoise, noisy, albedo, normal)
         for entry in PUBLISHED_MODELS:
+            if args.models is not None and entry.key not in args.models:
+                continue
             folder = hub / entry.subfolder
             if not (folder / "model.onnx").is_file():
                 continue

@@ -116,6 +116,16 @@ def _baseline_metrics(data: Path, mlp, majority: int) -> dict[str, dict]:
     return baselines
 
 
+def _run_data(run: Path) -> Path:
+    """The renderers' dataset of a pipeline folder: the one its `results.json` names (`--data`), else `RUN/data`."""
+    results = run / "results.json"
+    if results.exists():
+        recorded = json.loads(results.read_text()).get("data", {}).get(_RENDERER_DATASET)
+        if recorded:
+            return Path(recorded)
+    return run / "data"
+
+
 def _set_name(size: int) -> str:
     return f"ood_{size}"
 
@@ -132,8 +142,9 @@ def evaluate_generalization(
     """Evaluates renderers and baselines on the test split of `data` and on the hand-made scenes at `sizes`.
 
     Args:
-        run: a `uruk pipeline` folder: its renderers (`run_models`), its data (`RUN/data`) and where the hand-made
-            sets and the results go, unless the arguments below say otherwise.
+        run: a `uruk pipeline` folder: its renderers (`run_models`), its data (the dataset its `results.json`
+            names, else `RUN/data`) and where the hand-made sets and the results go, unless the arguments below say
+            otherwise.
         data: the dataset whose test split is the in-distribution reference (its train split trains the
             per-pixel MLP baseline).
         models: more models to evaluate, `{name: Hub-format folder}` (any registered renderer family).
@@ -153,7 +164,7 @@ def evaluate_generalization(
     run = None if run is None else Path(run)
     if run is None and (data is None or scenes_root is None):
         raise ValueError("Pass a pipeline folder (--run), or both --data and --scenes.")
-    data = Path(data) if data is not None else run / "data"
+    data = Path(data) if data is not None else _run_data(run)
     scenes_root = Path(scenes_root) if scenes_root is not None else run / "generalization"
     output = Path(output) if output is not None else (run / "generalization.json" if run else None)
     if not (data / "generation.json").exists():
