@@ -41,7 +41,9 @@ def test_demo_renders_every_model_to_png(tmp_path, capsys):
     written = sorted(path.name for path in tmp_path.iterdir())
     assert "v2_ultra_frame.png" in written and "v2_ultra_material_map.png" in written
     assert "ws5_student_frame.png" in written and "ws5_student_material_map.png" not in written
-    assert len(written) == 8
+    published = [entry for _, entry in iter_models(published_only=True)]
+    expected = sum(1 + entry.config("tiny").use_material_head for entry in published)
+    assert len(written) == expected and "v2_ultra_ray_reconstruction_frame.png" in written
 
 
 @pytest.mark.skipif(shutil.which("uruk") is None, reason="console script not installed (pip install -e .)")

@@ -52,6 +52,15 @@ def _numbers(value) -> list[float]:
     return []
 
 
+def _contexts(card: str, numbers: list[str]) -> list[str]:
+    """Where each of `numbers` first appears in `card`, with the text around it (for error messages)."""
+    found = []
+    for number in numbers:
+        index = card.find(number)
+        found.append(card[max(0, index - 40) : index + 40].replace("\n", " "))
+    return found
+
+
 def unsourced_numbers(card: str, records: list, template: str) -> list[str]:
     """The numbers written in `card` that neither its `template` text holds nor any numeric value of `records`
     (JSON-like objects) gives under the formats cards use (rounded to 0-4 decimals, x100 for fractions, /1e6 for
@@ -160,9 +169,12 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         provenance=context["provenance"],
     )
     records = [context["evaluation"], training, config.to_dict(), context["generation"], task_fields]
-    unsourced = unsourced_numbers(str(card), records, template)
+    # The data description is our own fixed wording around recorded sizes ("Mitsuba 3" is a product name).
+    unsourced = unsourced_numbers(str(card), records, template + context["data_description"])
     if unsourced:
-        raise ValueError(f"The {key} card holds numbers that no record holds: {unsourced}")
+        raise ValueError(
+            f"The {key} card holds numbers that no record holds: {unsourced} in {_contexts(str(card), unsourced)}"
+        )
     with atomic_path(folder / "README.md") as temporary:
         card.save(temporary)
 
@@ -324,8 +336,11 @@ def _root_card(output: Path, context: dict, published: list, rows: list[dict], r
         ),
     )
     claimed = " ".join(claim for _, entry in published for claim, _, _ in entry.seed_claims)  # quoted beside ours
-    unsourced = unsourced_numbers(str(card), [evaluation, rows, context["generation"]], template + claimed)
+    allowed_text = template + claimed + context["data_description"]
+    unsourced = unsourced_numbers(str(card), [evaluation, rows, context["generation"]], allowed_text)
     if unsourced:
-        raise ValueError(f"The root card holds numbers that no record holds: {unsourced}")
+        raise ValueError(
+            f"The root card holds numbers that no record holds: {unsourced} in {_contexts(str(card), unsourced)}"
+        )
     with atomic_path(output / "README.md") as temporary:
         card.save(temporary)
