@@ -170,7 +170,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
     )
     records = [context["evaluation"], training, config.to_dict(), context["generation"], task_fields]
     # The data description is our own fixed wording around recorded sizes ("Mitsuba 3" is a product name).
-    unsourced = unsourced_numbers(str(card), records, template + context["data_description"])
+    unsourced = unsourced_numbers(str(card), records, f"{template} {context['data_description']}")
     if unsourced:
         raise ValueError(
             f"The {key} card holds numbers that no record holds: {unsourced} in {_contexts(str(card), unsourced)}"
@@ -336,7 +336,7 @@ def _root_card(output: Path, context: dict, published: list, rows: list[dict], r
         ),
     )
     claimed = " ".join(claim for _, entry in published for claim, _, _ in entry.seed_claims)  # quoted beside ours
-    allowed_text = template + claimed + context["data_description"]
+    allowed_text = " ".join([template, claimed, context["data_description"]])
     unsourced = unsourced_numbers(str(card), [evaluation, rows, context["generation"]], allowed_text)
     if unsourced:
         raise ValueError(
