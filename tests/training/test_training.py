@@ -19,7 +19,6 @@ from uruk_hf import (
     UrukGBufferProcessor,
     UrukV2Ultra,
     UrukV2UltraConfig,
-    UrukWS5CinematicConfig,
     UrukWS5CinematicRenderer,
 )
 from uruk_hf.reprojection import warp_previous_frame
@@ -169,11 +168,12 @@ def test_teacher_term_counts_only_where_the_teacher_is_closer():
     assert teacher_bounded_l1(teacher, teacher, target) == 0
 
 
-def _stage(tmp_path, tiny_dataset, **overrides):
+def _stage(tmp_path, tiny_dataset, model_class=UrukWS5CinematicRenderer, **overrides):
+    """A tiny `model_class` and a function running one stage of it (settings: test defaults plus `overrides`)."""
     folder, _ = tiny_dataset
     torch.manual_seed(0)
-    config = UrukWS5CinematicConfig.from_preset("tiny")
-    model = UrukWS5CinematicRenderer(config)
+    config = model_class.config_class.from_preset("tiny")
+    model = model_class(config)
     task = FrameReconstructionTask(config)
     train = UrukClipDataset(folder, "train", config.input_buffers)
     validation = UrukClipDataset(folder, "validation", config.input_buffers)
@@ -217,20 +217,16 @@ def test_material_head_is_picked_at_its_own_best_mIoU(tmp_path, tiny_dataset):
     """In a stage that trains materials, the frame's checkpoint is the best PSNR and the material head's the best
     mIoU; the saved best model is exactly their composition, and its record says so."""
     folder, _ = tiny_dataset
-    torch.manual_seed(0)
-    config = UrukV2UltraConfig.from_preset("tiny")
-    model = UrukV2Ultra(config)
-    task = FrameReconstructionTask(config)
-    train = UrukClipDataset(folder, "train", config.input_buffers)
-    validation = UrukClipDataset(folder, "validation", config.input_buffers)
-    settings = StageSettings(
-        "materials", learning_rate=3e-3, batch_size=2, max_steps=8, eval_every=1, warmup_steps=1, patience=20,
+    model, run = _stage(
+        tmp_path, tiny_dataset, UrukV2Ultra, name="materials", learning_rate=3e-3, max_steps=8, patience=20,
         weights=FRAME_AND_MATERIAL_LOSS,
     )  # fmt: skip
+    task = FrameReconstructionTask(model.config)
+    validation = UrukClipDataset(folder, "validation", model.config.input_buffers)
     assert task.separate_heads(model, FRAME_LOSS) == {} and "material_head" in task.separate_heads(
-        model, settings.weights
+        model, FRAME_AND_MATERIAL_LOSS
     )
-    record = train_stage(Accelerator(cpu=True), model, task, train, validation, settings, tmp_path)
+    record = run()
     history = record["history"]
     frame_best = max(history, key=lambda entry: entry["psnr"])
     material_best = max(history, key=lambda entry: entry["material_miou"])
@@ -242,7 +238,7 @@ def test_material_head_is_picked_at_its_own_best_mIoU(tmp_path, tiny_dataset):
         record["best"]["psnr"] == frame_best["psnr"]
         and record["best"]["material_miou"] == material_best["material_miou"]
     )
-    assert record["best"]["score"] == pytest.approx(task.selection_score(record["best"], settings.weights))
+    assert record["best"]["score"] == pytest.approx(task.selection_score(record["best"], FRAME_AND_MATERIAL_LOSS))
     saved = UrukV2Ultra.from_pretrained(tmp_path / "best").eval()
     metrics = task.evaluate(saved, validation)
     assert metrics["psnr"] == pytest.approx(frame_best["psnr"], abs=1e-4)

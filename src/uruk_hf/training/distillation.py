@@ -35,7 +35,6 @@ from .progress import (
     TrainingDivergedError,
     group_learning_rate,
     save_best_model,
-    save_composed_model,
     scheduled_learning_rate,
     stage_weights,
 )
@@ -143,12 +142,10 @@ class UrukCurriculumCallback(TrainerCallback):
             def save_best():
                 save_best_model(model, self.output_dir / f"{stage.settings.name}_best", optimizer)
 
-        weights = stage_weights(stage.settings, self.task)
         heads = self._heads(model)
-        separate = heads.metric_keys()
         decision = self.progress.evaluated(
             metrics,
-            self.task.selection_score({k: v for k, v in metrics.items() if k not in separate}, weights),
+            heads.score(metrics),
             stage.settings,
             state.global_step,
             time.perf_counter() - self._clock,
@@ -165,8 +162,8 @@ class UrukCurriculumCallback(TrainerCallback):
     def _heads(self, model) -> HeadSelection:
         """The current stage's separately picked heads (`Task.separate_heads`), kept in `<stage>_heads/`."""
         stage = self.current
-        heads = self.task.separate_heads(model, stage_weights(stage.settings, self.task))
-        return HeadSelection(model, heads, self.output_dir / f"{stage.settings.name}_heads")
+        weights = stage_weights(stage.settings, self.task)
+        return HeadSelection(model, self.task, weights, self.output_dir / f"{stage.settings.name}_heads")
 
     def end_stage(self, decision: str, state, control, model) -> None:
         """Closes the current stage (`decision` says why): records it, checks its gate, and either stops training
@@ -176,10 +173,7 @@ class UrukCurriculumCallback(TrainerCallback):
         best_folder = self.output_dir / f"{stage.settings.name}_best"
         heads = self._heads(model)
         if heads.heads and state.is_world_process_zero:
-            best_model = type(model).from_pretrained(best_folder)
-            if heads.compose(best_model):
-                save_composed_model(best_model, best_folder)
-        weights = stage_weights(stage.settings, self.task)
+            heads.compose_into(type(model).from_pretrained(best_folder), best_folder, save=True)
         record = self.progress.close(
             stage.settings,
             decision,
@@ -187,7 +181,7 @@ class UrukCurriculumCallback(TrainerCallback):
             stage.gate,
             self.baselines,
             self.records[-1]["best"] if self.records else None,
-            rescore=lambda metrics: self.task.selection_score(metrics, weights),
+            rescore=heads.full_score,
             distillation=None if stage.distillation is None else asdict(stage.distillation),
         )
         if "gate" in record and not record["gate"]["passed"]:

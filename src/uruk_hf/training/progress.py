@@ -25,7 +25,6 @@ __all__ = [
     "annealing_factor",
     "group_learning_rate",
     "save_best_model",
-    "save_composed_model",
     "scheduled_learning_rate",
     "swap_into_place",
 ]
@@ -127,24 +126,31 @@ def swap_into_place(temporary: Path, folder: Path) -> None:
 
 class HeadSelection:
     """Picks the checkpoint of heads that a stage selects on their own metrics (`Task.separate_heads`): the
-    weights of each head at its best validation metric are kept in `folder/best_<head>.safetensors`, and `compose`
-    puts them into the model holding the stage's best weights for everything else.
+    weights of each head at its best validation metric are kept in `folder/best_<head>.safetensors`, and
+    `compose_into` puts them into the model holding the stage's best weights for everything else.
 
     Args:
         model: the (unwrapped) model.
-        heads: `{module name: (selection metric, other metrics it decides, ...)}`.
-        folder: the stage folder.
+        task: its `Task` (which heads are separate, and the selection score).
+        weights: the stage's loss-term weights.
+        folder: where the heads' best weights are kept.
     """
 
-    def __init__(self, model, heads: dict[str, tuple[str, ...]], folder: Path):
-        self.model, self.heads, self.folder = model, heads, Path(folder)
+    def __init__(self, model, task, weights, folder: Path):
+        self.model, self.task, self.weights, self.folder = model, task, weights, Path(folder)
+        self.heads: dict[str, tuple[str, ...]] = task.separate_heads(model, weights)
 
     def path(self, head: str) -> Path:
         return self.folder / f"best_{head}.safetensors"
 
-    def metric_keys(self) -> set[str]:
-        """Every metric decided by a separately picked head."""
-        return {key for keys in self.heads.values() for key in keys}
+    def score(self, metrics: dict) -> float:
+        """The selection score of the rest of the model: the task's score without the separate heads' metrics."""
+        separate = {key for keys in self.heads.values() for key in keys}
+        return self.task.selection_score({k: v for k, v in metrics.items() if k not in separate}, self.weights)
+
+    def full_score(self, metrics: dict) -> float:
+        """The task's selection score of every metric (the composed model's score)."""
+        return self.task.selection_score(metrics, self.weights)
 
     def save(self, head: str) -> None:
         """Writes the current weights of `head` atomically."""
@@ -158,8 +164,10 @@ class HeadSelection:
         save_file(state, str(temporary))
         os.replace(temporary, self.path(head))
 
-    def compose(self, model) -> list[str]:
-        """Loads every head's best weights into `model`; returns the heads it loaded."""
+    def compose_into(self, model, best_folder: Path, save: bool) -> list[str]:
+        """Loads every head's best weights into `model` (which holds the weights of `best_folder`) and, when
+        `save` and some head was loaded, writes the composed model back into `best_folder` by a swap, keeping the
+        optimizer state saved there. Returns the heads it loaded."""
         from safetensors.torch import load_file
 
         loaded = []
@@ -167,18 +175,14 @@ class HeadSelection:
             if self.path(head).exists():
                 getattr(model, head).load_state_dict(load_file(str(self.path(head))))
                 loaded.append(head)
+        if loaded and save:
+            temporary = best_folder.with_name(best_folder.name + ".partial")
+            shutil.rmtree(temporary, ignore_errors=True)
+            model.save_pretrained(temporary)
+            if (best_folder / OPTIMIZER_FILE).exists():
+                shutil.copy2(best_folder / OPTIMIZER_FILE, temporary / OPTIMIZER_FILE)
+            swap_into_place(temporary, best_folder)
         return loaded
-
-
-def save_composed_model(model, folder: Path) -> None:
-    """Replaces the weights in the best-model `folder` by `model`'s (its separately picked heads composed in),
-    keeping the optimizer state saved there; by a swap, so `folder` is always a whole model."""
-    temporary = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(temporary, ignore_errors=True)
-    model.save_pretrained(temporary)
-    if (folder / OPTIMIZER_FILE).exists():
-        shutil.copy2(folder / OPTIMIZER_FILE, temporary / OPTIMIZER_FILE)
-    swap_into_place(temporary, folder)
 
 
 def save_best_model(model, folder: Path, optimizer=None) -> None:

@@ -25,7 +25,6 @@ from .progress import (
     TrainingDivergedError,
     group_learning_rate,
     save_best_model,
-    save_composed_model,
     scheduled_learning_rate,
     stage_weights,
     swap_into_place,
@@ -90,7 +89,7 @@ class _AccelerateStage:
         )
         self.model, self.optimizer, self.loader = accelerator.prepare(model, optimizer, loader)
         self.progress = StageProgress()
-        self.heads = HeadSelection(model, task.separate_heads(model, self.weights), self.output_dir)
+        self.heads = HeadSelection(model, task, self.weights, self.output_dir)
         accelerator.register_for_checkpointing(self.progress)
         self.checkpoint = self.output_dir / "checkpoint"
         self.resumed_from = None
@@ -140,10 +139,9 @@ class _AccelerateStage:
             def save_best():
                 save_best_model(accelerator.unwrap_model(self.model), self.output_dir / "best", self.optimizer)
 
-        separate = self.heads.metric_keys()
         decision = progress.evaluated(
             metrics,
-            self.task.selection_score({k: v for k, v in metrics.items() if k not in separate}, self.weights),
+            self.heads.score(metrics),
             self.settings,
             progress.step,
             self.elapsed(),
@@ -191,8 +189,7 @@ class _AccelerateStage:
         model = accelerator.unwrap_model(self.model)
         best_folder = latest_whole(self.output_dir / "best", "config.json")
         model.load_state_dict(type(model).from_pretrained(best_folder).state_dict())
-        if self.heads.compose(model) and accelerator.is_main_process:
-            save_composed_model(model, best_folder)
+        self.heads.compose_into(model, best_folder, save=accelerator.is_main_process)
         record = self.progress.close(
             self.settings,
             stop_reason,
@@ -200,7 +197,7 @@ class _AccelerateStage:
             gate,
             baselines,
             previous,
-            rescore=lambda metrics: self.task.selection_score(metrics, self.weights),
+            rescore=self.heads.full_score,
             seconds=self.elapsed(),
             evaluation_seconds=self.progress.evaluation_seconds,  # validation, best weights and checkpoints
             resumed_from_step=self.resumed_from,
