@@ -33,9 +33,7 @@ class ToyTask(FrameReconstructionTask):
 
 def train_toy(data, output, preset, resume):
     lifecycle = Lifecycle(TOY, data, output, preset, resume)
-    model, learning_rate = lifecycle.calibrated_model("toy", FRAME_LOSS)
-    record = lifecycle.production(model, FRAME_LOSS, learning_rate)
-    lifecycle.save_model("toy", model, record)
+    _, _, learning_rate = lifecycle.train_model("toy", FRAME_LOSS)
     return lifecycle.write({"learning_rate": learning_rate})
 
 

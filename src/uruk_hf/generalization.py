@@ -42,73 +42,75 @@ def run_models(run: str | Path) -> dict[str, Path]:
 
 
 def _model_metrics(folder: Path, sets: dict[str, Path]) -> dict[str, dict]:
+    """`{"params", "sets": {set: metrics}}` of the model in `folder`, whichever registered family it belongs to."""
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(folder)
-    family = family_for_model_type(config.model_type)
-    model_class = next(
-        model.model_class for model in family.models if model.config_class.model_type == config.model_type
-    )
-    model = model_class.from_pretrained(folder).eval()
-    task = family.make_task(model.config)
-    metrics = {}
-    for name, data in sets.items():
-        metrics[name] = task.evaluate(model, task.dataset(data, "test"), full=True)
-    params = sum(parameter.numel() for parameter in model.parameters())
-    return {"params": params, "sets": metrics}
+    from .pipeline import evaluate_on_sets
+
+    model_type = AutoConfig.from_pretrained(folder).model_type
+    family = family_for_model_type(model_type)
+    entry = next(model for model in family.models if model.config_class.model_type == model_type)
+    metrics = evaluate_on_sets(family, entry, folder, sets)
+    params = next(iter(metrics.values())).get("params")
+    return {
+        "params": params,
+        "sets": {name: {k: v for k, v in m.items() if k != "params"} for name, m in metrics.items()},
+    }
 
 
 def _material_baselines(data: Path) -> tuple:
     """The per-pixel MLP trained on `data`'s train split and the majority class of that split."""
     from .data.folder import load_split
-    from .data.rendering.baselines import train_per_pixel_mlp
+    from .data.rendering.baselines import majority_material, train_per_pixel_mlp
     from .schema import MATERIAL_CLASSES
 
     mlp, _ = train_per_pixel_mlp(data, len(MATERIAL_CLASSES))
-    labels = load_split(data, "train", ["material_label"])["material_label"].astype(np.int64).ravel()
-    majority = int(np.bincount(labels[labels >= 0], minlength=len(MATERIAL_CLASSES)).argmax())
-    return mlp, majority
+    labels = load_split(data, "train", ["material_label"])["material_label"]
+    return mlp, majority_material(labels, len(MATERIAL_CLASSES))
 
 
 def _baseline_metrics(data: Path, mlp, majority: int) -> dict[str, dict]:
     import torch
 
     from .data.folder import load_split
-    from .data.rendering.baselines import OIDN_QUALITIES, oidn_frames, per_pixel_mlp_metrics
+    from .data.rendering.baselines import (
+        OIDN_QUALITIES,
+        ground_truth_floor,
+        oidn_frames,
+        per_pixel_mlp_metrics,
+        to_bchw,
+    )
     from .metrics import frame_metrics, material_metrics, temporal_error
 
     rows = load_split(data, "test")
     order = np.lexsort((rows["frame_index"], rows["scene_id"]))
     rows = {name: value[order] for name, value in rows.items()}
-
-    def frames(array) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(array, np.float32)).permute(0, 3, 1, 2)
-
-    target = frames(rows["ground_truth"])
+    target = to_bchw(rows["ground_truth"])
     clip_length = int(np.max(np.unique(rows["scene_id"], return_counts=True)[1]))
     whole_clips = clip_length > 1 and len(target) % clip_length == 0
 
     def clips(tensor: torch.Tensor) -> torch.Tensor:
         return tensor.reshape(-1, clip_length, *tensor.shape[1:])
 
+    if whole_clips:
+        motion, valid = clips(to_bchw(rows["motion"])), clips(to_bchw(rows["history_valid"]))
+        ground_truth_temporal = temporal_error(clips(target), motion, valid)
+
     def with_temporal(prediction: torch.Tensor) -> dict[str, float]:
         """Frame metrics, plus the temporal error of `prediction` and of the ground truth over the clips."""
         metrics = frame_metrics(prediction, target)
         if whole_clips:
-            motion, valid = clips(frames(rows["motion"])), clips(frames(rows["history_valid"]))
             metrics["temporal_error"] = temporal_error(clips(prediction), motion, valid)
-            metrics["temporal_error_ground_truth"] = temporal_error(clips(target), motion, valid)
+            metrics["temporal_error_ground_truth"] = ground_truth_temporal
         return metrics
 
-    baselines = {name: with_temporal(frames(rows[name])) for name in ("direct", "path_1spp")}
+    baselines = {name: with_temporal(to_bchw(rows[name])) for name in ("direct", "path_1spp")}
     for quality in OIDN_QUALITIES:
         denoised, ms_per_frame = oidn_frames(rows, quality)
-        baselines[f"oidn_{quality}"] = {**with_temporal(frames(denoised)), "ms_per_frame": ms_per_frame}
-    independent = rows["has_independent_ground_truth"].astype(bool)
-    if independent.any():
-        baselines["gt_floor"] = frame_metrics(
-            frames(rows["ground_truth_independent"][independent]), target[torch.from_numpy(independent)]
-        )
+        baselines[f"oidn_{quality}"] = {**with_temporal(to_bchw(denoised)), "ms_per_frame": ms_per_frame}
+    floor = ground_truth_floor(rows)
+    if floor is not None:
+        baselines["gt_floor"] = floor
     labels = rows["material_label"].astype(np.int64)
     labelled = labels[labels >= 0]
     baselines["per_pixel_mlp"] = per_pixel_mlp_metrics(mlp, rows)

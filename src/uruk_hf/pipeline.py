@@ -19,6 +19,7 @@ from .file_utils import atomic_path
 from .tables import CELL_FORMATS, format_table, metric_cells
 
 __all__ = [
+    "evaluate_on_sets",
     "evaluate_on_test",
     "plot_training_curves",
     "results_table",
@@ -46,14 +47,23 @@ def select_families(names: list[str] | None) -> tuple[list[Family], list[str]]:
     return [family for family in iter_families() if family.name in selected], added
 
 
-def evaluate_on_test(family: Family, model_entry, model_folder: str | Path, data: str | Path) -> dict[str, float]:
-    """Loads a Hub-format model folder and evaluates it on the test split of `data` with its family's task (every
-    metric, the slow ones included); adds `params`."""
+def evaluate_on_sets(
+    family: Family, model_entry, model_folder: str | Path, sets: dict[str, str | Path]
+) -> dict[str, dict[str, float]]:
+    """Loads a Hub-format model folder once and evaluates it on the test split of every dataset folder of `sets`
+    (`{name: folder}`) with its family's task (every metric, the slow ones included); each result has `params`."""
     model = model_entry.model_class.from_pretrained(model_folder).eval()
     task = family.make_task(model.config)
-    metrics = task.evaluate(model, task.dataset(data, "test"), full=True)
-    metrics["params"] = sum(parameter.numel() for parameter in model.parameters())
-    return metrics
+    params = sum(parameter.numel() for parameter in model.parameters())
+    return {
+        name: {**task.evaluate(model, task.dataset(data, "test"), full=True), "params": params}
+        for name, data in sets.items()
+    }
+
+
+def evaluate_on_test(family: Family, model_entry, model_folder: str | Path, data: str | Path) -> dict[str, float]:
+    """`evaluate_on_sets` on the test split of `data` alone."""
+    return evaluate_on_sets(family, model_entry, model_folder, {"test": data})["test"]
 
 
 def _validation_history(output: Path, folders: tuple[str, ...]) -> list[dict]:

@@ -256,6 +256,15 @@ class Lifecycle:
         )
         return record
 
+    def train_model(self, key: str, weights) -> tuple[object, dict, float]:
+        """Smoke, Calibration and Production of a fresh model `key` under the loss-term `weights`, saved under
+        `models/<key>`; returns the model (holding its best weights), the Production record and the chosen
+        learning rate."""
+        model, learning_rate = self.calibrated_model(key, weights)
+        record = self.production(model, weights, learning_rate)
+        self.save_model(key, model, record)
+        return model, record, learning_rate
+
     def make_accelerator(self, name: str):
         from accelerate import Accelerator
 

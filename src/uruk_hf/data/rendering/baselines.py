@@ -26,10 +26,13 @@ __all__ = [
     "MATERIAL_BASELINES",
     "OIDN_QUALITIES",
     "compute_baselines",
+    "ground_truth_floor",
     "load_split",
+    "majority_material",
     "oidn_denoise",
     "oidn_frames",
     "per_pixel_mlp_metrics",
+    "to_bchw",
     "train_per_pixel_mlp",
 ]
 
@@ -67,7 +70,24 @@ def oidn_frames(rows: dict[str, np.ndarray], quality: str = "high") -> tuple[np.
     return np.stack(denoised), float(np.median(timings) * 1e3)
 
 
-def _to_bchw(frames: np.ndarray) -> torch.Tensor:
+def ground_truth_floor(rows: dict[str, np.ndarray]) -> dict[str, float] | None:
+    """Frame metrics of the independent ground-truth re-render against the ground truth, on the frames of `rows`
+    that have one (the ground truth's own noise floor); `None` when none has."""
+    independent = rows["has_independent_ground_truth"].astype(bool)
+    if not independent.any():
+        return None
+    target = to_bchw(rows["ground_truth"][independent])
+    return frame_metrics(to_bchw(rows["ground_truth_independent"][independent]), target)
+
+
+def majority_material(labels: np.ndarray, num_classes: int) -> int:
+    """The most frequent class among the labelled pixels (`>= 0`) of `labels`."""
+    labels = np.asarray(labels, np.int64).ravel()
+    return int(np.bincount(labels[labels >= 0], minlength=num_classes).argmax())
+
+
+def to_bchw(frames: np.ndarray) -> torch.Tensor:
+    """`(N, H, W, C)` frames (any float dtype) as a float32 `(N, C, H, W)` tensor."""
     return torch.from_numpy(np.asarray(frames, np.float32)).permute(0, 3, 1, 2)
 
 
@@ -148,18 +168,16 @@ def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, ml
     """
     rows = load_split(folder, split)
     num_classes = len(MATERIAL_CLASSES)
-    target = _to_bchw(rows["ground_truth"])
+    target = to_bchw(rows["ground_truth"])
     baselines = {
-        "direct": frame_metrics(_to_bchw(rows["direct"]), target),
-        "path_1spp": frame_metrics(_to_bchw(rows["path_1spp"]), target),
+        "direct": frame_metrics(to_bchw(rows["direct"]), target),
+        "path_1spp": frame_metrics(to_bchw(rows["path_1spp"]), target),
     }
     denoised, ms_per_frame = oidn_frames(rows)
-    baselines["oidn"] = {**frame_metrics(_to_bchw(denoised), target), "ms_per_frame": ms_per_frame}
-    independent = rows["has_independent_ground_truth"].astype(bool)
-    if independent.any():
-        baselines["gt_floor"] = frame_metrics(
-            _to_bchw(rows["ground_truth_independent"][independent]), target[torch.from_numpy(independent)]
-        )
+    baselines["oidn"] = {**frame_metrics(to_bchw(denoised), target), "ms_per_frame": ms_per_frame}
+    floor = ground_truth_floor(rows)
+    if floor is not None:
+        baselines["gt_floor"] = floor
 
     labels = rows["material_label"].astype(np.int64)
     model, training = train_per_pixel_mlp(folder, num_classes, max_epochs=mlp_epochs, seed=seed)
@@ -170,7 +188,7 @@ def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, ml
     train_labels = train["material_label"].astype(np.int64).ravel()
     train_ids = np.rint(train["material_id"].astype(np.float32)).astype(np.int64).ravel()
     keep = train_labels >= 0
-    majority = int(np.bincount(train_labels[keep], minlength=num_classes).argmax())
+    majority = majority_material(train_labels, num_classes)
     baselines["majority"] = material_metrics(np.full(labelled.shape, majority), labelled, num_classes)
     lookup = np.full(256, majority)
     for object_id in np.unique(train_ids[keep]):

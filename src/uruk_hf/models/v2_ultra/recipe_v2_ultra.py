@@ -39,9 +39,7 @@ def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool) -> dict:
     """The teacher's Production, then the student's distillation; writes both models and the seed's three legacy
     files (global best, stage 1, stage 2)."""
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
-    teacher, learning_rate = lifecycle.calibrated_model("v2_ultra_teacher", FRAME_AND_MATERIAL_LOSS)
-    record = lifecycle.production(teacher, FRAME_AND_MATERIAL_LOSS, learning_rate)
-    lifecycle.save_model("v2_ultra_teacher", teacher, record)
+    teacher, _, learning_rate = lifecycle.train_model("v2_ultra_teacher", FRAME_AND_MATERIAL_LOSS)
     lifecycle.smoke(lifecycle.new_model("v2_ultra"), V2_ULTRA_CURRICULUM[0][1], name="smoke_student")
     student, record = lifecycle.distill("v2_ultra", teacher, learning_rate, V2_ULTRA_CURRICULUM)
     lifecycle.save_model("v2_ultra", student, record)

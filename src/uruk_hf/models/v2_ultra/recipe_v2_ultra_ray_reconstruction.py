@@ -35,9 +35,7 @@ _TIME_BUDGETS = {"quick": (240.0, None)}
 def train_v2_ultra_ray_reconstruction(data: Path, output: Path, preset: str, resume: bool) -> dict:
     """Smoke, Calibration and Production of the ray-reconstruction V2-Ultra; writes `models/<key>`."""
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
-    model, learning_rate = lifecycle.calibrated_model("v2_ultra_ray_reconstruction", FRAME_AND_MATERIAL_LOSS)
-    record = lifecycle.production(model, FRAME_AND_MATERIAL_LOSS, learning_rate)
-    lifecycle.save_model("v2_ultra_ray_reconstruction", model, record)
+    _, _, learning_rate = lifecycle.train_model("v2_ultra_ray_reconstruction", FRAME_AND_MATERIAL_LOSS)
     return lifecycle.write({"learning_rate": learning_rate})
 
 

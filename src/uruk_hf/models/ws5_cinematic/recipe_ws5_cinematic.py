@@ -25,9 +25,7 @@ def train_ws5(data: Path, output: Path, preset: str, resume: bool) -> dict:
     """The renderer's Production, then its student's distillation; writes both models and the seed's files
     (`ws5_frontier_best.pt`, the student's best and final)."""
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
-    teacher, learning_rate = lifecycle.calibrated_model("ws5_cinematic_renderer", FRAME_LOSS)
-    record = lifecycle.production(teacher, FRAME_LOSS, learning_rate)
-    lifecycle.save_model("ws5_cinematic_renderer", teacher, record)
+    teacher, record, learning_rate = lifecycle.train_model("ws5_cinematic_renderer", FRAME_LOSS)
     save_legacy(teacher, lifecycle.legacy_path("ws5_cinematic_renderer"), "production", record["best"])
     lifecycle.smoke(lifecycle.new_model("ws5_student"), FRAME_LOSS, name="smoke_student")
     student, record = lifecycle.distill("ws5_student", teacher, learning_rate, WS5_CURRICULUM)
