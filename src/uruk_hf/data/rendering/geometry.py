@@ -10,6 +10,7 @@ __all__ = [
     "displaced_sphere_mesh",
     "extruded_polygon_mesh",
     "look_at_basis",
+    "place_mesh",
     "project_points",
     "rotation_x",
     "rotation_y",
@@ -45,6 +46,14 @@ def rotation_x(angle: float) -> np.ndarray:
     matrix = np.eye(4)
     matrix[1, 1], matrix[1, 2], matrix[2, 1], matrix[2, 2] = cos, -sin, sin, cos
     return matrix
+
+
+def place_mesh(mesh: tuple, place: np.ndarray) -> tuple:
+    """`(vertices, faces, uvs, normals)` moved by the rigid 4x4 transform `place` (positions and normals,
+    float32); faces and uvs unchanged."""
+    vertices, faces, uvs, normals = mesh
+    world = np.column_stack([vertices, np.ones(len(vertices))]) @ place.T
+    return world[:, :3].astype(np.float32), faces, uvs, (normals @ place[:3, :3].T).astype(np.float32)
 
 
 def _orient_outward(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:

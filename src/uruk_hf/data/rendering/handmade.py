@@ -21,7 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry import displaced_sphere_mesh, extruded_polygon_mesh, rotation_x, rotation_y, scale, translation
+from .geometry import (
+    displaced_sphere_mesh,
+    extruded_polygon_mesh,
+    place_mesh,
+    rotation_x,
+    rotation_y,
+    scale,
+    translation,
+)
 from .materials import MaterialSample, sample_material
 from .scenes import SceneObject, SceneSpec
 
@@ -66,10 +74,9 @@ class _SceneBuilder:
         to_world = translation(centre) @ rotation @ scale([*half_size, 1.0])
         self.objects.append(SceneObject(name, "light", to_world, next(self.ids), radiance=np.asarray(radiance, float)))
 
-    def _mesh(self, name, kind, mesh, place, material, radiance=None, uv_scale=1.0) -> None:
-        vertices, faces, uvs, normals = mesh
-        world = np.column_stack([vertices, np.ones(len(vertices))]) @ place.T
-        mesh = (world[:, :3].astype(np.float32), faces, uvs, (normals @ place[:3, :3].T).astype(np.float32))
+    def add_mesh(self, name, kind, mesh, place, material, radiance=None, uv_scale=1.0) -> None:
+        """A mesh `(vertices, faces, uvs, normals)` placed by `place`; an emitter when given `radiance`."""
+        mesh = place_mesh(mesh, place)
         radiance = None if radiance is None else np.asarray(radiance, float)
         self.objects.append(
             SceneObject(name, kind, np.eye(4), next(self.ids), material, mesh, radiance=radiance, uv_scale=uv_scale)
@@ -80,19 +87,19 @@ class _SceneBuilder:
         half_x, height, half_z = size[0] / 2, size[1], size[2] / 2
         polygon = np.array([[-half_x, -half_z], [half_x, -half_z], [half_x, half_z], [-half_x, half_z]])
         place = translation(centre) @ rotation_y(angle)
-        self._mesh(name, "box", extruded_polygon_mesh(polygon, height), place, material, uv_scale=uv_scale)
+        self.add_mesh(name, "box", extruded_polygon_mesh(polygon, height), place, material, uv_scale=uv_scale)
 
     def cylinder(self, name, centre, radius, height, material, uv_scale=1.0) -> None:
         """An upright cylinder standing at `centre`."""
         angles = np.linspace(0, 2 * np.pi, 32, endpoint=False)
         polygon = np.column_stack([np.cos(angles), np.sin(angles)]) * radius
         mesh = extruded_polygon_mesh(polygon, height, smooth_sides=True)
-        self._mesh(name, "cylinder", mesh, translation(centre), material, uv_scale=uv_scale)
+        self.add_mesh(name, "cylinder", mesh, translation(centre), material, uv_scale=uv_scale)
 
     def sphere(self, name, centre, radius, material=None, radiance=None) -> None:
         """A sphere resting with its lowest point at `centre`; with `radiance` it is an emitter (no class)."""
         mesh = displaced_sphere_mesh(radius, self.rng, roughness=0.0)
-        self._mesh(name, "sphere", mesh, translation(centre), material, radiance=radiance)
+        self.add_mesh(name, "sphere", mesh, translation(centre), material, radiance=radiance)
 
     def scene(self, kind, origins, targets, fov, sky=None, sun_direction=None, sun_irradiance=None) -> SceneSpec:
         def vector(value):
@@ -212,7 +219,7 @@ def still_life() -> SceneSpec:
     build.box("plastic_cube", [0.45, top, -0.1], [0.25, 0.25, 0.25], build.material("plastic"), angle=0.6)
     build.box("cushion", [0.85, top, 0.25], [0.4, 0.12, 0.35], build.material("fabric"), angle=-0.3)
     rock = displaced_sphere_mesh(0.14, build.rng)
-    build._mesh("rock", "rock", rock, translation([-0.2, top, 0.45]), build.material("stone"))
+    build.add_mesh("rock", "rock", rock, translation([-0.2, top, 0.45]), build.material("stone"))
     build.cylinder("can", [0.2, top, -0.4], 0.07, 0.25, build.material("painted_metal"))
     build.box("block", [-0.7, top, -0.35], [0.3, 0.15, 0.15], build.material("wood"), angle=0.2)
     build.light("softbox", [2.6, 1.6, 0.6], [0.8, 0.8], [9.0, 8.6, 8.0], facing="-x")

@@ -18,6 +18,7 @@ from ...schema import MATERIAL_CLASSES
 from .geometry import (
     displaced_sphere_mesh,
     extruded_polygon_mesh,
+    place_mesh,
     rotation_x,
     rotation_y,
     scale,
@@ -196,14 +197,7 @@ class _Scene:
                     break
             footprints.append((centre, size))
             place = translation([centre[0], 0.0, centre[1]]) @ rotation_y(rng.uniform(0, 2 * np.pi))
-            vertices, faces, uvs, normals = _prop_mesh(kind, size, rng)
-            world_vertices = np.column_stack([vertices, np.ones(len(vertices))]) @ place.T
-            mesh = (
-                world_vertices[:, :3].astype(np.float32),
-                faces,
-                uvs,
-                (normals @ place[:3, :3].T).astype(np.float32),
-            )
+            mesh = place_mesh(_prop_mesh(kind, size, rng), place)
             if index < glowing:
                 radiance = _light_colour(rng) * _log_uniform(rng, 3.0, 30.0) * self.exposure
                 self.objects.append(
