@@ -66,7 +66,7 @@ def test_truncated_file(tmp_path, student):
     path = student.save_legacy_checkpoint(tmp_path / "ok.pt")
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with pytest.raises(LegacyCheckpointError, match="truncated or not a torch checkpoint"):
+    with pytest.raises(LegacyCheckpointError, match="truncated.pt is truncated or damaged"):
         UrukV2Ultra.from_legacy_checkpoint(truncated)
     with pytest.raises(FileNotFoundError, match="No checkpoint at"):
         load_legacy_checkpoint(tmp_path / "absent.pt")

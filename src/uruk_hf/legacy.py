@@ -6,20 +6,19 @@ type that `torch.load(..., weights_only=True)` accepts, which is also what a bar
 torch >= 2.6, so the seed card's snippet loads our files unchanged.
 """
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import torch
 
 from .file_utils import atomic_path
+from .serialization import UnreadableFileError, load_torch_file
 
 __all__ = ["LegacyCheckpointError", "load_legacy_checkpoint", "save_legacy_checkpoint"]
 
 REQUIRED_KEYS = ("model_state_dict", "config")
 
 
-class LegacyCheckpointError(ValueError):
+class LegacyCheckpointError(UnreadableFileError):
     """A `.pt` file is not a usable checkpoint: truncated, refused by the safe unpickler, or inconsistent."""
 
 
@@ -57,24 +56,14 @@ def load_legacy_checkpoint(path: str | Path, map_location: str | torch.device = 
 
     Raises:
         FileNotFoundError: no file at `path`.
-        LegacyCheckpointError: the file is truncated or not a torch archive, pickles an object the safe loader
-            refuses (it is never executed), or lacks `model_state_dict` / `config`.
+        LegacyCheckpointError: the file is truncated, not a torch file (text, JSON, ...), pickles an object the
+            safe loader refuses (it is never executed), or lacks `model_state_dict` / `config`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}.")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        reason = str(error).strip().splitlines()[0]
-        raise LegacyCheckpointError(
-            f"{path} was refused by torch.load(weights_only=True) and not executed: it pickles objects other than "
-            f"tensors and plain containers ({reason})"
-        ) from error
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
-        raise LegacyCheckpointError(
-            f"{path} is truncated or not a torch checkpoint ({path.stat().st_size} bytes): {error}"
-        ) from error
+        checkpoint = load_torch_file(path, map_location=map_location, what="checkpoint")
+    except UnreadableFileError as error:
+        raise LegacyCheckpointError(str(error)) from error
     if not isinstance(checkpoint, dict):
         raise LegacyCheckpointError(f"{path} holds a {type(checkpoint).__name__}, not a checkpoint dict.")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]

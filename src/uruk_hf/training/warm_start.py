@@ -9,9 +9,9 @@ import logging
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from ..legacy import load_legacy_checkpoint
+from ..serialization import load_safetensors_file
 
 __all__ = ["WarmStartError", "load_initial_weights"]
 
@@ -27,9 +27,9 @@ def _read_state_dict(source: Path) -> dict[str, torch.Tensor]:
         weights = source / "model.safetensors"
         if not weights.is_file():
             raise FileNotFoundError(f"{source} is not a Hub-format model folder: it has no model.safetensors.")
-        return load_file(weights)
+        return load_safetensors_file(weights)
     if source.suffix == ".safetensors":
-        return load_file(source)
+        return load_safetensors_file(source)
     if source.suffix in (".pt", ".pth", ".bin"):
         return load_legacy_checkpoint(source)["model_state_dict"]
     raise ValueError(f"Cannot read weights from {source}: expected a folder, .safetensors or .pt file.")

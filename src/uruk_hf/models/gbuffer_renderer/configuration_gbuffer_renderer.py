@@ -2,6 +2,7 @@
 
 from transformers import PretrainedConfig
 
+from ...configuration_utils import UrukConfigMixin
 from ...presets import PRESET_NAMES
 from ...schema import MATERIAL_CLASSES, layout_channels
 
@@ -29,7 +30,7 @@ MATERIAL_HEAD_BUFFERS = ("albedo", "normal", "depth", "roughness", "metallic", "
 """The surface buffers whose statistics the material head pools per surface (not `material_id`: a random id)."""
 
 
-class UrukRendererConfig(PretrainedConfig):
+class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
 
     Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
@@ -74,6 +75,17 @@ class UrukRendererConfig(PretrainedConfig):
     """
 
     default_input_buffers: list[dict] = []
+    required_fields = (
+        "input_buffers",
+        "hidden_sizes",
+        "depths",
+        "cheap_render_buffer",
+        "albedo_buffer",
+        "use_material_head",
+        "material_head_buffers",
+        "material_segment_buffer",
+        "material_head_width",
+    )
     default_role: str = "student"
     default_use_material_head: bool = True
     presets: dict[str, dict[str, dict]] = {}

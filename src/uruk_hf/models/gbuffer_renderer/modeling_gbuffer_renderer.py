@@ -13,13 +13,53 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+from ...modeling_utils import UrukPreTrainedModelMixin
 from ...modules.unet import UrukUNet
 from ...schema import MATERIAL_ID_SLOTS
 from ...tonemap import tonemap
 from .configuration_gbuffer_renderer import UrukRendererConfig
 from .heads import UrukFrameHead, UrukMaterialHead
 
-__all__ = ["UrukRendererOutput", "UrukRendererPreTrainedModel"]
+__all__ = [
+    "UrukRendererOutput",
+    "UrukRendererPreTrainedModel",
+    "check_pixel_values_finite",
+    "check_pixel_values_shape",
+]
+
+
+def check_pixel_values_shape(shape: tuple, config: UrukRendererConfig, owner: str) -> None:
+    """Raises `ValueError` unless `shape` is `(batch >= 1, config.num_channels, height >= 1, width >= 1)`; the
+    message lists the expected layout."""
+    if len(shape) != 4:
+        raise ValueError(f"pixel_values must be (batch, channels, height, width), got shape {shape}.")
+    if shape[1] != config.num_channels:
+        layout = ", ".join(f"{e['name']} {e['channels']}" for e in config.input_buffers)
+        raise ValueError(f"{owner} expects {config.num_channels} input channels ({layout}), got {shape[1]}.")
+    if 0 in (shape[0], shape[2], shape[3]):
+        raise ValueError(f"pixel_values has shape {shape}: {owner} needs at least one frame of at least 1x1 pixels.")
+
+
+def check_pixel_values_finite(pixel_values: torch.Tensor, config: UrukRendererConfig) -> None:
+    """Raises `ValueError` naming the buffers (and channels) of `pixel_values` that hold NaN or Inf: a model fed
+    them returns a frame of NaN, and a NaN surface id is no index at all."""
+    if pixel_values.device.type == "meta" or bool(torch.isfinite(pixel_values.sum())):
+        return  # a NaN or Inf anywhere makes the sum non-finite (an overflowing sum is checked below)
+    bad = ~torch.isfinite(pixel_values)
+    per_channel = bad.sum(dim=(0, 2, 3)).tolist()
+    if not any(per_channel):
+        return
+    names = [(e["name"], c) for e in config.input_buffers for c in range(int(e["channels"]))]
+    described = [
+        f"{count} in channel {index} ({names[index][0]!r} component {names[index][1]})"
+        for index, count in enumerate(per_channel)
+        if count
+    ]
+    first = bad.nonzero()[0].tolist()
+    raise ValueError(
+        f"pixel_values holds NaN/Inf values: {'; '.join(described)}; first at batch, channel, y, x = {first}. "
+        "UrukGBufferProcessor refuses such buffers by name; fix the buffer that produced them."
+    )
 
 
 @dataclass
@@ -41,7 +81,7 @@ class UrukRendererOutput(ModelOutput):
     material_logits: torch.FloatTensor | None = None
 
 
-class UrukRendererPreTrainedModel(PreTrainedModel):
+class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
     """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
     filters the cheap render and adds albedo-demodulated shading (`uruk_hf.models.gbuffer_renderer.heads`) and, for
     V2 models, a per-surface material head. Any height and width work: the input is padded to the trunk's stride
@@ -97,6 +137,11 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
             material_labels (`torch.LongTensor` of shape `(batch_size, height, width)`, *optional*):
                 Semantic class per pixel, `-100` where there is no geometry (ignored).
             return_dict (`bool`, *optional*): return a `UrukRendererOutput` (default) or a tuple.
+
+        Raises:
+            TypeError: `pixel_values` is not a tensor of the model's dtype (numpy arrays, float64).
+            ValueError: wrong rank or channel count, an empty batch or frame, or NaN/Inf values (the message names
+                their buffers; checked in eager mode only, never in an exported graph).
         """
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         self._check_input(pixel_values)
@@ -131,17 +176,22 @@ class UrukRendererPreTrainedModel(PreTrainedModel):
             return tuple(value for value in (loss, frame, material_logits) if value is not None)
         return UrukRendererOutput(loss=loss, frame=frame, material_logits=material_logits)
 
-    def _check_input(self, pixel_values: torch.Tensor) -> None:
-        if pixel_values.ndim != 4:
-            raise ValueError(
-                f"pixel_values must be (batch, channels, height, width), got shape {tuple(pixel_values.shape)}."
+    def _check_input(self, pixel_values) -> None:
+        if not isinstance(pixel_values, torch.Tensor):
+            kind = f"{type(pixel_values).__module__}.{type(pixel_values).__name__}"
+            raise TypeError(
+                f"pixel_values must be a torch.Tensor, got {kind}: pack the buffers with UrukGBufferProcessor (it "
+                "returns tensors), or use torch.from_numpy."
             )
-        if pixel_values.shape[1] != self.config.num_channels:
-            layout = ", ".join(f"{e['name']} {e['channels']}" for e in self.config.input_buffers)
-            raise ValueError(
-                f"{type(self).__name__} expects {self.config.num_channels} input channels ({layout}), "
-                f"got {pixel_values.shape[1]}."
+        if pixel_values.dtype != self.dtype:
+            raise TypeError(
+                f"pixel_values is {pixel_values.dtype}, but {type(self).__name__}'s weights are {self.dtype}: convert "
+                f"the input (pixel_values.to({self.dtype})) or the model (model.to({pixel_values.dtype}))."
             )
+        check_pixel_values_shape(tuple(pixel_values.shape), self.config, type(self).__name__)
+        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()):
+            # Eager only: the exported graph has no check (ONNX Runtime callers get it from UrukORTRenderer).
+            check_pixel_values_finite(pixel_values, self.config)
 
     @classmethod
     def from_legacy_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .modeling_gbuffer_renderer import UrukRendererOutput
+from .modeling_gbuffer_renderer import UrukRendererOutput, check_pixel_values_finite, check_pixel_values_shape
 
 __all__ = ["UrukORTRenderer"]
 
@@ -65,18 +65,16 @@ class UrukORTRenderer:
         returns them) and returns `frame` (linear HDR) and `material_logits` (where the model has them) as tensors.
 
         Raises:
-            ValueError: wrong rank or channel count (the message lists the expected layout).
+            TypeError: `pixel_values` is neither a tensor nor a numpy array.
+            ValueError: wrong rank or channel count (the message lists the expected layout), an empty batch or
+                frame, or NaN/Inf values (the message names their buffers).
         """
+        if not isinstance(pixel_values, torch.Tensor | np.ndarray):
+            raise TypeError(f"pixel_values must be a numpy array or torch tensor, got {type(pixel_values).__name__}.")
         array = pixel_values.detach().cpu().numpy() if isinstance(pixel_values, torch.Tensor) else pixel_values
         array = np.ascontiguousarray(array, dtype=np.float32)
-        if array.ndim != 4:
-            raise ValueError(f"pixel_values must be (batch, channels, height, width), got shape {array.shape}.")
-        if array.shape[1] != self.config.num_channels:
-            layout = ", ".join(f"{entry['name']} {entry['channels']}" for entry in self.config.input_buffers)
-            raise ValueError(
-                f"{self.config.model_type} expects {self.config.num_channels} input channels ({layout}), "
-                f"got {array.shape[1]}."
-            )
+        check_pixel_values_shape(array.shape, self.config, self.config.model_type)
+        check_pixel_values_finite(torch.from_numpy(array), self.config)
         results = dict(zip(self.output_names, self.session.run(self.output_names, {"pixel_values": array})))
         logits = results.get("material_logits")
         return UrukRendererOutput(

@@ -167,6 +167,11 @@ class UrukGBufferProcessor(BaseImageProcessor):
                 f"Buffer {described}, but the other buffers are {(height, width)} x {batch}; all buffers must share "
                 "batch, height and width."
             )
+        if 0 in (batch, height, width):
+            raise ValueError(
+                f"The buffers are {height}x{width} pixels x {batch} frames: a frame needs at least 1x1 pixels and a "
+                "batch at least one frame."
+            )
         packed = []
         for entry in self.input_buffers:
             name, channels = entry["name"], int(entry["channels"])
