@@ -14,7 +14,7 @@ import torch
 from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from ..schema import OPTIONAL_ZERO_BUFFERS
 
-__all__ = ["UrukClipCollator", "UrukClipDataset"]
+__all__ = ["EpochShuffleSampler", "UrukClipCollator", "UrukClipDataset"]
 
 _WARP_BUFFERS = ("motion", "history_valid")
 
@@ -100,3 +100,28 @@ class UrukClipCollator:
             if name in stacked:
                 batch[name] = torch.from_numpy(stacked[name].astype(np.float32)).permute(0, 1, 4, 2, 3)
         return batch
+
+
+class EpochShuffleSampler(torch.utils.data.Sampler):
+    """A new permutation of `0 .. size - 1` every epoch, a function of `(seed, epoch)` alone.
+
+    The order of any epoch can be rebuilt without replaying the ones before it, which is what lets a resumed stage
+    continue mid-epoch on exactly the batches an uninterrupted run would see (Accelerate's data loader calls
+    `set_epoch` with its iteration count; the stage sets the epoch it resumes in).
+
+    Args:
+        size: the number of items.
+        seed: the stage's seed.
+    """
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        return iter(np.random.default_rng([self.seed, self.epoch]).permutation(self.size).tolist())
+
+    def __len__(self) -> int:
+        return self.size

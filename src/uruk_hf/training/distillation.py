@@ -11,8 +11,10 @@ Accelerate loop (keep the best, plateau: lower the LR, then end the stage; time 
 stage's best weights in `<output>/<stage>_best`, starts the next stage from them, and checks the stage's
 `QualityGate` at its end (a failed gate stops training and `run_distillation` raises `GateFailure`).
 
-Checkpoints are the Trainer's own `checkpoint-N` folders plus the curriculum state; a marker written last tells
-complete checkpoints from ones a kill interrupted, and `--resume` continues from the newest complete one.
+Checkpoints are the Trainer's own `checkpoint-N` folders plus the curriculum state (JSON) and the task's auxiliary
+state; a marker written last lists every file with its hash and tells complete checkpoints from ones a kill
+interrupted, and `--resume` continues from the newest complete one after checking it (`training.checkpoint`: every
+file as written, every pickle the Trainer will read loadable with `weights_only=True`).
 """
 
 import json
@@ -27,6 +29,8 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from ..file_utils import atomic_path
+from ..serialization import load_torch_file
+from .checkpoint import CHECKPOINT_MARKER, check_trainer_checkpoint, write_checkpoint_marker
 from .gates import GateFailure, QualityGate
 from .progress import (
     HeadSelection,
@@ -49,7 +53,7 @@ __all__ = [
 ]
 
 _PROGRESS_FILE = "uruk_curriculum.json"
-_COMPLETE_MARKER = "checkpoint_complete.json"
+_TASK_STATE_FILE = "uruk_task_state.pt"
 
 
 @dataclass(frozen=True)
@@ -275,14 +279,27 @@ class UrukDistillationTrainer(Trainer):
         folder = Path(self._get_output_dir(trial=trial)) / f"checkpoint-{self.state.global_step}"
         with atomic_path(folder / _PROGRESS_FILE) as temporary:
             temporary.write_text(json.dumps(self.curriculum.state_dict()))
-        with atomic_path(folder / _COMPLETE_MARKER) as temporary:
-            temporary.write_text(json.dumps({"step": self.state.global_step, "time": time.time()}))
+        task_state = self.task.state_dict()
+        if task_state:
+            torch.save(task_state, folder / _TASK_STATE_FILE)
+        write_checkpoint_marker(folder, step=self.state.global_step)
 
     def train(self, resume_from_checkpoint: str | Path | None = None, **kwargs):
-        """`Trainer.train`; when resuming, the curriculum state saved with the checkpoint is restored first."""
+        """`Trainer.train`; when resuming, the checkpoint is checked first (`check_trainer_checkpoint`), then the
+        curriculum and task state saved with it are restored.
+
+        Raises:
+            uruk_hf.training.checkpoint.CheckpointError: a file of the checkpoint differs from what was written or
+                holds something other than data (nothing in it is executed).
+        """
         if resume_from_checkpoint is not None:
-            self.curriculum.load_state_dict(json.loads((Path(resume_from_checkpoint) / _PROGRESS_FILE).read_text()))
-            resume_from_checkpoint = str(resume_from_checkpoint)
+            folder = Path(resume_from_checkpoint)
+            check_trainer_checkpoint(folder)
+            self.curriculum.load_state_dict(json.loads((folder / _PROGRESS_FILE).read_text()))
+            if (folder / _TASK_STATE_FILE).is_file():
+                state = load_torch_file(folder / _TASK_STATE_FILE, what="task state")
+                self.task.load_state_dict(state, self.args.device)
+            resume_from_checkpoint = str(folder)
         return super().train(resume_from_checkpoint=resume_from_checkpoint, **kwargs)
 
 
@@ -295,7 +312,7 @@ def latest_complete_checkpoint(folder: str | Path) -> Path | None:
         match = re.fullmatch(r"checkpoint-(\d+)", candidate.name)
         if not match or not candidate.is_dir():
             continue
-        if (candidate / _COMPLETE_MARKER).is_file():
+        if (candidate / CHECKPOINT_MARKER).is_file():
             complete.append((int(match.group(1)), candidate))
         else:
             shutil.rmtree(candidate, ignore_errors=True)

@@ -210,8 +210,11 @@ class StageProgress:
         self.zero_gradient_steps = 0
         self.history: list[dict] = []
         self.head_best: dict[str, dict] = {}  # separately picked head -> its best evaluation's step and metrics
+        self.epoch, self.epoch_batches = 0, 0  # position in the data: epoch, and batches of that epoch done
+        self.stop_reason: str | None = None  # the last evaluation's decision to stop, if any
 
     def state_dict(self) -> dict:
+        """Everything above as plain JSON-able data (saved in `progress.json` of every checkpoint)."""
         return dict(vars(self))
 
     def load_state_dict(self, state: dict) -> None:

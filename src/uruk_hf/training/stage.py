@@ -2,9 +2,11 @@
 
 It evaluates on the validation split every `eval_every` steps, keeps the best weights, detects plateaus (no
 improvement for `patience` evaluations: lower the learning rate, and after `max_lr_drops` drops stop), honours a
-wall-clock budget, refuses NaN/Inf losses and a gradient that stays exactly zero, and checkpoints with
-`accelerator.save_state` so that an interrupted run resumes where it stopped. Checkpoints are written to a temporary
-folder and renamed into place, so a half-written checkpoint never loads. What the model is, how a batch is built
+wall-clock budget, refuses NaN/Inf losses and a gradient that stays exactly zero, and checkpoints after every
+evaluation so that an interrupted run resumes where it stopped (`training.checkpoint`: no pickle is ever read
+unsafely, and a resumed stage with a step budget equals an uninterrupted one: weights, optimizer, every random
+state and the position in the data are restored). Checkpoints are written to a temporary folder and renamed into
+place, so a half-written checkpoint never loads. What the model is, how a batch is built
 and scored, and what validation measures come from the stage's `Task`. A stage returns (and writes) a JSON record
 of its settings and measurements (`StageProgress.close`).
 """
@@ -18,6 +20,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..file_utils import atomic_path
+from .checkpoint import CHECKPOINT_MARKER, load_stage_checkpoint, save_stage_checkpoint, write_checkpoint_marker
+from .data import EpochShuffleSampler
 from .progress import (
     HeadSelection,
     StageProgress,
@@ -32,21 +36,22 @@ from .progress import (
 
 __all__ = ["latest_whole", "save_final_model", "save_trained_model", "train_stage"]
 
-_COMPLETE_MARKER = "checkpoint_complete.json"
 
-
-def _save_checkpoint(accelerator, folder: Path) -> None:
-    """`accelerator.save_state` into a temporary folder, then swapped into place; a marker written last tells
-    complete checkpoints from interrupted ones."""
+def _save_checkpoint(stage: "_AccelerateStage") -> None:
+    """The stage's checkpoint (`save_stage_checkpoint`) into a temporary folder, then swapped into place; the
+    marker written last (with every file's size and hash) tells complete checkpoints from interrupted ones."""
+    accelerator, folder = stage.accelerator, stage.checkpoint
     temporary = folder.with_name(folder.name + ".partial")
     if accelerator.is_main_process and temporary.exists():
         shutil.rmtree(temporary)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(temporary))
+    save_stage_checkpoint(
+        temporary, accelerator, stage.model, stage.optimizer, stage.task, stage.progress.state_dict()
+    )
     # Every process writes its own random states into the folder: all must be done before it is marked and moved.
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (temporary / _COMPLETE_MARKER).write_text(json.dumps({"time": time.time()}))
+        write_checkpoint_marker(temporary, step=stage.progress.step, processes=accelerator.num_processes)
         swap_into_place(temporary, folder)
     accelerator.wait_for_everyone()
 
@@ -76,13 +81,14 @@ class _AccelerateStage:
         self.validation_dataset, self.output_dir = validation_dataset, Path(output_dir)
         self.weights = stage_weights(settings, task)
         torch.manual_seed(settings.seed)
+        self.sampler = EpochShuffleSampler(len(train_dataset), settings.seed)
         loader = torch.utils.data.DataLoader(
             train_dataset,
             batch_size=settings.batch_size,
-            shuffle=True,
+            sampler=self.sampler,
             drop_last=len(train_dataset) >= settings.batch_size,
             collate_fn=task.collate,
-            generator=torch.Generator().manual_seed(settings.seed),
+            generator=torch.Generator().manual_seed(settings.seed),  # worker seeds, never the global generator
         )
         optimizer = torch.optim.AdamW(
             task.parameter_groups(model), lr=settings.learning_rate, weight_decay=settings.weight_decay
@@ -90,11 +96,11 @@ class _AccelerateStage:
         self.model, self.optimizer, self.loader = accelerator.prepare(model, optimizer, loader)
         self.progress = StageProgress()
         self.heads = HeadSelection(model, task, self.weights, self.output_dir)
-        accelerator.register_for_checkpointing(self.progress)
         self.checkpoint = self.output_dir / "checkpoint"
         self.resumed_from = None
-        if resume and (found := latest_whole(self.checkpoint, _COMPLETE_MARKER)) is not None:
-            accelerator.load_state(str(found))
+        if resume and (found := latest_whole(self.checkpoint, CHECKPOINT_MARKER)) is not None:
+            state = load_stage_checkpoint(found, accelerator, self.model, self.optimizer, task)
+            self.progress.load_state_dict(state)
             self.resumed_from = self.progress.step
         self.started = time.perf_counter() - self.progress.elapsed
 
@@ -149,8 +155,9 @@ class _AccelerateStage:
             save_best,
             self.heads if accelerator.is_main_process else None,
         )
-        _save_checkpoint(accelerator, self.checkpoint)
+        progress.stop_reason = decision
         progress.evaluation_seconds += time.perf_counter() - evaluation_started
+        _save_checkpoint(self)
         return decision
 
     def run(self) -> str:
@@ -164,9 +171,16 @@ class _AccelerateStage:
             dynamic_ncols=True,
         )
         self.model.train()
-        stop_reason = None
+        stop_reason = progress.stop_reason  # a resumed stage that had already decided to stop
         while progress.step < settings.max_steps and stop_reason is None:
-            for batch in self.loader:
+            # Each epoch's order is a function of (seed, epoch): a resumed stage skips the batches its epoch had
+            # done and sees the same ones after them as an uninterrupted run.
+            self.loader.set_epoch(progress.epoch)
+            batches = self.loader
+            if progress.epoch_batches:
+                batches = self.accelerator.skip_first_batches(self.loader, progress.epoch_batches)
+            for batch in batches:
+                progress.epoch_batches += 1
                 loss = self.train_step(batch)
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.4f}", best=f"{progress.best:.2f}")
@@ -177,6 +191,8 @@ class _AccelerateStage:
                     stop_reason = self.evaluate_and_decide()
                 if stop_reason is not None or progress.step >= settings.max_steps:
                     break
+            else:
+                progress.epoch, progress.epoch_batches = progress.epoch + 1, 0
         bar.close()
         if not progress.history or progress.history[-1]["step"] != progress.step:
             self.evaluate_and_decide()

@@ -5,6 +5,7 @@ backward-warped by frame k's motion vectors and zeroed where `history_valid` is 
 `history` buffer. Training and evaluation run clips through this same function in order.
 """
 
+from ..models.gbuffer_renderer.modeling_gbuffer_renderer import model_fed_inputs
 from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from ..reprojection import warp_previous_frame
 
@@ -14,7 +15,9 @@ __all__ = ["unroll_clip"]
 def unroll_clip(model, batch: dict, processor: UrukGBufferProcessor, config=None) -> list:
     """Runs `model` over the `K` frames of a collated batch in order and returns its `K` outputs (no loss: the
     caller scores them). The history channels of frame k are filled from the model's frame k-1 output.
-    `config` defaults to `model.config` (pass it when `model` is wrapped, e.g. by DDP)."""
+    `config` defaults to `model.config` (pass it when `model` is wrapped, e.g. by DDP). The model's scan of its
+    input for NaN/Inf is skipped (`model_fed_inputs`): the batch was packed by the processor, which checks every
+    buffer, and a diverged previous frame is the loss's and the Smoke checks' to report."""
     config = config or model.config
     has_history = any(entry["name"] == "history" for entry in config.input_buffers)
     history = config.buffer_slice("history") if has_history else None
@@ -25,7 +28,8 @@ def unroll_clip(model, batch: dict, processor: UrukGBufferProcessor, config=None
             warped = warp_previous_frame(previous.detach(), batch["motion"][:, k]) * batch["history_valid"][:, k]
             pixel_values = pixel_values.clone()
             pixel_values[:, history] = processor.normalize_buffer("history", warped)
-        output = model(pixel_values)
+        with model_fed_inputs():
+            output = model(pixel_values)
         outputs.append(output)
         previous = output.frame
     return outputs

@@ -4,6 +4,9 @@ A family's modeling file subclasses `UrukRendererPreTrainedModel` and names its 
 once here so V2-Ultra, V2-Optimized and WS5 cannot drift apart (and V2-Optimized can load V2-Ultra's state dict).
 """
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +28,22 @@ __all__ = [
     "UrukRendererPreTrainedModel",
     "check_pixel_values_finite",
     "check_pixel_values_shape",
+    "model_fed_inputs",
 ]
+
+_MODEL_FED_INPUTS = ContextVar("uruk_model_fed_inputs", default=False)
+
+
+@contextlib.contextmanager
+def model_fed_inputs() -> Iterator[None]:
+    """Inside the block, renderers skip the NaN/Inf scan of `pixel_values`: for the recurrent unroll, whose inputs
+    are the processor's (already checked, buffer by buffer) plus the model's own previous frame, whose divergence
+    the training loss and the Smoke checks report as such."""
+    token = _MODEL_FED_INPUTS.set(True)
+    try:
+        yield
+    finally:
+        _MODEL_FED_INPUTS.reset(token)
 
 
 def check_pixel_values_shape(shape: tuple, config: UrukRendererConfig, owner: str) -> None:
@@ -189,7 +207,8 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
                 f"the input (pixel_values.to({self.dtype})) or the model (model.to({pixel_values.dtype}))."
             )
         check_pixel_values_shape(tuple(pixel_values.shape), self.config, type(self).__name__)
-        if not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()):
+        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
+        if not (exporting or _MODEL_FED_INPUTS.get()):
             # Eager only: the exported graph has no check (ONNX Runtime callers get it from UrukORTRenderer).
             check_pixel_values_finite(pixel_values, self.config)
 

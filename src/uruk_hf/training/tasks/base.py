@@ -58,6 +58,14 @@ class Task:
         optimizer step on the same batch; returns scalars to log. Nothing by default."""
         return {}
 
+    def state_dict(self) -> dict:
+        """The state of the task's own auxiliary models and optimizers (tensors and plain containers), saved with
+        every training checkpoint so that a resumed stage continues them; empty by default."""
+        return {}
+
+    def load_state_dict(self, state: dict, device: torch.device | str = "cpu") -> None:
+        """Restores what `state_dict` returned, the auxiliary models on `device`; nothing by default."""
+
     def save_extras(self, folder: Path) -> None:
         """Writes what loads beside the weights (a processor's config); nothing by default."""
 

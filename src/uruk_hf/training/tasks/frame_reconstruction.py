@@ -114,13 +114,32 @@ class FrameReconstructionTask(Task):
         """Patch scores of linear-HDR `frames` (tone-mapped first: the metric space), creating the discriminator
         and its optimizer on first use."""
         if self.discriminator is None:
-            from ...modules.patch_discriminator import PatchDiscriminator
-
-            self.discriminator = PatchDiscriminator().to(frames.device)
-            self._discriminator_optimizer = torch.optim.Adam(
-                self.discriminator.parameters(), lr=self.discriminator_learning_rate, betas=(0.5, 0.999)
-            )
+            self._create_discriminator(frames.device)
         return self.discriminator(tonemap(frames))
+
+    def _create_discriminator(self, device) -> None:
+        from ...modules.patch_discriminator import PatchDiscriminator
+
+        self.discriminator = PatchDiscriminator().to(device)
+        self._discriminator_optimizer = torch.optim.Adam(
+            self.discriminator.parameters(), lr=self.discriminator_learning_rate, betas=(0.5, 0.999)
+        )
+
+    def state_dict(self) -> dict:
+        """The patch discriminator and its optimizer, once an adversarial stage has created them."""
+        if self.discriminator is None:
+            return {}
+        return {
+            "discriminator": self.discriminator.state_dict(),
+            "discriminator_optimizer": self._discriminator_optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict, device: torch.device | str = "cpu") -> None:
+        if not state:
+            return
+        self._create_discriminator(device)
+        self.discriminator.load_state_dict(state["discriminator"])
+        self._discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
 
     def auxiliary_step(self, outputs: list, batch: dict, weights: LossWeights) -> dict[str, float]:
         """One hinge step of the patch discriminator: ground truth against the model's (detached) frames."""

@@ -1,0 +1,251 @@
+"""Resume is safe and exact: no file in a run folder runs code when a resume reads it (the stage loop's own
+checkpoints and the distillation Trainer's), and a stage resumed after an interruption ends bit-identical to one
+that was never interrupted."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from accelerate import Accelerator
+from safetensors.torch import load_file
+
+from uruk_hf import UrukV2Ultra, UrukV2UltraConfig, UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+from uruk_hf.serialization import UnreadableFileError
+from uruk_hf.training import stage as stage_module
+from uruk_hf.training.checkpoint import CHECKPOINT_MARKER, CheckpointError, write_checkpoint_marker
+from uruk_hf.training.data import UrukClipDataset
+from uruk_hf.training.distillation import CurriculumStage, latest_complete_checkpoint, run_distillation
+from uruk_hf.training.losses import DistillationWeights, LossWeights
+from uruk_hf.training.progress import StageSettings
+from uruk_hf.training.stage import train_stage
+from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
+
+from .test_training import _train_command
+
+ACCELERATE_NAMES = (
+    "custom_checkpoint_0.pkl",  # Accelerate's registered objects (read with weights_only=False by load_state)
+    "random_states_0.pkl",
+    "optimizer.bin",
+    "scheduler.bin",
+    "scaler.pt",
+    "sampler.bin",
+    "pytorch_model.bin",
+)
+STAGE_NAMES = ("model.safetensors", "optimizer.pt", "task_state.pt", "random_states_0.safetensors", "progress.json")
+TRAINER_NAMES = (
+    "optimizer.pt",
+    "scheduler.pt",
+    "scaler.pt",
+    "rng_state.pth",
+    "rng_state_0.pth",
+    "pytorch_model.bin",
+    "training_args.bin",
+    "model.safetensors",
+    "uruk_task_state.pt",
+    "uruk_curriculum.json",
+)
+
+
+class _Payload:
+    """Pickles to a call of `os.system` that creates `marker`: if any load executes it, the marker appears."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _plant(path, marker) -> None:
+    torch.save({"state": _Payload(marker)}, path)
+
+
+def _ws5_stage(tmp_path, dataset, **overrides):
+    """A tiny WS5 stage in its adversarial setting (so the task's discriminator state is part of the checkpoint)
+    at batch size 1 (several batches per epoch, so interruptions fall mid-epoch)."""
+    folder, _ = dataset
+    torch.manual_seed(0)
+    config = UrukWS5CinematicConfig.from_preset("tiny")
+    model = UrukWS5CinematicRenderer(config)
+    task = FrameReconstructionTask(config)
+    settings = StageSettings(
+        **{
+            "name": "gan",
+            "batch_size": 1,
+            "eval_every": 3,
+            "warmup_steps": 1,
+            "max_steps": 10,
+            "patience": 100,
+            "weights": LossWeights(l1=1.0, adversarial=0.05),
+            **overrides,
+        }
+    )
+    train = UrukClipDataset(folder, "train", config.input_buffers)
+    validation = UrukClipDataset(folder, "validation", config.input_buffers)
+    return model, lambda resume=False: train_stage(
+        Accelerator(cpu=True), model, task, train, validation, settings, tmp_path, resume=resume
+    )
+
+
+class _Killed(Exception):
+    pass
+
+
+def _without_times(history):
+    timings = ("seconds", "ms_per_frame")
+    return [{key: value for key, value in entry.items() if key not in timings} for entry in history]
+
+
+def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, monkeypatch):
+    _, run = _ws5_stage(tmp_path / "straight", tiny_dataset)
+    straight = run()
+
+    save = stage_module._save_checkpoint
+    saves = []
+
+    def save_then_die(stage):
+        save(stage)
+        saves.append(stage.progress.step)
+        if len(saves) == 2:
+            raise _Killed  # as a kill right after the step-6 checkpoint: nothing else survives
+
+    monkeypatch.setattr(stage_module, "_save_checkpoint", save_then_die)
+    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset)
+    with pytest.raises(_Killed):
+        run()
+    monkeypatch.setattr(stage_module, "_save_checkpoint", save)
+    train = UrukClipDataset(tiny_dataset[0], "train", UrukWS5CinematicConfig.from_preset("tiny").input_buffers)
+    assert len(train) > 1 and 6 % len(train) != 0  # the interruption fell inside an epoch
+    progress = json.loads((tmp_path / "resumed" / "checkpoint" / "progress.json").read_text())
+    assert progress["step"] == 6 and progress["epoch"] > 0 and progress["epoch_batches"] > 0
+    assert (tmp_path / "resumed" / "checkpoint" / "task_state.pt").is_file()  # the discriminator goes on too
+
+    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset)
+    resumed = run(resume=True)
+    assert resumed["resumed_from_step"] == 6 and resumed["steps"] == straight["steps"] == 10
+    assert _without_times(resumed["history"]) == _without_times(straight["history"])
+    for name in ("best/model.safetensors", "checkpoint/model.safetensors"):
+        expected, actual = load_file(tmp_path / "straight" / name), load_file(tmp_path / "resumed" / name)
+        assert all(torch.equal(expected[key], actual[key]) for key in expected), name
+    expected = torch.load(tmp_path / "straight/checkpoint/task_state.pt", weights_only=True)["discriminator"]
+    actual = torch.load(tmp_path / "resumed/checkpoint/task_state.pt", weights_only=True)["discriminator"]
+    assert all(torch.equal(expected[key], actual[key]) for key in expected)
+
+
+def test_no_planted_file_runs_code_when_a_stage_resumes(tmp_path, tiny_dataset):
+    _, run = _ws5_stage(tmp_path, tiny_dataset, max_steps=2)
+    run()
+    checkpoint = tmp_path / "checkpoint"
+    pristine = {path.name: path.read_bytes() for path in checkpoint.iterdir()}
+    marker = tmp_path / "executed"
+    refused = {}
+    for name in ACCELERATE_NAMES + STAGE_NAMES:
+        for forge_record in (False, True):
+            for path in checkpoint.iterdir():
+                path.unlink()
+            for original, content in pristine.items():
+                (checkpoint / original).write_bytes(content)
+            _plant(checkpoint / name, marker)
+            if forge_record:  # the attacker also rewrites the file record: the loaders must still refuse
+                write_checkpoint_marker(checkpoint, step=2)
+            _, resume = _ws5_stage(tmp_path, tiny_dataset, max_steps=2)
+            try:
+                resume(resume=True)
+            except UnreadableFileError as error:
+                assert str(checkpoint / name) in str(error), error
+                refused[name, forge_record] = str(error)
+            assert not marker.exists(), f"{name} ran code on resume"
+    # Files of ours are refused, whether the record gives them away or not; Accelerate's names are never read.
+    assert all((name, forge) in refused for name in STAGE_NAMES for forge in (False, True))
+    assert not any((name, True) in refused for name in ACCELERATE_NAMES)
+    assert "refused by torch.load(weights_only=True) and not executed" in refused["optimizer.pt", True]
+
+
+def test_a_checkpoint_of_accelerate_pickles_is_refused_naming_it(tmp_path, tiny_dataset):
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.mkdir(parents=True)
+    marker = tmp_path / "executed"
+    _plant(checkpoint / "custom_checkpoint_0.pkl", marker)
+    (checkpoint / CHECKPOINT_MARKER).write_text(json.dumps({"time": 0}))  # the record of older versions
+    _, resume = _ws5_stage(tmp_path, tiny_dataset, max_steps=2)
+    with pytest.raises(CheckpointError, match="checkpoint without a file record .* it is not read"):
+        resume(resume=True)
+    assert not marker.exists()
+
+
+def test_no_planted_file_runs_code_when_distillation_resumes(tmp_path, tiny_dataset):
+    folder, _ = tiny_dataset
+    torch.manual_seed(0)
+    teacher = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="teacher"))
+    settings = StageSettings("stage1", batch_size=2, eval_every=2, max_steps=2, warmup_steps=1)
+
+    def distill(resume):
+        student = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", role="student"))
+        task = FrameReconstructionTask(student.config)
+        train = UrukClipDataset(folder, "train", student.config.input_buffers)
+        validation = UrukClipDataset(folder, "validation", student.config.input_buffers)
+        stages = [CurriculumStage(settings, DistillationWeights(teacher_frame=1.0))]
+        return run_distillation(student, teacher, task, train, validation, stages, tmp_path, resume=resume)
+
+    distill(resume=False)
+    checkpoint = latest_complete_checkpoint(tmp_path / "checkpoints")
+    pristine = {path.name: path.read_bytes() for path in checkpoint.iterdir()}
+    marker = tmp_path / "executed"
+    refused = {}
+    for name in TRAINER_NAMES:
+        for forge_record in (False, True):
+            for path in checkpoint.iterdir():
+                path.unlink()
+            for original, content in pristine.items():
+                (checkpoint / original).write_bytes(content)
+            _plant(checkpoint / name, marker)
+            if forge_record:
+                write_checkpoint_marker(checkpoint, step=2)
+            try:
+                distill(resume=True)
+            except (UnreadableFileError, ValueError) as error:
+                assert str(checkpoint / name) in str(error), error
+                refused[name, forge_record] = str(error)
+            assert not marker.exists(), f"{name} ran code on resume"
+    read_on_resume = [name for name in TRAINER_NAMES if name != "training_args.bin"]
+    assert all((name, forge) in refused for name in read_on_resume for forge in (False, True))
+    assert "refused by torch.load(weights_only=True)" in refused["rng_state.pth", True]
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
+    """The user's path: `train_ws5.py` killed with SIGKILL after its first checkpoint, resumed with the same
+    command plus `--resume`, ends with the same weights as the same command never interrupted."""
+    folder, _ = tiny_dataset
+    arguments = ("--max-steps", "12", "--eval-every", "2", "--batch-size", "1")
+    straight = subprocess.run(
+        _train_command(folder, tmp_path / "straight", *arguments), capture_output=True, text=True, timeout=600
+    )
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        _train_command(folder, killed, *arguments), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and not (killed / "reconstruction" / "checkpoint" / CHECKPOINT_MARKER).exists():
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model").exists(), "the run finished before it was killed"
+    resumed = subprocess.run(
+        _train_command(folder, killed, *arguments, "--resume"), capture_output=True, text=True, timeout=600
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    record = json.loads((killed / "reconstruction" / "record.json").read_text())
+    assert record["resumed_from_step"] >= 2
+    expected, actual = (
+        load_file(tmp_path / "straight/model/model.safetensors"),
+        load_file(killed / "model/model.safetensors"),
+    )
+    assert all(torch.equal(expected[key], actual[key]) for key in expected)
+    straight_record = json.loads((tmp_path / "straight" / "reconstruction" / "record.json").read_text())
+    assert _without_times(record["history"]) == _without_times(straight_record["history"])
