@@ -115,6 +115,7 @@ def _data_generate(args: argparse.Namespace) -> int:
         shard_index=args.shard_index,
         variant=args.variant,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     state = "complete" if summary["complete"] else "incomplete: other shards still running or to run"
     print(
@@ -257,9 +258,29 @@ def _publish_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed(text: str) -> int:
+    """An argparse type: a dataset seed in 0..2**63-1."""
+    from .data.folder import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be in 0..{MAX_SEED} (2**63 - 1), got {value}")
+    return value
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line (the usage is one `--help` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The `uruk` argument parser; for `uruk train <family>` in `argv`, with that family's own options."""
-    parser = argparse.ArgumentParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
+    parser = _OneLineParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     models = commands.add_parser("models", help="list every published model: parameters, budget, subfolder")
@@ -281,7 +302,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--output", required=True, help="dataset folder")
     kinds = list(DATASET_KINDS)
     generate.add_argument("--kind", default=kinds[0], choices=kinds, help=f"dataset kind (default: {kinds[0]})")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--seed", type=_seed, default=0, help="dataset seed, 0..2**63-1 (default: 0)")
     generate.add_argument(
         "--num-shards",
         type=int,
@@ -291,6 +312,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     generate.add_argument("--shard-index", type=int, default=None, help="this process's index in 0..num-shards-1")
     generate.add_argument("--variant", default=None, help="force a Mitsuba variant (default: fastest that runs)")
     generate.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    generate.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty folder that holds no dataset of ours (replacing files of the same names)",
+    )
     generate.set_defaults(handler=_data_generate)
     baselines = data_commands.add_parser("baselines", help="compute and print the baselines of a dataset")
     baselines.add_argument("folder", help="a folder made by `uruk data generate`")
@@ -371,15 +397,35 @@ def _add_family_options(train: argparse.ArgumentParser, argv: list[str]) -> None
             train.add_argument(option.flag, default=None, help=option.help)
 
 
+BAD_INPUT_ERRORS = (
+    ValueError,
+    TypeError,
+    FileNotFoundError,
+    FileExistsError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
+"""Errors that mean the command was given something wrong (a path, a file, a value): exit status 2, as argparse."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `uruk` console script."""
+    """Entry point of the `uruk` console script. Errors are printed on one line: exit status 2 for bad arguments
+    and inputs (`BAD_INPUT_ERRORS`, as argparse's own), 1 for failures while running (a full disk, a stage that
+    diverged)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, PermissionError, FileNotFoundError, FileExistsError) as error:
-        parser.exit(2, f"uruk: error: {error}\n")
+    except BAD_INPUT_ERRORS as error:
+        parser.exit(2, f"uruk: error: {_one_line(error)}\n")
+    except (OSError, RuntimeError) as error:
+        parser.exit(1, f"uruk: error: {_one_line(error)}\n")
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

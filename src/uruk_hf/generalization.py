@@ -45,8 +45,10 @@ def _model_metrics(folder: Path, sets: dict[str, Path]) -> dict[str, dict]:
     """`{"params", "sets": {set: metrics}}` of the model in `folder`, whichever registered family it belongs to."""
     from transformers import AutoConfig
 
+    from .modeling_utils import check_model_source
     from .pipeline import evaluate_on_sets
 
+    check_model_source(folder)
     model_type = AutoConfig.from_pretrained(folder).model_type
     family = family_for_model_type(model_type)
     entry = next(model for model in family.models if model.config_class.model_type == model_type)

@@ -14,8 +14,10 @@ A generator (`DatasetGenerator`) says what an item is; this module never looks i
 
 import contextlib
 import json
+import logging
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -26,12 +28,15 @@ import numpy as np
 from ..file_utils import atomic_path
 
 __all__ = [
+    "MAX_SEED",
     "DatasetGenerator",
+    "check_seed",
     "chunk_path",
     "chunk_splits",
     "generate_dataset",
     "generation_record",
     "load_split",
+    "open_split",
     "quiet_datasets",
     "resolve_preset",
 ]
@@ -87,12 +92,60 @@ def quiet_datasets() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
+def open_split(folder: str | Path, split: str):
+    """`datasets.load_dataset(folder, split=split)` of a generated dataset, quietly.
+
+    Raises:
+        FileNotFoundError: `folder` does not exist.
+        ValueError: a file under `data/` is not a chunk like the others (another dataset's Parquet file, or no
+            Parquet at all): the message names it, where `datasets` would name whichever file it compared it with.
+    """
+    from datasets import load_dataset
+    from datasets.exceptions import DatasetGenerationError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"No dataset folder at {folder}.")
+    # `datasets` logs a failed cast naming whichever chunk it compared the odd one with; the error below names it.
+    parquet_logger = logging.getLogger("datasets.packaged_modules.parquet.parquet")
+    level = parquet_logger.level
+    parquet_logger.setLevel(logging.CRITICAL)
+    try:
+        with quiet_datasets():
+            return load_dataset(str(folder), split=split)
+    except DatasetGenerationError as error:
+        odd = _odd_chunks(folder)
+        if not odd:
+            raise
+        raise ValueError(
+            f"{odd[0]} is not a chunk like the others of {folder} ({len(odd)} such files); delete it and rerun "
+            "`uruk data generate` with the same settings to render it again."
+        ) from error
+    finally:
+        parquet_logger.setLevel(level)
+
+
+def _odd_chunks(folder: Path) -> list[str]:
+    """The Parquet files of `folder/data` that are unreadable or whose columns differ from most chunks'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schemas, unreadable = {}, []
+    for path in sorted((folder / "data").glob("*.parquet")):
+        try:
+            schemas[str(path)] = pq.read_schema(path).remove_metadata()
+        except (pa.ArrowException, OSError):
+            unreadable.append(str(path))
+    if not schemas:
+        return unreadable
+    counts = [sum(other == schema for other in schemas.values()) for schema in schemas.values()]
+    common = list(schemas.values())[counts.index(max(counts))]
+    return unreadable + [path for path, schema in schemas.items() if schema != common]
+
+
 def load_split(folder: str | Path, split: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:
     """Every row of `split` of a generated dataset as stacked numpy arrays, optionally only `columns`."""
-    from datasets import load_dataset
-
-    with quiet_datasets():
-        dataset = load_dataset(str(folder), split=split)
+    dataset = open_split(folder, split)
     if columns is not None:
         dataset = dataset.select_columns(columns)
     return dict(dataset.with_format("numpy")[:])
@@ -144,6 +197,78 @@ def chunk_path(output: Path, split: str, chunk: int) -> Path:
     return Path(output) / "data" / f"{split}-{chunk:05d}.parquet"
 
 
+MAX_SEED = 2**63 - 1
+"""The largest dataset seed: seeds are signed 64-bit integers wherever they are stored or passed on."""
+
+_OUR_TRANSIENT_FILES = re.compile(r"^\.write-test-\d+$|^\..+\.partial$")
+"""Files a concurrent shard of the same dataset may be writing before its `generation.json` exists."""
+
+
+def check_seed(seed) -> int:
+    """`seed` as an int in `0..MAX_SEED`.
+
+    Raises:
+        ValueError: `seed` is not an integer in that range.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) <= MAX_SEED:
+        raise ValueError(f"The seed must be an integer in 0..{MAX_SEED} (2**63 - 1), got {seed!r}.")
+    return int(seed)
+
+
+def check_not_foreign(output: Path, record_name: str = "generation.json", overwrite: bool = False) -> None:
+    """Refuses to write into `output` when it is a non-empty folder that holds no `record_name` (so is not one of
+    ours, resumable), unless `overwrite`.
+
+    Raises:
+        FileExistsError: `output` is a file, or a non-empty folder of someone else's files (the message names some).
+    """
+    if not output.exists():
+        return
+    if not output.is_dir():
+        raise FileExistsError(f"{output} is a file, not a folder.")
+    if overwrite or (output / record_name).exists():
+        return
+    entries = sorted(entry.name for entry in output.iterdir() if not _OUR_TRANSIENT_FILES.match(entry.name))
+    if entries:
+        shown = ", ".join(entries[:5]) + (f" and {len(entries) - 5} more" if len(entries) > 5 else "")
+        raise FileExistsError(
+            f"{output} is not empty ({shown}) and holds no {record_name}, so it is not a folder of ours to resume: "
+            "nothing was written. Choose a new or empty folder, or pass --overwrite to write into it (files of the "
+            "same names are replaced)."
+        )
+
+
+def _remove_leftovers(path: Path) -> None:
+    """Deletes what an interrupted atomic write of `path` left beside it (`.<name>.<random>.partial`)."""
+    for leftover in path.parent.glob(f".{path.name}.*.partial"):
+        leftover.unlink(missing_ok=True)
+
+
+def check_chunk(path: Path, features) -> None:
+    """Raises `ValueError` naming `path` unless it is a Parquet file with exactly the columns and types of
+    `features` (another dataset's file, or no Parquet at all, left under a chunk's name)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as error:
+        raise ValueError(
+            f"{path} is not a Parquet chunk ({error}); delete it and rerun the same command to render it again."
+        ) from error
+    expected = features.arrow_schema
+    if schema.remove_metadata() != expected.remove_metadata():
+        different = sorted(
+            set(schema.names) ^ set(expected.names)
+            | {name for name in set(schema.names) & set(expected.names) if schema.field(name) != expected.field(name)}
+        )
+        shown = ", ".join(different[:6]) + (f" and {len(different) - 6} more" if len(different) > 6 else "")
+        raise ValueError(
+            f"{path} is not a chunk of this dataset: its columns differ in {shown}; delete it and rerun the same "
+            "command to render it again."
+        )
+
+
 def _check_output(output: Path) -> None:
     try:
         output.mkdir(parents=True, exist_ok=True)
@@ -158,10 +283,17 @@ def _write_chunk(path: Path, rows: list[dict], features) -> None:
     from datasets.arrow_writer import ParquetWriter
 
     columns = {name: [row[name] for row in rows] for name in features}
-    with atomic_path(path) as temporary:
-        writer = ParquetWriter(path=str(temporary), features=features)
-        writer.write_batch(columns)
-        writer.finalize()
+    try:
+        with atomic_path(path) as temporary:
+            writer = ParquetWriter(path=str(temporary), features=features)
+            writer.write_batch(columns)
+            writer.finalize()
+    except OSError as error:
+        raise OSError(
+            error.errno,
+            f"Could not write {path}: {error.strerror or error}. The chunks written before it are whole; free space "
+            "and rerun the same command to resume",
+        ) from error
 
 
 def _resolve_shards(num_shards: int | None, shard_index: int | None) -> tuple[int, int, object]:
@@ -211,6 +343,7 @@ def generate_dataset(
     variant: str | None = None,
     progress: bool = True,
     finalize: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Generates (or completes) a dataset of `generator`'s kind in `output`; returns a summary of what this
     process did.
@@ -225,17 +358,23 @@ def generate_dataset(
         variant: the generator's backend variant to force (e.g. a Mitsuba variant); by default its fastest.
         progress: show a progress bar.
         finalize: when every chunk exists, compute baselines and write the dataset card.
+        overwrite: write into a non-empty folder that holds no dataset of ours (refused otherwise).
 
     Raises:
-        ValueError: unknown preset, shard index out of range, or a folder holding a dataset made with other
-            settings (another seed, preset, generator version or environment).
+        ValueError: unknown preset, a seed outside `0..MAX_SEED`, shard index out of range, a folder holding a
+            dataset made with other settings (another seed, preset, generator version or environment), or a file
+            under a chunk's name that is not that chunk.
+        FileExistsError: `output` is a non-empty folder of other files (see `overwrite`).
         PermissionError: the output folder cannot be written.
+        OSError: a chunk could not be written (e.g. the disk is full); what was written before is whole.
     """
     from tqdm.auto import tqdm
 
     preset = resolve_preset(generator, preset)
+    seed = check_seed(seed)
     output = Path(output)
     num_shards, shard_index, state = _resolve_shards(num_shards, shard_index)
+    check_not_foreign(output, overwrite=overwrite)
     _check_output(output)
     environment = generator.environment(variant)
     record = generation_record(generator, preset, seed, environment)
@@ -245,7 +384,12 @@ def generate_dataset(
     features = generator.features(preset)
     worker = generator.start(preset, seed, environment)
     mine = [chunk for chunk in range(num_chunks(preset)) if chunk % num_shards == shard_index]
+    for chunk in mine:  # only this shard writes these files: what a killed run of it left is garbage
+        _remove_leftovers(chunk_path(output, splits[chunk], chunk))
+        _remove_leftovers(output / "logs" / f"chunk-{chunk:05d}.json")
     todo = [chunk for chunk in mine if not chunk_path(output, splits[chunk], chunk).exists()]
+    for chunk in set(mine) - set(todo):
+        check_chunk(chunk_path(output, splits[chunk], chunk), features)
     started = time.perf_counter()
     rows_written = 0
     bar = tqdm(
@@ -291,6 +435,8 @@ def generate_dataset(
     summary["complete"] = complete
     is_main = state is None or state.is_main_process
     if finalize and complete and is_main:
+        for name in ("generation.json", "baselines.json", "examples.png", "README.md"):
+            _remove_leftovers(output / name)
         generator.finalize(output)
     return summary
 

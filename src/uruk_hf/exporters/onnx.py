@@ -58,13 +58,23 @@ def export_onnx(
     found in the registry by the config's `model_type`).
 
     Raises:
+        FileNotFoundError: `model_dir` is not a folder.
+        ValueError: its config or weights cannot be loaded (the message names the file).
         optimum.exporters.error_utils.AtolError / ShapeError / OutputMatchError: Optimum's validation failed.
         ValueError: the tone-mapped frames differ by more than `atol`.
     """
     from transformers import AutoModel
 
+    from ..modeling_utils import check_model_source
+
     model_dir, output = Path(model_dir), Path(output)
-    model = AutoModel.from_pretrained(model_dir).eval()
+    check_model_source(model_dir)
+    try:
+        model = AutoModel.from_pretrained(model_dir).eval()
+    except ValueError as error:
+        if str(model_dir) in str(error):
+            raise
+        raise ValueError(f"{model_dir / 'config.json'}: {error}") from error
     if onnx_config_class is None:
         family = family_for_model_type(model.config.model_type)
         if family.onnx_config is None:

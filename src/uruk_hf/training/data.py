@@ -30,12 +30,9 @@ class UrukClipDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, folder: str | Path, split: str, input_buffers: list[dict], max_clips: int | None = None):
-        from datasets import load_dataset
+        from ..data.folder import open_split
 
-        from ..data.folder import quiet_datasets
-
-        with quiet_datasets():
-            dataset = load_dataset(str(folder), split=split)
+        dataset = open_split(folder, split)
         self.buffer_names = [e["name"] for e in input_buffers if e["name"] not in OPTIONAL_ZERO_BUFFERS]
         if any(e["name"] == "history" for e in input_buffers):
             self.buffer_names += [name for name in _WARP_BUFFERS if name not in self.buffer_names]

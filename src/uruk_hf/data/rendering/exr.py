@@ -12,11 +12,13 @@ import numpy as np
 
 from ...file_utils import atomic_path
 from ...schema import BUFFER_SPECS
+from ...serialization import UnreadableFileError, describe_file_start
 
 __all__ = ["read_exr_gbuffer", "write_exr_gbuffer"]
 
 _COMPONENT_ORDER = {name: rank for rank, name in enumerate(["R", "G", "B", "A", "X", "Y", "Z", "U", "V", "W"])}
 _SUFFIXES = {1: ["Y"], 2: ["U", "V"], 3: ["R", "G", "B"]}
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
 
 
 def _mitsuba():
@@ -39,16 +41,27 @@ def read_exr_gbuffer(path: str | Path, layer_map: dict[str, str | list[str]]) ->
 
     Raises:
         FileNotFoundError: no file at `path`.
+        uruk_hf.serialization.UnreadableFileError: the file is not an OpenEXR image (e.g. a PNG; the message says
+            what it looks like), or is truncated or damaged.
         ValueError: a mapped layer or channel is missing from the file (the message lists what the file has), or
             gives a channel count other than the buffer's (for buffers the schema knows).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No EXR file at {path}.")
+    with open(path, "rb") as handle:
+        if handle.read(4) != _EXR_MAGIC:
+            raise UnreadableFileError(f"{path} is not an OpenEXR file: {describe_file_start(path)}.")
     mi = _mitsuba()
-    bitmap = mi.Bitmap(str(path))
-    available = [field.name for field in bitmap.struct_()]
-    pixels = np.array(bitmap, dtype=np.float32).reshape(bitmap.height(), bitmap.width(), len(available))
+    try:
+        bitmap = mi.Bitmap(str(path))
+        available = [field.name for field in bitmap.struct_()]
+        pixels = np.array(bitmap, dtype=np.float32).reshape(bitmap.height(), bitmap.width(), len(available))
+    except (RuntimeError, ValueError) as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        raise UnreadableFileError(
+            f"{path} is a truncated or damaged OpenEXR file ({path.stat().st_size} bytes): {reason}"
+        ) from error
     buffers = {}
     for name, source in layer_map.items():
         channels = list(source) if isinstance(source, list | tuple) else _channels_of(source, available)
