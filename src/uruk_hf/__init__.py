@@ -1,4 +1,4 @@
-"""uruk_hf: Hugging Face Hub-native neural renderers for game graphics.
+"""uruk_hf: Hugging Face Hub-native models for game graphics and gameplay: neural renderers, NPC behaviour.
 
 The public classes load on first use (`uruk_hf.UrukV2Ultra` imports torch and transformers then, not before), so
 `import uruk_hf` and the `uruk` command start fast. Importing the package registers every model family with
@@ -19,6 +19,9 @@ _LAZY_ATTRIBUTES = {
     "load_legacy_checkpoint": "uruk_hf.legacy",
     "save_legacy_checkpoint": "uruk_hf.legacy",
     "UrukGBufferProcessor": "uruk_hf.models.gbuffer_renderer.processing_gbuffer",
+    "UrukNPCDirector": "uruk_hf.models.npc_director.modeling_npc_director",
+    "UrukNPCDirectorConfig": "uruk_hf.models.npc_director.configuration_npc_director",
+    "UrukORTNPCDirector": "uruk_hf.models.npc_director.modeling_ort_npc_director",
     "UrukORTRenderer": "uruk_hf.models.gbuffer_renderer.modeling_ort",
     "UrukRendererConfig": "uruk_hf.models.gbuffer_renderer.configuration_gbuffer_renderer",
     "UrukRendererOutput": "uruk_hf.models.gbuffer_renderer.modeling_gbuffer_renderer",
@@ -36,6 +39,9 @@ __all__ = [
     "PRESET_NAMES",
     "LegacyCheckpointError",
     "UrukGBufferProcessor",
+    "UrukNPCDirector",
+    "UrukNPCDirectorConfig",
+    "UrukORTNPCDirector",
     "UrukORTRenderer",
     "UrukRendererConfig",
     "UrukRendererOutput",
@@ -56,6 +62,8 @@ if TYPE_CHECKING:
     from .models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererOutput, UrukRendererPreTrainedModel
     from .models.gbuffer_renderer.modeling_ort import UrukORTRenderer
     from .models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
+    from .models.npc_director import UrukNPCDirector, UrukNPCDirectorConfig
+    from .models.npc_director.modeling_ort_npc_director import UrukORTNPCDirector
     from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
     from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer

@@ -46,11 +46,13 @@ FAMILY_MODULES = {
     "v2_ultra_rr": "uruk_hf.models.v2_ultra.recipe_v2_ultra_ray_reconstruction",
     "v2_optimized": "uruk_hf.models.v2_optimized.recipe_v2_optimized",
     "ws5": "uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic",
+    "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
 }
 """Family name -> the module whose `FAMILY` attribute is its `Family`, in pipeline order."""
 
 DATASET_KINDS = {
     "gbuffer_clips": "uruk_hf.data.rendering.generator:GBUFFER_CLIPS",
+    "npc_episodes": "uruk_hf.data.behaviour.generator:NPC_EPISODES",
 }
 """Dataset kind -> its generator (`uruk_hf.data.folder.DatasetGenerator`), as `module:attribute`."""
 

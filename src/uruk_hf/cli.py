@@ -231,12 +231,18 @@ def _export_onnx(args: argparse.Namespace) -> int:
 
     record = export_onnx(args.model_dir, args.output, opset=args.opset)
     checks = "; ".join(
-        f"{entry['height']}x{entry['width']}: Optimum validation passed (atol {entry['optimum_atol']:g}), tone-mapped "
-        f"max difference {entry['tonemapped_max_difference']:.2e}"
+        f"{_shape(entry)}: Optimum validation passed (atol {entry['optimum_atol']:g}), "
+        f"{entry['parity_metric'].replace('_', ' ')} {entry[entry['parity_metric']]:.2e}"
         for entry in record["validation"]
     )
     print(f"Exported {record['model_type']} to {Path(args.output) / 'model.onnx'} (opset {record['opset']}). {checks}")
     return 0
+
+
+def _shape(entry: dict) -> str:
+    """`batch_size=2, height=64, width=64` of a validation entry of `export_onnx`."""
+    skip = {"optimum_atol", "parity_metric", entry["parity_metric"]}
+    return ", ".join(f"{key}={value}" for key, value in entry.items() if key not in skip)
 
 
 def _publish_build(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
-"""What every Uruk model checks when it is loaded with `from_pretrained`: that a local folder exists, and that its
-weights file is readable, with errors that name the folder or file instead of `HFValidationError` or
-`SafetensorError` from inside a dependency. (The config's model type and fields: `UrukConfigMixin`.)"""
+"""What every Uruk model shares beyond `PreTrainedModel`: `from_pretrained` checks that a local folder exists and
+that its weights file is readable, with errors that name the folder or file instead of `HFValidationError` or
+`SafetensorError` from inside a dependency (the config's model type and fields: `UrukConfigMixin`); and the seed's
+legacy `.pt` checkpoints, read and written without executing anything (`uruk_hf.legacy`)."""
 
 import os
+from pathlib import Path
 
 __all__ = ["UrukPreTrainedModelMixin", "check_model_source"]
 
@@ -40,7 +42,8 @@ def check_model_source(pretrained_model_name_or_path, subfolder: str = "") -> No
 
 class UrukPreTrainedModelMixin:
     """Mixed into a family's `PreTrainedModel` subclass (before it): `from_pretrained` checks the source first
-    (`check_model_source`) and reports an unreadable `model.safetensors` with its path."""
+    (`check_model_source`) and reports an unreadable `model.safetensors` with its path; seed-style `.pt` files are
+    read and written by `from_legacy_checkpoint` and `save_legacy_checkpoint`."""
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
@@ -55,3 +58,58 @@ class UrukPreTrainedModelMixin:
         except SafetensorError as error:
             weights = os.path.join(os.fspath(pretrained_model_name_or_path), subfolder, "model.safetensors")
             raise UnreadableFileError(safetensors_error_message(weights, error)) from error
+
+    @classmethod
+    def from_legacy_checkpoint(cls, path: str | Path, map_location="cpu"):
+        """Loads a model from a seed-style `.pt` checkpoint (`model_state_dict`, `config`, ...).
+
+        The file is read with `torch.load(..., weights_only=True)`: nothing in it is executed.
+
+        Raises:
+            uruk_hf.legacy.LegacyCheckpointError: the file is truncated or not a checkpoint, pickles a disallowed
+                object, belongs to another model family, or its weights do not match its config.
+        """
+        from .legacy import LegacyCheckpointError, load_legacy_checkpoint
+
+        checkpoint = load_legacy_checkpoint(path, map_location=map_location)
+        config_dict = dict(checkpoint["config"])
+        model_type = config_dict.get("model_type")
+        if model_type != cls.config_class.model_type:
+            raise LegacyCheckpointError(
+                f"{path} holds a {model_type!r} checkpoint, not {cls.config_class.model_type!r} ({cls.__name__})."
+            )
+        model = cls(cls.config_class.from_dict(config_dict))
+        state_dict = checkpoint["model_state_dict"]
+        expected = set(model.state_dict())
+        missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
+        if missing or unexpected:
+            raise LegacyCheckpointError(
+                f"{path}: model_state_dict does not match its config: missing keys {missing}, unexpected keys "
+                f"{unexpected}."
+            )
+        try:
+            model.load_state_dict(state_dict)
+        except RuntimeError as error:
+            raise LegacyCheckpointError(f"{path}: model_state_dict does not fit its config: {error}") from error
+        return model.eval()
+
+    def save_legacy_checkpoint(
+        self,
+        path: str | Path,
+        stage: str | None = None,
+        epoch: int | None = None,
+        metrics: dict[str, float] | None = None,
+        optimizer_state_dict: dict | None = None,
+    ) -> Path:
+        """Writes a seed-style `.pt` checkpoint atomically (see `uruk_hf.legacy.save_legacy_checkpoint`)."""
+        from .legacy import save_legacy_checkpoint
+
+        return save_legacy_checkpoint(
+            path,
+            model_state_dict=self.state_dict(),
+            config=self.config.to_dict(),
+            stage=stage,
+            epoch=epoch,
+            metrics=metrics,
+            optimizer_state_dict=optimizer_state_dict,
+        )

@@ -12,6 +12,9 @@ __all__ = [
     "GBUFFER_LAYOUT",
     "MATERIAL_CLASSES",
     "MATERIAL_ID_SLOTS",
+    "NPC_MOVES",
+    "NPC_OBSERVATION_FEATURES",
+    "NPC_STATES",
     "OPTIONAL_ZERO_BUFFERS",
     "RAY_RECONSTRUCTION_LAYOUT",
     "V2_LAYOUT",
@@ -116,3 +119,33 @@ MATERIAL_CLASSES = [
     "rubber",
 ]
 """Semantic material classes predicted per pixel by the V2 models (`id2label` order)."""
+
+NPC_STATES = ("idle", "patrol", "investigate", "alert", "chase", "attack", "flee", "return")
+"""The NPC's behaviour states (NPC Director's `id2label` order, the FSM's states)."""
+
+NPC_MOVES = ("stay", "n", "ne", "e", "se", "s", "sw", "w", "nw")
+"""The NPC's moves on the grid: stay, then the 8 directions (north is up)."""
+
+NPC_OBSERVATION_FEATURES = (
+    "position_x",
+    "position_y",
+    "facing_sin",
+    "facing_cos",
+    "health",
+    "ammo",
+    *(f"ray_{name}" for name in ("n", "ne", "e", "se", "s", "sw", "w", "nw")),
+    "player_visible",
+    "player_dx",
+    "player_dy",
+    "player_distance",
+    "noise_heard",
+    "noise_dx",
+    "noise_dy",
+    "noise_loudness",
+    *(f"previous_move_{name}" for name in NPC_MOVES),
+    "hit_taken",
+    "home_dx",
+    "home_dy",
+)
+"""The per-tick observation vector, in order (positions normalized by the map size, ranges by the sensor range).
+The previous move is the NPC's own (in closed loop: the controller's)."""

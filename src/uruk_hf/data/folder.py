@@ -106,13 +106,14 @@ def open_split(folder: str | Path, split: str):
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"No dataset folder at {folder}.")
+    cache = _cache_dir(folder)
     # `datasets` logs a failed cast naming whichever chunk it compared the odd one with; the error below names it.
     parquet_logger = logging.getLogger("datasets.packaged_modules.parquet.parquet")
     level = parquet_logger.level
     parquet_logger.setLevel(logging.CRITICAL)
     try:
         with quiet_datasets():
-            return load_dataset(str(folder), split=split)
+            return load_dataset(str(folder), split=split, cache_dir=str(cache))
     except DatasetGenerationError as error:
         odd = _odd_chunks(folder)
         if not odd:
@@ -123,6 +124,26 @@ def open_split(folder: str | Path, split: str):
         ) from error
     finally:
         parquet_logger.setLevel(level)
+
+
+def _cache_dir(folder: Path) -> Path:
+    """Where `datasets` keeps its Arrow copy of `folder`: `folder/.cache/<fingerprint>`, the fingerprint of every
+    chunk's name, size and modification time. `datasets` keys its own cache of a local folder by the folder's name
+    and file patterns only, so a folder generated again (another seed, generator version or preset) would load the
+    old rows; a new fingerprint makes a new copy, and the stale ones are removed."""
+    import hashlib
+    import shutil
+
+    digest = hashlib.sha256()
+    for path in sorted((folder / "data").glob("*.parquet")):
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    cache = folder / ".cache" / digest.hexdigest()[:16]
+    if (folder / ".cache").is_dir():
+        for stale in (folder / ".cache").iterdir():
+            if stale != cache:
+                shutil.rmtree(stale, ignore_errors=True)
+    return cache
 
 
 def _odd_chunks(folder: Path) -> list[str]:

@@ -1,13 +1,14 @@
-"""ONNX export of the renderers through Optimum's exporter, validated with its `validate_model_outputs`.
+"""ONNX export of every family through Optimum's exporter, validated with its `validate_model_outputs`.
 
 Optimum's high-level `onnx_export_from_model` infers the library from a model's module and refuses ours (DESIGN
 §7); its lower level works for custom models: a family's `OnnxConfig` (its registry entry's `onnx_config`, e.g.
 `uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer.UrukRendererOnnxConfig`) names the inputs and outputs with
-dynamic batch, height and width and brings a dummy input generator, and `optimum.exporters.onnx.export` traces the
-model with it. `export_onnx` validates the file at two resolutions (one not a multiple of the network stride) with
-Optimum, and checks parity on tone-mapped frames (linear HDR is unbounded, so an absolute tolerance on it says
-little). The exported folder holds `model.onnx`, `config.json` and `preprocessor_config.json`: what
-`uruk_hf.UrukORTRenderer.from_pretrained` loads.
+their dynamic axes and brings a dummy input generator, and `optimum.exporters.onnx.export` traces the model with
+it. The config also says where `export_onnx` validates (`VALIDATION_SHAPES`: for the renderers two resolutions,
+one not a multiple of the network stride), how parity is judged (`parity`: for the renderers on tone-mapped
+frames, since linear HDR is unbounded and an absolute tolerance on it says little) and which operators int8
+quantization may touch (`QUANTIZED_OPERATORS`). The exported folder holds `model.onnx`, `config.json` and
+`preprocessor_config.json` where the model has one: what the family's ONNX Runtime class loads.
 """
 
 import json
@@ -16,32 +17,15 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import torch
 from optimum.exporters.onnx import export, validate_model_outputs
 from optimum.utils import NormalizedConfig
 
 from ..catalog import family_for_model_type, resolve
 from ..file_utils import atomic_path
-from ..tonemap import tonemap
 
-__all__ = ["DEFAULT_OPSET", "export_onnx", "quantize_onnx", "tonemapped_parity"]
+__all__ = ["DEFAULT_OPSET", "export_onnx", "quantize_onnx"]
 
 DEFAULT_OPSET = 17
-VALIDATION_SHAPES = ((64, 64), (67, 93))
-"""Resolutions `export_onnx` validates at: a multiple of every trunk's stride, and one that is not."""
-QUANTIZED_OPERATORS = ("Conv", "ConvTranspose")
-"""Operators `quantize_onnx` quantizes to int8."""
-
-
-def tonemapped_parity(model, onnx_path: str | Path, pixel_values: torch.Tensor) -> float:
-    """Max absolute difference between the eager and the ONNX Runtime frame after the project's tone map."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    (frame, *_) = session.run(["frame"], {"pixel_values": pixel_values.numpy()})
-    with torch.inference_mode():
-        reference = model(pixel_values).frame
-    return float((tonemap(torch.from_numpy(frame)) - tonemap(reference)).abs().max())
 
 
 def export_onnx(
@@ -88,18 +72,16 @@ def export_onnx(
         traced = Path(scratch) / "model.onnx"
         inputs, outputs = export(model, onnx_config, traced, opset=opset)
         record["inputs"], record["outputs"] = inputs, outputs
-        for height, width in VALIDATION_SHAPES:
-            shapes = {"batch_size": 2, "height": height, "width": width}
+        input_name = next(iter(onnx_config.inputs))
+        for shapes in onnx_config.VALIDATION_SHAPES:
             validate_model_outputs(
                 onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
             )
-            pixel_values = dummy_inputs("", NormalizedConfig(model.config), **shapes).generate("pixel_values")
-            difference = tonemapped_parity(model, traced, pixel_values)
+            inputs = dummy_inputs("", NormalizedConfig(model.config), **shapes).generate(input_name)
+            name, difference = onnx_config.parity(model, traced, inputs)
             if difference > atol:
-                raise ValueError(f"ONNX tone-mapped frame differs by {difference:.3g} at {height}x{width} (> {atol}).")
-            record["validation"].append(
-                {"height": height, "width": width, "optimum_atol": atol, "tonemapped_max_difference": difference}
-            )
+                raise ValueError(f"ONNX {name} differs by {difference:.3g} at {shapes} (> {atol}).")
+            record["validation"].append({**shapes, "optimum_atol": atol, "parity_metric": name, name: difference})
         with atomic_path(output / "model.onnx") as temporary:
             shutil.copyfile(traced, temporary)
     for name in ("config.json", "preprocessor_config.json"):
@@ -111,13 +93,24 @@ def export_onnx(
     return record
 
 
-def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_name: str = "model.int8.onnx") -> dict:
+def quantize_onnx(
+    onnx_dir: str | Path,
+    calibration: list[np.ndarray],
+    output_name: str = "model.int8.onnx",
+    operators: tuple[str, ...] = ("Conv", "ConvTranspose"),
+    float_modules: tuple[str, ...] = ("material_head",),
+) -> dict:
     """Static int8 quantization (QDQ, per-channel symmetric weights, min-max calibrated activations) of
     `onnx_dir/model.onnx` through Optimum's `ORTQuantizer`; writes `onnx_dir/<output_name>` atomically and returns
-    the record. Static rather than dynamic: ONNX Runtime's dynamic mode quantizes activations per call and leaves
-    most convolutions in float, while a renderer is almost all convolutions with stable activation ranges. Only
-    `QUANTIZED_OPERATORS` are quantized (the trunk's and the frame head's convolutions); the material head stays in
-    float."""
+    the record. Only `operators` are quantized, and nothing under the modules `float_modules`; the family's
+    `OnnxConfig` says which (`QUANTIZED_OPERATORS`, `FLOAT_MODULES`). `calibration` holds inputs of the model's
+    first input (one batch each).
+
+    The renderers' choices: static rather than dynamic (ONNX Runtime's dynamic mode quantizes activations per call
+    and leaves most convolutions in float, while a renderer is almost all convolutions with stable activation
+    ranges); only convolutions (the frame head's filtering of the HDR cheap render stays in float, where 8 bits
+    over [0, max radiance] would erase every dark tone); the material head in float (a negligible cost, and 8-bit
+    activations there cost up to 5 points of mIoU)."""
     import onnx
     from datasets import Dataset
     from optimum.onnxruntime import ORTQuantizer
@@ -125,16 +118,15 @@ def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_na
 
     onnx_dir = Path(onnx_dir)
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name="model.onnx")
-    # Only the convolutions: the frame head's filtering of the HDR cheap render (Pad, Slice, Mul, Add on linear
-    # radiance) stays in float, where 8 bits over [0, max radiance] would erase every dark tone.
-    # The material head classifies per-surface statistics (log-variances, shares of the frame) with a few 1x1
-    # convolutions: a negligible cost, and 8-bit activations there cost up to 5 points of mIoU.
-    graph = onnx.load(onnx_dir / "model.onnx", load_external_data=False).graph
-    excluded = [node.name for node in graph.node if node.name.startswith("/material_head/")]
+    model = onnx.load(onnx_dir / "model.onnx", load_external_data=False)
+    excluded = [
+        node.name for node in model.graph.node if any(node.name.startswith(f"/{name}/") for name in float_modules)
+    ]
     config = AutoQuantizationConfig.avx512_vnni(
-        is_static=True, per_channel=True, operators_to_quantize=list(QUANTIZED_OPERATORS), nodes_to_exclude=excluded
+        is_static=True, per_channel=True, operators_to_quantize=list(operators), nodes_to_exclude=excluded
     )
-    samples = Dataset.from_dict({"pixel_values": [array[0] for array in calibration]}).with_format("numpy")
+    input_name = model.graph.input[0].name
+    samples = Dataset.from_dict({input_name: [array[0] for array in calibration]}).with_format("numpy")
     with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
         ranges = quantizer.fit(
             dataset=samples,
@@ -152,5 +144,5 @@ def quantize_onnx(onnx_dir: str | Path, calibration: list[np.ndarray], output_na
         "per_channel": config.per_channel,
         "calibration_frames": len(calibration),
         "operators": list(config.operators_to_quantize),
-        "float_modules": ["material_head"] if excluded else [],
+        "float_modules": sorted({name for name in float_modules if any(f"/{name}/" in n for n in excluded)}),
     }

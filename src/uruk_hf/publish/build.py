@@ -192,9 +192,15 @@ def _publish_model(family, entry, source: Path, folder: Path, data: Path, contex
     test = task.dataset(data, "test")
     evaluation = {"pytorch": context["results"]["models"][entry.key]}
     if family.onnx_config is not None:
-        evaluation["onnx_export"] = export_onnx(folder, folder, onnx_config_class=resolve(family.onnx_config))
+        onnx_config = resolve(family.onnx_config)
+        evaluation["onnx_export"] = export_onnx(folder, folder, onnx_config_class=onnx_config)
         validation = task.dataset(data, "validation")
-        evaluation["int8"] = quantize_onnx(folder, task.calibration_inputs(model, validation))
+        evaluation["int8"] = quantize_onnx(
+            folder,
+            task.calibration_inputs(model, validation),
+            operators=onnx_config.QUANTIZED_OPERATORS,
+            float_modules=onnx_config.FLOAT_MODULES,
+        )
         fp32 = task.evaluate(task.onnx_model(folder, "model.onnx"), test, full=True)
         quantized = task.evaluate(task.onnx_model(folder, "model.int8.onnx"), test, full=True)
         evaluation.update(

@@ -147,6 +147,8 @@ class Lifecycle:
         resume: read finished stages back from their records; continue the interrupted one.
         time_budgets: the family's `(production seconds, curriculum seconds)` per preset (a preset it does not
             list, and `None` entries, have no time limit).
+        stage_overrides: fields of the preset's stage template the family sets otherwise (e.g. its batch size).
+        task_model: the model whose config decides the task and its data (default: the family's first).
     """
 
     def __init__(
@@ -157,6 +159,8 @@ class Lifecycle:
         preset: str,
         resume: bool,
         time_budgets: dict[str, tuple[float | None, float | None]] | None = None,
+        stage_overrides: dict | None = None,
+        task_model: str | None = None,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
@@ -168,21 +172,26 @@ class Lifecycle:
             preset,
             resume,
         )
+        preset_budget = LIFECYCLE_PRESETS[preset]
         self.budget = replace(
-            LIFECYCLE_PRESETS[preset], production_time_s=production_time_s, curriculum_time_s=curriculum_time_s
+            preset_budget,
+            stage=replace(preset_budget.stage, **(stage_overrides or {})),
+            production_time_s=production_time_s,
+            curriculum_time_s=curriculum_time_s,
         )
         self.stages: dict[str, dict] = {}
         self.started = time.perf_counter()
-        self.task = family.make_task(family.models[0].config(preset))
+        task_entry = family.model(task_model) if task_model is not None else family.models[0]
+        self.task = family.make_task(task_entry.config(preset))
         self.train = self.task.dataset(self.data, "train")
         self.validation = self.task.dataset(self.data, "validation")
         self.baselines = self.task.gate_baselines(self.validation)
 
     def gate(self) -> QualityGate:
-        """The default gate: the task's gate metric above its gate baseline by the preset's margin."""
-        return QualityGate(
-            metric=self.task.gate_metric, baseline=self.task.gate_baseline, margin=self.budget.gate_margin
-        )
+        """The default gate: the task's gate metric above its gate baseline by the preset's margin (in the task's
+        units: `Task.gate_margin_scale`)."""
+        margin = self.budget.gate_margin * self.task.gate_margin_scale
+        return QualityGate(metric=self.task.gate_metric, baseline=self.task.gate_baseline, margin=margin)
 
     def template(self, learning_rate: float) -> StageSettings:
         """The preset's stage settings at `learning_rate` (`curriculum_stages` names each stage and its terms)."""

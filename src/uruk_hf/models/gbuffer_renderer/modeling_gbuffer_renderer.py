@@ -8,14 +8,12 @@ import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
 from ...modeling_utils import UrukPreTrainedModelMixin
 from ...modules.unet import UrukUNet
 from ...schema import MATERIAL_ID_SLOTS
@@ -211,54 +209,3 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         if not (exporting or _MODEL_FED_INPUTS.get()):
             # Eager only: the exported graph has no check (ONNX Runtime callers get it from UrukORTRenderer).
             check_pixel_values_finite(pixel_values, self.config)
-
-    @classmethod
-    def from_legacy_checkpoint(cls, path: str | Path, map_location: str | torch.device = "cpu"):
-        """Loads a model from a seed-style `.pt` checkpoint (`model_state_dict`, `config`, ...).
-
-        The file is read with `torch.load(..., weights_only=True)`: nothing in it is executed.
-
-        Raises:
-            uruk_hf.legacy.LegacyCheckpointError: the file is truncated or not a checkpoint, pickles a disallowed
-                object, belongs to another model family, or its weights do not match its config.
-        """
-        checkpoint = load_legacy_checkpoint(path, map_location=map_location)
-        config_dict = dict(checkpoint["config"])
-        model_type = config_dict.get("model_type")
-        if model_type != cls.config_class.model_type:
-            raise LegacyCheckpointError(
-                f"{path} holds a {model_type!r} checkpoint, not {cls.config_class.model_type!r} ({cls.__name__})."
-            )
-        model = cls(cls.config_class.from_dict(config_dict))
-        state_dict = checkpoint["model_state_dict"]
-        expected = set(model.state_dict())
-        missing, unexpected = sorted(expected - set(state_dict)), sorted(set(state_dict) - expected)
-        if missing or unexpected:
-            raise LegacyCheckpointError(
-                f"{path}: model_state_dict does not match its config: missing keys {missing}, unexpected keys "
-                f"{unexpected}."
-            )
-        try:
-            model.load_state_dict(state_dict)
-        except RuntimeError as error:
-            raise LegacyCheckpointError(f"{path}: model_state_dict does not fit its config: {error}") from error
-        return model.eval()
-
-    def save_legacy_checkpoint(
-        self,
-        path: str | Path,
-        stage: str | None = None,
-        epoch: int | None = None,
-        metrics: dict[str, float] | None = None,
-        optimizer_state_dict: dict | None = None,
-    ) -> Path:
-        """Writes a seed-style `.pt` checkpoint atomically (see `uruk_hf.legacy.save_legacy_checkpoint`)."""
-        return save_legacy_checkpoint(
-            path,
-            model_state_dict=self.state_dict(),
-            config=self.config.to_dict(),
-            stage=stage,
-            epoch=epoch,
-            metrics=metrics,
-            optimizer_state_dict=optimizer_state_dict,
-        )

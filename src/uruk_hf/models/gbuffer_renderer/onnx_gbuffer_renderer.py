@@ -34,6 +34,26 @@ class UrukRendererOnnxConfig(OnnxConfig):
     DUMMY_INPUT_GENERATOR_CLASSES = (UrukGBufferDummyInputGenerator,)
     ATOL_FOR_VALIDATION = 1e-4
     DEFAULT_ONNX_OPSET = 17  # what `uruk_hf.exporters.onnx.export_onnx` exports at by default
+    VALIDATION_SHAPES = (
+        {"batch_size": 2, "height": 64, "width": 64},
+        {"batch_size": 2, "height": 67, "width": 93},
+    )
+    """Where `export_onnx` validates: a multiple of every trunk's stride, and a size that is not."""
+    QUANTIZED_OPERATORS = ("Conv", "ConvTranspose")
+    FLOAT_MODULES = ("material_head",)
+
+    def parity(self, model, onnx_path, pixel_values: torch.Tensor) -> tuple[str, float]:
+        """The max absolute difference between the eager and the ONNX Runtime frame after the project's tone map
+        (linear HDR is unbounded: a tolerance on it says little)."""
+        import onnxruntime
+
+        from ...tonemap import tonemap
+
+        session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        (frame, *_) = session.run(["frame"], {"pixel_values": pixel_values.numpy()})
+        with torch.inference_mode():
+            reference = model(pixel_values).frame
+        return "tonemapped_max_difference", float((tonemap(torch.from_numpy(frame)) - tonemap(reference)).abs().max())
 
     @property
     def inputs(self) -> dict[str, dict[int, str]]:

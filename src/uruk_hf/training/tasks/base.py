@@ -21,10 +21,13 @@ class Task:
         gate_metric (`str`): the validation metric the lifecycle's default gate checks (higher is better).
         gate_baseline (`str`): the key of `gate_baselines` the default gate compares with.
         loss_weights_class (`type`): the dataclass of the task's loss-term weights (`StageSettings.weights`).
+        gate_margin_scale (`float`): the gate metric's units per unit of the preset's gate margin (1 for dB of
+            PSNR; 0.01 for an accuracy in [0, 1], so that a margin counts points).
     """
 
     gate_metric: str = "score"
     gate_baseline: str = ""
+    gate_margin_scale: float = 1.0
     loss_weights_class: type | None = None
 
     def __init__(self, config):

@@ -1,0 +1,84 @@
+"""The NPC Director v2 family: its registry entry and its lifecycle (DESIGN §4).
+
+Smoke -> Calibration -> Production of the 64-tick transformer, then the same recipe for the control that sees one
+tick (`window=1`): what the transformer's memory of earlier ticks buys.
+"""
+
+from pathlib import Path
+
+from ...catalog import Family, ModelEntry
+from ...training.run import Lifecycle, save_legacy
+from .configuration_npc_director import UrukNPCDirectorConfig
+from .modeling_npc_director import UrukNPCDirector
+
+__all__ = ["FAMILY", "train_npc_director"]
+
+_TIME_BUDGETS = {"quick": (80.0, None)}
+"""Production seconds at the quick preset (the window-1 control gets half)."""
+
+_STAGE = {"batch_size": 32, "eval_every": 50, "warmup_steps": 30}
+"""Windows per step and evaluation interval: a step over 4 windows of 64 ticks would be all overhead."""
+
+
+def train_npc_director(data: Path, output: Path, preset: str, resume: bool) -> dict:
+    """Production of NPC Director and of its window-1 control; writes both models and `npc_director_v2/best.pt`."""
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+    model, record, learning_rate = lifecycle.train_model("npc_director", None)
+    save_legacy(model, lifecycle.legacy_path("npc_director"), "production", record["best"])
+
+    budgets = {name: (None if seconds is None else seconds / 2, None) for name, (seconds, _) in _TIME_BUDGETS.items()}
+    # One tick per item: as many ticks per step as the transformer's 32 windows of 64.
+    stage = {**_STAGE, "batch_size": _STAGE["batch_size"] * FAMILY.model("npc_director").config(preset).window}
+    control = Lifecycle(
+        FAMILY, data, output / "window1", preset, resume, budgets, stage, task_model="npc_director_window1"
+    )
+    window1 = control.new_model("npc_director_window1")
+    control.smoke(window1, None)
+    control_record = control.production(window1, None, learning_rate)
+    control.save_model("npc_director_window1", window1, control_record)
+    control.write({"learning_rate": learning_rate})
+    return lifecycle.write({"learning_rate": learning_rate})
+
+
+FAMILY = Family(
+    name="npc_director",
+    title="NPC Director v2",
+    dataset_kind="npc_episodes",
+    task="uruk_hf.training.tasks.npc_decisions:NPCDecisionTask",
+    train=train_npc_director,
+    onnx_config="uruk_hf.models.npc_director.onnx_npc_director:UrukNPCDirectorOnnxConfig",
+    models=(
+        ModelEntry(
+            key="npc_director",
+            model_class=UrukNPCDirector,
+            config_class=UrukNPCDirectorConfig,
+            run_folder="npc_director/models/npc_director",
+            subfolder="npc_director_v2",
+            budget=1_310_000,
+            description=(
+                "NPC Director v2: the NPC's behaviour state (idle, patrol, investigate, alert, chase, attack, flee, "
+                "return) and its next move, per tick, from its last 64 ticks of observations, imitating a "
+                "designer's finite-state machine with hidden timers."
+            ),
+            legacy_files=("npc_director_v2/best.pt",),
+            onnx_files=("onnx/npc_director.onnx",),
+            curve=("npc_director/production",),
+            seed_claims=(("NPC Director v2: 99.57% state accuracy", "state_accuracy", "test split, per tick"),),
+        ),
+        ModelEntry(
+            key="npc_director_window1",
+            model_class=UrukNPCDirector,
+            config_class=UrukNPCDirectorConfig,
+            run_folder="npc_director/window1/models/npc_director_window1",
+            description="The same transformer and training with a window of one tick: no memory (a control).",
+            config_overrides=(("window", 1),),
+        ),
+    ),
+    limitations={
+        "npc_director": [
+            "It imitates the library's own FSM on the library's own simulator; on another game's sensors and "
+            "behaviours it must be retrained.",
+            "The timers are the FSM's constants; a designer who changes them invalidates the model.",
+        ]
+    },
+)

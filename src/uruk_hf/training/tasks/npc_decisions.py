@@ -1,0 +1,248 @@
+"""The task of NPC Director: per tick, the FSM's state and move from the NPC's observations so far.
+
+Training items are windows of `config.window` consecutive ticks of an episode (a stride of a quarter window); the
+loss is the cross-entropy of states and moves at every tick of the window. Evaluation decides every tick of every
+episode from the `window` ticks ending at it, exactly as a game would call the model (validation, for speed, from
+windows at a stride of half a window: every tick still sees at least half a window); `evaluate(full=True)` adds
+the closed loop: the model drives the NPC on the split's maps while the FSM, fed the same observations, gives the
+reference at every tick, and the same episodes driven by the FSM give the outcome to compare with.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...data.behaviour.maps import GridMap
+from ...data.behaviour.metrics import decision_metrics
+from ...data.behaviour.simulator import EpisodeSettings, NPCEpisode, run_episode
+from ...data.folder import load_split
+from ...schema import NPC_STATES
+from .base import Task
+
+__all__ = ["NPCDecisionTask", "NPCEpisodeWindows"]
+
+CLOSED_LOOP_TICKS = 500
+"""Ticks of each closed-loop episode."""
+
+CLOSED_LOOP_EPISODES = 8
+"""Maps of the evaluated split the closed loop runs on."""
+
+
+class NPCEpisodeWindows(torch.utils.data.Dataset):
+    """The episodes of one split of an `npc_episodes` folder, as training windows.
+
+    Args:
+        folder: the dataset folder.
+        split: `train`, `validation` or `test`.
+        window: ticks per item.
+        max_episodes: keep only the first episodes (Smoke, tests).
+    """
+
+    def __init__(self, folder: str | Path, split: str, window: int, max_episodes: int | None = None):
+        columns = ["observations", "states", "moves", "map", "episode_seed"]
+        data = load_split(folder, split, columns)
+        count = len(data["states"]) if max_episodes is None else min(max_episodes, len(data["states"]))
+        self.observations = data["observations"][:count].astype(np.float32)
+        self.states = data["states"][:count].astype(np.int64)
+        self.moves = data["moves"][:count].astype(np.int64)
+        self.maps, self.episode_seeds = data["map"][:count], data["episode_seed"][:count]
+        self.window = window
+        ticks = self.states.shape[1]
+        stride = max(1, window // 4)
+        starts = list(range(0, max(ticks - window, 0) + 1, stride))
+        self.items = [(episode, start) for episode in range(count) for start in starts]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        episode, start = self.items[index]
+        end = start + self.window
+        return {
+            "observations": self.observations[episode, start:end],
+            "state_labels": self.states[episode, start:end],
+            "move_labels": self.moves[episode, start:end],
+        }
+
+
+def _decide(model, observations: np.ndarray, window: int, stride: int | None = None, batch: int = 256):
+    """State and move predictions `(N, T)` for episodes `(N, T, F)`: tick t from the `window` ticks ending at t
+    (the first window's ticks from the ticks before them), or with `stride`, from windows at that stride (tick t
+    from the window whose later part holds it)."""
+    episodes, ticks, _ = observations.shape
+    span = min(window, ticks)
+    states = np.zeros((episodes, ticks), np.int64)
+    moves = np.zeros((episodes, ticks), np.int64)
+    ends = list(range(span, ticks + 1, stride or 1))
+    if ends[-1] != ticks:
+        ends.append(ticks)
+    windows, targets = [], []
+    for episode in range(episodes):
+        for index, end in enumerate(ends):
+            windows.append(observations[episode, end - span : end])
+            first = 0 if index == 0 else ends[index - 1]
+            targets.append((episode, end - span, first, end))
+    with torch.inference_mode():
+        for begin in range(0, len(windows), batch):
+            inputs = torch.from_numpy(np.stack(windows[begin : begin + batch]))
+            outputs = model(inputs)
+            state_logits, move_logits = outputs.state_logits.numpy(), outputs.move_logits.numpy()
+            for row, (episode, start, first, end) in enumerate(targets[begin : begin + batch]):
+                states[episode, first:end] = state_logits[row, first - start : end - start].argmax(-1)
+                moves[episode, first:end] = move_logits[row, first - start : end - start].argmax(-1)
+    return states, moves
+
+
+def closed_loop(
+    model, dataset: NPCEpisodeWindows, episodes: int = CLOSED_LOOP_EPISODES, ticks: int = CLOSED_LOOP_TICKS
+) -> dict:
+    """The model drives the NPC for `ticks` on the first `episodes` maps of `dataset` (the FSM, fed the same
+    observations, is the reference; the episodes step in lockstep, one model call per tick for all of them); the
+    same episodes driven by the FSM give the outcome to compare with. Returns the agreement (state and move) and
+    outcome statistics of both drivers."""
+    window = model.config.window
+    settings = EpisodeSettings(ticks=ticks)
+    count = min(episodes, len(dataset.maps))
+    worlds = [GridMap(np.asarray(dataset.maps[index], np.int8)) for index in range(count)]
+    seeds = [int(dataset.episode_seeds[index]) for index in range(count)]
+    driven = [NPCEpisode(world, seed, settings) for world, seed in zip(worlds, seeds)]
+    for _ in range(ticks):
+        for episode in driven:
+            episode.observe()
+        history = torch.from_numpy(np.stack([np.stack(episode.observations[-window:]) for episode in driven]))
+        with torch.inference_mode():
+            outputs = model(history)
+        states = outputs.state_logits[:, -1].argmax(-1).tolist()
+        moves = outputs.move_logits[:, -1].argmax(-1).tolist()
+        for episode, state, move in zip(driven, states, moves):
+            episode.act(state, move)
+    driven = [episode.result() for episode in driven]
+    scripted = [run_episode(world, seed, settings) for world, seed in zip(worlds, seeds)]
+
+    def outcome(runs, prefix):
+        sighted = [run["first_sighting"] for run in runs if run["first_sighting"] >= 0]
+        return {
+            f"{prefix}_first_sighting_tick": float(np.mean(sighted)) if sighted else -1.0,
+            f"{prefix}_hits_per_episode": float(np.mean([run["hits"] for run in runs])),
+            f"{prefix}_hits_taken_per_episode": float(np.mean([run["player_hits"] for run in runs])),
+            f"{prefix}_flee_rate": float(np.mean([run["flee_ticks"] / ticks for run in runs])),
+        }
+
+    def stacked(key):
+        return np.stack([run[key] for run in driven])
+
+    return {
+        "closed_loop_agreement": float((stacked("states") == stacked("reference_states")).mean()),
+        "closed_loop_move_agreement": float((stacked("moves") == stacked("reference_moves")).mean()),
+        "closed_loop_episodes": count,
+        **outcome(driven, "model"),
+        **outcome(scripted, "fsm"),
+    }
+
+
+class NPCDecisionTask(Task):
+    """NPC Director's task (see the module docstring). Gates compare the state accuracy with the validation
+    split's majority state; `gate_margin_scale` turns the preset's margin into accuracy points."""
+
+    gate_metric = "state_accuracy"
+    gate_baseline = "majority"
+    gate_margin_scale = 0.01
+
+    def dataset(self, data, split: str, max_items: int | None = None) -> NPCEpisodeWindows:
+        return NPCEpisodeWindows(data, split, self.config.window, max_episodes=max_items)
+
+    def collate(self, items: list[dict]) -> dict:
+        return {name: torch.from_numpy(np.stack([item[name] for item in items])) for name in items[0]}
+
+    def forward(self, model, batch: dict):
+        return model(batch["observations"])
+
+    def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
+        states = torch.nn.functional.cross_entropy(outputs.state_logits.flatten(0, 1), batch["state_labels"].flatten())
+        moves = torch.nn.functional.cross_entropy(outputs.move_logits.flatten(0, 1), batch["move_labels"].flatten())
+        return states + self.config.move_loss_weight * moves
+
+    def evaluate(self, model, dataset: NPCEpisodeWindows, full: bool = False) -> dict[str, float]:
+        """`decision_metrics` over every tick of the split's episodes (exact windows when `full`, half-window
+        strides otherwise), and with `full` the closed loop (`closed_loop`)."""
+        window = self.config.window
+        stride = None if full else max(1, window // 2)
+        states, moves = _decide(model, dataset.observations, window, stride)
+        metrics = decision_metrics(states, moves, dataset.states, dataset.moves)
+        if full:
+            metrics.update(closed_loop(model, dataset))
+        return metrics
+
+    def gate_baselines(self, dataset: NPCEpisodeWindows) -> dict[str, dict[str, float]]:
+        """The majority state and move, and the FSM's true previous state, on `dataset`."""
+        states, moves = dataset.states, dataset.moves
+        majority = np.full_like(states, np.bincount(states.reshape(-1)).argmax())
+        majority_moves = np.full_like(moves, np.bincount(moves.reshape(-1)).argmax())
+        previous = np.concatenate([states[:, :1], states[:, :-1]], axis=1)
+        previous_moves = np.concatenate([moves[:, :1], moves[:, :-1]], axis=1)
+        return {
+            "majority": decision_metrics(majority, majority_moves, states, moves),
+            "copy_previous_state": decision_metrics(previous, previous_moves, states, moves),
+        }
+
+    def selection_score(self, metrics: dict, weights) -> float:
+        """State accuracy plus transition-tick accuracy: a checkpoint that only holds states is not the best."""
+        return float(metrics["state_accuracy"]) + float(metrics["transition_accuracy"])
+
+    def outputs_finite(self, outputs) -> bool:
+        return bool(torch.isfinite(outputs.state_logits).all() and torch.isfinite(outputs.move_logits).all())
+
+    def outputs_difference(self, first, second) -> float:
+        return max(
+            float((first.state_logits - second.state_logits).abs().max()),
+            float((first.move_logits - second.move_logits).abs().max()),
+        )
+
+    # Publishing ---------------------------------------------------------------------------------------------
+    def calibration_inputs(self, model, dataset: NPCEpisodeWindows, max_items: int = 64) -> list[np.ndarray]:
+        """Observation windows of the split (one per item), for static int8 calibration."""
+        step = max(1, len(dataset) // max_items)
+        return [dataset[index]["observations"][None] for index in range(0, len(dataset), step)][:max_items]
+
+    def onnx_model(self, folder: Path, file_name: str):
+        from ...models.npc_director.modeling_ort_npc_director import UrukORTNPCDirector
+
+        return UrukORTNPCDirector.from_pretrained(folder, file_name=file_name)
+
+    def write_examples(self, model, dataset: NPCEpisodeWindows, path: Path, items: int = 3) -> str:
+        """A timeline per test episode: the FSM's state per tick above the model's (one colour per state)."""
+        from PIL import Image
+
+        from ...file_utils import atomic_path
+
+        palette = np.array(
+            [[200, 200, 200], [80, 160, 80], [230, 200, 60], [240, 140, 40], [220, 60, 60], [150, 30, 30],
+             [90, 90, 220], [60, 170, 200]], np.uint8,
+        )  # fmt: skip
+        count = min(items, len(dataset.states))
+        predicted, _ = _decide(model, dataset.observations[:count], self.config.window)
+        rows = []
+        for episode in range(count):
+            for states in (dataset.states[episode], predicted[episode]):
+                rows.append(np.repeat(palette[states][None], 6, axis=0))
+            rows.append(np.full((3, dataset.states.shape[1], 3), 255, np.uint8))
+        strip = np.concatenate(rows)
+        image = Image.fromarray(strip).resize((strip.shape[1] * 3, strip.shape[0] * 3), Image.NEAREST)
+        with atomic_path(path) as temporary:
+            image.save(temporary, format="PNG")
+        return (
+            "per episode: FSM states, then the model's (ticks left to right; "
+            + ", ".join(f"{name} rgb{tuple(int(v) for v in palette[index])}" for index, name in enumerate(NPC_STATES))
+            + ")"
+        )
+
+    def card_fields(self) -> dict:
+        from ...schema import NPC_OBSERVATION_FEATURES
+
+        return {
+            "observation_size": self.config.observation_size,
+            "window": self.config.window,
+            "features": ", ".join(NPC_OBSERVATION_FEATURES),
+            "labels": ", ".join(NPC_STATES),
+        }
