@@ -118,21 +118,27 @@ def _data_generate(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     state = "complete" if summary["complete"] else "incomplete: other shards still running or to run"
+    rendering = f" ({summary['render_seconds']:.1f} s rendering, {summary['variant']})" if summary["variant"] else ""
     print(
         f"shard {summary['shard_index']}/{summary['num_shards']}: wrote {summary['chunks_written']} chunks "
-        f"({summary['frames_written']} frames), skipped {summary['chunks_skipped']} already written, "
-        f"{summary['seconds']:.1f} s ({summary.get('render_seconds', 0.0):.1f} s rendering, {summary['variant']}); "
-        f"dataset {state}: {args.output}"
+        f"({summary['frames_written']} rows), skipped {summary['chunks_skipped']} already written, "
+        f"{summary['seconds']:.1f} s{rendering}; dataset {state}: {args.output}"
     )
     return 0
 
 
 def _data_baselines(args: argparse.Namespace) -> int:
-    from .data.rendering.card import baselines_table, finalize_dataset
+    import json
 
-    results = finalize_dataset(args.folder)
-    print(f"Baselines on the {results['split']} split ({results['frames']} frames):")
-    print(baselines_table(results["baselines"]))
+    from .catalog import dataset_kind
+
+    record = Path(args.folder) / "generation.json"
+    if not record.is_file():
+        raise FileNotFoundError(
+            f"{args.folder} has no generation.json: it is not a folder made by `uruk data generate`."
+        )
+    generator = dataset_kind(json.loads(record.read_text()).get("dataset_kind", "gbuffer_clips"))
+    print(generator.describe_baselines(generator.finalize(Path(args.folder))))
     return 0
 
 
@@ -191,7 +197,7 @@ def _pipeline(args: argparse.Namespace) -> int:
         return 1
     if results["added_families"]:
         print(f"Also ran {', '.join(results['added_families'])}: required by the families asked for.")
-    print(f"Test split: {results['frames']} frames; models trained by `uruk pipeline --preset {args.preset}`.")
+    print(f"Test splits; models trained by `uruk pipeline --preset {args.preset}`.")
     print(results_table(results))
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["seconds"].items())
     print(f"Wall time: {timings}. Results: {Path(args.output) / 'results.json'}")

@@ -5,7 +5,8 @@ one evaluation of every model on the test split beside the data baselines.
 
 Writes `DIR/data` (unless `--data` points at an existing dataset; a second dataset kind goes to `DIR/data_<kind>`),
 one run folder per family and control run (`DIR/<family>`, see `uruk_hf.training.run`), `DIR/results.json`:
-`{"models": {key: metrics}, "baselines": {key: metrics}, "split": "test", "frames": N, ...}`,
+`{"models": {key: metrics}, "baselines": {kind: {key: metrics}}, "test_sets": {kind: {"split", "size",
+"unit"}}, ...}`,
 `DIR/training_curves.png` and the published repo folder `DIR/hub` (`uruk publish build`). Nothing here names a
 family: the registry (`uruk_hf.catalog`) says what runs, in which order and where each model lies.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from .catalog import Family, dataset_kind, family_names, get_family, iter_families, resolve
 from .file_utils import atomic_path
-from .tables import CELL_FORMATS, format_table, metric_cells
+from .tables import format_table, metric_cells
 
 __all__ = [
     "evaluate_on_sets",
@@ -26,8 +27,6 @@ __all__ = [
     "run_pipeline",
     "select_families",
 ]
-
-_METRIC_KEYS = ("params", *CELL_FORMATS)
 
 
 def select_families(names: list[str] | None) -> tuple[list[Family], list[str]]:
@@ -78,32 +77,36 @@ def _validation_history(output: Path, folders: tuple[str, ...]) -> list[dict]:
 
 
 def plot_training_curves(output: str | Path, families: list[Family], reference: tuple[str, float] | None = None):
-    """Plots validation PSNR (and material mIoU where a model predicts materials) against training seconds for
-    every model of `families` with a training curve, from the stage records; `reference` (name, PSNR) draws a
-    baseline line. Writes and returns `output/training_curves.png`."""
+    """Plots every model's validation curves against training seconds from the stage records, one panel per
+    metric its task draws (`Task.curve_metrics`: PSNR and material mIoU for the renderers, state and
+    transition-tick accuracy for NPC Director); `reference` (name, value) draws a baseline line on the first panel.
+    Writes and returns `output/training_curves.png`."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     output = Path(output)
-    figure, (frame_axis, material_axis) = pyplot.subplots(1, 2, figsize=(13, 4.8))
+    panels = {}
+    for family in families:
+        for key, label in resolve(family.task).curve_metrics:
+            panels.setdefault(key, label)
+    figure, axes = pyplot.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    axis_of = dict(zip(panels, axes[0]))
     for family in families:
         for model in family.models:
             if not model.curve:
                 continue
             history = _validation_history(output, model.curve)
             seconds = [entry["seconds"] for entry in history]
-            if "psnr" in history[0]:
-                frame_axis.plot(seconds, [entry["psnr"] for entry in history], marker=".", label=model.key)
-            if "material_miou" in history[0]:
-                miou = [100 * entry["material_miou"] for entry in history]
-                material_axis.plot(seconds, miou, marker=".", label=model.key)
-    if reference is not None:
-        frame_axis.axhline(reference[1], color="gray", linestyle="--", label=reference[0])
-    frame_axis.set(xlabel="training seconds", ylabel="validation PSNR (dB)", title="Frame quality")
-    material_axis.set(xlabel="training seconds", ylabel="validation material mIoU (%)", title="Materials")
-    for axis in (frame_axis, material_axis):
+            for key, _ in resolve(family.task).curve_metrics:
+                if key in history[0]:
+                    scale = 100.0 if "accuracy" in key or "miou" in key else 1.0
+                    axis_of[key].plot(seconds, [scale * entry[key] for entry in history], marker=".", label=model.key)
+    if reference is not None and panels:
+        axes[0][0].axhline(reference[1], color="gray", linestyle="--", label=reference[0])
+    for key, axis in axis_of.items():
+        axis.set(xlabel="training seconds", ylabel=panels[key])
         axis.grid(alpha=0.3)
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=8)
@@ -173,26 +176,27 @@ def run_pipeline(
             timed(control.name, resolve(control.train), data_folder, output / control.name, preset, resume, record)
 
     begin = time.perf_counter()
-    models, baselines, frames, split = {}, {}, None, None
+    models, baselines, test_sets = {}, {}, {}
     for family in selected:
         data_folder = folders[family.dataset_kind]
         for model in family.models:
             metrics = evaluate_on_test(family, model, output / model.run_folder, data_folder)
-            models[model.key] = {name: metrics[name] for name in _METRIC_KEYS if name in metrics}
-            if "temporal_error_ground_truth" in metrics:
-                models[model.key]["temporal_error_ground_truth"] = metrics["temporal_error_ground_truth"]
+            models[model.key] = {name: value for name, value in metrics.items() if isinstance(value, int | float)}
     for kind, folder in folders.items():
         recorded = json.loads((folder / "baselines.json").read_text())
-        baselines.update({key: recorded["baselines"][key] for key in dataset_kind(kind).report_baselines})
-        frames, split = frames or recorded["frames"], split or recorded["split"]
+        baselines[kind] = {key: recorded["baselines"][key] for key in dataset_kind(kind).report_baselines}
+        unit = "frames" if "frames" in recorded else "ticks"
+        test_sets[kind] = {"split": recorded["split"], "size": recorded[unit], "unit": unit}
     seconds["evaluation"] = time.perf_counter() - begin
+    first = test_sets[selected[0].dataset_kind]
     results = {
         "families": [family.name for family in selected],
         "added_families": added,
         "models": models,
         "baselines": baselines,
-        "split": split,
-        "frames": frames,
+        "test_sets": test_sets,
+        "split": first["split"],
+        "frames": first["size"],
         "preset": preset,
         "data": {kind: str(folder) for kind, folder in folders.items()},
         "seconds": {**seconds, "total": time.perf_counter() - started},
@@ -215,20 +219,34 @@ def run_pipeline(
 
 
 def _reference_line(output: Path, family: Family) -> tuple[str, float] | None:
-    """The first family's gate baseline on the validation split (e.g. the cheap `direct` render), for the curves."""
+    """The first family's gate baseline on the validation split (e.g. the cheap `direct` render) in the first
+    panel's metric, for the curves."""
+    task = resolve(family.task)
     baselines = json.loads((output / family.name / "lifecycle.json").read_text()).get("validation_baselines", {})
-    for name, metrics in baselines.items():
-        if "psnr" in metrics:
-            return f"{name} (validation baseline)", metrics["psnr"]
+    key = task.curve_metrics[0][0] if task.curve_metrics else None
+    metrics = baselines.get(task.gate_baseline, {})
+    if key in metrics:
+        scale = 100.0 if "accuracy" in key or "miou" in key else 1.0
+        return f"{task.gate_baseline} (validation baseline)", scale * metrics[key]
     return None
 
 
 def results_table(results: dict) -> str:
-    """The pipeline's results as one plain-text table: models, then baselines."""
-    rows = [
-        metric_cells(key, metrics, list(CELL_FORMATS))
-        for group in ("models", "baselines")
-        for key, metrics in results[group].items()
-    ]
-    headers = ["model", "params", "PSNR", "SSIM", "MS-SSIM", "FLIP", "mat acc %", "mIoU %", "temporal", "ms/frame"]
-    return format_table(headers, rows)
+    """The pipeline's results: one plain-text table per dataset kind (its task's columns), models then baselines,
+    each under a line naming the test set."""
+    tables = []
+    for kind, baselines in results["baselines"].items():
+        families = [get_family(name) for name in results["families"] if get_family(name).dataset_kind == kind]
+        task = resolve(families[0].task)
+        keys = [key for key, _ in task.report_columns]
+        rows = [
+            metric_cells(model.key, results["models"][model.key], keys)
+            for family in families
+            for model in family.models
+            if model.key in results["models"]
+        ]
+        rows += [metric_cells(name, metrics, keys) for name, metrics in baselines.items()]
+        test = results["test_sets"][kind]
+        title = f"{kind}: {test['split']} split, {test['size']} {test['unit']}"
+        tables.append(title + "\n" + format_table(["model", "params", *(h for _, h in task.report_columns)], rows))
+    return "\n\n".join(tables)

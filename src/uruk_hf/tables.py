@@ -11,6 +11,12 @@ CELL_FORMATS = {
     "material_miou": (100.0, 1),
     "temporal_error": (1.0, 4),
     "ms_per_frame": (1.0, 1),
+    "state_accuracy": (100.0, 2),
+    "transition_accuracy": (100.0, 2),
+    "state_macro_f1": (100.0, 2),
+    "move_accuracy": (100.0, 2),
+    "closed_loop_agreement": (100.0, 1),
+    "closed_loop_move_agreement": (100.0, 1),
 }
 """Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
 

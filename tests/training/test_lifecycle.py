@@ -222,10 +222,13 @@ def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     assert main(["pipeline", *arguments]) == 0
     out = capsys.readouterr().out
     results = json.loads((tmp_path / "results.json").read_text())
-    assert set(results) >= {"models", "baselines", "split", "frames"} and results["split"] == "test"
-    assert list(results["models"]) == model_keys and list(results["baselines"]) == baseline_keys
+    assert set(results) >= {"models", "baselines", "test_sets", "split", "frames"} and results["split"] == "test"
+    assert list(results["models"]) == model_keys and list(results["baselines"]["gbuffer_clips"]) == baseline_keys
+    assert results["test_sets"]["npc_episodes"]["unit"] == "ticks"
+    renderers = [model.key for family, model in iter_models() if family.dataset_kind == "gbuffer_clips"]
     for key in ("params", "psnr", "ssim", "ms_ssim", "flip", "ms_per_frame"):
-        assert all(key in metrics for metrics in results["models"].values())
+        assert all(key in results["models"][name] for name in renderers)
+    assert results["models"]["npc_director"]["transition_accuracy"] >= 0.0
     assert "material_miou" in results["models"]["v2_ultra"] and "temporal_error" in results["models"]["v2_ultra"]
     assert results["models"]["v2_ultra"]["params"] < results["models"]["v2_ultra_teacher"]["params"]
     scratch = json.loads((tmp_path / "v2_ultra_scratch" / "scratch" / "record.json").read_text())

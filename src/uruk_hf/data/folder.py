@@ -77,6 +77,10 @@ class DatasetGenerator:
         baselines."""
         raise NotImplementedError
 
+    def describe_baselines(self, results: dict) -> str:
+        """`results` of `finalize` as text for `uruk data baselines` (a heading line and tables)."""
+        raise NotImplementedError
+
 
 @contextlib.contextmanager
 def quiet_datasets() -> Iterator[None]:

@@ -74,12 +74,7 @@ def unsourced_numbers(card: str, records: list, template: str) -> list[str]:
     return [match for match in _NUMBER.findall(body) if float(match) not in allowed]
 
 
-def _metric_cells(name: str, metrics: dict) -> list[str]:
-    keys = ["psnr", "ssim", "ms_ssim", "flip", "material_accuracy", "material_miou", "ms_per_frame"]
-    return metric_cells(name, metrics, keys, percent_sign=True)
-
-
-def _stage_rows(record: dict) -> list[list[str]]:
+def _stage_rows(record: dict, metric: str) -> list[list[str]]:
     stages = record.get("stages", [record])
     rows = []
     for stage in stages:
@@ -90,11 +85,24 @@ def _stage_rows(record: dict) -> list[list[str]]:
                 str(stage["steps"]),
                 stage["stop_reason"],
                 str(best["step"]),
-                f"{best['psnr']:.2f}",
+                format_metric(metric, best[metric]),
                 f"{stage['seconds']:.0f}",
             ]
         )
     return rows
+
+
+def _int8_summary(task, change: dict) -> str:
+    """The change of each of the task's int8 metrics, in the units of its tables."""
+    from ..tables import CELL_FORMATS
+
+    parts = []
+    for key in task.int8_metrics:
+        if key in change:
+            scale, digits = CELL_FORMATS.get(key, (1.0, 4))
+            unit = " points" if scale == 100.0 else (" dB" if key == "psnr" else "")
+            parts.append(f"{key.replace('_', ' ')} {change[key] * scale:+.{digits}f}{unit}")
+    return ", ".join(parts)
 
 
 def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templates: Path) -> None:
@@ -103,53 +111,40 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
     key = entry.key
     config = entry.config_class.from_pretrained(folder)
     task = family.make_task(config)
+    kind = family.dataset_kind
     measured = context["evaluation"]["models"][key]["pytorch"]
-    dataset = {"dataset_type": "uruk-procedural-gbuffers", "dataset_name": context["data_description"]}
+    description = context["data_descriptions"][kind]
+    dataset = {"dataset_type": f"uruk-{kind.replace('_', '-')}", "dataset_name": description}
     results = [
-        EvalResult(
-            task_type="image-to-image",
-            metric_type=metric,
-            metric_value=float(measured[metric]),
-            dataset_split="test",
-            **dataset,
-        )
-        for metric in ("psnr", "ssim", "ms_ssim", "flip")
+        EvalResult(task_type=task_type, metric_type=metric, metric_value=value, dataset_split="test", **dataset)
+        for task_type, metric, value in task.eval_results(measured)
     ]
-    if "material_miou" in measured:
-        results.append(
-            EvalResult(
-                task_type="image-segmentation",
-                metric_type="mean_iou",
-                metric_value=float(measured["material_miou"]),
-                dataset_split="test",
-                **dataset,
-            )
-        )
     card_data = ModelCardData(
         model_name=f"uruk_hf {key}",
         license="apache-2.0",
         library_name="uruk_hf",
-        tags=SEED_TAGS,
+        tags=SEED_TAGS if kind == "gbuffer_clips" else ["game-ai", "npc", "behaviour-cloning", "pytorch", "onnx"],
         eval_results=results,
     )
-    baselines = context["evaluation"]["baselines"]
-    metrics_rows = [_metric_cells(f"**{key}** (PyTorch fp32)", measured)]
+    keys = [metric for metric, _ in task.report_columns]
+    baselines = context["evaluation"]["baselines"][kind]
+    metrics_rows = [metric_cells(f"**{key}** (PyTorch fp32)", measured, keys, percent_sign=True)]
     onnx = context["evaluation"]["models"][key]
-    metrics_rows.append(_metric_cells(f"{key} (ONNX Runtime int8)", onnx["onnx_int8"]))
-    metrics_rows += [_metric_cells(name, metrics) for name, metrics in baselines.items()]
-    change = onnx["int8_change"]
-    int8 = {
-        **onnx["int8"],
-        "psnr_change": f"{change['psnr']:+.2f}",
-        "miou_change": f"{100 * change['material_miou']:+.2f}" if "material_miou" in change else None,
-    }
+    if "onnx_int8" in onnx:
+        metrics_rows.append(metric_cells(f"{key} (ONNX Runtime int8)", onnx["onnx_int8"], keys, percent_sign=True))
+    metrics_rows += [metric_cells(name, metrics, keys, percent_sign=True) for name, metrics in baselines.items()]
+    int8 = None
+    if "int8" in onnx:
+        int8 = {**onnx["int8"], "summary": _int8_summary(task, onnx["int8_change"])}
     training = json.loads((folder / "training_record.json").read_text())
     task_fields = task.card_fields()
-    template = (templates / "model_card.md.j2").read_text()
+    template = (templates / task.card_template).read_text()
+    test = context["evaluation"]["test_sets"][kind]
+    role = f"{entry.role}, " if entry.role else ""
     card = ModelCard.from_template(
         card_data,
         template_str=template,
-        title=f"Uruk {key} ({entry.role}, {config.model_type})",
+        title=f"Uruk {key} ({role}{config.model_type})",
         description=entry.description,
         **task_fields,
         repo_id=repo_id,
@@ -157,12 +152,16 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         model_class=entry.model_class.__name__,
         int8=int8,
         legacy_path=entry.legacy_files[0] if entry.legacy_files else None,
-        frames=context["evaluation"]["frames"],
-        data_description=context["data_description"],
+        frames=test["size"],
+        test_size=f"{test['size']} {test['unit']}",
+        data_description=description,
+        metric_headers=[header for _, header in task.report_columns],
         metrics_rows=metrics_rows,
+        measured=measured,
         grid_columns=context["grids"][key],
         lifecycle_description=context["lifecycle_description"][key],
-        stage_rows=_stage_rows(training),
+        stage_metric=dict(task.report_columns).get(task.gate_metric, task.gate_metric),
+        stage_rows=_stage_rows(training, task.gate_metric),
         hardware=context["hardware"],
         preset=context["preset"],
         limitations=family.limitations.get(key, []),
@@ -170,7 +169,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
     )
     records = [context["evaluation"], training, config.to_dict(), context["generation"], task_fields]
     # The data description is our own fixed wording around recorded sizes ("Mitsuba 3" is a product name).
-    unsourced = unsourced_numbers(str(card), records, f"{template} {context['data_description']}")
+    unsourced = unsourced_numbers(str(card), records, f"{template} {description}")
     if unsourced:
         raise ValueError(
             f"The {key} card holds numbers that no record holds: {unsourced} in {_contexts(str(card), unsourced)}"
@@ -206,15 +205,16 @@ def _publish_model(family, entry, source: Path, folder: Path, data: Path, contex
         evaluation.update(
             onnx_fp32=fp32,
             onnx_int8=quantized,
-            int8_change={name: quantized[name] - fp32[name] for name in ("psnr", "material_miou") if name in fp32},
+            int8_change={name: quantized[name] - fp32[name] for name in task.int8_metrics if name in fp32},
         )
         for onnx_file in entry.onnx_files:
             _copy(folder / "model.onnx", context["output"] / onnx_file)
             _copy(folder / "model.int8.onnx", context["output"] / onnx_file.replace(".onnx", ".int8.onnx"))
     context["evaluation"]["models"][entry.key] = evaluation
     context["grids"][entry.key] = task.write_examples(model, test, folder / "examples.png")
+    role = f" ({entry.role})" if entry.role else ""
     context["lifecycle_description"][entry.key] = (
-        f"Trained by `uruk pipeline --preset {context['preset']}` ({entry.role}); the stages below come from "
+        f"Trained by `uruk pipeline --preset {context['preset']}`{role}; the stages below come from "
         "`training_record.json` in this folder."
     )
 
@@ -233,20 +233,22 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
     if not (templates / "model_card.md.j2").is_file():
         raise FileNotFoundError(f"No card templates in {templates} (uruk_hf/publish/templates).")
     results = json.loads((runs / "results.json").read_text())
+    if "test_sets" not in results:
+        raise ValueError(f"{runs / 'results.json'} was written by an older uruk_hf: run `uruk pipeline` again.")
     data = {kind: Path(folder) for kind, folder in results["data"].items()}
     generation = {kind: json.loads((folder / "generation.json").read_text()) for kind, folder in data.items()}
-    first = generation[next(iter(generation))]
     context = {
         "results": results,
         "output": output,
         "evaluation": {
-            "split": results["split"],
-            "frames": results["frames"],
+            "test_sets": results["test_sets"],
             "models": {},
             "baselines": results["baselines"],
         },
         "generation": generation,
-        "data_description": _data_description(first, results["preset"]),
+        "data_descriptions": {
+            kind: _data_description(record, results["preset"]) for kind, record in generation.items()
+        },
         "preset": results["preset"],
         "hardware": f"{platform.machine()} CPU, {results['threads']} threads, torch {torch.__version__}",
         "grids": {},
@@ -293,46 +295,40 @@ def _root_card(output: Path, context: dict, published: list, rows: list[dict], r
 
     evaluation = context["evaluation"]
     model_rows, claims = [], []
-    for _, entry in published:
-        key = entry.key
-        metrics = evaluation["models"][key]["pytorch"]
-        miou = metrics.get("material_miou")
+    for family, entry in published:
+        metrics = evaluation["models"][entry.key]["pytorch"]
         legacy = [path for path in entry.legacy_files if (output / path).is_file()]
         model_rows.append(
             [
                 f"`{entry.subfolder}`",
-                key,
-                entry.role,
+                entry.key,
+                entry.role or "-",
                 f"{metrics['params'] / 1e6:.2f}M",
-                f"{metrics['psnr']:.2f}",
-                "-" if miou is None else f"{100 * miou:.1f}%",
+                resolve(family.task).headline(metrics),
                 ", ".join(f"`{path}`" for path in legacy) or "-",
             ]
         )
-    baselines = evaluation["baselines"]
-    frame_baselines = ", ".join(
-        f"`{name}` {metrics['psnr']:.2f} dB" for name, metrics in baselines.items() if "psnr" in metrics
-    )
-    material_baselines = ", ".join(
-        f"`{name}` {100 * metrics['material_miou']:.1f}% mIoU"
-        for name, metrics in baselines.items()
-        if "material_miou" in metrics
-    )
-    for _, entry in published:
-        metrics = evaluation["models"][entry.key]["pytorch"]
         for claim, metric, note in entry.seed_claims:
             ours = note if metric is None else f"{metric} {format_metric(metric, metrics[metric], True)} ({note})"
             claims.append([claim, ours])
+    test_sets, baseline_lines = [], []
+    for kind, baselines in evaluation["baselines"].items():
+        family = next(family for family, _ in published if family.dataset_kind == kind) if published else None
+        if family is None:
+            continue
+        test = evaluation["test_sets"][kind]
+        test_sets.append(f"`{kind}` ({test['size']} {test['unit']}, {context['data_descriptions'][kind]})")
+        task = resolve(family.task)
+        summary = "; ".join(f"`{name}` {task.headline(metrics)}" for name, metrics in baselines.items())
+        baseline_lines.append(f"{kind}: {summary}")
     template = (templates / "root_card.md.j2").read_text()
     card = ModelCard.from_template(
         ModelCardData(license="apache-2.0", tags=SEED_TAGS),
         template_str=template,
         preset=context["preset"],
-        frames=evaluation["frames"],
-        data_description=context["data_description"],
-        any_materials=any("material_miou" in model["pytorch"] for model in evaluation["models"].values()),
+        test_sets=", ".join(test_sets),
         model_rows=model_rows,
-        baseline_summary=f"{frame_baselines}; {material_baselines}",
+        baseline_lines=baseline_lines,
         claims=claims,
         manifest_rows=rows,
         repo_id=repo_id,
@@ -342,7 +338,7 @@ def _root_card(output: Path, context: dict, published: list, rows: list[dict], r
         ),
     )
     claimed = " ".join(claim for _, entry in published for claim, _, _ in entry.seed_claims)  # quoted beside ours
-    allowed_text = " ".join([template, claimed, context["data_description"]])
+    allowed_text = " ".join([template, claimed, *context["data_descriptions"].values()])
     unsourced = unsourced_numbers(str(card), [evaluation, rows, context["generation"]], allowed_text)
     if unsourced:
         raise ValueError(

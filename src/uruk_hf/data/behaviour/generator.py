@@ -278,6 +278,18 @@ class NPCEpisodeGenerator(DatasetGenerator):
             temporary.write_text(_card(folder, record, baselines))
         return baselines
 
+    def describe_baselines(self, results: dict) -> str:
+        from ...tables import format_metric, format_table
+
+        keys = ("state_accuracy", "transition_accuracy", "state_macro_f1", "move_accuracy")
+        rows = [
+            [name, *(format_metric(key, metrics[key]) for key in keys)]
+            for name, metrics in results["baselines"].items()
+        ]
+        heading = f"Baselines on the {results['split']} split ({results['ticks']} ticks), %:"
+        headers = ["baseline", "state acc.", "transition acc.", "macro-F1", "move acc."]
+        return heading + "\n" + format_table(headers, rows)
+
 
 NPC_EPISODES = NPCEpisodeGenerator()
 """The generator of NPC Director's datasets."""

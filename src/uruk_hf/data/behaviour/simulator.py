@@ -248,6 +248,14 @@ class NPCEpisode:
 
     def observe(self) -> tuple[np.ndarray, tuple[int, int]]:
         """This tick's observation vector and the FSM's `(state, move)` on it."""
+        observation = self.sense()
+        decision = self.fsm.step(observation)
+        self.reference.append(decision)
+        return observation.vector, decision
+
+    def sense(self) -> Observation:
+        """The NPC's sensors on this tick (draws the tick's sensor noise and the player's noise): world
+        quantities only, never the FSM."""
         settings, world, player, position = self.settings, self.world, self.player, self.position
         truly_visible = _sees(world, settings, position, self.facing, player.position)
         if truly_visible and self.first_sighting < 0:
@@ -281,9 +289,7 @@ class NPCEpisode:
         )  # fmt: skip
         self.observations.append(vector)
         self._visible = visible
-        decision = self.fsm.step(observation)
-        self.reference.append(decision)
-        return vector, decision
+        return observation
 
     def act(self, state: int, move: int) -> None:
         """Applies the driver's `(state, move)` for this tick, then the player's turn."""

@@ -141,6 +141,12 @@ class GBufferClipGenerator(DatasetGenerator):
 
         return finalize_dataset(folder)
 
+    def describe_baselines(self, results: dict) -> str:
+        from .card import baselines_table
+
+        heading = f"Baselines on the {results['split']} split ({results['frames']} frames):"
+        return heading + "\n" + baselines_table(results["baselines"])
+
 
 GBUFFER_CLIPS = GBufferClipGenerator()
 """The generator of the renderers' datasets."""

@@ -23,11 +23,19 @@ class Task:
         loss_weights_class (`type`): the dataclass of the task's loss-term weights (`StageSettings.weights`).
         gate_margin_scale (`float`): the gate metric's units per unit of the preset's gate margin (1 for dB of
             PSNR; 0.01 for an accuracy in [0, 1], so that a margin counts points).
+        report_columns (`tuple[tuple[str, str], ...]`): `(metric, header)` of the results tables and cards.
+        curve_metrics (`tuple[tuple[str, str], ...]`): `(metric, axis label)` of the training-curve figure.
+        int8_metrics (`tuple[str, ...]`): metrics whose change under int8 quantization the card reports.
+        card_template (`str`): the model card template (`uruk_hf/publish/templates/`).
     """
 
     gate_metric: str = "score"
     gate_baseline: str = ""
     gate_margin_scale: float = 1.0
+    report_columns: tuple[tuple[str, str], ...] = ()
+    curve_metrics: tuple[tuple[str, str], ...] = ()
+    int8_metrics: tuple[str, ...] = ()
+    card_template: str = "model_card.md.j2"
     loss_weights_class: type | None = None
 
     def __init__(self, config):
@@ -110,6 +118,21 @@ class Task:
         rest of the model, so that their best evaluation never decides the rest's checkpoint (nothing by
         default)."""
         return {}
+
+    # Reporting ----------------------------------------------------------------------------------------------
+    @classmethod
+    def headline(cls, metrics: dict) -> str:
+        """The few figures that sum up `metrics` in one line (the root card, baseline summaries); only the metrics
+        present are named."""
+        from ...tables import format_metric
+
+        return ", ".join(
+            f"{header} {format_metric(key, metrics[key])}" for key, header in cls.report_columns[:2] if key in metrics
+        )
+
+    def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
+        """`(task type, metric type, value)` of the card's `model-index` results."""
+        return []
 
     def outputs_finite(self, outputs) -> bool:
         """Whether every output tensor is finite (Smoke)."""

@@ -82,6 +82,18 @@ class FrameReconstructionTask(Task):
 
     gate_metric = "psnr"
     loss_weights_class = LossWeights
+    report_columns = (
+        ("psnr", "PSNR (dB)"),
+        ("material_miou", "mIoU %"),
+        ("ssim", "SSIM"),
+        ("ms_ssim", "MS-SSIM"),
+        ("flip", "FLIP"),
+        ("material_accuracy", "material acc. %"),
+        ("temporal_error", "temporal"),
+        ("ms_per_frame", "ms/frame"),
+    )
+    curve_metrics = (("psnr", "validation PSNR (dB)"), ("material_miou", "validation material mIoU (%)"))
+    int8_metrics = ("psnr", "material_miou")
 
     def __init__(self, config, material_head_lr_scale: float = 2.0, discriminator_learning_rate: float = 2e-4):
         super().__init__(config)
@@ -322,6 +334,13 @@ class FrameReconstructionTask(Task):
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG")
         return ", ".join(columns)
+
+    def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
+        """PSNR, SSIM, MS-SSIM and FLIP as image-to-image results, material mIoU as segmentation."""
+        results = [("image-to-image", key, float(metrics[key])) for key in ("psnr", "ssim", "ms_ssim", "flip")]
+        if "material_miou" in metrics:
+            results.append(("image-segmentation", "mean_iou", float(metrics["material_miou"])))
+        return results
 
     def card_fields(self) -> dict:
         """What the model card template shows of this task: the input layout and the material classes."""

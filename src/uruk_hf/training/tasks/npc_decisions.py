@@ -136,6 +136,7 @@ def closed_loop(
         "closed_loop_agreement": float((stacked("states") == stacked("reference_states")).mean()),
         "closed_loop_move_agreement": float((stacked("moves") == stacked("reference_moves")).mean()),
         "closed_loop_episodes": count,
+        "closed_loop_ticks": ticks,
         **outcome(driven, "model"),
         **outcome(scripted, "fsm"),
     }
@@ -148,6 +149,20 @@ class NPCDecisionTask(Task):
     gate_metric = "state_accuracy"
     gate_baseline = "majority"
     gate_margin_scale = 0.01
+    report_columns = (
+        ("state_accuracy", "state acc. %"),
+        ("transition_accuracy", "transition-tick acc. %"),
+        ("state_macro_f1", "macro-F1 %"),
+        ("move_accuracy", "move acc. %"),
+        ("closed_loop_agreement", "closed-loop agreement %"),
+        ("closed_loop_move_agreement", "closed-loop move agreement %"),
+    )
+    curve_metrics = (
+        ("state_accuracy", "validation state accuracy (%)"),
+        ("transition_accuracy", "validation transition-tick accuracy (%)"),
+    )
+    int8_metrics = ("state_accuracy", "transition_accuracy", "move_accuracy")
+    card_template = "model_card_decisions.md.j2"
 
     def dataset(self, data, split: str, max_items: int | None = None) -> NPCEpisodeWindows:
         return NPCEpisodeWindows(data, split, self.config.window, max_episodes=max_items)
@@ -190,6 +205,11 @@ class NPCDecisionTask(Task):
         """State accuracy plus transition-tick accuracy: a checkpoint that only holds states is not the best."""
         return float(metrics["state_accuracy"]) + float(metrics["transition_accuracy"])
 
+    def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
+        """State, transition-tick and move accuracy and macro-F1, as classification results."""
+        keys = ("state_accuracy", "transition_accuracy", "state_macro_f1", "move_accuracy")
+        return [("tabular-classification", key, float(metrics[key])) for key in keys if key in metrics]
+
     def outputs_finite(self, outputs) -> bool:
         return bool(torch.isfinite(outputs.state_logits).all() and torch.isfinite(outputs.move_logits).all())
 
@@ -216,10 +236,11 @@ class NPCDecisionTask(Task):
 
         from ...file_utils import atomic_path
 
-        palette = np.array(
-            [[200, 200, 200], [80, 160, 80], [230, 200, 60], [240, 140, 40], [220, 60, 60], [150, 30, 30],
-             [90, 90, 220], [60, 170, 200]], np.uint8,
-        )  # fmt: skip
+        colours = {
+            "grey": (200, 200, 200), "green": (80, 160, 80), "yellow": (230, 200, 60), "orange": (240, 140, 40),
+            "red": (220, 60, 60), "dark red": (150, 30, 30), "blue": (90, 90, 220), "cyan": (60, 170, 200),
+        }  # fmt: skip
+        palette = np.array(list(colours.values()), np.uint8)
         count = min(items, len(dataset.states))
         predicted, _ = _decide(model, dataset.observations[:count], self.config.window)
         rows = []
@@ -231,11 +252,8 @@ class NPCDecisionTask(Task):
         image = Image.fromarray(strip).resize((strip.shape[1] * 3, strip.shape[0] * 3), Image.NEAREST)
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG")
-        return (
-            "per episode: FSM states, then the model's (ticks left to right; "
-            + ", ".join(f"{name} rgb{tuple(int(v) for v in palette[index])}" for index, name in enumerate(NPC_STATES))
-            + ")"
-        )
+        legend = ", ".join(f"{name} {colour}" for name, colour in zip(NPC_STATES, colours))
+        return f"per episode, the FSM's states above the model's, ticks left to right ({legend})"
 
     def card_fields(self) -> dict:
         from ...schema import NPC_OBSERVATION_FEATURES

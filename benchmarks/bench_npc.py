@@ -1,0 +1,97 @@
+"""NPC Director decisions per second: ONNX Runtime fp32 and int8 at 1, 64 and 1024 NPCs per call (each NPC its
+last `window` ticks), PyTorch eager, and the Python FSM it imitates, on this machine's threads.
+
+    python benchmarks/bench_npc.py --model PIPELINE_DIR/hub/npc_director_v2 [--npcs 1 64 1024] [--repeats 5]
+    python benchmarks/bench_npc.py --preset full   # random weights at the published size (latency only)
+
+Median over `--repeats` timed calls after one warm-up. Inputs are random windows (latency does not depend on
+them). The FSM's figure is its `step` (the decision alone, paths precomputed per map) over a simulated episode.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig, UrukORTNPCDirector
+from uruk_hf.data.behaviour import simulator
+from uruk_hf.data.behaviour.maps import generate_map
+from uruk_hf.tables import format_table
+
+
+def median_seconds(repeats: int, function, *arguments) -> float:
+    function(*arguments)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function(*arguments)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def fsm_decisions_per_second(ticks: int = 2000) -> float:
+    """Decisions per second of the FSM's `step` over simulated episodes."""
+    spent = [0.0, 0]
+    step = simulator.NPCStateMachine.step
+
+    def timed(self, observation):
+        start = time.perf_counter()
+        decision = step(self, observation)
+        spent[0] += time.perf_counter() - start
+        spent[1] += 1
+        return decision
+
+    simulator.NPCStateMachine.step = timed
+    try:
+        for seed in range(max(1, ticks // 500)):
+            simulator.run_episode(
+                generate_map(np.random.default_rng([1, seed])), seed, simulator.EpisodeSettings(ticks=500)
+            )
+    finally:
+        simulator.NPCStateMachine.step = step
+    return spent[1] / spent[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=None, help="an exported NPC Director folder (model.onnx, config.json)")
+    parser.add_argument("--preset", default="full", help="without --model: random weights at this preset")
+    parser.add_argument("--npcs", nargs="+", type=int, default=[1, 64, 1024])
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.model) if args.model else Path(scratch)
+        if args.model is None:
+            from uruk_hf.exporters.onnx import export_onnx
+
+            torch.manual_seed(0)
+            UrukNPCDirector(UrukNPCDirectorConfig.from_preset(args.preset)).save_pretrained(folder)
+            export_onnx(folder, folder)
+        model = UrukNPCDirector.from_pretrained(folder).eval()
+        runtimes = {"ONNX Runtime fp32": UrukORTNPCDirector.from_pretrained(folder)}
+        if (folder / "model.int8.onnx").is_file():
+            runtimes["ONNX Runtime int8"] = UrukORTNPCDirector.from_pretrained(folder, file_name="model.int8.onnx")
+        window = model.config.window
+        rows = []
+        for npcs in args.npcs:
+            windows = np.random.default_rng(0).random((npcs, window, model.config.observation_size), dtype=np.float32)
+            for name, runtime in runtimes.items():
+                seconds = median_seconds(args.repeats, runtime, windows)
+                rows.append([name, str(npcs), f"{seconds * 1e3:.2f}", f"{npcs / seconds:,.0f}"])
+            with torch.inference_mode():
+                seconds = median_seconds(args.repeats, model, torch.from_numpy(windows))
+            rows.append(["PyTorch eager fp32", str(npcs), f"{seconds * 1e3:.2f}", f"{npcs / seconds:,.0f}"])
+        fsm = fsm_decisions_per_second()
+        rows.append(["Python FSM (step)", "1", f"{1e3 / fsm:.3f}", f"{fsm:,.0f}"])
+    params = sum(parameter.numel() for parameter in model.parameters())
+    print(f"NPC Director {params / 1e6:.2f}M, window {window}; {torch.get_num_threads()} threads")
+    print(format_table(["runtime", "NPCs per call", "ms per call", "decisions / s"], rows))
+
+
+if __name__ == "__main__":
+    main()

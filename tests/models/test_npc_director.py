@@ -1,0 +1,68 @@
+"""NPC Director v2: the shared model tests, and what is special to a causal transformer over ticks."""
+
+import pytest
+import torch
+
+from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig
+from uruk_hf.schema import NPC_OBSERVATION_FEATURES, NPC_STATES
+
+from .test_modeling_common import ModelTesterMixin
+
+
+class TestUrukNPCDirector(ModelTesterMixin):
+    model_class = UrukNPCDirector
+    config_class = UrukNPCDirectorConfig
+    roles = (None,)
+
+    def random_inputs(self, config, batch=2, ticks=20, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.rand(batch, ticks, config.observation_size, generator=generator)
+
+    def main_output(self, outputs) -> torch.Tensor:
+        return torch.cat([outputs.state_logits, outputs.move_logits], dim=-1)
+
+    def training_loss(self, model) -> torch.Tensor:
+        inputs = self.random_inputs(model.config)
+        states = torch.randint(0, model.config.num_labels, inputs.shape[:2])
+        moves = torch.randint(0, model.config.num_moves, inputs.shape[:2])
+        return model(inputs, state_labels=states, move_labels=moves).loss
+
+    def test_config_describes_the_simulator(self):
+        config = UrukNPCDirectorConfig()
+        assert config.observation_size == len(NPC_OBSERVATION_FEATURES) and config.window == 64
+        assert [config.id2label[index] for index in range(config.num_labels)] == list(NPC_STATES)
+
+    def test_a_tick_never_sees_later_ticks(self):
+        model = self.tiny_model()
+        inputs = self.random_inputs(model.config)
+        changed = inputs.clone()
+        changed[:, 10:] = torch.rand_like(changed[:, 10:])
+        with torch.no_grad():
+            before, after = self.main_output(model(inputs)), self.main_output(model(changed))
+        torch.testing.assert_close(before[:, :10], after[:, :10], rtol=0, atol=1e-6)
+        assert not torch.allclose(before[:, 10:], after[:, 10:])
+
+    def test_the_cache_gives_the_same_logits_tick_by_tick(self):
+        model = self.tiny_model()
+        inputs = self.random_inputs(model.config, ticks=12)
+        with torch.no_grad():
+            whole = self.main_output(model(inputs))
+            past, steps = None, []
+            for tick in range(inputs.shape[1]):
+                outputs = model(inputs[:, tick : tick + 1], past_key_values=past, use_cache=True)
+                past = outputs.past_key_values
+                steps.append(self.main_output(outputs))
+        torch.testing.assert_close(torch.cat(steps, dim=1), whole, rtol=0, atol=1e-5)
+
+    def test_bad_inputs_are_named(self):
+        model = self.tiny_model()
+        with pytest.raises(ValueError, match="exceed the model's window of 64"):
+            model(self.random_inputs(model.config, ticks=65))
+        with pytest.raises(ValueError, match=r"must be \(batch >= 1, ticks >= 1, 34\)"):
+            model(torch.rand(2, 5, 33))
+        with pytest.raises(TypeError, match="must be a torch tensor of torch.float32"):
+            model(self.random_inputs(model.config).double())
+        poisoned = self.random_inputs(model.config)
+        poisoned[0, 3, NPC_OBSERVATION_FEATURES.index("health")] = float("nan")
+        with pytest.raises(ValueError, match=r"NaN/Inf values in the features health \(1\)"):
+            model(poisoned)
