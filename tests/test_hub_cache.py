@@ -14,6 +14,7 @@ from uruk_hf.catalog import iter_models
 from .hub_cache import lay_out_hub_cache
 
 PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
+RENDERERS = {model.key for family, model in iter_models(published_only=True) if family.dataset_kind == "gbuffer_clips"}
 
 LOAD_SCRIPT = textwrap.dedent(
     """
@@ -27,10 +28,12 @@ LOAD_SCRIPT = textwrap.dedent(
     inputs = torch.load(sys.argv[1], weights_only=True)
     with torch.no_grad():
         results["v2_ultra frame sum"] = model(inputs).frame.sum().item()
-    for subfolder in json.loads(sys.argv[2]):
+    for subfolder, has_processor in json.loads(sys.argv[2]).items():
         auto = AutoModel.from_pretrained("org/uruk", subfolder=subfolder)
-        processor = AutoImageProcessor.from_pretrained("org/uruk", subfolder=subfolder)
-        results[subfolder] = [type(auto).__name__, type(processor).__name__, processor.num_channels]
+        results[subfolder] = [type(auto).__name__]
+        if has_processor:  # the renderers' G-buffer packing
+            processor = AutoImageProcessor.from_pretrained("org/uruk", subfolder=subfolder)
+            results[subfolder] += [type(processor).__name__, processor.num_channels]
     print(json.dumps(results))
     """
 )
@@ -44,8 +47,10 @@ def test_from_pretrained_by_repo_id_offline(tmp_path):
         config = published.config("tiny")
         model = published.model_class(config).eval()
         model.save_pretrained(folder / published.subfolder)
-        UrukGBufferProcessor.from_model_config(config).save_pretrained(folder / published.subfolder)
-        expected[published.subfolder] = [published.model_class.__name__, "UrukGBufferProcessor", config.num_channels]
+        expected[published.subfolder] = [published.model_class.__name__]
+        if published.key in RENDERERS:
+            UrukGBufferProcessor.from_model_config(config).save_pretrained(folder / published.subfolder)
+            expected[published.subfolder] += ["UrukGBufferProcessor", config.num_channels]
         if published.key == "v2_ultra":
             inputs = torch.rand(1, config.num_channels, 19, 23)
             torch.save(inputs, tmp_path / "inputs.pt")
@@ -55,7 +60,7 @@ def test_from_pretrained_by_repo_id_offline(tmp_path):
 
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
     env.pop("HF_HUB_CACHE", None)
-    subfolders = [published.subfolder for published in PUBLISHED_MODELS]
+    subfolders = {published.subfolder: published.key in RENDERERS for published in PUBLISHED_MODELS}
     result = subprocess.run(
         [sys.executable, "-c", LOAD_SCRIPT, str(tmp_path / "inputs.pt"), json.dumps(subfolders)],
         capture_output=True,

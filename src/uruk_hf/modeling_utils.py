@@ -6,7 +6,7 @@ legacy `.pt` checkpoints, read and written without executing anything (`uruk_hf.
 import os
 from pathlib import Path
 
-__all__ = ["UrukPreTrainedModelMixin", "check_model_source"]
+__all__ = ["UrukPreTrainedModelMixin", "check_model_source", "onnx_session_files"]
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -113,3 +113,24 @@ class UrukPreTrainedModelMixin:
             metrics=metrics,
             optimizer_state_dict=optimizer_state_dict,
         )
+
+
+def onnx_session_files(path_or_repo_id, subfolder: str = "", file_name: str = "model.onnx", **hub_kwargs):
+    """`(onnx file, config.json)` of an exported model in a folder (`path_or_repo_id/subfolder`) or a Hub repo
+    (through the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to `hf_hub_download`, e.g. `revision`).
+
+    Raises:
+        FileNotFoundError: the folder has no `file_name` or `config.json`.
+    """
+    folder = Path(path_or_repo_id) / subfolder
+    if Path(path_or_repo_id).is_dir():
+        model_path, config_path = folder / file_name, folder / "config.json"
+        for path in (model_path, config_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
+        return model_path, config_path
+    from huggingface_hub import hf_hub_download
+
+    kwargs = {"subfolder": subfolder or None, **hub_kwargs}
+    model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
+    return model_path, Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))

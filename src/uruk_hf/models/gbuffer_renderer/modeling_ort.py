@@ -44,18 +44,9 @@ class UrukORTRenderer:
         import onnxruntime
         from transformers import AutoConfig
 
-        folder = Path(path_or_repo_id) / subfolder
-        if Path(path_or_repo_id).is_dir():
-            model_path, config_path = folder / file_name, folder / "config.json"
-            for path in (model_path, config_path):
-                if not path.is_file():
-                    raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
-        else:
-            from huggingface_hub import hf_hub_download
+        from ...modeling_utils import onnx_session_files
 
-            kwargs = {"subfolder": subfolder or None, **hub_kwargs}
-            model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
-            config_path = Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+        model_path, config_path = onnx_session_files(path_or_repo_id, subfolder, file_name, **hub_kwargs)
         config = AutoConfig.from_pretrained(config_path.parent)
         session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=[provider])
         return cls(session, config, model_path)

@@ -126,9 +126,13 @@ class Task:
         present are named."""
         from ...tables import format_metric
 
-        return ", ".join(
-            f"{header} {format_metric(key, metrics[key])}" for key, header in cls.report_columns[:2] if key in metrics
-        )
+        parts = []
+        for key, header in cls.report_columns[:2]:
+            if key in metrics:
+                label, _, unit = header.partition(" (")
+                unit = f" {unit.rstrip(')')}" if unit else ""
+                parts.append(f"{label.removesuffix(' %')} {format_metric(key, metrics[key], True)}{unit}")
+        return ", ".join(parts)
 
     def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
         """`(task type, metric type, value)` of the card's `model-index` results."""

@@ -20,7 +20,7 @@ from ...data.folder import load_split
 from ...schema import NPC_STATES
 from .base import Task
 
-__all__ = ["NPCDecisionTask", "NPCEpisodeWindows"]
+__all__ = ["NPCDecisionTask", "NPCEpisodeWindows", "closed_loop", "drive", "on_policy_episodes"]
 
 CLOSED_LOOP_TICKS = 500
 """Ticks of each closed-loop episode."""
@@ -48,10 +48,19 @@ class NPCEpisodeWindows(torch.utils.data.Dataset):
         self.moves = data["moves"][:count].astype(np.int64)
         self.maps, self.episode_seeds = data["map"][:count], data["episode_seed"][:count]
         self.window = window
+        self._index()
+
+    def _index(self) -> None:
         ticks = self.states.shape[1]
-        stride = max(1, window // 4)
-        starts = list(range(0, max(ticks - window, 0) + 1, stride))
-        self.items = [(episode, start) for episode in range(count) for start in starts]
+        starts = list(range(0, max(ticks - self.window, 0) + 1, max(1, self.window // 4)))
+        self.items = [(episode, start) for episode in range(len(self.states)) for start in starts]
+
+    def extend(self, observations: np.ndarray, states: np.ndarray, moves: np.ndarray) -> None:
+        """Adds episodes `(N, T, F)` with their labels `(N, T)` (T as this dataset's) to the training windows."""
+        self.observations = np.concatenate([self.observations, observations.astype(np.float32)])
+        self.states = np.concatenate([self.states, states.astype(np.int64)])
+        self.moves = np.concatenate([self.moves, moves.astype(np.int64)])
+        self._index()
 
     def __len__(self) -> int:
         return len(self.items)
@@ -94,6 +103,42 @@ def _decide(model, observations: np.ndarray, window: int, stride: int | None = N
     return states, moves
 
 
+def drive(model, worlds: list, seeds: list[int], settings: EpisodeSettings) -> list[dict]:
+    """Episodes on `worlds` (seeds `seeds`) with the model driving the NPC, in lockstep (one model call per tick for
+    all of them); each result holds the FSM's reference decision on the same observations
+    (`NPCEpisode.result`)."""
+    window = model.config.window
+    episodes = [NPCEpisode(world, seed, settings) for world, seed in zip(worlds, seeds)]
+    for _ in range(settings.ticks):
+        for episode in episodes:
+            episode.observe()
+        history = torch.from_numpy(np.stack([np.stack(episode.observations[-window:]) for episode in episodes]))
+        with torch.inference_mode():
+            outputs = model(history)
+        states = outputs.state_logits[:, -1].argmax(-1).tolist()
+        moves = outputs.move_logits[:, -1].argmax(-1).tolist()
+        for episode, state, move in zip(episodes, states, moves):
+            episode.act(state, move)
+    return [episode.result() for episode in episodes]
+
+
+def on_policy_episodes(
+    model, dataset: NPCEpisodeWindows, episodes: int, seed_offset: int = 1
+) -> dict[str, np.ndarray]:
+    """DAgger's data (Ross et al. 2011): the model drives the NPC on the first `episodes` maps of `dataset` (new
+    episodes: seeds offset by `seed_offset`) and the FSM labels every tick it reached, so that training sees the
+    situations the model's own mistakes lead to. Returns `observations`, `states`, `moves` (the FSM's)."""
+    count = min(episodes, len(dataset.maps))
+    worlds = [GridMap(np.asarray(dataset.maps[index], np.int8)) for index in range(count)]
+    seeds = [int(dataset.episode_seeds[index]) + seed_offset for index in range(count)]
+    runs = drive(model, worlds, seeds, EpisodeSettings(ticks=dataset.states.shape[1]))
+    return {
+        "observations": np.stack([run["observations"] for run in runs]),
+        "states": np.stack([run["reference_states"] for run in runs]),
+        "moves": np.stack([run["reference_moves"] for run in runs]),
+    }
+
+
 def closed_loop(
     model, dataset: NPCEpisodeWindows, episodes: int = CLOSED_LOOP_EPISODES, ticks: int = CLOSED_LOOP_TICKS
 ) -> dict:
@@ -101,23 +146,11 @@ def closed_loop(
     observations, is the reference; the episodes step in lockstep, one model call per tick for all of them); the
     same episodes driven by the FSM give the outcome to compare with. Returns the agreement (state and move) and
     outcome statistics of both drivers."""
-    window = model.config.window
     settings = EpisodeSettings(ticks=ticks)
     count = min(episodes, len(dataset.maps))
     worlds = [GridMap(np.asarray(dataset.maps[index], np.int8)) for index in range(count)]
     seeds = [int(dataset.episode_seeds[index]) for index in range(count)]
-    driven = [NPCEpisode(world, seed, settings) for world, seed in zip(worlds, seeds)]
-    for _ in range(ticks):
-        for episode in driven:
-            episode.observe()
-        history = torch.from_numpy(np.stack([np.stack(episode.observations[-window:]) for episode in driven]))
-        with torch.inference_mode():
-            outputs = model(history)
-        states = outputs.state_logits[:, -1].argmax(-1).tolist()
-        moves = outputs.move_logits[:, -1].argmax(-1).tolist()
-        for episode, state, move in zip(driven, states, moves):
-            episode.act(state, move)
-    driven = [episode.result() for episode in driven]
+    driven = drive(model, worlds, seeds, settings)
     scripted = [run_episode(world, seed, settings) for world, seed in zip(worlds, seeds)]
 
     def outcome(runs, prefix):
