@@ -53,6 +53,7 @@ FAMILY_MODULES = {
 DATASET_KINDS = {
     "gbuffer_clips": "uruk_hf.data.rendering.generator:GBUFFER_CLIPS",
     "npc_episodes": "uruk_hf.data.behaviour.generator:NPC_EPISODES",
+    "locomotion_clips": "uruk_hf.data.gait.generator:LOCOMOTION_CLIPS",
 }
 """Dataset kind -> its generator (`uruk_hf.data.folder.DatasetGenerator`), as `module:attribute`."""
 
