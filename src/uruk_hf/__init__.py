@@ -18,6 +18,9 @@ _LAZY_ATTRIBUTES = {
     "LegacyCheckpointError": "uruk_hf.legacy",
     "load_legacy_checkpoint": "uruk_hf.legacy",
     "save_legacy_checkpoint": "uruk_hf.legacy",
+    "UrukAnimationDirector": "uruk_hf.models.animation_director.modeling_animation_director",
+    "UrukAnimationDirectorConfig": "uruk_hf.models.animation_director.configuration_animation_director",
+    "UrukORTAnimationDirector": "uruk_hf.models.animation_director.modeling_ort_animation_director",
     "UrukGBufferProcessor": "uruk_hf.models.gbuffer_renderer.processing_gbuffer",
     "UrukNPCDirector": "uruk_hf.models.npc_director.modeling_npc_director",
     "UrukNPCDirectorConfig": "uruk_hf.models.npc_director.configuration_npc_director",
@@ -38,9 +41,12 @@ _LAZY_ATTRIBUTES = {
 __all__ = [
     "PRESET_NAMES",
     "LegacyCheckpointError",
+    "UrukAnimationDirector",
+    "UrukAnimationDirectorConfig",
     "UrukGBufferProcessor",
     "UrukNPCDirector",
     "UrukNPCDirectorConfig",
+    "UrukORTAnimationDirector",
     "UrukORTNPCDirector",
     "UrukORTRenderer",
     "UrukRendererConfig",
@@ -58,6 +64,8 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .legacy import LegacyCheckpointError, load_legacy_checkpoint, save_legacy_checkpoint
+    from .models.animation_director import UrukAnimationDirector, UrukAnimationDirectorConfig
+    from .models.animation_director.modeling_ort_animation_director import UrukORTAnimationDirector
     from .models.gbuffer_renderer.configuration_gbuffer_renderer import UrukRendererConfig
     from .models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererOutput, UrukRendererPreTrainedModel
     from .models.gbuffer_renderer.modeling_ort import UrukORTRenderer

@@ -47,6 +47,7 @@ FAMILY_MODULES = {
     "v2_optimized": "uruk_hf.models.v2_optimized.recipe_v2_optimized",
     "ws5": "uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic",
     "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
+    "animation_director": "uruk_hf.models.animation_director.recipe_animation_director",
 }
 """Family name -> the module whose `FAMILY` attribute is its `Family`, in pipeline order."""
 

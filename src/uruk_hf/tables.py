@@ -17,6 +17,13 @@ CELL_FORMATS = {
     "move_accuracy": (100.0, 2),
     "closed_loop_agreement": (100.0, 1),
     "closed_loop_move_agreement": (100.0, 1),
+    "rollout_error_degrees": (1.0, 3),
+    "one_step_error_degrees": (1.0, 3),
+    "rollout_60s_error_degrees": (1.0, 3),
+    "foot_skate_cm": (1.0, 3),
+    "velocity_tracking_error": (1.0, 3),
+    "contact_accuracy": (100.0, 1),
+    "memory_mb": (1.0, 1),
 }
 """Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
 
