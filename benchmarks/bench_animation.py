@@ -10,25 +10,14 @@ search over the training frames of `--data` (an engine searches every few frames
 
 import argparse
 import contextlib
-import statistics
-import time
 
 import numpy as np
 import torch
+from bench_inference import median_ms
 
 from uruk_hf import UrukAnimationDirector, UrukORTAnimationDirector
 from uruk_hf.data.gait.animator import ClipSettings, animate_clip
 from uruk_hf.tables import format_table
-
-
-def median_seconds(repeats: int, function, *arguments) -> float:
-    function(*arguments)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(*arguments)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def main() -> None:
@@ -49,13 +38,13 @@ def main() -> None:
     for characters in args.characters:
         features = np.random.default_rng(0).random((characters, model.config.input_size), dtype=np.float32)
         for name, runtime in runtimes.items():
-            seconds = median_seconds(args.repeats, runtime, features)
+            seconds = median_ms(args.repeats, runtime, features) / 1e3
             rows.append([name, str(characters), f"{seconds * 1e6 / characters:.2f}"])
         with torch.inference_mode():
-            seconds = median_seconds(args.repeats, model, torch.from_numpy(features))
+            seconds = median_ms(args.repeats, model, torch.from_numpy(features)) / 1e3
         rows.append(["PyTorch eager fp32", str(characters), f"{seconds * 1e6 / characters:.2f}"])
     frames = 600
-    seconds = median_seconds(3, animate_clip, 0, ClipSettings(frames=frames))
+    seconds = median_ms(3, animate_clip, 0, ClipSettings(frames=frames)) / 1e3
     rows.append(["procedural animator (Python)", "1", f"{seconds * 1e6 / frames:.2f}"])
     if args.data:
         from uruk_hf.data.folder import load_split
@@ -65,7 +54,7 @@ def main() -> None:
         data = load_split(args.data, "train", keys)
         matching = MotionMatching([{key: data[key][index] for key in keys} for index in range(len(data["gait"]))])
         query = np.zeros(matching.tree.m)
-        seconds = median_seconds(args.repeats, matching.tree.query, query)
+        seconds = median_ms(args.repeats, matching.tree.query, query) / 1e3
         rows.append([f"motion matching search ({len(matching.poses)} frames)", "1", f"{seconds * 1e6:.2f}"])
     params = sum(parameter.numel() for parameter in model.parameters())
     print(f"Animation Director {params / 1e6:.2f}M; {torch.get_num_threads()} threads")

@@ -9,28 +9,18 @@ them). The FSM's figure is its `step` (the decision alone, paths precomputed per
 """
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from bench_inference import median_ms
 
 from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig, UrukORTNPCDirector
 from uruk_hf.data.behaviour import simulator
 from uruk_hf.data.behaviour.maps import generate_map
 from uruk_hf.tables import format_table
-
-
-def median_seconds(repeats: int, function, *arguments) -> float:
-    function(*arguments)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function(*arguments)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings)
 
 
 def fsm_decisions_per_second(ticks: int = 2000) -> float:
@@ -81,10 +71,10 @@ def main() -> None:
         for npcs in args.npcs:
             windows = np.random.default_rng(0).random((npcs, window, model.config.observation_size), dtype=np.float32)
             for name, runtime in runtimes.items():
-                seconds = median_seconds(args.repeats, runtime, windows)
+                seconds = median_ms(args.repeats, runtime, windows) / 1e3
                 rows.append([name, str(npcs), f"{seconds * 1e3:.2f}", f"{npcs / seconds:,.0f}"])
             with torch.inference_mode():
-                seconds = median_seconds(args.repeats, model, torch.from_numpy(windows))
+                seconds = median_ms(args.repeats, model, torch.from_numpy(windows)) / 1e3
             rows.append(["PyTorch eager fp32", str(npcs), f"{seconds * 1e3:.2f}", f"{npcs / seconds:,.0f}"])
         fsm = fsm_decisions_per_second()
         rows.append(["Python FSM (step)", "1", f"{1e3 / fsm:.3f}", f"{fsm:,.0f}"])

@@ -6,7 +6,7 @@ legacy `.pt` checkpoints, read and written without executing anything (`uruk_hf.
 import os
 from pathlib import Path
 
-__all__ = ["UrukPreTrainedModelMixin", "check_model_source", "onnx_session_files"]
+__all__ = ["UrukORTModel", "UrukPreTrainedModelMixin", "check_model_source"]
 
 
 def _looks_like_a_path(name: str) -> bool:
@@ -115,22 +115,51 @@ class UrukPreTrainedModelMixin:
         )
 
 
-def onnx_session_files(path_or_repo_id, subfolder: str = "", file_name: str = "model.onnx", **hub_kwargs):
-    """`(onnx file, config.json)` of an exported model in a folder (`path_or_repo_id/subfolder`) or a Hub repo
-    (through the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to `hf_hub_download`, e.g. `revision`).
+class UrukORTModel:
+    """Base of the ONNX Runtime classes of every family, in the style of Optimum's `ORTModel`: `from_pretrained`
+    takes a local folder or a Hub repo id (with `subfolder`); a subclass implements `__call__` for its inputs.
 
-    Raises:
-        FileNotFoundError: the folder has no `file_name` or `config.json`.
+    Args:
+        session: the `onnxruntime.InferenceSession` of `model.onnx` (or a quantized variant).
+        config: the model's config (`AutoConfig` of the same folder).
+        model_path: where the ONNX file was loaded from.
     """
-    folder = Path(path_or_repo_id) / subfolder
-    if Path(path_or_repo_id).is_dir():
-        model_path, config_path = folder / file_name, folder / "config.json"
-        for path in (model_path, config_path):
-            if not path.is_file():
-                raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
-        return model_path, config_path
-    from huggingface_hub import hf_hub_download
 
-    kwargs = {"subfolder": subfolder or None, **hub_kwargs}
-    model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
-    return model_path, Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+    def __init__(self, session, config, model_path: Path | None = None):
+        self.session, self.config, self.model_path = session, config, model_path
+        self.output_names = [output.name for output in session.get_outputs()]
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path_or_repo_id,
+        subfolder: str = "",
+        file_name: str = "model.onnx",
+        provider: str = "CPUExecutionProvider",
+        session_options=None,
+        **hub_kwargs,
+    ):
+        """Loads `file_name` and `config.json` from a folder (`path_or_repo_id/subfolder`) or a Hub repo (through
+        the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to `hf_hub_download`, e.g. `revision`).
+
+        Raises:
+            FileNotFoundError: the folder has no `file_name` or `config.json`.
+        """
+        import onnxruntime
+        from transformers import AutoConfig
+
+        folder = Path(path_or_repo_id) / subfolder
+        if Path(path_or_repo_id).is_dir():
+            model_path, config_path = folder / file_name, folder / "config.json"
+            for path in (model_path, config_path):
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
+        else:
+            from huggingface_hub import hf_hub_download
+
+            kwargs = {"subfolder": subfolder or None, **hub_kwargs}
+            model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
+            config_path = Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+        config = AutoConfig.from_pretrained(config_path.parent)
+        session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=[provider])
+        return cls(session, config, model_path)

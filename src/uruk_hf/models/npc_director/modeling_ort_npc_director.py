@@ -2,53 +2,17 @@
 takes a folder or a Hub repo id (with `subfolder`), the call takes observation windows and returns the same
 `UrukNPCDirectorOutput` fields as the PyTorch model."""
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from ...modeling_utils import UrukORTModel
 from .modeling_npc_director import UrukNPCDirectorOutput
 
 __all__ = ["UrukORTNPCDirector"]
 
 
-class UrukORTNPCDirector:
-    """An exported NPC Director on an `onnxruntime.InferenceSession`.
-
-    Args:
-        session: the inference session of `model.onnx` (or a quantized variant).
-        config: the model's config (`AutoConfig` of the same folder).
-        model_path: where the ONNX file was loaded from.
-    """
-
-    def __init__(self, session, config, model_path: Path | None = None):
-        self.session, self.config, self.model_path = session, config, model_path
-
-    @classmethod
-    def from_pretrained(
-        cls,
-        path_or_repo_id: str | Path,
-        subfolder: str = "",
-        file_name: str = "model.onnx",
-        provider: str = "CPUExecutionProvider",
-        session_options=None,
-        **hub_kwargs,
-    ) -> "UrukORTNPCDirector":
-        """Loads `file_name` and `config.json` from a folder (`path_or_repo_id/subfolder`) or a Hub repo (through
-        the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to `hf_hub_download`).
-
-        Raises:
-            FileNotFoundError: the folder has no `file_name` or `config.json`.
-        """
-        import onnxruntime
-        from transformers import AutoConfig
-
-        from ...modeling_utils import onnx_session_files
-
-        model_path, config_path = onnx_session_files(path_or_repo_id, subfolder, file_name, **hub_kwargs)
-        config = AutoConfig.from_pretrained(config_path.parent)
-        session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=[provider])
-        return cls(session, config, model_path)
+class UrukORTNPCDirector(UrukORTModel):
+    """An exported NPC Director on an `onnxruntime.InferenceSession` (`from_pretrained`: `UrukORTModel`)."""
 
     def __call__(self, observations: torch.Tensor | np.ndarray) -> UrukNPCDirectorOutput:
         """Runs the session on `(batch, ticks, observation_size)` windows and returns the logits as tensors.
