@@ -123,7 +123,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         model_name=f"uruk_hf {key}",
         license="apache-2.0",
         library_name="uruk_hf",
-        tags=SEED_TAGS if kind == "gbuffer_clips" else ["game-ai", "npc", "behaviour-cloning", "pytorch", "onnx"],
+        tags=list(task.card_tags) or SEED_TAGS,
         eval_results=results,
     )
     keys = [metric for metric, _ in task.report_columns]

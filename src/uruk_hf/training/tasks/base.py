@@ -27,6 +27,7 @@ class Task:
         curve_metrics (`tuple[tuple[str, str], ...]`): `(metric, axis label)` of the training-curve figure.
         int8_metrics (`tuple[str, ...]`): metrics whose change under int8 quantization the card reports.
         card_template (`str`): the model card template (`uruk_hf/publish/templates/`).
+        card_tags (`tuple[str, ...]`): the model card's tags (empty: the seed card's).
     """
 
     gate_metric: str = "score"
@@ -36,6 +37,7 @@ class Task:
     curve_metrics: tuple[tuple[str, str], ...] = ()
     int8_metrics: tuple[str, ...] = ()
     card_template: str = "model_card.md.j2"
+    card_tags: tuple[str, ...] = ()
     loss_weights_class: type | None = None
 
     def __init__(self, config):

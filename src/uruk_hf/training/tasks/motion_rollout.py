@@ -121,6 +121,7 @@ class MotionRolloutTask(Task):
     curve_metrics = (("rollout_error_degrees", "validation 10 s rollout error (deg)"),)
     int8_metrics = ("rollout_error_degrees", "one_step_error_degrees")
     card_template = "model_card_motion.md.j2"
+    card_tags = ("character-animation", "locomotion", "game-ai", "pytorch", "onnx")
 
     def dataset(self, data, split: str, max_items: int | None = None) -> MotionWindows:
         return MotionWindows(data, split, max_clips=max_items)

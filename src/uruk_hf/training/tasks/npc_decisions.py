@@ -196,6 +196,7 @@ class NPCDecisionTask(Task):
     )
     int8_metrics = ("state_accuracy", "transition_accuracy", "move_accuracy")
     card_template = "model_card_decisions.md.j2"
+    card_tags = ("game-ai", "npc", "behaviour-cloning", "pytorch", "onnx")
 
     def dataset(self, data, split: str, max_items: int | None = None) -> NPCEpisodeWindows:
         return NPCEpisodeWindows(data, split, self.config.window, max_episodes=max_items)
