@@ -22,6 +22,23 @@ class UrukConfigMixin:
     """
 
     required_fields: tuple[str, ...] = ()
+    presets: dict = {}
+
+    @classmethod
+    def from_preset(cls, name: str, role: str | None = None, **kwargs):
+        """The config of preset `name` (`tiny`, `quick`, `full`: `cls.presets[name]`); `kwargs` override any field.
+        This is the one-model families' version; families with a teacher and a student override it.
+
+        Raises:
+            ValueError: `name` is not a preset, or a role is given.
+        """
+        from .presets import PRESET_NAMES
+
+        if name not in PRESET_NAMES:
+            raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
+        if role is not None:
+            raise ValueError(f"Unknown role {role!r} for {cls.__name__}: the family has no teacher or student.")
+        return cls(**{**cls.presets[name], **kwargs})
 
     @classmethod
     def check_config_dict(cls, config_dict: dict, source: str) -> None:

@@ -6,7 +6,20 @@ legacy `.pt` checkpoints, read and written without executing anything (`uruk_hf.
 import os
 from pathlib import Path
 
-__all__ = ["UrukORTModel", "UrukPreTrainedModelMixin", "check_model_source"]
+__all__ = ["UrukORTModel", "UrukPreTrainedModelMixin", "check_model_source", "has_non_finite"]
+
+
+def has_non_finite(values) -> bool:
+    """Whether the tensor `values` holds NaN or Inf, in eager mode only: always `False` while tracing, exporting
+    or compiling (the exported graph carries no check) and on the meta device. One sum decides the common case: a
+    NaN or Inf anywhere makes it non-finite (a sum that merely overflows is looked at value by value)."""
+    import torch
+
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
+        return False
+    if values.device.type == "meta" or bool(torch.isfinite(values.sum())):
+        return False
+    return not bool(torch.isfinite(values).all())
 
 
 def _looks_like_a_path(name: str) -> bool:

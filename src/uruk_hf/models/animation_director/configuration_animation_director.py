@@ -3,7 +3,6 @@
 from transformers import PretrainedConfig
 
 from ...configuration_utils import UrukConfigMixin
-from ...presets import PRESET_NAMES
 
 __all__ = ["ANIMATION_DIRECTOR_PRESETS", "UrukAnimationDirectorConfig"]
 
@@ -58,16 +57,3 @@ class UrukAnimationDirectorConfig(UrukConfigMixin, PretrainedConfig):
     @property
     def output_size(self) -> int:
         return self.pose_size + 3 + 1 + 2 + self.num_gaits
-
-    @classmethod
-    def from_preset(cls, name: str, role: str | None = None, **kwargs) -> "UrukAnimationDirectorConfig":
-        """The config of preset `name` (`tiny`, `quick`, `full`); `kwargs` override any field.
-
-        Raises:
-            ValueError: `name` is not a preset, or a role is given (the family has one model).
-        """
-        if name not in PRESET_NAMES:
-            raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
-        if role is not None:
-            raise ValueError(f"Unknown role {role!r} for {cls.__name__}: Animation Director has one model.")
-        return cls(**{**cls.presets[name], **kwargs})

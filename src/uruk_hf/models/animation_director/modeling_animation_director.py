@@ -6,7 +6,7 @@ import torch
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import UrukPreTrainedModelMixin
+from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from .configuration_animation_director import UrukAnimationDirectorConfig
 
 __all__ = ["UrukAnimationDirector", "UrukAnimationDirectorOutput", "motion_input", "orthonormal_sixd"]
@@ -109,8 +109,7 @@ class UrukAnimationDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         if not isinstance(features, torch.Tensor) or features.ndim != 2 or features.shape[1] != config.input_size:
             shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features).__name__
             raise ValueError(f"features must be (batch, {config.input_size}), got {shape}.")
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-        if not exporting and features.device.type != "meta" and not bool(torch.isfinite(features.sum())):
+        if has_non_finite(features):
             raise ValueError("features hold NaN/Inf values.")
         out = self.head(self.body(features))
         pose_size, gaits = config.pose_size, config.num_gaits

@@ -14,7 +14,7 @@ from torch.nn import functional as F
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import UrukPreTrainedModelMixin
+from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from ...modules.unet import UrukUNet
 from ...schema import MATERIAL_ID_SLOTS
 from ...tonemap import tonemap
@@ -59,12 +59,10 @@ def check_pixel_values_shape(shape: tuple, config: UrukRendererConfig, owner: st
 def check_pixel_values_finite(pixel_values: torch.Tensor, config: UrukRendererConfig) -> None:
     """Raises `ValueError` naming the buffers (and channels) of `pixel_values` that hold NaN or Inf: a model fed
     them returns a frame of NaN, and a NaN surface id is no index at all."""
-    if pixel_values.device.type == "meta" or bool(torch.isfinite(pixel_values.sum())):
-        return  # a NaN or Inf anywhere makes the sum non-finite (an overflowing sum is checked below)
+    if not has_non_finite(pixel_values):
+        return
     bad = ~torch.isfinite(pixel_values)
     per_channel = bad.sum(dim=(0, 2, 3)).tolist()
-    if not any(per_channel):
-        return
     names = [(e["name"], c) for e in config.input_buffers for c in range(int(e["channels"]))]
     described = [
         f"{count} in channel {index} ({names[index][0]!r} component {names[index][1]})"
@@ -205,7 +203,6 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
                 f"the input (pixel_values.to({self.dtype})) or the model (model.to({pixel_values.dtype}))."
             )
         check_pixel_values_shape(tuple(pixel_values.shape), self.config, type(self).__name__)
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-        if not (exporting or _MODEL_FED_INPUTS.get()):
-            # Eager only: the exported graph has no check (ONNX Runtime callers get it from UrukORTRenderer).
+        if not _MODEL_FED_INPUTS.get():
+            # Eager only (`has_non_finite`): ONNX Runtime callers get the check from UrukORTRenderer.
             check_pixel_values_finite(pixel_values, self.config)

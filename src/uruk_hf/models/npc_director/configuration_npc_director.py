@@ -3,7 +3,6 @@
 from transformers import GPT2Config, PretrainedConfig
 
 from ...configuration_utils import UrukConfigMixin
-from ...presets import PRESET_NAMES
 from ...schema import NPC_MOVES, NPC_STATES
 
 __all__ = ["NPC_DIRECTOR_PRESETS", "UrukNPCDirectorConfig"]
@@ -71,20 +70,6 @@ class UrukNPCDirectorConfig(UrukConfigMixin, PretrainedConfig):
             raise ValueError(f"hidden_size {hidden_size} must be a multiple of num_heads {num_heads}.")
         if window < 1 or observation_size < 1:
             raise ValueError(f"window ({window}) and observation_size ({observation_size}) must be at least 1.")
-
-    @classmethod
-    def from_preset(cls, name: str, role: str | None = None, **kwargs) -> "UrukNPCDirectorConfig":
-        """The config of preset `name` (`tiny`, `quick`, `full`); `kwargs` override any field. The family has one
-        model, so no `role`.
-
-        Raises:
-            ValueError: `name` is not a preset, or a role is given.
-        """
-        if name not in PRESET_NAMES:
-            raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
-        if role is not None:
-            raise ValueError(f"Unknown role {role!r} for {cls.__name__}: NPC Director has no teacher or student.")
-        return cls(**{**cls.presets[name], **kwargs})
 
     def decoder_config(self) -> GPT2Config:
         """The `GPT2Config` of the decoder: a one-token vocabulary (the model feeds `inputs_embeds`), `window`

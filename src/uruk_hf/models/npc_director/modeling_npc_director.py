@@ -7,7 +7,7 @@ from torch.nn import functional as F
 from transformers import GPT2Model, PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ...modeling_utils import UrukPreTrainedModelMixin
+from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from .configuration_npc_director import UrukNPCDirectorConfig
 
 __all__ = ["UrukNPCDirector", "UrukNPCDirectorOutput"]
@@ -129,11 +129,9 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         seen = observations.shape[1] + (0 if past_key_values is None else past_key_values.get_seq_length())
         if seen > config.window:
             raise ValueError(f"{seen} ticks exceed the model's window of {config.window}: pass the last ones.")
-        exporting = torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling()
-        if not exporting and observations.device.type != "meta" and not bool(torch.isfinite(observations.sum())):
+        if has_non_finite(observations):
             from ...schema import NPC_OBSERVATION_FEATURES
 
             bad = (~torch.isfinite(observations)).sum(dim=(0, 1)).tolist()
             named = [f"{NPC_OBSERVATION_FEATURES[i]} ({count})" for i, count in enumerate(bad) if count]
-            if named:
-                raise ValueError(f"observations hold NaN/Inf values in the features {', '.join(named)}.")
+            raise ValueError(f"observations hold NaN/Inf values in the features {', '.join(named)}.")
