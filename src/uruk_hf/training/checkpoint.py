@@ -215,13 +215,6 @@ def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task) -> 
         raise CheckpointError(f"{folder / PROGRESS_FILE} is not a progress record: {error}.") from error
 
 
-def _numpy_globals():
-    """What numpy arrays in a pickle need from the safe loader (the Trainer's `rng_state.pth` holds numpy's
-    state); the same allowlist transformers uses when it reads that file."""
-    dtype_class = type(np.dtype(np.uint32))
-    return [np._core.multiarray._reconstruct, np.ndarray, np.dtype, dtype_class]
-
-
 def check_trainer_checkpoint(folder: Path) -> None:
     """Before `Trainer.train(resume_from_checkpoint=folder)`: verifies the folder's record, loads every pickle the
     Trainer reads on resume with `weights_only=True` (numpy arrays allowed, nothing else), so that none holds
@@ -234,9 +227,11 @@ def check_trainer_checkpoint(folder: Path) -> None:
     verify_checkpoint(folder)
     pickles = [folder / name for name in TRAINER_RESUME_PICKLES if (folder / name).is_file()]
     pickles += sorted(folder.glob("rng_state_*.pth"))
+    from transformers.trainer import safe_globals  # the allowlist the Trainer itself loads these files with
+
     try:
         for path in pickles:
-            with torch.serialization.safe_globals(_numpy_globals()):
+            with safe_globals():
                 load_torch_file(path, what="Trainer checkpoint file")
         for path in sorted(folder.glob("*.safetensors")):
             load_safetensors_file(path)
