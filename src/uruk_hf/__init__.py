@@ -35,6 +35,8 @@ _LAZY_ATTRIBUTES = {
     "UrukV2UltraConfig": "uruk_hf.models.v2_ultra.configuration_v2_ultra",
     "UrukWS5CinematicConfig": "uruk_hf.models.ws5_cinematic.configuration_ws5_cinematic",
     "UrukWS5CinematicRenderer": "uruk_hf.models.ws5_cinematic.modeling_ws5_cinematic",
+    "UrukWS6RuntimeConfig": "uruk_hf.models.ws6_runtime.configuration_ws6_runtime",
+    "UrukWS6RuntimeRenderer": "uruk_hf.models.ws6_runtime.modeling_ws6_runtime",
 }
 """Public name -> the module that defines it (imported on first access)."""
 
@@ -58,6 +60,8 @@ __all__ = [
     "UrukV2UltraConfig",
     "UrukWS5CinematicConfig",
     "UrukWS5CinematicRenderer",
+    "UrukWS6RuntimeConfig",
+    "UrukWS6RuntimeRenderer",
     "load_legacy_checkpoint",
     "save_legacy_checkpoint",
 ]
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
     from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
+    from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
     from .presets import PRESET_NAMES
 
 

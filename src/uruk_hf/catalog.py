@@ -46,6 +46,7 @@ FAMILY_MODULES = {
     "v2_ultra_rr": "uruk_hf.models.v2_ultra.recipe_v2_ultra_ray_reconstruction",
     "v2_optimized": "uruk_hf.models.v2_optimized.recipe_v2_optimized",
     "ws5": "uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic",
+    "ws6": "uruk_hf.models.ws6_runtime.recipe_ws6_runtime",
     "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
     "animation_director": "uruk_hf.models.animation_director.recipe_animation_director",
 }
@@ -123,6 +124,8 @@ class ModelEntry:
             measured figure.
         config_overrides (`tuple[tuple[str, Any], ...]`): config fields set on top of the preset for this model
             (e.g. another input layout), as `(field, value)` pairs.
+        compared_with (`tuple[str, ...]`): keys of other models of the family whose test metrics its card shows
+            beside its own (a rerun's first run, a student's teacher).
     """
 
     key: str
@@ -138,6 +141,7 @@ class ModelEntry:
     curve: tuple[str, ...] = ()
     seed_claims: tuple[tuple[str, str | None, str], ...] = ()
     config_overrides: tuple[tuple[str, Any], ...] = ()
+    compared_with: tuple[str, ...] = ()
 
     def config(self, preset: str = "full"):
         """The config of this model at `preset`."""

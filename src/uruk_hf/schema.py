@@ -19,6 +19,7 @@ __all__ = [
     "RAY_RECONSTRUCTION_LAYOUT",
     "V2_LAYOUT",
     "WS5_LAYOUT",
+    "WS6_LAYOUT",
     "BufferSpec",
     "layout_channels",
     "make_layout",
@@ -41,12 +42,17 @@ class BufferSpec:
             `0 .. MATERIAL_ID_SLOTS - 1` scaled to `[0, 1]`).
         non_negative (`bool`): values below zero are physically impossible and rejected.
         description (`str`): the physical meaning and unit, used in docs and dataset cards.
+        resolution_divisor (`int`): the buffer is rendered at `1 / resolution_divisor` of the frame's width and
+            height (an engine's low-resolution colour pass). Datasets and `pixel_values` hold it at full size, each
+            low-resolution pixel repeated over the `resolution_divisor x resolution_divisor` pixels it covers;
+            `UrukGBufferProcessor` accepts it either way.
     """
 
     channels: int
     transform: str
     non_negative: bool
     description: str
+    resolution_divisor: int = 1
 
 
 BUFFER_SPECS: dict[str, BufferSpec] = {
@@ -65,6 +71,13 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
     ),
     "direct": BufferSpec(3, "log1p", True, "direct illumination, all emitters, 16 spp, box filter, linear HDR"),
     "path_1spp": BufferSpec(3, "log1p", True, "path-traced radiance, 1 spp, box filter, linear HDR"),
+    "path_half": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "path-traced radiance at half the width and height, 4 spp, box filter, linear HDR (each pixel repeated 2x2)",
+        resolution_divisor=2,
+    ),
     "position": BufferSpec(3, "symlog", False, "world-space surface position, scene units"),
     "view": BufferSpec(3, "identity", False, "unit vector from the surface point to the camera"),
     "motion": BufferSpec(2, "symlog", False, "pixel offset to where this surface point was in the previous frame"),
@@ -107,6 +120,10 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
+
+WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
+"""WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion
+and the model's own reprojected previous output."""
 
 MATERIAL_CLASSES = [
     "metal",

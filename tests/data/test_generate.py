@@ -39,10 +39,11 @@ def tiny(tiny_dataset):
     return tiny_dataset
 
 
-def test_folder_loads_with_datasets_and_has_a_card(tiny):
+def test_folder_loads_with_datasets_and_has_a_card(tiny, tmp_path):
     folder, summary = tiny
     assert summary["complete"] and summary["frames_written"] == DATA_PRESETS["tiny"].num_frames
-    dataset = load_dataset(str(folder))
+    # A cache of its own: `datasets` keys its cache by the folder's path, which pytest reuses across sessions.
+    dataset = load_dataset(str(folder), cache_dir=str(tmp_path / "datasets_cache"))
     assert set(dataset) == {"train", "validation", "test"}
     assert sum(len(split) for split in dataset.values()) == DATA_PRESETS["tiny"].num_frames
     features = dataset["test"].features

@@ -91,25 +91,23 @@ def test_buffer_baseline_scores_the_raw_buffer_against_ground_truth(setup):
     rows = [row for clip in dataset.clips for row in clip]
     direct = torch.from_numpy(dataset.arrays["direct"][rows].astype("float32")).permute(0, 3, 1, 2)
     truth = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype("float32")).permute(0, 3, 1, 2)
-    assert buffer_baseline(dataset, "direct") == pytest.approx(frame_metrics(direct, truth, flip=False))
+    config = UrukV2UltraConfig.from_preset("tiny")
+    assert buffer_baseline(dataset, config) == pytest.approx(frame_metrics(direct, truth, flip=False))
 
 
 def test_calibration_keeps_the_learning_rate_with_the_best_validation_score(tiny_dataset, tmp_path):
     import json
 
-    from uruk_hf import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from uruk_hf.training.lifecycle import run_calibration
     from uruk_hf.training.progress import StageSettings
 
     folder, _ = tiny_dataset
-    config = UrukWS5CinematicConfig.from_preset("tiny")
+    config = UrukV2UltraConfig.from_preset("tiny")
     task = FrameReconstructionTask(config)
     train = UrukClipDataset(folder, "train", config.input_buffers)
     validation = UrukClipDataset(folder, "validation", config.input_buffers)
     settings = StageSettings(name="calibration", max_steps=3, eval_every=3, batch_size=2, warmup_steps=1)
-    record = run_calibration(
-        lambda: UrukWS5CinematicRenderer(config), task, train, validation, settings, [0.0, 1e-2], tmp_path
-    )
+    record = run_calibration(lambda: UrukV2Ultra(config), task, train, validation, settings, [0.0, 1e-2], tmp_path)
     scores = {candidate["learning_rate"]: candidate["score"] for candidate in record["candidates"]}
     assert set(scores) == {0.0, 1e-2} and scores[0.0] != scores[1e-2]
     assert record["chosen_learning_rate"] == max(scores, key=scores.get)

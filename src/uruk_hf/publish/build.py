@@ -82,7 +82,7 @@ def _stage_rows(record: dict, metric: str) -> list[list[str]]:
         rows.append(
             [
                 stage["stage"],
-                str(stage["steps"]),
+                str(stage["steps"]) + (f" ({stage['epochs']:g} epochs)" if "epochs" in stage else ""),
                 stage["stop_reason"],
                 str(best["step"]),
                 format_metric(metric, best[metric]),
@@ -132,7 +132,13 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
     onnx = context["evaluation"]["models"][key]
     if "onnx_int8" in onnx:
         metrics_rows.append(metric_cells(f"{key} (ONNX Runtime int8)", onnx["onnx_int8"], keys, percent_sign=True))
-    metrics_rows += [metric_cells(name, metrics, keys, percent_sign=True) for name, metrics in baselines.items()]
+    for other in entry.compared_with:
+        if other in context["results"]["models"]:
+            label = f"{other} ({family.model(other).role or 'same family'}, PyTorch fp32)"
+            metrics_rows.append(metric_cells(label, context["results"]["models"][other], keys, percent_sign=True))
+    metrics_rows += [
+        metric_cells(name, baselines[name], keys, percent_sign=True) for name in task.card_baselines(list(baselines))
+    ]
     int8 = None
     if "int8" in onnx:
         int8 = {**onnx["int8"], "summary": _int8_summary(task, onnx["int8_change"])}

@@ -218,6 +218,7 @@ class _AccelerateStage:
             evaluation_seconds=self.progress.evaluation_seconds,  # validation, best weights and checkpoints
             resumed_from_step=self.resumed_from,
             processes=accelerator.num_processes,
+            epochs=round(self.progress.epoch + self.progress.epoch_batches / max(len(self.loader), 1), 3),
         )
         if accelerator.is_main_process:
             with atomic_path(self.output_dir / "record.json") as temporary:

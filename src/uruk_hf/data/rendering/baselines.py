@@ -1,11 +1,12 @@
 """Baselines on a generated dataset (DESIGN §2): what a model must beat, measured with the project's metrics.
 
 Frames (test split, against the path-traced ground truth): the cheap `direct` render, the 1-spp path-traced frame,
-Intel Open Image Denoise on that 1-spp frame (`pyoidn`, HDR, with the clean albedo and normal buffers), and the
-ground truth's own noise floor (an independent render at the same spp). Materials (pixels with geometry and a
-class): a per-pixel MLP on the 12 G-buffer channels (12 -> 128 -> 128 -> classes, early-stopped on validation),
-the majority class, and a `material_id` -> class lookup learned on train, which must stay near the majority class
-because ids are randomized per scene.
+Intel Open Image Denoise on that 1-spp frame (`pyoidn`, HDR, with the clean albedo and normal buffers), the
+half-resolution render `path_half` upscaled 2x (bilinear, bicubic, and bilinear demodulated by albedo: the WS6
+baselines), and the ground truth's own noise floor (an independent render at the same spp). Materials (pixels
+with geometry and a class): a per-pixel MLP on the 12 G-buffer channels (12 -> 128 -> 128 -> classes,
+early-stopped on validation), the majority class, and a `material_id` -> class lookup learned on train, which must
+stay near the majority class because ids are randomized per scene.
 """
 
 import time
@@ -18,6 +19,7 @@ from torch import nn
 from ...metrics import frame_metrics, material_metrics
 from ...models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from ...modules.mlp import UrukMLP
+from ...modules.upscaling import block_average, demodulated_upscale, upscale
 from ...schema import GBUFFER_LAYOUT, MATERIAL_CLASSES
 from ..folder import load_split
 
@@ -25,6 +27,7 @@ __all__ = [
     "FRAME_BASELINES",
     "MATERIAL_BASELINES",
     "OIDN_QUALITIES",
+    "UPSCALING_BASELINES",
     "compute_baselines",
     "ground_truth_floor",
     "load_split",
@@ -34,9 +37,13 @@ __all__ = [
     "per_pixel_mlp_metrics",
     "to_bchw",
     "train_per_pixel_mlp",
+    "upscaled_frames",
 ]
 
-FRAME_BASELINES = ("direct", "path_1spp", "oidn", "gt_floor")
+UPSCALING_BASELINES = ("bilinear", "bicubic", "demodulated_bilinear")
+"""2x upscales of the half-resolution render `path_half` (`upscaled_frames`)."""
+
+FRAME_BASELINES = ("direct", "path_1spp", "oidn", *UPSCALING_BASELINES, "gt_floor")
 MATERIAL_BASELINES = ("per_pixel_mlp", "majority", "material_id_lookup")
 
 
@@ -68,6 +75,18 @@ def oidn_frames(rows: dict[str, np.ndarray], quality: str = "high") -> tuple[np.
         denoised.append(oidn_denoise(noisy, albedo, normal, quality))
         timings.append(time.perf_counter() - start)
     return np.stack(denoised), float(np.median(timings) * 1e3)
+
+
+def upscaled_frames(rows: dict[str, np.ndarray], method: str) -> torch.Tensor:
+    """The half-resolution render `path_half` of `rows` (stored repeated 2x2) upscaled to full size by `method`, one
+    of `UPSCALING_BASELINES` (`demodulated_bilinear` divides by the 2x2-averaged albedo, upsamples and multiplies by
+    the full-resolution albedo): `(N, 3, H, W)` linear radiance."""
+    radiance = to_bchw(rows["path_half"])
+    if method == "demodulated_bilinear":
+        return demodulated_upscale(radiance, to_bchw(rows["albedo"]), 2)
+    if method not in UPSCALING_BASELINES:
+        raise ValueError(f"Unknown upscaling baseline {method!r}; choose one of {UPSCALING_BASELINES}.")
+    return upscale(block_average(radiance, 2), tuple(radiance.shape[-2:]), 2, method).clamp_min(0.0)
 
 
 def ground_truth_floor(rows: dict[str, np.ndarray]) -> dict[str, float] | None:
@@ -175,6 +194,8 @@ def compute_baselines(folder: str | Path, split: str = "test", seed: int = 0, ml
     }
     denoised, ms_per_frame = oidn_frames(rows)
     baselines["oidn"] = {**frame_metrics(to_bchw(denoised), target), "ms_per_frame": ms_per_frame}
+    for method in UPSCALING_BASELINES:
+        baselines[method] = frame_metrics(upscaled_frames(rows, method), target)
     floor = ground_truth_floor(rows)
     if floor is not None:
         baselines["gt_floor"] = floor

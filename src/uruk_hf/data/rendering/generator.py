@@ -107,9 +107,19 @@ class GBufferClipGenerator(DatasetGenerator):
     """Procedural rooms and outdoor scenes rendered by Mitsuba 3 (see the module docstring)."""
 
     kind = "gbuffer_clips"
-    version = "2.0"
+    version = "2.1"
     presets = DATA_PRESETS
-    report_baselines = ("direct", "path_1spp", "oidn", "per_pixel_mlp", "majority", "gt_floor")
+    report_baselines = (
+        "direct",
+        "path_1spp",
+        "oidn",
+        "bilinear",
+        "bicubic",
+        "demodulated_bilinear",
+        "per_pixel_mlp",
+        "majority",
+        "gt_floor",
+    )
 
     def features(self, preset: DataPreset):
         """Every stored buffer as `(H, W, C)` float16, the ground truth and its independent re-render, the semantic

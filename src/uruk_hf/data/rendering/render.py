@@ -5,8 +5,10 @@
   `scene.shapes()`, and per-object values (roughness, metallic, specular, emission, ids, classes) come from the
   scene spec. Albedo is the BSDF's textured diffuse reflectance (`eval_diffuse_reflectance`).
 - `direct` is Mitsuba's `direct` integrator at `direct_spp`; `path_1spp` the `path` integrator at 1 spp; the
-  ground truth the `path` integrator at `ground_truth_spp`; all with a box reconstruction filter (a Gaussian
-  filter would correlate noise across pixels).
+  ground truth the `path` integrator at `ground_truth_spp`; `path_half` the `path` integrator at
+  `half_resolution_spp` through a second sensor of the same camera with half the film width and height (each of its
+  pixels repeated 2x2 to the frame's size); all with a box reconstruction filter (a Gaussian filter would
+  correlate noise across pixels).
 - `ao` renders the same geometry with white diffuse BSDFs, no emitters and a unit constant environment through the
   `direct` integrator: cosine-weighted visibility. `shadow` casts `shadow_samples` rays per pixel to the strongest
   light (an area light's surface, or the sun's direction).
@@ -114,7 +116,8 @@ class RenderSettings:
         ao_radius (`float`): occluders farther than this (scene units, metres) do not count. Without a radius a
             closed room would be fully occluded everywhere.
         shadow_samples (`int`): shadow rays per pixel towards the strongest area light.
-        max_depth (`int`): path length limit of the path tracer (ground truth and `path_1spp`).
+        max_depth (`int`): path length limit of the path tracer (ground truth, `path_1spp`, `path_half`).
+        half_resolution_spp (`int`): samples per pixel of the half-resolution render `path_half`.
     """
 
     width: int
@@ -125,6 +128,11 @@ class RenderSettings:
     ao_radius: float = 1.0
     shadow_samples: int = 8
     max_depth: int = 8
+    half_resolution_spp: int = 4
+
+
+def _sensor_id(frame: int, divisor: int) -> str:
+    return f"sensor_{frame:03d}" if divisor == 1 else f"sensor_{frame:03d}_div{divisor}"
 
 
 def _render_seed(*parts: int) -> int:
@@ -191,29 +199,31 @@ class ClipRenderer:
         parameters.update()
         return mesh
 
-    def load_scene(self, spec: SceneSpec):
-        """The Mitsuba scene of `spec`, with one sensor per frame."""
+    def load_scene(self, spec: SceneSpec, frame_divisors: tuple[int, ...] = (1,)):
+        """The Mitsuba scene of `spec`, with one sensor per frame and film size (`frame_sensor` finds them): the
+        frame's size divided by each of `frame_divisors` (rounded up)."""
         mi, settings = self.mi, self.settings
         scene = {"type": "scene"}
         for frame in range(spec.num_frames):
-            scene[f"sensor_{frame:03d}"] = {
-                "type": "perspective",
-                "fov": spec.fov,
-                "fov_axis": "x",
-                "to_world": mi.ScalarTransform4f().look_at(
-                    origin=spec.camera_origins[frame].tolist(),
-                    target=spec.camera_targets[frame].tolist(),
-                    up=[0, 1, 0],
-                ),
-                "film": {
-                    "type": "hdrfilm",
-                    "width": settings.width,
-                    "height": settings.height,
-                    "rfilter": {"type": "box"},
-                    "pixel_format": "rgb",
-                },
-                "sampler": {"type": "independent"},
-            }
+            for divisor in frame_divisors:
+                scene[_sensor_id(frame, divisor)] = {
+                    "type": "perspective",
+                    "fov": spec.fov,
+                    "fov_axis": "x",
+                    "to_world": mi.ScalarTransform4f().look_at(
+                        origin=spec.camera_origins[frame].tolist(),
+                        target=spec.camera_targets[frame].tolist(),
+                        up=[0, 1, 0],
+                    ),
+                    "film": {
+                        "type": "hdrfilm",
+                        "width": -(-settings.width // divisor),
+                        "height": -(-settings.height // divisor),
+                        "rfilter": {"type": "box"},
+                        "pixel_format": "rgb",
+                    },
+                    "sampler": {"type": "independent"},
+                }
         for obj in spec.objects:
             scene[obj.name] = self._shape(obj)
         if spec.sky_radiance is not None:
@@ -230,18 +240,40 @@ class ClipRenderer:
         return mi.load_dict(scene)
 
     # Rendering ----------------------------------------------------------------------------------------------
-    def _render(self, scene, frame: int, integrator, spp: int, seed: int) -> np.ndarray:
+    @staticmethod
+    def frame_sensor(scene, frame: int, divisor: int = 1):
+        """The sensor of `frame` at `1 / divisor` of the frame size in a scene from `load_scene`."""
+        wanted = _sensor_id(frame, divisor)
+        for sensor in scene.sensors():
+            if sensor.id() == wanted:
+                return sensor
+        raise ValueError(f"The scene has no sensor {wanted!r}: load it with frame_divisors including {divisor}.")
+
+    def render_path(self, scene, frame: int, spp: int, seed: int, divisor: int = 1) -> np.ndarray:
+        """A path-traced render of `frame` (the ground truth's integrator) at `spp`, box filter, at `1 / divisor`
+        of the frame size repeated back to it: `(H, W, 3)` linear radiance. The scene comes from
+        `load_scene(spec, frame_divisors)` with `divisor` among its divisors."""
+        return self._render(scene, frame, self.path, spp, seed, divisor)
+
+    def _render(self, scene, frame: int, integrator, spp: int, seed: int, divisor: int = 1) -> np.ndarray:
+        """One render of `frame`; with `divisor` > 1 at that fraction of the size, each pixel repeated
+        `divisor x divisor` times back to the frame's size."""
+        sensor = self.frame_sensor(scene, frame, divisor)
         start = time.perf_counter()
-        image = np.array(self.mi.render(scene, sensor=frame, integrator=integrator, spp=spp, seed=seed), np.float32)
+        image = np.array(self.mi.render(scene, sensor=sensor, integrator=integrator, spp=spp, seed=seed), np.float32)
         self.render_seconds += time.perf_counter() - start
-        self.render_samples += spp * self.settings.width * self.settings.height
-        return np.maximum(image[..., :3], 0.0)
+        self.render_samples += spp * image.shape[0] * image.shape[1]
+        image = np.maximum(image[..., :3], 0.0)
+        if divisor > 1:
+            image = image.repeat(divisor, axis=0).repeat(divisor, axis=1)
+            image = image[: self.settings.height, : self.settings.width]
+        return image
 
     def _intersect_pixels(self, scene, frame: int) -> dict[str, np.ndarray]:
         """Primary rays through pixel centres: hit mask, distance, position, normal, uv, albedo, shape index."""
         mi = self.mi
         width, height = self.settings.width, self.settings.height
-        sensor = scene.sensors()[frame]
+        sensor = self.frame_sensor(scene, frame)
         shapes = scene.shapes()
         ys, xs = np.meshgrid(np.arange(height) + 0.5, np.arange(width) + 0.5, indexing="ij")
         film_x, film_y = (xs / width).ravel(), (ys / height).ravel()
@@ -383,7 +415,7 @@ class ClipRenderer:
         """All buffers of every frame of `spec`, as `{name: (H, W, C) float32}` dicts (plus `material_label`
         `(H, W)` int16 and, with `independent_ground_truth`, `ground_truth_independent`)."""
         settings = self.settings
-        scene = self.load_scene(spec)
+        scene = self.load_scene(spec, frame_divisors=(1, 2))
         names = [shape.id() for shape in scene.shapes()]
         objects = [next(obj for obj in spec.objects if obj.name == name) for name in names]
         table = {
@@ -421,6 +453,14 @@ class ClipRenderer:
                 buffers[name] = self._render(
                     scene, frame, integrator, spp, _render_seed(seed, clip_index, frame, number)
                 )
+            buffers["path_half"] = self._render(
+                scene,
+                frame,
+                self.path,
+                settings.half_resolution_spp,
+                _render_seed(seed, clip_index, frame, 3),
+                divisor=2,
+            )
             buffers["ao"] = self._ambient_occlusion(scene, hits, rng)
             if independent_ground_truth:
                 buffers["ground_truth_independent"] = self._render(

@@ -21,7 +21,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     background) for a seeded scene of three spheres on a plane, seen by a pinhole camera, lit by a point light
     (direct light and hard shadows by ray casting) under a uniform sky. `motion` is zero (static camera),
     `history` zeros with `history_valid` zeros (a clip's first frame), `path_1spp` is `direct` with per-pixel
-    exponential noise standing in for path-tracing noise.
+    exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
+    frame (noise of 4 samples), repeated 2x2.
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
@@ -85,6 +86,10 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     ao = np.where(mask, 0.5 + 0.5 * normal[..., 1], 0.0) * np.where(index == 0, 0.8, 1.0)
     direct = np.where(mask[..., None], albedo / np.pi * irradiance[..., None], sky)
     noise = rng.exponential(1.0, direct.shape)
+    indirect = direct + albedo * sky * ao[..., None]
+    half = indirect * rng.exponential(1.0, direct.shape)
+    half = np.pad(half, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    half = half.reshape(half.shape[0] // 2, 2, half.shape[1] // 2, 2, 3).mean(axis=(1, 3))
 
     buffers = {
         "albedo": albedo,
@@ -96,7 +101,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "emissive": np.zeros((height, width, 1)),
         "material_id": np.where(mask, object_ids[safe_index], 0.0)[..., None],
         "direct": direct,
-        "path_1spp": (direct + albedo * sky * ao[..., None]) * noise,
+        "path_1spp": indirect * noise,
+        "path_half": half.repeat(2, axis=0).repeat(2, axis=1)[:height, :width],
         "position": position * mask[..., None],
         "view": np.where(mask[..., None], -directions, 0.0),
         "motion": np.zeros((height, width, 2)),

@@ -48,6 +48,11 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         cheap_render_buffer (`str`, *optional*, defaults to `"direct"`):
             Input buffer holding the cheap render the frame head refines (`"direct"`, or `"path_1spp"` in the
             ray-reconstruction layout). Must have 3 channels.
+        cheap_render_divisor (`int`, *optional*, defaults to 1):
+            The cheap render's resolution divisor (`uruk_hf.schema.BufferSpec.resolution_divisor`): above 1 the
+            buffer is a low-resolution render repeated to full size, and the frame head refines its
+            albedo-demodulated upscale (`uruk_hf.modules.upscaling.demodulated_upscale`) instead of the buffer
+            itself: the WS6 fast path.
         albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
             Input buffer whose 3 channels modulate the predicted shading.
         frame_kernel_size (`int`, *optional*, defaults to 5):
@@ -96,6 +101,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         hidden_sizes: list[int] | None = None,
         depths: list[int] | None = None,
         cheap_render_buffer: str = "direct",
+        cheap_render_divisor: int = 1,
         albedo_buffer: str = "albedo",
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
@@ -114,6 +120,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.hidden_sizes = list(hidden_sizes or full_size.get("hidden_sizes", []))
         self.depths = list(depths or full_size.get("depths", []))
         self.cheap_render_buffer = cheap_render_buffer
+        self.cheap_render_divisor = cheap_render_divisor
         self.albedo_buffer = albedo_buffer
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
@@ -180,6 +187,8 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             channels = self.buffer_slice(getattr(self, field))
             if channels.stop - channels.start != 3:
                 raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
+        if not isinstance(self.cheap_render_divisor, int) or self.cheap_render_divisor < 1:
+            raise ValueError(f"cheap_render_divisor must be an integer >= 1, got {self.cheap_render_divisor!r}.")
         if self.frame_kernel_size < 1 or self.frame_kernel_size % 2 == 0:
             raise ValueError(f"frame_kernel_size must be a positive odd number, got {self.frame_kernel_size}.")
         if not self.frame_kernel_dilations or min(self.frame_kernel_dilations) < 1:

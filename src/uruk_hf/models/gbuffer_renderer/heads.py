@@ -67,7 +67,16 @@ class UrukFrameHead(nn.Module):
         nn.init.constant_(self.projection.bias[centre : centre + 1], centre_logit)
         nn.init.constant_(self.projection.bias[taps:], _INITIAL_SHADING_LOGIT)
 
-    def forward(self, features: torch.Tensor, cheap_log: torch.Tensor, albedo: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self,
+        features: torch.Tensor,
+        cheap_log: torch.Tensor,
+        albedo: torch.Tensor,
+        modulation: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """`cheap_log` is the `log1p` of the render the filter averages; with `modulation` it is a demodulated
+        render (illumination) and the filtered result is multiplied by `modulation` (the albedo it was divided
+        by), so the filter can average illumination widely without blurring texture."""
         taps = len(self.offsets)
         projected = self.projection(features)
         weights = torch.softmax(projected[:, :taps], dim=1)
@@ -81,6 +90,8 @@ class UrukFrameHead(nn.Module):
         for tap, (dy, dx) in enumerate(self.offsets):
             window = cheap[:, :, radius + dy : radius + dy + height, radius + dx : radius + dx + width]
             filtered = filtered + window * weights[:, tap : tap + 1]
+        if modulation is not None:
+            filtered = filtered * modulation
         return filtered + albedo * F.softplus(projected[:, taps:])
 
 

@@ -16,6 +16,7 @@ from transformers.utils import ModelOutput
 
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from ...modules.unet import UrukUNet
+from ...modules.upscaling import upscaled_illumination
 from ...schema import MATERIAL_ID_SLOTS
 from ...tonemap import tonemap
 from .configuration_gbuffer_renderer import UrukRendererConfig
@@ -97,8 +98,9 @@ class UrukRendererOutput(ModelOutput):
 
 class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
     """Base class of the G-buffer renderers: a residual U-Net trunk (`uruk_hf.modules.unet`), a frame head that
-    filters the cheap render and adds albedo-demodulated shading (`uruk_hf.models.gbuffer_renderer.heads`) and, for
-    V2 models, a per-surface material head. Any height and width work: the input is padded to the trunk's stride
+    filters the cheap render (or, for a low-resolution cheap render, its albedo-demodulated upscale) and adds
+    albedo-demodulated shading (`uruk_hf.models.gbuffer_renderer.heads`) and, for V2 models, a per-surface material
+    head. Any height and width work: the input is padded to the trunk's stride
     and the outputs are cropped back.
     """
 
@@ -165,9 +167,17 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
 
         # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
         features = self.unet(padded)[..., :height, :width]
-        frame = self.frame_head(
-            features, pixel_values[:, self._cheap_render_slice], pixel_values[:, self._albedo_slice]
-        )
+        albedo = pixel_values[:, self._albedo_slice]
+        cheap_log = pixel_values[:, self._cheap_render_slice]
+        divisor = self.config.cheap_render_divisor
+        modulation = None
+        if divisor > 1:
+            # The filter averages the upsampled illumination, remodulated by the full-resolution albedo afterwards.
+            # The processor's log1p encoding is undone and redone around it (exp - 1 and log(1 + x): ONNX has
+            # neither expm1 nor log1p).
+            illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, divisor)
+            cheap_log = torch.log(1.0 + illumination)
+        frame = self.frame_head(features, cheap_log, albedo, modulation)
         material_logits = None
         if self.material_head is not None:
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]

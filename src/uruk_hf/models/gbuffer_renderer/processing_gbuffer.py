@@ -40,6 +40,10 @@ MATERIAL_PALETTE = np.array(
 """Colours of the material classes in `postprocess` class maps (class `i` gets row `i % 12`)."""
 
 
+def _divisor(name: str) -> int:
+    return BUFFER_SPECS[name].resolution_divisor if name in BUFFER_SPECS else 1
+
+
 class UrukGBufferProcessor(BaseImageProcessor):
     r"""Packs a dict of named raw buffers into `pixel_values` and turns model outputs into images.
 
@@ -129,7 +133,9 @@ class UrukGBufferProcessor(BaseImageProcessor):
             buffers: one array per name in `input_buffers`, numpy or torch, float16/32/64 (integers also for
                 `material_id` and `mask`), shaped `(H, W, C)` / `(C, H, W)` for one frame or `(B, H, W, C)` /
                 `(B, C, H, W)` for a batch; 1-channel buffers may drop the channel axis. `history` and
-                `history_valid` may be left out on a clip's first frame (they are zeros there).
+                `history_valid` may be left out on a clip's first frame (they are zeros there). A low-resolution
+                buffer (`BufferSpec.resolution_divisor` > 1, e.g. `path_half`) may come at its own size (rounded
+                up) or already repeated to the frame's size.
             data_format: `"channels_last"` or `"channels_first"`; inferred per buffer when left out, and required
                 only where a shape is ambiguous.
             return_tensors: `"pt"` (default) or `"np"`.
@@ -159,13 +165,23 @@ class UrukGBufferProcessor(BaseImageProcessor):
             if name in buffers:
                 tensors[name] = self._to_bchw(name, buffers[name], channels, batched, data_format)
         sizes = {name: (tensor.shape[0], *tensor.shape[2:]) for name, tensor in tensors.items()}
-        batch, height, width = max(set(sizes.values()), key=list(sizes.values()).count)
+        full_size = [size for name, size in sizes.items() if _divisor(name) == 1] or list(sizes.values())
+        batch, height, width = max(set(full_size), key=full_size.count)
+        for name, tensor in tensors.items():
+            divisor = _divisor(name)
+            if divisor > 1 and sizes[name] == (batch, -(-height // divisor), -(-width // divisor)):
+                # A low-resolution buffer given at its own size: each pixel covers divisor x divisor of the frame.
+                tensors[name] = tensor.repeat_interleave(divisor, -2).repeat_interleave(divisor, -1)[
+                    ..., :height, :width
+                ]
+                sizes[name] = (batch, height, width)
         odd = {name: size for name, size in sizes.items() if size != (batch, height, width)}
         if odd:
             described = ", ".join(f"{name!r} is {size[1:]} pixels x {size[0]} frames" for name, size in odd.items())
             raise ValueError(
                 f"Buffer {described}, but the other buffers are {(height, width)} x {batch}; all buffers must share "
-                "batch, height and width."
+                "batch, height and width (a low-resolution buffer may instead come at the frame size divided by its "
+                "resolution divisor, rounded up)."
             )
         if 0 in (batch, height, width):
             raise ValueError(

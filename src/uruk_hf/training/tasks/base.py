@@ -140,6 +140,11 @@ class Task:
         """`(task type, metric type, value)` of the card's `model-index` results."""
         return []
 
+    def card_baselines(self, names: list[str]) -> list[str]:
+        """Which of the dataset's reported baselines (`names`, in order) this model's card shows beside it: all by
+        default."""
+        return list(names)
+
     def outputs_finite(self, outputs) -> bool:
         """Whether every output tensor is finite (Smoke)."""
         raise NotImplementedError

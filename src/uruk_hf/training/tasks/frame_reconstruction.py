@@ -18,6 +18,7 @@ import torch
 from ...metrics import frame_metrics
 from ...models.gbuffer_renderer.modeling_gbuffer_renderer import UrukRendererOutput
 from ...models.gbuffer_renderer.processing_gbuffer import MATERIAL_PALETTE, UrukGBufferProcessor
+from ...modules.upscaling import demodulated_upscale
 from ...tonemap import tonemap
 from ..data import UrukClipCollator, UrukClipDataset
 from ..evaluation import evaluate_renderer
@@ -31,20 +32,41 @@ from ..losses import (
 from ..unroll import unroll_clip
 from .base import Task
 
-__all__ = ["MATERIAL_SELECTION_WEIGHT", "FrameReconstructionTask", "buffer_baseline", "inherit_material_head"]
+__all__ = [
+    "MATERIAL_SELECTION_WEIGHT",
+    "FrameReconstructionTask",
+    "buffer_baseline",
+    "cheap_render_frames",
+    "inherit_material_head",
+]
 
 MATERIAL_SELECTION_WEIGHT = 10.0
 """Selection score per unit of material mean IoU in stages that train the material head: ten mIoU points weigh as
 much as 1 dB of PSNR."""
 
 
-def buffer_baseline(dataset: UrukClipDataset, buffer: str, flip: bool = False) -> dict[str, float]:
-    """Frame metrics of a raw input buffer (e.g. `direct`) used as the frame itself, against the ground truth of
-    the same `UrukClipDataset` frames: the baseline a gate compares with."""
+def cheap_render_frames(arrays: dict[str, np.ndarray], config) -> torch.Tensor:
+    """The frame a renderer of `config` refines, from raw `(N, H, W, C)` buffers: its cheap render, or for a
+    low-resolution cheap render (`cheap_render_divisor` > 1) that render's albedo-demodulated bilinear upscale (the
+    WS6 baseline). `(N, 3, H, W)` linear radiance."""
+
+    def bchw(name):
+        return torch.from_numpy(np.asarray(arrays[name], np.float32)).permute(0, 3, 1, 2)
+
+    cheap = bchw(config.cheap_render_buffer)
+    if config.cheap_render_divisor == 1:
+        return cheap
+    return demodulated_upscale(cheap, bchw(config.albedo_buffer), config.cheap_render_divisor)
+
+
+def buffer_baseline(dataset: UrukClipDataset, config, flip: bool = False) -> dict[str, float]:
+    """Frame metrics of the frame a renderer of `config` refines (`cheap_render_frames`: e.g. `direct` as the frame
+    itself), against the ground truth of the same `UrukClipDataset` frames: the baseline a gate compares with."""
     rows = np.concatenate(dataset.clips)
-    prediction = torch.from_numpy(dataset.arrays[buffer][rows].astype(np.float32)).permute(0, 3, 1, 2)
-    target = torch.from_numpy(dataset.arrays["ground_truth"][rows].astype(np.float32)).permute(0, 3, 1, 2)
-    return frame_metrics(prediction, target, flip=flip)
+    names = {config.cheap_render_buffer, config.albedo_buffer, "ground_truth"}
+    arrays = {name: dataset.arrays[name][rows] for name in names}
+    target = torch.from_numpy(arrays["ground_truth"].astype(np.float32)).permute(0, 3, 1, 2)
+    return frame_metrics(cheap_render_frames(arrays, config), target, flip=flip)
 
 
 def inherit_material_head(student, teacher) -> bool:
@@ -241,12 +263,15 @@ class FrameReconstructionTask(Task):
 
     @property
     def gate_baseline(self) -> str:
-        """The model's cheap render (`direct`, or `path_1spp` in the ray-reconstruction layout)."""
+        """The model's cheap render (`direct`, or `path_1spp` in the ray-reconstruction layout), or
+        `demodulated_bilinear` for a low-resolution one (WS6)."""
+        if self.config.cheap_render_divisor > 1:
+            return "demodulated_bilinear"
         return self.config.cheap_render_buffer
 
     def gate_baselines(self, dataset: UrukClipDataset) -> dict[str, dict[str, float]]:
-        """The cheap render the model refines (`config.cheap_render_buffer`) scored as the frame itself."""
-        return {self.gate_baseline: buffer_baseline(dataset, self.gate_baseline)}
+        """The frame the model refines (`cheap_render_frames`) scored as the frame itself."""
+        return {self.gate_baseline: buffer_baseline(dataset, self.config)}
 
     def selection_score(self, metrics: dict, weights: LossWeights) -> float:
         """PSNR, plus `MATERIAL_SELECTION_WEIGHT` x material mIoU in stages that train the material head (the
@@ -297,23 +322,26 @@ class FrameReconstructionTask(Task):
         return UrukORTRenderer.from_pretrained(folder, file_name=file_name)
 
     def write_examples(self, model, dataset, path: Path, items: int = 4) -> str:
-        """A grid of the last frame of the first `items` clips, one row each: cheap render, prediction, ground
-        truth (and predicted and labelled materials for models with a material head); returns the column
-        names."""
+        """A grid of the last frame of the first `items` clips, one row each: cheap render, (for a low-resolution
+        cheap render: its demodulated bilinear upscale,) prediction, ground truth (and predicted and labelled
+        materials for models with a material head); returns the column names."""
         from PIL import Image
 
         from ...file_utils import atomic_path
 
         cheap = self.config.cheap_render_buffer
-        columns = [cheap, "prediction", "ground truth"]
+        upscaled = self.config.cheap_render_divisor > 1
+        columns = [cheap, *([self.gate_baseline] if upscaled else []), "prediction", "ground truth"]
         rows = []
         with torch.inference_mode():
             for index in range(min(items, len(dataset))):
                 clip = dataset[index]
                 batch = self.collate([clip])
                 output = self.forward(model, batch)[-1]
+                last = {name: clip[name][-1:] for name in (cheap, self.config.albedo_buffer)}
                 images = [
                     torch.from_numpy(clip[cheap][-1].astype(np.float32)).permute(2, 0, 1),
+                    *([cheap_render_frames(last, self.config)[0]] if upscaled else []),
                     output.frame[0],
                     batch["frame_targets"][0, -1],
                 ]
@@ -341,6 +369,16 @@ class FrameReconstructionTask(Task):
         if "material_miou" in metrics:
             results.append(("image-segmentation", "mean_iou", float(metrics["material_miou"])))
         return results
+
+    def card_baselines(self, names: list[str]) -> list[str]:
+        """The upscaling baselines only for models of a low-resolution cheap render (WS6), the material baselines
+        only for models with a material head."""
+        from ...data.rendering.baselines import MATERIAL_BASELINES, UPSCALING_BASELINES
+
+        hidden = set() if self.config.cheap_render_divisor > 1 else set(UPSCALING_BASELINES)
+        if not self.config.use_material_head:
+            hidden |= set(MATERIAL_BASELINES)
+        return [name for name in names if name not in hidden]
 
     def card_fields(self) -> dict:
         """What the model card template shows of this task: the input layout and the material classes."""
