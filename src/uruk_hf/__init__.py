@@ -33,6 +33,9 @@ _LAZY_ATTRIBUTES = {
     "UrukV2OptimizedConfig": "uruk_hf.models.v2_optimized.configuration_v2_optimized",
     "UrukV2Ultra": "uruk_hf.models.v2_ultra.modeling_v2_ultra",
     "UrukV2UltraConfig": "uruk_hf.models.v2_ultra.configuration_v2_ultra",
+    "UrukORTWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ort_ws4_remapper",
+    "UrukWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ws4_remapper",
+    "UrukWS4RemapperConfig": "uruk_hf.models.ws4_remapper.configuration_ws4_remapper",
     "UrukWS5CinematicConfig": "uruk_hf.models.ws5_cinematic.configuration_ws5_cinematic",
     "UrukWS5CinematicRenderer": "uruk_hf.models.ws5_cinematic.modeling_ws5_cinematic",
     "UrukWS6RuntimeConfig": "uruk_hf.models.ws6_runtime.configuration_ws6_runtime",
@@ -51,6 +54,7 @@ __all__ = [
     "UrukORTAnimationDirector",
     "UrukORTNPCDirector",
     "UrukORTRenderer",
+    "UrukORTWS4Remapper",
     "UrukRendererConfig",
     "UrukRendererOutput",
     "UrukRendererPreTrainedModel",
@@ -58,6 +62,8 @@ __all__ = [
     "UrukV2OptimizedConfig",
     "UrukV2Ultra",
     "UrukV2UltraConfig",
+    "UrukWS4Remapper",
+    "UrukWS4RemapperConfig",
     "UrukWS5CinematicConfig",
     "UrukWS5CinematicRenderer",
     "UrukWS6RuntimeConfig",
@@ -78,6 +84,8 @@ if TYPE_CHECKING:
     from .models.npc_director.modeling_ort_npc_director import UrukORTNPCDirector
     from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
     from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
+    from .models.ws4_remapper import UrukWS4Remapper, UrukWS4RemapperConfig
+    from .models.ws4_remapper.modeling_ort_ws4_remapper import UrukORTWS4Remapper
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
     from .presets import PRESET_NAMES

@@ -46,6 +46,7 @@ FAMILY_MODULES = {
     "v2_ultra_rr": "uruk_hf.models.v2_ultra.recipe_v2_ultra_ray_reconstruction",
     "v2_optimized": "uruk_hf.models.v2_optimized.recipe_v2_optimized",
     "ws5": "uruk_hf.models.ws5_cinematic.recipe_ws5_cinematic",
+    "ws4": "uruk_hf.models.ws4_remapper.recipe_ws4_remapper",
     "ws6": "uruk_hf.models.ws6_runtime.recipe_ws6_runtime",
     "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
     "animation_director": "uruk_hf.models.animation_director.recipe_animation_director",
@@ -56,6 +57,7 @@ DATASET_KINDS = {
     "gbuffer_clips": "uruk_hf.data.rendering.generator:GBUFFER_CLIPS",
     "npc_episodes": "uruk_hf.data.behaviour.generator:NPC_EPISODES",
     "locomotion_clips": "uruk_hf.data.gait.generator:LOCOMOTION_CLIPS",
+    "relighting_pairs": "uruk_hf.data.rendering.relighting:RELIGHTING_PAIRS",
 }
 """Dataset kind -> its generator (`uruk_hf.data.folder.DatasetGenerator`), as `module:attribute`."""
 

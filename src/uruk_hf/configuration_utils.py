@@ -19,26 +19,36 @@ class UrukConfigMixin:
         required_fields (`tuple[str, ...]`): fields without which the weights cannot be rebuilt (widths, depths,
             layouts). Fields added later, whose defaults reproduce the older behaviour, are not listed, so older
             files keep loading.
+        presets (`dict`): the rows of `from_preset`, by preset name (and by role when `default_role` is set).
+        default_role (`str`, *optional*): the role of `from_preset` when none is given, in families whose presets
+            are keyed by role (the config then takes a `role` field); `None` for one-model families.
     """
 
     required_fields: tuple[str, ...] = ()
     presets: dict = {}
+    default_role: str | None = None
 
     @classmethod
     def from_preset(cls, name: str, role: str | None = None, **kwargs):
-        """The config of preset `name` (`tiny`, `quick`, `full`: `cls.presets[name]`); `kwargs` override any field.
-        This is the one-model families' version; families with a teacher and a student override it.
+        """The config of preset `name` (`tiny`, `quick`, `full`); `kwargs` override any field. Families with several
+        models of one class (a teacher and a student, a rerun) set `default_role` and key each preset by role
+        (`cls.presets[name][role]`, `role` defaulting to `default_role`); the others have one row per preset.
 
         Raises:
-            ValueError: `name` is not a preset, or a role is given.
+            ValueError: `name` is not a preset, or `role` is not a role of this family.
         """
         from .presets import PRESET_NAMES
 
         if name not in PRESET_NAMES:
             raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
-        if role is not None:
-            raise ValueError(f"Unknown role {role!r} for {cls.__name__}: the family has no teacher or student.")
-        return cls(**{**cls.presets[name], **kwargs})
+        if cls.default_role is None:
+            if role is not None:
+                raise ValueError(f"Unknown role {role!r} for {cls.__name__}: the family has no teacher or student.")
+            return cls(**{**cls.presets[name], **kwargs})
+        role = role or cls.default_role
+        if role not in cls.presets[name]:
+            raise ValueError(f"Unknown role {role!r} for {cls.__name__}; choose one of {sorted(cls.presets[name])}.")
+        return cls(**{**cls.presets[name][role], **kwargs}, role=role)
 
     @classmethod
     def check_config_dict(cls, config_dict: dict, source: str) -> None:

@@ -12,7 +12,15 @@ import torch
 from .reprojection import warp_previous_frame
 from .tonemap import tonemap
 
-__all__ = ["FRAME_METRICS", "frame_metrics", "material_metrics", "ms_ssim_settings", "temporal_error"]
+__all__ = [
+    "FRAME_METRICS",
+    "frame_metrics",
+    "masked_frame_metrics",
+    "material_metrics",
+    "ms_ssim_settings",
+    "relighting_metrics",
+    "temporal_error",
+]
 
 FRAME_METRICS = ("psnr", "ssim", "ms_ssim", "flip")
 """Frame metric keys; higher is better except `flip` (an error)."""
@@ -37,18 +45,24 @@ def ms_ssim_settings(height: int, width: int) -> dict:
     return {"kernel_size": kernel, "betas": tuple((betas / betas.sum()).tolist())}
 
 
-def _flip(prediction: torch.Tensor, target: torch.Tensor) -> float:
+def _flip(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> float:
+    """Mean FLIP of tone-mapped frames (per frame, then over frames); with a `(B, H, W)` bool `mask`, the mean of
+    the error maps over the masked pixels of all frames."""
     import flip_evaluator
 
-    errors = []
-    for predicted, reference in zip(prediction, target):
-        _, mean, _ = flip_evaluator.evaluate(
+    errors, masked = [], []
+    for index, (predicted, reference) in enumerate(zip(prediction, target)):
+        error_map, mean, _ = flip_evaluator.evaluate(
             reference.permute(1, 2, 0).numpy().astype(np.float32),
             predicted.permute(1, 2, 0).numpy().astype(np.float32),
             "LDR",
             applyMagma=False,
         )
         errors.append(float(mean))
+        if mask is not None:
+            masked.append(np.asarray(error_map).reshape(mask.shape[1:])[mask[index].numpy()])
+    if mask is not None:
+        return float(np.concatenate(masked).mean())
     return float(np.mean(errors))
 
 
@@ -86,6 +100,56 @@ def frame_metrics(prediction: torch.Tensor, target: torch.Tensor, flip: bool = T
     }
     if flip:
         metrics["flip"] = _flip(predicted, reference)
+    return metrics
+
+
+@torch.no_grad()
+def masked_frame_metrics(
+    prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, flip: bool = True
+) -> dict[str, float]:
+    """PSNR, SSIM (and FLIP) of linear-HDR `(B, 3, H, W)` frames over the pixels of a `(B, H, W)` bool `mask`, after
+    the project's tone map: PSNR of the mean squared error over every masked pixel of every frame, and the SSIM and
+    FLIP maps averaged over the same pixels. NaN where the mask is empty."""
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    if not bool(mask.any()):
+        return {"psnr": float("nan"), "ssim": float("nan"), **({"flip": float("nan")} if flip else {})}
+    predicted, reference = tonemap(prediction.float().cpu()), tonemap(target.float().cpu())
+    selected = mask.cpu()[:, None].expand_as(predicted)
+    mse = float(((predicted - reference) ** 2)[selected].mean())
+    _, ssim_map = structural_similarity_index_measure(
+        predicted, reference, data_range=1.0, return_full_image=True, reduction="none"
+    )
+    metrics = {"psnr": float(10 * np.log10(1.0 / max(mse, 1e-12))), "ssim": float(ssim_map[selected].mean())}
+    if flip:
+        metrics["flip"] = _flip(predicted, reference, mask.cpu())
+    return metrics
+
+
+def relighting_metrics(
+    prediction: np.ndarray,
+    target: np.ndarray,
+    changed: np.ndarray,
+    pairs: list[tuple[int, int]],
+    presets: tuple[str, ...],
+    flip: bool = True,
+) -> dict[str, float]:
+    """The WS4 metrics of `(N, H, W, 3)` linear frames relit from `pairs[i] = (source, target)` preset indices:
+    `frame_metrics` overall, `masked_frame_metrics` on the `(N, H, W)` shadow-changed pixels (keys
+    `*_shadow_changed`), and per ordered pair `psnr_<source>_to_<target>` and `psnr_shadow_changed_<...>`."""
+    predicted = torch.from_numpy(np.asarray(prediction, np.float32)).permute(0, 3, 1, 2)
+    reference = torch.from_numpy(np.asarray(target, np.float32)).permute(0, 3, 1, 2)
+    mask = torch.from_numpy(np.asarray(changed, bool))
+    metrics = frame_metrics(predicted, reference, flip=flip)
+    changed_metrics = masked_frame_metrics(predicted, reference, mask, flip=flip)
+    metrics.update({f"{key}_shadow_changed": value for key, value in changed_metrics.items()})
+    pair_index = np.array([s * len(presets) + t for s, t in pairs])
+    for s, t in sorted(set(pairs)):
+        rows = torch.from_numpy(np.flatnonzero(pair_index == s * len(presets) + t))
+        name = f"{presets[s]}_to_{presets[t]}"
+        metrics[f"psnr_{name}"] = frame_metrics(predicted[rows], reference[rows], flip=False)["psnr"]
+        pair_changed = masked_frame_metrics(predicted[rows], reference[rows], mask[rows], flip=False)
+        metrics[f"psnr_shadow_changed_{name}"] = pair_changed["psnr"]
     return metrics
 
 

@@ -18,10 +18,12 @@ __all__ = [
     "OPTIONAL_ZERO_BUFFERS",
     "RAY_RECONSTRUCTION_LAYOUT",
     "V2_LAYOUT",
+    "WS4_LAYOUT",
     "WS5_LAYOUT",
     "WS6_LAYOUT",
     "BufferSpec",
     "layout_channels",
+    "layout_slice",
     "make_layout",
 ]
 
@@ -87,6 +89,14 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
     "ao": BufferSpec(1, "identity", True, "cosine-weighted unoccluded fraction of the hemisphere, [0, 1]"),
     "shadow": BufferSpec(1, "identity", True, "visible fraction of the strongest light (1 lit, 0 occluded)"),
     "mask": BufferSpec(1, "identity", True, "1 on geometry, 0 on background"),
+    "source_frame": BufferSpec(3, "log1p", True, "the rendered frame under the source lighting preset, linear HDR"),
+    "target_shadow": BufferSpec(
+        1,
+        "identity",
+        True,
+        "visibility of the target preset's key light (the sun by day, the strongest lamp at night; 0 under overcast), "
+        "as an engine's shadow map for that time of day gives it",
+    ),
 }
 
 # Buffers that may be left out of a processor call: a clip's first frame has no history (zeros, invalid).
@@ -106,6 +116,20 @@ def layout_channels(layout: list[dict]) -> int:
     return sum(int(entry["channels"]) for entry in layout)
 
 
+def layout_slice(layout: list[dict], name: str) -> slice:
+    """The channel slice of buffer `name` in a tensor packed in `layout` order.
+
+    Raises:
+        ValueError: `name` is not in the layout (the message lists the layout's buffers).
+    """
+    start = 0
+    for entry in layout:
+        if entry["name"] == name:
+            return slice(start, start + int(entry["channels"]))
+        start += int(entry["channels"])
+    raise ValueError(f"Buffer {name!r} is not in input_buffers {[e['name'] for e in layout]}.")
+
+
 _GBUFFER_NAMES = ["albedo", "normal", "depth", "roughness", "metallic", "specular", "emissive", "material_id"]
 _V2_TAIL = ["position", "view", "motion", "history", "history_valid", "uv", "ao", "shadow", "mask"]
 
@@ -120,6 +144,10 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
+
+WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "source_frame", "target_shadow"])
+"""WS4 world remapper, 20 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+lighting preset and the target preset's key-light visibility."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

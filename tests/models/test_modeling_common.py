@@ -32,8 +32,12 @@ class ModelTesterMixin:
         return self.model_class(self.tiny_config(role)).eval()
 
     def random_inputs(self, config, batch=2, seed=0):
-        """A batch of the model's main input."""
+        """A batch of the model's main input (a tuple for models of several inputs)."""
         raise NotImplementedError
+
+    def run(self, model, inputs):
+        """`model` on `random_inputs` (unpacked when they are a tuple)."""
+        return model(*inputs) if isinstance(inputs, tuple) else model(inputs)
 
     def main_output(self, outputs) -> torch.Tensor:
         """The output tensor two runs are compared on."""
@@ -47,7 +51,7 @@ class ModelTesterMixin:
         model = self.tiny_model()
         inputs = self.random_inputs(model.config)
         with torch.no_grad():
-            first, second = model(inputs), model(inputs)
+            first, second = self.run(model, inputs), self.run(model, inputs)
         torch.testing.assert_close(self.main_output(first), self.main_output(second), rtol=0, atol=0)
 
     def test_save_load_round_trip(self, tmp_path):
@@ -57,7 +61,7 @@ class ModelTesterMixin:
         assert (tmp_path / "model.safetensors").is_file()
         reloaded = self.model_class.from_pretrained(tmp_path).eval()
         with torch.no_grad():
-            expected, actual = model(inputs), reloaded(inputs)
+            expected, actual = self.run(model, inputs), self.run(reloaded, inputs)
         torch.testing.assert_close(self.main_output(actual), self.main_output(expected), rtol=0, atol=0)
         saved, original = reloaded.config.to_dict(), model.config.to_dict()
         saved.pop("_name_or_path"), original.pop("_name_or_path")
@@ -122,7 +126,10 @@ class ModelTesterMixin:
         inputs = self.random_inputs(model.config)
         with torch.no_grad():
             torch.testing.assert_close(
-                self.main_output(reloaded(inputs)), self.main_output(model(inputs)), rtol=0, atol=0
+                self.main_output(self.run(reloaded, inputs)),
+                self.main_output(self.run(model, inputs)),
+                rtol=0,
+                atol=0,
             )
 
 

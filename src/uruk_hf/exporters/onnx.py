@@ -72,13 +72,16 @@ def export_onnx(
         traced = Path(scratch) / "model.onnx"
         inputs, outputs = export(model, onnx_config, traced, opset=opset)
         record["inputs"], record["outputs"] = inputs, outputs
-        input_name = next(iter(onnx_config.inputs))
         for shapes in onnx_config.VALIDATION_SHAPES:
             validate_model_outputs(
                 onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
             )
-            inputs = dummy_inputs("", NormalizedConfig(model.config), **shapes).generate(input_name)
-            name, difference = onnx_config.parity(model, traced, inputs)
+            generator = dummy_inputs("", NormalizedConfig(model.config), **shapes)
+            inputs = {name: generator.generate(name) for name in onnx_config.inputs}
+            # `parity` takes the one input of single-input models, and the dict of inputs of the others.
+            name, difference = onnx_config.parity(
+                model, traced, inputs if len(inputs) > 1 else next(iter(inputs.values()))
+            )
             if difference > atol:
                 raise ValueError(f"ONNX {name} differs by {difference:.3g} at {shapes} (> {atol}).")
             record["validation"].append({**shapes, "optimum_atol": atol, "parity_metric": name, name: difference})
@@ -104,7 +107,7 @@ def quantize_onnx(
     `onnx_dir/model.onnx` through Optimum's `ORTQuantizer`; writes `onnx_dir/<output_name>` atomically and returns
     the record. Only `operators` are quantized, and nothing under the modules `float_modules`; the family's
     `OnnxConfig` says which (`QUANTIZED_OPERATORS`, `FLOAT_MODULES`). `calibration` holds inputs of the model's
-    first input (one batch each).
+    first input (one batch each), or for models of several inputs dicts of every input by name.
 
     The renderers' choices: static rather than dynamic (ONNX Runtime's dynamic mode quantizes activations per call
     and leaves most convolutions in float, while a renderer is almost all convolutions with stable activation
@@ -125,8 +128,11 @@ def quantize_onnx(
     config = AutoQuantizationConfig.avx512_vnni(
         is_static=True, per_channel=True, operators_to_quantize=list(operators), nodes_to_exclude=excluded
     )
-    input_name = model.graph.input[0].name
-    samples = Dataset.from_dict({input_name: [array[0] for array in calibration]}).with_format("numpy")
+    if isinstance(calibration[0], dict):  # several inputs: one batch of each per entry
+        columns = {name: [entry[name][0] for entry in calibration] for name in calibration[0]}
+    else:
+        columns = {model.graph.input[0].name: [array[0] for array in calibration]}
+    samples = Dataset.from_dict(columns).with_format("numpy")
     with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
         ranges = quantizer.fit(
             dataset=samples,

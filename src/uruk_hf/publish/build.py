@@ -164,6 +164,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         metric_headers=[header for _, header in task.report_columns],
         metrics_rows=metrics_rows,
         measured=measured,
+        baselines=baselines,
         grid_columns=context["grids"][key],
         lifecycle_description=context["lifecycle_description"][key],
         stage_metric=dict(task.report_columns).get(task.gate_metric, task.gate_metric),

@@ -404,11 +404,17 @@ def _open_ground(scene: _Scene, frames: int, fov: float, night: bool) -> SceneSp
     )
 
 
-def generate_scene(seed: int, clip_index: int, frames: int, texture_size: int = 64) -> SceneSpec:
-    """The scene of clip `clip_index` for dataset seed `seed`, with a camera path of `frames` frames."""
+def generate_scene(
+    seed: int, clip_index: int, frames: int, texture_size: int = 64, kind: str | None = None
+) -> SceneSpec:
+    """The scene of clip `clip_index` for dataset seed `seed`, with a camera path of `frames` frames; `kind` (one of
+    `SCENE_KINDS`) forces the scene kind instead of drawing it."""
     rng = np.random.default_rng([seed, clip_index])
     kinds = list(SCENE_KINDS)
-    kind = kinds[rng.choice(len(kinds), p=list(SCENE_KINDS.values()))]
+    drawn = kinds[rng.choice(len(kinds), p=list(SCENE_KINDS.values()))]
+    if kind is not None and kind not in SCENE_KINDS:
+        raise ValueError(f"Unknown scene kind {kind!r}; choose one of {kinds}.")
+    kind = kind or drawn
     scene = _Scene(rng, texture_size)
     fov = float(rng.uniform(30.0, 90.0))
     if kind in ("room", "hall"):

@@ -3,8 +3,7 @@
 from transformers import PretrainedConfig
 
 from ...configuration_utils import UrukConfigMixin
-from ...presets import PRESET_NAMES
-from ...schema import MATERIAL_CLASSES, layout_channels
+from ...schema import MATERIAL_CLASSES, layout_channels, layout_slice
 
 __all__ = ["MATERIAL_HEAD_BUFFERS", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
 
@@ -140,21 +139,6 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         super().__init__(**kwargs)
         self._validate()
 
-    @classmethod
-    def from_preset(cls, name: str, role: str | None = None, **kwargs) -> "UrukRendererConfig":
-        """Builds the config of preset `name` (`tiny`, `quick` or `full`) for `role` (defaults to the published
-        role); `kwargs` override any other field.
-
-        Raises:
-            ValueError: `name` is not a preset or `role` is not a role of this family.
-        """
-        if name not in PRESET_NAMES:
-            raise ValueError(f"Unknown preset {name!r} for {cls.__name__}; choose one of {list(PRESET_NAMES)}.")
-        role = role or cls.default_role
-        if role not in cls.presets[name]:
-            raise ValueError(f"Unknown role {role!r} for {cls.__name__}; choose one of {sorted(cls.presets[name])}.")
-        return cls(**{**cls.presets[name][role], **kwargs}, role=role)
-
     @property
     def num_channels(self) -> int:
         """Channels of `pixel_values`: the sum of `input_buffers`."""
@@ -162,12 +146,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
 
     def buffer_slice(self, name: str) -> slice:
         """The channel slice of buffer `name` inside `pixel_values`."""
-        start = 0
-        for entry in self.input_buffers:
-            if entry["name"] == name:
-                return slice(start, start + int(entry["channels"]))
-            start += int(entry["channels"])
-        raise ValueError(f"Buffer {name!r} is not in input_buffers {[e['name'] for e in self.input_buffers]}.")
+        return layout_slice(self.input_buffers, name)
 
     def material_head_slices(self) -> list[slice]:
         """The channel slices of the `material_head_buffers` present in `input_buffers`."""

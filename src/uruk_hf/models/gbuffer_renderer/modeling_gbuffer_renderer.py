@@ -111,7 +111,9 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
 
     def __init__(self, config: UrukRendererConfig):
         super().__init__(config)
-        self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths)
+        # A low-resolution cheap render also reaches the trunk as its upsampled illumination (3 more channels).
+        extra_channels = 3 if config.cheap_render_divisor > 1 else 0
+        self.unet = UrukUNet(config.num_channels + extra_channels, config.hidden_sizes, config.depths)
         self.frame_head = UrukFrameHead(
             config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations
         )
@@ -162,21 +164,21 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         self._check_input(pixel_values)
         height, width = pixel_values.shape[-2:]
-        stride = self.unet.stride
-        padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
-
-        # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
-        features = self.unet(padded)[..., :height, :width]
         albedo = pixel_values[:, self._albedo_slice]
         cheap_log = pixel_values[:, self._cheap_render_slice]
         divisor = self.config.cheap_render_divisor
-        modulation = None
+        modulation, trunk_input = None, pixel_values
         if divisor > 1:
-            # The filter averages the upsampled illumination, remodulated by the full-resolution albedo afterwards.
-            # The processor's log1p encoding is undone and redone around it (exp - 1 and log(1 + x): ONNX has
-            # neither expm1 nor log1p).
+            # The filter averages the upsampled illumination, remodulated by the full-resolution albedo afterwards;
+            # the trunk sees that illumination too. The processor's log1p encoding is undone and redone around it
+            # (exp - 1 and log(1 + x): ONNX has neither expm1 nor log1p).
             illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
+            trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
+        stride = self.unet.stride
+        padded = F.pad(trunk_input, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
+        # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
+        features = self.unet(padded)[..., :height, :width]
         frame = self.frame_head(features, cheap_log, albedo, modulation)
         material_logits = None
         if self.material_head is not None:

@@ -1,0 +1,390 @@
+"""The `relighting_pairs` dataset kind: one view of a procedural outdoor scene rendered under every time-of-day
+lighting preset (noon, golden hour, overcast, night with its lamps lit), the data of the WS4 world remapper.
+
+Every item is one scene and one camera, rendered by the renderers' own `ClipRenderer` once per preset: the same
+geometry and materials, only the sky, the sun and the artificial lights change. A row holds the G-buffer (its
+`emissive` is the lamps' and glowing props' emission, lit only at night), ambient occlusion and world position, and
+per preset the path-traced frame, the visibility of that preset's key light (`shadow_<preset>`: the sun by day,
+the strongest lamp at night, 0 everywhere under an overcast sky, which has no key light) and the key light's
+direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
+sun). A training pair is any (source, target) of two different presets of one row: 12 per view.
+
+The finalizing step measures the baselines of the WS4 issue on the test split, per preset pair, overall and on the
+pixels whose key-light visibility changes between the two presets (where a colour transform cannot be right):
+the identity (the source frame) and a least-squares 3x4 colour matrix per ordered pair fitted on the train split
+(in the tone-mapped space the metrics measure).
+"""
+
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ...file_utils import atomic_path
+from ..folder import DatasetGenerator, check_complete, load_split
+from .render import ClipRenderer, RenderSettings, select_variant
+from .scenes import SceneSpec, generate_scene
+
+__all__ = [
+    "LIGHTING_PRESETS",
+    "RELIGHTING_BUFFERS",
+    "RELIGHTING_PAIRS",
+    "RELIGHTING_PRESETS",
+    "SHADOW_CHANGE_THRESHOLD",
+    "RelightingPreset",
+    "colour_matrix_frames",
+    "fit_colour_matrices",
+    "lit_scene",
+    "preset_pairs",
+    "relighting_baselines",
+    "shadow_changed",
+]
+
+LIGHTING_PRESETS = ("noon", "golden_hour", "overcast", "night")
+"""The time-of-day presets, in condition order."""
+
+RELIGHTING_BUFFERS = (
+    "albedo",
+    "normal",
+    "depth",
+    "roughness",
+    "metallic",
+    "specular",
+    "emissive",
+    "material_id",
+    "position",
+    "ao",
+    "mask",
+)
+"""The buffers stored once per view (the same under every preset)."""
+
+SHADOW_CHANGE_THRESHOLD = 0.5
+"""A pixel's shadowing changes between two presets where their key lights' visibilities differ by more than this."""
+
+_FLOAT16_MAX = 65504.0
+
+
+def preset_pairs() -> list[tuple[int, int]]:
+    """Every ordered (source, target) pair of two different presets, as indices into `LIGHTING_PRESETS`."""
+    return [(s, t) for s in range(len(LIGHTING_PRESETS)) for t in range(len(LIGHTING_PRESETS)) if s != t]
+
+
+def lit_scene(seed: int, index: int) -> tuple[SceneSpec, dict[str, SceneSpec], dict[str, np.ndarray]]:
+    """The view `index` of dataset seed `seed`: an outdoor scene with street lamps and glowing props (its night
+    version from `generate_scene`, one camera), that scene under each preset, and each preset's key light as
+    `[direction towards the sun (3), mean irradiance]` (zeros without a sun)."""
+    night = generate_scene(seed, index, 1, kind="night")
+    rng = np.random.default_rng([seed, index, 17])
+    azimuth = rng.uniform(0, 2 * np.pi)
+    dark = [replace(obj, radiance=None) if obj.radiance is not None else obj for obj in night.objects]
+
+    def sun(elevation_degrees, azimuth_radians):
+        elevation = np.radians(elevation_degrees)
+        return np.array(
+            [
+                np.cos(elevation) * np.cos(azimuth_radians),
+                np.sin(elevation),
+                np.cos(elevation) * np.sin(azimuth_radians),
+            ]
+        )
+
+    noon_sun = sun(rng.uniform(50, 80), azimuth)
+    noon_irradiance = rng.uniform(3.0, 6.0) * np.array([1.0, 0.95, 0.88])
+    golden_sun = sun(rng.uniform(4, 14), azimuth + rng.uniform(-np.pi / 2, np.pi / 2))
+    golden_irradiance = rng.uniform(2.0, 4.0) * np.array([1.0, 0.62, 0.32])
+    specs = {
+        "noon": replace(
+            night,
+            objects=dark,
+            sky_radiance=rng.uniform(0.5, 1.0) * np.array([0.55, 0.7, 1.0]),
+            sun_direction=noon_sun,
+            sun_irradiance=noon_irradiance,
+        ),
+        "golden_hour": replace(
+            night,
+            objects=dark,
+            sky_radiance=rng.uniform(0.15, 0.35) * np.array([1.0, 0.72, 0.55]),
+            sun_direction=golden_sun,
+            sun_irradiance=golden_irradiance,
+        ),
+        "overcast": replace(night, objects=dark, sky_radiance=rng.uniform(0.8, 1.6) * np.array([0.92, 0.95, 1.0])),
+        "night": replace(night, sky_radiance=rng.uniform(0.004, 0.02) * np.array([0.35, 0.5, 1.0])),
+    }
+    lights = {
+        "noon": np.array([*noon_sun, noon_irradiance.mean()]),
+        "golden_hour": np.array([*golden_sun, golden_irradiance.mean()]),
+        "overcast": np.zeros(4),
+        "night": np.zeros(4),
+    }
+    return night, specs, lights
+
+
+@dataclass(frozen=True)
+class RelightingPreset:
+    """How much to generate and at what quality.
+
+    Attributes:
+        name (`str`): `tiny`, `quick` or `full`.
+        num_views (`int`): views (one scene and camera each) in the dataset.
+        views_per_chunk (`int`): views per Parquet file (the unit of work, resume and splitting).
+        render (`RenderSettings`): frame size, samples per pixel and ray counts of every render.
+        validation_fraction, test_fraction (`float`): share of chunks in each held-out split (at least one each).
+    """
+
+    name: str
+    num_views: int
+    views_per_chunk: int
+    render: RenderSettings
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+
+    @property
+    def num_items(self) -> int:
+        return self.num_views
+
+    @property
+    def items_per_chunk(self) -> int:
+        return self.views_per_chunk
+
+
+def _settings(width: int, height: int, spp: int, **kwargs) -> RenderSettings:
+    # The renderer's extra passes (direct, 1 spp, half resolution) are not stored here: one sample each.
+    return RenderSettings(width, height, ground_truth_spp=spp, direct_spp=1, half_resolution_spp=1, **kwargs)
+
+
+RELIGHTING_PRESETS = {
+    "tiny": RelightingPreset("tiny", 6, 1, _settings(24, 24, 16, ao_samples=4, shadow_samples=2)),
+    "quick": RelightingPreset("quick", 96, 4, _settings(64, 64, 32)),
+    "full": RelightingPreset("full", 1000, 8, _settings(128, 128, 256)),
+}
+"""`tiny`: 6 views of 24x24 for tests. `quick`: 96 views of 64x64 at 32 spp per preset (the CPU preset: about a
+minute and a half on 2 cores, 912 training pairs). `full`: 1000 views of 128x128 at 256 spp."""
+
+
+class _ViewWorker:
+    def __init__(self, preset: RelightingPreset, seed: int):
+        self.preset, self.seed = preset, seed
+        self.renderer = ClipRenderer(preset.render)
+
+    def rows(self, index: int, split: str) -> list[dict]:
+        _, specs, lights = lit_scene(self.seed, index)
+        row = {"scene_id": index}
+        for number, name in enumerate(LIGHTING_PRESETS):
+            # A render index per (view, preset): independent noise in each preset's frame.
+            (frame,) = self.renderer.render_clip(specs[name], self.seed, index * len(LIGHTING_PRESETS) + number)
+            if name == "night":  # the lit lamps: the emission a game's material would carry
+                row.update({buffer: frame[buffer] for buffer in RELIGHTING_BUFFERS})
+            shadow = frame["shadow"] if name != "overcast" else np.zeros_like(frame["shadow"])
+            row[f"frame_{name}"] = np.minimum(frame["ground_truth"], _FLOAT16_MAX)
+            row[f"shadow_{name}"] = shadow
+            row[f"light_{name}"] = lights[name].astype(np.float32)
+        return [
+            {
+                key: value.astype(np.float16) if isinstance(value, np.ndarray) and value.ndim == 3 else value
+                for key, value in row.items()
+            }
+        ]
+
+    def timing(self) -> dict:
+        return {"render_seconds": self.renderer.render_seconds, "render_samples": self.renderer.render_samples}
+
+
+# Baselines ----------------------------------------------------------------------------------------------------
+def shadow_changed(source_shadow: np.ndarray, target_shadow: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`(N, H, W)` bool: geometry pixels whose key-light visibility differs by more than `SHADOW_CHANGE_THRESHOLD`
+    between the two presets."""
+    difference = np.abs(source_shadow.astype(np.float32) - target_shadow.astype(np.float32))[..., 0]
+    return (difference > SHADOW_CHANGE_THRESHOLD) & (mask[..., 0] > 0.5)
+
+
+def fit_colour_matrices(folder: str | Path, max_pixels: int = 2_000_000, seed: int = 0) -> np.ndarray:
+    """The least-squares 3x4 colour matrix of every ordered preset pair on the train split of `folder`, fitted in
+    the metric's display space (`tonemap`: what PSNR measures, so the strongest colour transform by that measure):
+    `display(target) ~= M @ [display(source), 1]`. Returns `(presets, presets, 3, 4)`, the identity on the
+    diagonal."""
+    import torch
+
+    from ...tonemap import tonemap
+
+    columns = [f"frame_{name}" for name in LIGHTING_PRESETS]
+    train = load_split(folder, "train", columns)
+    rng = np.random.default_rng(seed)
+    count = len(train[columns[0]])
+    pixels = train[columns[0]].shape[1] * train[columns[0]].shape[2]
+    chosen = rng.choice(count * pixels, size=min(max_pixels, count * pixels), replace=False)
+    matrices = np.tile(np.eye(3, 4), (len(LIGHTING_PRESETS), len(LIGHTING_PRESETS), 1, 1))
+    flat = {
+        name: tonemap(torch.from_numpy(train[f"frame_{name}"].astype(np.float32).reshape(-1, 3)[chosen]))
+        .double()
+        .numpy()
+        for name in LIGHTING_PRESETS
+    }
+    for s, t in preset_pairs():
+        source = np.concatenate([flat[LIGHTING_PRESETS[s]], np.ones((len(chosen), 1))], axis=1)
+        solution, *_ = np.linalg.lstsq(source, flat[LIGHTING_PRESETS[t]], rcond=None)
+        matrices[s, t] = solution.T
+    return matrices
+
+
+def colour_matrix_frames(source: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """`(..., 3)` linear frames through one 3x4 colour matrix of `fit_colour_matrices` (applied to the tone-mapped
+    frames, mapped back to linear radiance)."""
+    import torch
+
+    from ...tonemap import inverse_tonemap, tonemap
+
+    display = tonemap(torch.from_numpy(np.asarray(source, np.float32))).numpy()
+    mapped = display @ matrix[:, :3].T.astype(np.float32) + matrix[:, 3].astype(np.float32)
+    return inverse_tonemap(torch.from_numpy(mapped)).numpy()
+
+
+def relighting_baselines(folder: str | Path, split: str = "test") -> dict:
+    """The identity and colour-matrix baselines on `split`: overall, on shadow-changed pixels, and per pair
+    (`relighting_metrics`), with the fitted matrices."""
+    from ...metrics import relighting_metrics
+
+    matrices = fit_colour_matrices(folder)
+    rows = load_split(folder, split)
+    sources, targets, predictions, changed, pairs = [], [], {"identity": [], "colour_matrix": []}, [], []
+    for s, t in preset_pairs():
+        source = rows[f"frame_{LIGHTING_PRESETS[s]}"].astype(np.float32)
+        sources.append(source)
+        targets.append(rows[f"frame_{LIGHTING_PRESETS[t]}"].astype(np.float32))
+        predictions["identity"].append(source)
+        predictions["colour_matrix"].append(colour_matrix_frames(source, matrices[s, t]))
+        changed.append(
+            shadow_changed(rows[f"shadow_{LIGHTING_PRESETS[s]}"], rows[f"shadow_{LIGHTING_PRESETS[t]}"], rows["mask"])
+        )
+        pairs += [(s, t)] * len(source)
+    target, mask = np.concatenate(targets), np.concatenate(changed)
+    baselines = {
+        name: relighting_metrics(np.concatenate(frames), target, mask, pairs, LIGHTING_PRESETS)
+        for name, frames in predictions.items()
+    }
+    return {
+        "split": split,
+        "frames": len(target),
+        "views": len(rows["scene_id"]),
+        "baselines": baselines,
+        "colour_matrices": matrices.tolist(),
+    }
+
+
+class RelightingPairGenerator(DatasetGenerator):
+    """Views of outdoor scenes under every lighting preset (see the module docstring)."""
+
+    kind = "relighting_pairs"
+    version = "1.0"
+    presets = RELIGHTING_PRESETS
+    report_baselines = ("identity", "colour_matrix")
+
+    def features(self, preset: RelightingPreset):
+        from datasets import Array3D, Features, Sequence, Value
+
+        from ...schema import BUFFER_SPECS
+
+        shape = (preset.render.height, preset.render.width)
+        columns = {name: Array3D((*shape, BUFFER_SPECS[name].channels), "float16") for name in RELIGHTING_BUFFERS}
+        for name in LIGHTING_PRESETS:
+            columns[f"frame_{name}"] = Array3D((*shape, 3), "float16")
+            columns[f"shadow_{name}"] = Array3D((*shape, 1), "float16")
+            columns[f"light_{name}"] = Sequence(Value("float32"), length=4)
+        columns["scene_id"] = Value("int32")
+        return Features(columns)
+
+    def environment(self, variant: str | None) -> dict:
+        import mitsuba
+
+        return {"mitsuba_version": mitsuba.__version__, "mitsuba_variant": select_variant(variant)}
+
+    def start(self, preset: RelightingPreset, seed: int, environment: dict) -> _ViewWorker:
+        return _ViewWorker(preset, seed)
+
+    def finalize(self, folder: Path) -> dict:
+        folder = Path(folder)
+        record = check_complete(folder)
+        baselines = relighting_baselines(folder)
+        with atomic_path(folder / "baselines.json") as temporary:
+            temporary.write_text(json.dumps(baselines, indent=2))
+        with atomic_path(folder / "README.md") as temporary:
+            temporary.write_text(_card(record, baselines))
+        return baselines
+
+    def describe_baselines(self, results: dict) -> str:
+        return (
+            f"Baselines on the {results['split']} split ({results['views']} views, {results['frames']} pairs):\n"
+            + baselines_table(results["baselines"])
+        )
+
+
+def baselines_table(baselines: dict) -> str:
+    """Per-pair PSNR overall and on shadow-changed pixels of each baseline, as a Markdown table."""
+    from ...tables import format_table
+
+    names = list(baselines)
+    rows = []
+    for s, t in preset_pairs():
+        pair = f"{LIGHTING_PRESETS[s]} -> {LIGHTING_PRESETS[t]}"
+        cells = []
+        for name in names:
+            metrics = baselines[name]
+            cells += [
+                f"{metrics[f'psnr_{LIGHTING_PRESETS[s]}_to_{LIGHTING_PRESETS[t]}']:.2f}",
+                f"{metrics[f'psnr_shadow_changed_{LIGHTING_PRESETS[s]}_to_{LIGHTING_PRESETS[t]}']:.2f}",
+            ]
+        rows.append([pair, *cells])
+    rows.append(["all pairs", *[f"{baselines[n][k]:.2f}" for n in names for k in ("psnr", "psnr_shadow_changed")]])
+    headers = ["pair", *[f"{name} {part}" for name in names for part in ("PSNR", "shadow-changed PSNR")]]
+    return format_table(headers, rows)
+
+
+def _card(record: dict, baselines: dict) -> str:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    preset = record["preset"]
+    splits = sorted(set(record["splits"]))
+    card_data = DatasetCardData(
+        license="apache-2.0",
+        tags=["relighting", "time-of-day", "mitsuba", "synthetic", "uruk"],
+        configs=[
+            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
+        ],
+    )
+    render = preset["render"]
+    return str(
+        DatasetCard(
+            f"""---
+{card_data.to_yaml()}
+---
+
+# Uruk time-of-day relighting pairs ({preset["name"]} preset)
+
+Procedural outdoor scenes (ground, props, street lamps, glowing props) rendered by Mitsuba 3
+({record["mitsuba_variant"]}) from one camera under four lighting presets: {", ".join(LIGHTING_PRESETS)} (the lamps
+lit only at night). Generated by `uruk_hf` (generator {record["generator_version"]}, seed {record["seed"]}):
+
+```bash
+uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {record["seed"]} --output DIR
+```
+
+- {preset["num_views"]} views of {render["width"]}x{render["height"]}, {render["ground_truth_spp"]}-spp path-traced
+  frames per preset; splits are disjoint by scene.
+- Per view: the G-buffer ({", ".join(RELIGHTING_BUFFERS)}); per preset `frame_<preset>` (linear HDR),
+  `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast) and
+  `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun).
+
+## Baselines ({baselines["split"]} split, {baselines["frames"]} pairs; PSNR in dB, tone-mapped)
+
+"Shadow-changed" pixels are those whose key-light visibility differs by more than {SHADOW_CHANGE_THRESHOLD} between
+the two presets. The colour matrix is a least-squares 3x4 matrix per ordered pair fitted on the train split (on
+tone-mapped frames).
+
+{baselines_table(baselines["baselines"])}
+"""
+        )
+    )
+
+
+RELIGHTING_PAIRS = RelightingPairGenerator()
+"""The generator of the WS4 world remapper's datasets."""

@@ -1,0 +1,104 @@
+"""Configuration of the WS4 world remapper: a frame under one time-of-day preset to the same view under another
+(22.66M; the v2 rerun the same size; distilled student 7.92M)."""
+
+from transformers import PretrainedConfig
+
+from ...configuration_utils import UrukConfigMixin
+from ...schema import WS4_LAYOUT, layout_channels, layout_slice
+
+__all__ = ["LIGHTING_PRESET_NAMES", "UrukWS4RemapperConfig"]
+
+LIGHTING_PRESET_NAMES = ("noon", "golden_hour", "overcast", "night")
+"""The default time-of-day presets, in condition order."""
+
+
+class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
+    r"""Configuration of [`UrukWS4Remapper`]: a residual U-Net whose every block is modulated (FiLM) by the lighting
+    condition, and a head that maps the source frame to the target one.
+
+    The condition vector (`condition_size` = 2 x presets + 4) is, in order: the source preset as a one-hot over
+    `lighting_presets`, the target preset as a one-hot, and the target's key light (a unit vector towards the sun in
+    world space, then its mean irradiance; zeros for presets without a sun).
+
+    Args:
+        input_buffers (`list[dict]`, *optional*, defaults to `uruk_hf.schema.WS4_LAYOUT`):
+            Ordered `{"name": str, "channels": int}` entries, the layout of `pixel_values` (packed by
+            `UrukGBufferProcessor`).
+        hidden_sizes (`list[int]`, *optional*, defaults to the full-size row of `role`):
+            Trunk width at each resolution level, full resolution first.
+        depths (`list[int]`, *optional*, defaults to the full-size row of `role`):
+            Residual blocks per level.
+        lighting_presets (`list[str]`, *optional*, defaults to `LIGHTING_PRESET_NAMES`):
+            The presets the condition's one-hots index.
+        source_buffer (`str`, *optional*, defaults to `"source_frame"`):
+            Input buffer of the frame under the source preset (3 channels, `log1p`-encoded).
+        albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
+            Input buffer whose 3 channels modulate the predicted illumination.
+        role (`str`, *optional*, defaults to `"v1"`):
+            `"v1"` (the first run), `"v2"` (its rerun) or `"student"`.
+    """
+
+    model_type = "uruk_ws4_remapper"
+    required_fields = ("input_buffers", "hidden_sizes", "depths", "lighting_presets", "source_buffer", "albedo_buffer")
+    default_role = "v1"
+    presets = {
+        "tiny": {
+            "v1": {"hidden_sizes": [8, 16], "depths": [1, 1]},
+            "v2": {"hidden_sizes": [8, 16], "depths": [1, 1]},
+            "student": {"hidden_sizes": [4, 8], "depths": [1, 1]},
+        },
+        "quick": {
+            "v1": {"hidden_sizes": [24, 48, 96, 160], "depths": [1, 1, 2, 2]},
+            "v2": {"hidden_sizes": [24, 48, 96, 160], "depths": [1, 1, 2, 2]},
+            "student": {"hidden_sizes": [16, 32, 64, 96], "depths": [1, 1, 2, 2]},
+        },
+        "full": {
+            "v1": {"hidden_sizes": [48, 96, 192, 320, 528], "depths": [1, 1, 2, 2, 2]},
+            "v2": {"hidden_sizes": [48, 96, 192, 320, 528], "depths": [1, 1, 2, 2, 2]},
+            "student": {"hidden_sizes": [32, 64, 112, 192, 304], "depths": [1, 1, 2, 2, 2]},
+        },
+    }
+
+    def __init__(
+        self,
+        input_buffers: list[dict] | None = None,
+        hidden_sizes: list[int] | None = None,
+        depths: list[int] | None = None,
+        lighting_presets: list[str] | None = None,
+        source_buffer: str = "source_frame",
+        albedo_buffer: str = "albedo",
+        role: str | None = None,
+        **kwargs,
+    ):
+        role = role or self.default_role
+        full_size = self.presets["full"].get(role, {})
+        self.input_buffers = [dict(entry) for entry in (input_buffers or WS4_LAYOUT)]
+        self.hidden_sizes = list(hidden_sizes or full_size.get("hidden_sizes", []))
+        self.depths = list(depths or full_size.get("depths", []))
+        self.lighting_presets = list(lighting_presets or LIGHTING_PRESET_NAMES)
+        self.source_buffer, self.albedo_buffer, self.role = source_buffer, albedo_buffer, role
+        super().__init__(**kwargs)
+        if role not in self.presets["full"]:
+            raise ValueError(
+                f"Unknown role {role!r} for {type(self).__name__}; choose one of {sorted(self.presets['full'])}."
+            )
+        if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
+            raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
+        for field in ("source_buffer", "albedo_buffer"):
+            part = self.buffer_slice(getattr(self, field))
+            if part.stop - part.start != 3:
+                raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
+
+    @property
+    def num_channels(self) -> int:
+        """Channels of `pixel_values`: the sum of `input_buffers`."""
+        return layout_channels(self.input_buffers)
+
+    @property
+    def condition_size(self) -> int:
+        """Length of the condition vector: two one-hots over the presets and the target's key light (4)."""
+        return 2 * len(self.lighting_presets) + 4
+
+    def buffer_slice(self, name: str) -> slice:
+        """The channel slice of buffer `name` inside `pixel_values`."""
+        return layout_slice(self.input_buffers, name)

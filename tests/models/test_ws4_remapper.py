@@ -1,0 +1,82 @@
+"""WS4 world remapper: the shared model tests, its condition, its identity start and its ONNX Runtime class."""
+
+import pytest
+import torch
+
+from uruk_hf import UrukWS4Remapper, UrukWS4RemapperConfig
+from uruk_hf.schema import WS4_LAYOUT
+
+from .test_modeling_common import ModelTesterMixin
+
+
+class TestUrukWS4Remapper(ModelTesterMixin):
+    model_class = UrukWS4Remapper
+    config_class = UrukWS4RemapperConfig
+    roles = ("v1", "v2", "student")
+
+    def random_inputs(self, config, batch=2, seed=0, height=29, width=35):
+        generator = torch.Generator().manual_seed(seed)
+        pixel_values = torch.rand(batch, config.num_channels, height, width, generator=generator)
+        condition = torch.zeros(batch, config.condition_size)
+        condition[:, 0] = 1.0
+        condition[:, len(config.lighting_presets) + 3] = 1.0
+        return pixel_values, condition
+
+    def main_output(self, outputs) -> torch.Tensor:
+        return outputs.frame
+
+    def training_loss(self, model) -> torch.Tensor:
+        pixel_values, condition = self.random_inputs(model.config)
+        return model(pixel_values, condition, frame_targets=torch.rand(2, 3, 29, 35)).loss
+
+    def test_presets_shrink_and_keep_the_role_order(self):
+        from uruk_hf.catalog import count_parameters
+
+        for preset in ("tiny", "quick", "full"):
+            v1, v2, student = (
+                count_parameters(UrukWS4Remapper, UrukWS4RemapperConfig.from_preset(preset, role=role))
+                for role in ("v1", "v2", "student")
+            )
+            assert v1 == v2 > 2 * student
+        sizes = [count_parameters(UrukWS4Remapper, UrukWS4RemapperConfig.from_preset(p)) for p in ("tiny", "quick")]
+        assert sizes == sorted(sizes) and sizes[-1] < count_parameters(UrukWS4Remapper, UrukWS4RemapperConfig())
+
+    def test_layout_and_condition_sizes(self):
+        config = UrukWS4RemapperConfig()
+        assert config.num_channels == 20 and config.condition_size == 12
+        assert [e["name"] for e in config.input_buffers] == [e["name"] for e in WS4_LAYOUT]
+
+    def test_untrained_model_returns_about_its_source_frame(self):
+        torch.manual_seed(0)
+        model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).eval()
+        pixel_values, condition = self.random_inputs(model.config)
+        source = torch.expm1(pixel_values[:, model.config.buffer_slice("source_frame")])
+        with torch.no_grad():
+            frame = model(pixel_values, condition).frame
+        assert (frame - source).abs().max() < 0.05
+
+    def test_the_condition_changes_the_frame_once_trained(self):
+        torch.manual_seed(0)
+        model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        pixel_values, condition = self.random_inputs(model.config, batch=1)
+        other = condition.roll(1, dims=1)
+        for _ in range(30):  # two conditions, two targets: FiLM must tell them apart
+            loss = model(pixel_values, condition, frame_targets=torch.zeros(1, 3, 29, 35)).loss
+            loss = loss + model(pixel_values, other, frame_targets=torch.ones(1, 3, 29, 35)).loss
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        with torch.no_grad():
+            assert model(pixel_values, other).frame.mean() > model(pixel_values, condition).frame.mean() + 0.2
+
+    def test_bad_inputs_are_refused_by_name(self):
+        model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).eval()
+        pixel_values, condition = self.random_inputs(model.config)
+        with pytest.raises(ValueError, match="condition must be \\(batch, 12\\)"):
+            model(pixel_values, condition[:, :5])
+        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 20, height, width\\)"):
+            model(pixel_values[:, :5], condition)
+        condition[0, 0] = float("nan")
+        with pytest.raises(ValueError, match="condition holds NaN/Inf"):
+            model(pixel_values, condition)
