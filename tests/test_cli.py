@@ -41,9 +41,11 @@ def test_demo_renders_every_model_to_png(tmp_path, capsys):
     written = sorted(path.name for path in tmp_path.iterdir())
     assert "v2_ultra_frame.png" in written and "v2_ultra_material_map.png" in written
     assert "ws5_student_frame.png" in written and "ws5_student_material_map.png" not in written
-    renderers = [entry for family, entry in iter_models(published_only=True) if family.dataset_kind == "gbuffer_clips"]
-    expected = sum(1 + entry.config("tiny").use_material_head for entry in renderers)  # the demo renders G-buffers
+    image_kinds = ("gbuffer_clips", "relighting_pairs")  # the demo renders G-buffers
+    renderers = [entry for family, entry in iter_models(published_only=True) if family.dataset_kind in image_kinds]
+    expected = sum(1 + getattr(entry.config("tiny"), "use_material_head", False) for entry in renderers)
     assert len(written) == expected and "v2_ultra_ray_reconstruction_frame.png" in written
+    assert "ws6_student_frame.png" in written and "ws4_remapper_frame.png" in written
 
 
 @pytest.mark.skipif(shutil.which("uruk") is None, reason="console script not installed (pip install -e .)")

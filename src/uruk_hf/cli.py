@@ -79,13 +79,20 @@ def _demo(args: argparse.Namespace) -> int:
         model = published.model_class(config).eval()
         processor = UrukGBufferProcessor.from_model_config(config)
         inputs = processor({entry["name"]: buffers[entry["name"]] for entry in config.input_buffers})
+        if hasattr(config, "condition_size"):  # WS4: relight from the first preset to the second, sun up at 45 deg
+            condition = torch.zeros(1, config.condition_size)
+            presets = len(config.lighting_presets)
+            condition[0, 0] = condition[0, presets + 1] = 1.0
+            condition[0, 2 * presets :] = torch.tensor([0.0, 0.7071, 0.7071, 3.0])
+            inputs["condition"] = condition
         timings = []
         with torch.inference_mode():
             for _ in range(args.repeats):
                 start = time.perf_counter()
                 outputs = model(**inputs)
                 timings.append(time.perf_counter() - start)
-        images = processor.postprocess(outputs.frame, outputs.material_logits, mask=torch.from_numpy(buffers["mask"]))
+        logits = getattr(outputs, "material_logits", None)
+        images = processor.postprocess(outputs.frame, logits, mask=torch.from_numpy(buffers["mask"]))
         written = []
         for kind, image in images[0].items():
             path = output / f"{published.key}_{kind}.png"

@@ -22,7 +22,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     (direct light and hard shadows by ray casting) under a uniform sky. `motion` is zero (static camera),
     `history` zeros with `history_valid` zeros (a clip's first frame), `path_1spp` is `direct` with per-pixel
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
-    frame (noise of 4 samples), repeated 2x2.
+    frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`) and
+    the light's visibility (`target_shadow`).
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
@@ -112,6 +113,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "ao": ao[..., None],
         "shadow": shadow[..., None],
         "mask": mask[..., None],
+        "source_frame": indirect,
+        "target_shadow": shadow[..., None],
     }
     result = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in buffers.items()}
     result["material_label"] = np.where(mask, classes[safe_index], -100).astype(np.int64)

@@ -18,7 +18,7 @@ __all__ = ["FAMILY", "WS4_CURRICULUM", "train_ws4"]
 WS4_CURRICULUM = [("distillation", FRAME_LOSS, DistillationWeights(teacher_frame=1.0))]
 """The WS4 student's single distillation stage (ground truth and the v2 model's frames)."""
 
-_TIME_BUDGETS = {"quick": (60.0, 60.0)}
+_TIME_BUDGETS = {"quick": (55.0, 55.0)}
 """Production and curriculum seconds per preset (the family with its data in about 6 minutes at `quick`)."""
 
 V2_BUDGET_FACTOR = 1.5

@@ -262,6 +262,12 @@ class FrameReconstructionTask(Task):
         return evaluate_renderer(model, dataset, self.processor, flip=full, config=self.config)
 
     @property
+    def gate_margin_scale(self) -> float:
+        """1 (dB per unit of the preset's margin), or 0.5 for a low-resolution cheap render (WS6): its demodulated
+        upscale is already a reconstruction, a stronger reference than a render of direct light alone."""
+        return 0.5 if self.config.cheap_render_divisor > 1 else 1.0
+
+    @property
     def gate_baseline(self) -> str:
         """The model's cheap render (`direct`, or `path_1spp` in the ray-reconstruction layout), or
         `demodulated_bilinear` for a low-resolution one (WS6)."""
