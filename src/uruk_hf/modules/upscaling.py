@@ -61,6 +61,7 @@ def upscaled_illumination(
     """The two factors of `demodulated_upscale`: the upsampled illumination (clamped at 0) and the floored
     full-resolution albedo it is multiplied by."""
     size = tuple(radiance.shape[-2:])
-    floored = albedo + DEMODULATION_FLOOR
+    # Albedo is non-negative (the processor refuses less); the clamp keeps every denominator >= the floor anyway.
+    floored = albedo.clamp_min(0.0) + DEMODULATION_FLOOR
     illumination = block_average(radiance, divisor) / block_average(floored, divisor)
     return upscale(illumination, size, divisor, mode).clamp_min(0.0), floored
