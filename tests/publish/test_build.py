@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow  # every test here builds the repo folder from a t
 
 PUBLISHED_MODELS = [model for _, model in iter_models(published_only=True)]
 RENDERERS = [model for family, model in iter_models(published_only=True) if family.dataset_kind == "gbuffer_clips"]
+REMAPPERS = [model for family, model in iter_models(published_only=True) if family.dataset_kind == "relighting_pairs"]
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,13 @@ def test_every_subfolder_loads_with_auto_model_and_from_pretrained(built):
     assert isinstance(UrukV2Ultra.from_pretrained(hub, subfolder="v2_ultra"), UrukV2Ultra)
     folders = sorted(path.parent for path in hub.rglob("config.json"))
     assert {str(folder.relative_to(hub)) for folder in folders} == {entry.subfolder for entry in PUBLISHED_MODELS}
-    renderers = {entry.subfolder for entry in RENDERERS}
+    packed = {entry.subfolder for entry in RENDERERS + REMAPPERS}
     for folder in folders:
         assert type(AutoModel.from_pretrained(folder)).__name__.startswith("Uruk")
         for name in ("model.safetensors", "model.onnx", "model.int8.onnx", "README.md"):
             assert (folder / name).is_file(), folder / name
         processor = (folder / "preprocessor_config.json").is_file()
-        assert processor == (str(folder.relative_to(hub)) in renderers), folder  # the renderers' G-buffer packing
+        assert processor == (str(folder.relative_to(hub)) in packed), folder  # the G-buffer packing
 
 
 def test_the_seed_snippet_runs_literally_inside_the_folder(built):
@@ -80,7 +81,7 @@ def test_the_seed_snippet_runs_literally_inside_the_folder(built):
 def test_ort_matches_eager_on_tonemapped_output(built):
     from transformers import AutoModel
 
-    from uruk_hf import UrukORTRenderer
+    from uruk_hf import UrukORTRenderer, UrukORTWS4Remapper
     from uruk_hf.tonemap import tonemap
 
     _, hub = built
@@ -91,6 +92,15 @@ def test_ort_matches_eager_on_tonemapped_output(built):
         with torch.no_grad():
             expected = tonemap(model(pixel_values).frame)
         assert float((tonemap(ort(pixel_values).frame) - expected).abs().max()) < 1e-4, entry.key
+    for entry in REMAPPERS:
+        model = AutoModel.from_pretrained(hub, subfolder=entry.subfolder).eval()
+        ort = UrukORTWS4Remapper.from_pretrained(hub, subfolder=entry.subfolder)
+        pixel_values = torch.rand(1, model.config.num_channels, 29, 35)
+        condition = torch.zeros(1, model.config.condition_size)
+        condition[0, 1] = condition[0, len(model.config.lighting_presets) + 3] = 1.0
+        with torch.no_grad():
+            expected = tonemap(model(pixel_values, condition).frame)
+        assert float((tonemap(ort(pixel_values, condition).frame) - expected).abs().max()) < 1e-4, entry.key
 
 
 def test_cards_load_and_their_model_index_equals_the_evaluation_record(built):
@@ -105,6 +115,9 @@ def test_cards_load_and_their_model_index_equals_the_evaluation_record(built):
         headline = {"npc_director": "transition_accuracy", "animation_director": "rollout_error_degrees"}
         if entry in RENDERERS:
             assert values["psnr"] == measured["psnr"] and values["flip"] == measured["flip"]
+        elif entry in REMAPPERS:
+            assert values["psnr"] == measured["psnr"]
+            assert values["psnr_shadow_changed"] == measured["psnr_shadow_changed"]
         else:
             assert values[headline[entry.key]] == measured[headline[entry.key]]
         if "material_miou" in measured:
