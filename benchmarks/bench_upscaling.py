@@ -5,7 +5,8 @@
 On the test split of the renderers' dataset, every test scene is rebuilt from the dataset's seed and rendered
 again by the dataset's own renderer (Mitsuba, same variant and settings): the half-resolution 4-spp render WS6
 takes, and full-resolution path traces at each `--spp`. Each is timed per frame (median over the test frames after
-one warm-up render per setting) and scored against the stored ground truth with the project's metrics. A WS6
+one warm-up render per setting; each scene traced once untimed first, as a game keeps its acceleration
+structure) and scored against the stored ground truth with the project's metrics. A WS6
 model's time is the half-resolution render plus its ONNX Runtime fp32 forward pass at the same size (batch 1); its
 quality is the pipeline's test-split evaluation (`results.json`, its own history fed back as in a game).
 
@@ -59,6 +60,7 @@ def render_test_frames(data: Path, spp_list: list[int]) -> tuple[dict, dict, np.
     for clip in sorted(set(rows["scene_id"].tolist())):
         spec = generate_scene(generation["seed"], int(clip), preset["frames_per_clip"])
         scene = renderer.load_scene(spec, frame_divisors=(1, 2))
+        renderer.render_path(scene, 0, 1, 0)  # untimed: the first trace builds the acceleration structure
         for frame in rows["frame_index"][rows["scene_id"] == clip].tolist():
             for spp, divisor in settings_list:
                 seed = 1000 + 7 * int(clip) + frame

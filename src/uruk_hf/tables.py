@@ -4,6 +4,7 @@ __all__ = ["CELL_FORMATS", "format_metric", "format_table", "metric_cells"]
 
 CELL_FORMATS = {
     "psnr": (1.0, 2),
+    "psnr_shadow_changed": (1.0, 2),
     "ssim": (1.0, 4),
     "ms_ssim": (1.0, 4),
     "flip": (1.0, 4),

@@ -100,7 +100,7 @@ def _int8_summary(task, change: dict) -> str:
     for key in task.int8_metrics:
         if key in change:
             scale, digits = CELL_FORMATS.get(key, (1.0, 4))
-            unit = " points" if scale == 100.0 else (" dB" if key == "psnr" else "")
+            unit = " points" if scale == 100.0 else (" dB" if key.startswith("psnr") else "")
             parts.append(f"{key.replace('_', ' ')} {change[key] * scale:+.{digits}f}{unit}")
     return ", ".join(parts)
 

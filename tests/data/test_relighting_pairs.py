@@ -1,0 +1,110 @@
+"""The `relighting_pairs` dataset kind (WS4's data) and the relighting task's batches."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from uruk_hf.data.folder import load_split
+from uruk_hf.data.rendering.relighting import (
+    LIGHTING_PRESETS,
+    RELIGHTING_PRESETS,
+    colour_matrix_frames,
+    lit_scene,
+    preset_pairs,
+    shadow_changed,
+)
+
+pytestmark = pytest.mark.slow  # renders a tiny dataset with Mitsuba (about 25 s on 2 cores)
+
+
+@pytest.fixture(scope="module")
+def relighting_data(tmp_path_factory):
+    from uruk_hf.catalog import dataset_kind
+    from uruk_hf.data.folder import generate_dataset
+
+    folder = tmp_path_factory.mktemp("relighting")
+    generate_dataset(dataset_kind("relighting_pairs"), folder, "tiny", seed=0, progress=False)
+    return folder
+
+
+def test_every_view_has_every_preset_and_one_g_buffer(relighting_data):
+    rows = load_split(relighting_data, "train")
+    size = (RELIGHTING_PRESETS["tiny"].render.height, RELIGHTING_PRESETS["tiny"].render.width)
+    for name in LIGHTING_PRESETS:
+        assert rows[f"frame_{name}"].shape[1:] == (*size, 3) and rows[f"shadow_{name}"].shape[1:] == (*size, 1)
+        assert np.isfinite(rows[f"frame_{name}"].astype(np.float32)).all()
+    assert not rows["shadow_overcast"].any()  # an overcast sky has no key light
+    for name in ("noon", "golden_hour"):  # a unit vector towards the sun, above the horizon, and its irradiance
+        lights = np.asarray(rows[f"light_{name}"])
+        assert np.allclose(np.linalg.norm(lights[:, :3], axis=1), 1.0, atol=1e-5) and (lights[:, 1] > 0).all()
+        assert (lights[:, 3] > 0).all()
+    assert not np.asarray(rows["light_night"]).any() and not np.asarray(rows["light_overcast"]).any()
+    # The same geometry under every preset, so one G-buffer: the night frame is darker than noon's.
+    night, noon = rows["frame_night"].astype(np.float32), rows["frame_noon"].astype(np.float32)
+    assert night.mean() < noon.mean()
+
+
+def test_presets_change_only_the_lights():
+    night, specs, _ = lit_scene(0, 3)
+    lit = [obj.name for obj in night.objects if obj.radiance is not None]
+    assert lit  # street lamps and glowing props
+    for name in ("noon", "golden_hour", "overcast"):
+        assert [obj.name for obj in specs[name].objects] == [obj.name for obj in night.objects]
+        assert all(obj.radiance is None for obj in specs[name].objects)
+    assert specs["night"].sun_direction is None and specs["noon"].sun_direction is not None
+    assert specs["golden_hour"].sun_direction[1] < specs["noon"].sun_direction[1]  # a low sun
+
+
+def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_data):
+    baselines = json.loads((relighting_data / "baselines.json").read_text())
+    for name in ("identity", "colour_matrix"):
+        metrics = baselines["baselines"][name]
+        for s, t in preset_pairs():
+            pair = f"{LIGHTING_PRESETS[s]}_to_{LIGHTING_PRESETS[t]}"
+            assert f"psnr_{pair}" in metrics and f"psnr_shadow_changed_{pair}" in metrics
+    matrices = np.asarray(baselines["colour_matrices"])
+    assert matrices.shape == (4, 4, 3, 4) and np.allclose(matrices[0, 0], np.eye(3, 4))
+    frames = np.random.default_rng(0).random((2, 3, 3, 3)).astype(np.float32)
+    assert np.allclose(colour_matrix_frames(frames, np.eye(3, 4)), frames, atol=1e-4)  # the identity matrix
+
+
+def test_shadow_changed_is_a_visibility_change_on_geometry():
+    source = np.array([[[[1.0], [1.0], [0.0]]]])
+    target = np.array([[[[0.0], [0.8], [0.0]]]])
+    mask = np.array([[[[1.0], [1.0], [1.0]]]])
+    assert shadow_changed(source, target, mask).tolist() == [[[True, False, False]]]
+    assert not shadow_changed(source, target, np.zeros_like(mask)).any()
+
+
+def test_task_batches_pack_the_source_frame_and_the_condition(relighting_data):
+    from uruk_hf import UrukWS4Remapper, UrukWS4RemapperConfig
+    from uruk_hf.training.tasks.relighting import RelightingTask
+
+    config = UrukWS4RemapperConfig.from_preset("tiny")
+    task = RelightingTask(config)
+    dataset = task.dataset(relighting_data, "train")
+    assert len(dataset) == 12 * len(load_split(relighting_data, "train", ["scene_id"])["scene_id"])
+    items = [dataset[index] for index in range(3)]
+    batch = task.collate(items)
+    assert batch["pixel_values"].shape == (3, config.num_channels, 24, 24)
+    assert batch["condition"].shape == (3, 12)
+    for row, item in enumerate(items):
+        assert batch["condition"][row, item["source"]] == 1 and batch["condition"][row, 4 + item["target"]] == 1
+        assert batch["condition"][row, :8].sum() == 2
+        source = torch.from_numpy(item["source_frame"].astype(np.float32)).permute(2, 0, 1)
+        packed = batch["pixel_values"][row, config.buffer_slice("source_frame")]
+        torch.testing.assert_close(packed, torch.log1p(source))
+        # The target frame is the label, never an input.
+        target = torch.log1p(torch.from_numpy(item["target_frame"].astype(np.float32)).permute(2, 0, 1))
+        assert not any(
+            torch.equal(batch["pixel_values"][row, channel : channel + 3], target)
+            for channel in range(config.num_channels - 2)
+        )
+    model = UrukWS4Remapper(config).eval()
+    metrics = task.evaluate(model, task.dataset(relighting_data, "test"))
+    assert {"psnr", "psnr_shadow_changed", "psnr_noon_to_night"} <= set(metrics)
+    baselines = task.gate_baselines(task.dataset(relighting_data, "test"))
+    # An untrained remapper returns its source frame: the identity baseline, to the model's tolerance.
+    assert abs(metrics["psnr"] - baselines["identity"]["psnr"]) < 1.0
