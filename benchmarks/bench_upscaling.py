@@ -40,7 +40,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--run", required=True, help="a `uruk pipeline` folder that trained the ws6 family")
     parser.add_argument("--data", default=None, help="its renderers' dataset (default: from results.json)")
     parser.add_argument("--spp", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64, 128])
-    parser.add_argument("--repeats", type=int, default=5, help="timed ONNX Runtime runs per model")
+    parser.add_argument("--repeats", type=int, default=50, help="timed ONNX Runtime runs per model")
     return parser.parse_args()
 
 
