@@ -20,7 +20,7 @@ class ToyConfig(UrukRendererConfig):
     default_input_buffers = WS5_LAYOUT
     default_role = None
     default_use_material_head = False
-    presets = {name: {None: {"hidden_sizes": [4, 8], "depths": [1, 1]}} for name in ("tiny", "quick", "full")}
+    presets = {name: {"hidden_sizes": [4, 8], "depths": [1, 1]} for name in ("tiny", "quick", "full")}
 
 
 class ToyModel(UrukRendererPreTrainedModel):

@@ -33,7 +33,8 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
 
     Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
-    `default_role`, `default_use_material_head` and `presets`; `FamilyConfig()` with no arguments is the full size
+    `default_role`, `default_use_material_head` and `presets` (keyed by preset, then role; a family of one model
+    sets `default_role = None` and gives one row per preset); `FamilyConfig()` with no arguments is the full size
     of the family's published model.
 
     Args:
@@ -114,7 +115,8 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     ):
         role = role or self.default_role
         use_material_head = self.default_use_material_head if use_material_head is None else use_material_head
-        full_size = self.presets.get("full", {}).get(role, {})
+        full_rows = self.presets.get("full", {})
+        full_size = full_rows if self.default_role is None else full_rows.get(role, {})
         self.input_buffers = [dict(entry) for entry in (input_buffers or self.default_input_buffers)]
         self.hidden_sizes = list(hidden_sizes or full_size.get("hidden_sizes", []))
         self.depths = list(depths or full_size.get("depths", []))
@@ -185,7 +187,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             segment = self.buffer_slice(self.material_segment_buffer)
             if segment.stop - segment.start != 1:
                 raise ValueError(f"material_segment_buffer={self.material_segment_buffer!r} must have 1 channel.")
-        valid_roles = {role for rows in self.presets.values() for role in rows}
+        valid_roles = {role for rows in self.presets.values() for role in rows} if self.default_role else set()
         if valid_roles and self.role not in valid_roles:
             raise ValueError(
                 f"Unknown role {self.role!r} for {type(self).__name__}; choose one of {sorted(valid_roles)}."
