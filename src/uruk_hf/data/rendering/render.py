@@ -3,8 +3,7 @@
 - The G-buffer is point-sampled at pixel centres like a rasterizer: one primary ray per pixel from the sensor's
   `sample_ray`, one `scene.ray_intersect`; the object under a pixel is found by comparing `si.shape` with each of
   `scene.shapes()`, and per-object values (roughness, metallic, specular, emission, ids, classes) come from the
-  scene spec (`emission` is an emitter's RGB radiance). Albedo is the BSDF's textured diffuse reflectance
-  (`eval_diffuse_reflectance`).
+  scene spec. Albedo is the BSDF's textured diffuse reflectance (`eval_diffuse_reflectance`).
 - `direct` is Mitsuba's `direct` integrator at `direct_spp`; `path_1spp` the `path` integrator at 1 spp; the
   ground truth the `path` integrator at `ground_truth_spp`; `path_half` the `path` integrator at
   `half_resolution_spp` through a second sensor of the same camera with half the film width and height (each of its
