@@ -89,12 +89,6 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
     "ao": BufferSpec(1, "identity", True, "cosine-weighted unoccluded fraction of the hemisphere, [0, 1]"),
     "shadow": BufferSpec(1, "identity", True, "visible fraction of the strongest light (1 lit, 0 occluded)"),
     "mask": BufferSpec(1, "identity", True, "1 on geometry, 0 on background"),
-    "emission": BufferSpec(
-        3,
-        "log1p",
-        True,
-        "RGB radiance a surface emits when its light is on (lamps, glowing props), linear HDR; 0 elsewhere",
-    ),
     "source_frame": BufferSpec(3, "log1p", True, "the rendered frame under the source lighting preset, linear HDR"),
     "target_shadow": BufferSpec(
         1,
@@ -151,9 +145,9 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
 
-WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "emission", "source_frame", "target_shadow"])
-"""WS4 world remapper, 23 channels: the G-buffer, world position, ambient occlusion, the lights' RGB emission, the
-frame under the source lighting preset and the target preset's key-light visibility."""
+WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "source_frame", "target_shadow"])
+"""WS4 world remapper, 20 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+lighting preset and the target preset's key-light visibility."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

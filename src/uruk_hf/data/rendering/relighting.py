@@ -3,8 +3,7 @@ lighting preset (noon, golden hour, overcast, night with its lamps lit), the dat
 
 Every item is one scene and one camera, rendered by the renderers' own `ClipRenderer` once per preset: the same
 geometry and materials, only the sky, the sun and the artificial lights change. A row holds the G-buffer (its
-`emissive` and the RGB `emission` are the lamps' and glowing props' light, lit only at night), ambient occlusion
-and world position, and
+`emissive` is the lamps' and glowing props' emission, lit only at night), ambient occlusion and world position, and
 per preset the path-traced frame, the visibility of that preset's key light (`shadow_<preset>`: the sun by day,
 the strongest lamp at night, 0 everywhere under an overcast sky, which has no key light) and the key light's
 direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
@@ -56,7 +55,6 @@ RELIGHTING_BUFFERS = (
     "material_id",
     "position",
     "ao",
-    "emission",
     "mask",
 )
 """The buffers stored once per view (the same under every preset)."""
@@ -277,7 +275,7 @@ class RelightingPairGenerator(DatasetGenerator):
     """Views of outdoor scenes under every lighting preset (see the module docstring)."""
 
     kind = "relighting_pairs"
-    version = "1.1"
+    version = "1.0"
     presets = RELIGHTING_PRESETS
     report_baselines = ("identity", "colour_matrix")
 

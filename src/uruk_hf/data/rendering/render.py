@@ -426,8 +426,6 @@ class ClipRenderer:
             "material_id": [float(obj.object_id) for obj in objects],
         }
         labels = np.array([obj.label for obj in objects] + [_NO_LABEL], dtype=np.int16)
-        dark = np.zeros(3)
-        emission = np.array([dark if obj.radiance is None else obj.radiance for obj in objects] + [dark])
         rng = np.random.default_rng([seed, clip_index, 7])
         frames, previous = [], None
         for frame in range(spec.num_frames):
@@ -443,7 +441,6 @@ class ClipRenderer:
                 "view": -hits["direction"],
                 "uv": hits["uv"] * mask,
                 "mask": mask,
-                "emission": emission[index].astype(np.float32),
             }
             buffers["motion"], buffers["history_valid"] = self._motion(spec, frame, hits, previous)
             buffers["shadow"] = self._shadow(scene, spec, hits, rng)

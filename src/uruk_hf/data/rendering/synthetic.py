@@ -113,7 +113,6 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "ao": ao[..., None],
         "shadow": shadow[..., None],
         "mask": mask[..., None],
-        "emission": np.zeros((height, width, 3)),
         "source_frame": indirect,
         "target_shadow": shadow[..., None],
     }
