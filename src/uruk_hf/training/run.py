@@ -274,6 +274,37 @@ class Lifecycle:
         self.save_model(key, model, record)
         return model, record, learning_rate
 
+    def rerun(self, key: str, weights, learning_rate: float, budget_factor: float) -> tuple[object, dict]:
+        """An honest rerun ("v2"): Smoke of a fresh model `key`, then a fresh one trained from scratch in the stage
+        `production_v2` at `learning_rate` (the one an earlier Calibration chose) within `budget_factor` x the
+        Production budget, gated; saved under `models/<key>` with its first legacy file. Returns the model (holding
+        its best weights) and the stage record."""
+        self.smoke(self.new_model(key), weights, name="smoke_v2")
+        model = self.new_model(key)
+        production_s = self.budget.production_time_s
+        (record,) = self.accelerate_curriculum(
+            model,
+            [("production_v2", weights, None)],
+            learning_rate,
+            None if production_s is None else production_s * budget_factor,
+            [self.gate()],
+        )
+        self.save_model(key, model, record)
+        save_legacy(model, self.legacy_path(key), "production_v2", record["best"])
+        return model, record
+
+    def train_student(self, key: str, teacher, learning_rate: float, curriculum: list, weights) -> tuple[object, dict]:
+        """Smoke of student `key` under `weights`, then its `distill` curriculum from `teacher`; saves it under
+        `models/<key>` with its legacy files: its global best as the first, the curriculum's final weights as the
+        second. Returns the student (holding its global best) and the distillation record."""
+        self.smoke(self.new_model(key), weights, name="smoke_student")
+        student, record = self.distill(key, teacher, learning_rate, curriculum)
+        self.save_model(key, student, record)
+        self.save_curriculum_legacy(key, student, record, {})
+        final = type(student).from_pretrained(self.output / "distillation" / "final")
+        save_legacy(final, self.legacy_path(key, 1), "final", {"step": record["steps"]})
+        return student, record
+
     def make_accelerator(self, name: str):
         from accelerate import Accelerator
 

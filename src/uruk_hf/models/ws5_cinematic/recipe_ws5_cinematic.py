@@ -27,12 +27,7 @@ def train_ws5(data: Path, output: Path, preset: str, resume: bool) -> dict:
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
     teacher, record, learning_rate = lifecycle.train_model("ws5_cinematic_renderer", FRAME_LOSS)
     save_legacy(teacher, lifecycle.legacy_path("ws5_cinematic_renderer"), "production", record["best"])
-    lifecycle.smoke(lifecycle.new_model("ws5_student"), FRAME_LOSS, name="smoke_student")
-    student, record = lifecycle.distill("ws5_student", teacher, learning_rate, WS5_CURRICULUM)
-    lifecycle.save_model("ws5_student", student, record)
-    lifecycle.save_curriculum_legacy("ws5_student", student, record, {})
-    final = type(student).from_pretrained(lifecycle.output / "distillation" / "final")
-    save_legacy(final, lifecycle.legacy_path("ws5_student", 1), "final", {"step": record["steps"]})
+    lifecycle.train_student("ws5_student", teacher, learning_rate, WS5_CURRICULUM, FRAME_LOSS)
     return lifecycle.write({"learning_rate": learning_rate})
 
 

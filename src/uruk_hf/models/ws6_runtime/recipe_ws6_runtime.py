@@ -32,26 +32,8 @@ def train_ws6(data: Path, output: Path, preset: str, resume: bool) -> dict:
     first, record, learning_rate = lifecycle.train_model("ws6_runtime", FRAME_LOSS)
     save_legacy(first, lifecycle.legacy_path("ws6_runtime"), "production", record["best"])
 
-    v2 = lifecycle.new_model("ws6_runtime_v2")
-    lifecycle.smoke(v2, FRAME_LOSS, name="smoke_v2")
-    v2 = lifecycle.new_model("ws6_runtime_v2")
-    production_s = lifecycle.budget.production_time_s
-    (v2_record,) = lifecycle.accelerate_curriculum(
-        v2,
-        [("production_v2", FRAME_LOSS, None)],
-        learning_rate,
-        None if production_s is None else production_s * V2_BUDGET_FACTOR,
-        [lifecycle.gate()],
-    )
-    lifecycle.save_model("ws6_runtime_v2", v2, v2_record)
-    save_legacy(v2, lifecycle.legacy_path("ws6_runtime_v2"), "production_v2", v2_record["best"])
-
-    lifecycle.smoke(lifecycle.new_model("ws6_student"), FRAME_LOSS, name="smoke_student")
-    student, distillation = lifecycle.distill("ws6_student", v2, learning_rate, WS6_CURRICULUM)
-    lifecycle.save_model("ws6_student", student, distillation)
-    lifecycle.save_curriculum_legacy("ws6_student", student, distillation, {})
-    final = type(student).from_pretrained(lifecycle.output / "distillation" / "final")
-    save_legacy(final, lifecycle.legacy_path("ws6_student", 1), "final", {"step": distillation["steps"]})
+    v2, _ = lifecycle.rerun("ws6_runtime_v2", FRAME_LOSS, learning_rate, V2_BUDGET_FACTOR)
+    lifecycle.train_student("ws6_student", v2, learning_rate, WS6_CURRICULUM, FRAME_LOSS)
     return lifecycle.write({"learning_rate": learning_rate, "v2_budget_factor": V2_BUDGET_FACTOR})
 
 
