@@ -33,6 +33,7 @@ __all__ = [
     "RELIGHTING_PRESETS",
     "SHADOW_CHANGE_THRESHOLD",
     "RelightingPreset",
+    "baseline_metrics",
     "colour_matrix_frames",
     "fit_colour_matrices",
     "lit_scene",
@@ -239,34 +240,38 @@ def colour_matrix_frames(source: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return inverse_tonemap(torch.from_numpy(mapped)).numpy()
 
 
-def relighting_baselines(folder: str | Path, split: str = "test") -> dict:
-    """The identity and colour-matrix baselines on `split`: overall, on shadow-changed pixels, and per pair
-    (`relighting_metrics`), with the fitted matrices."""
+def baseline_metrics(
+    rows: dict[str, np.ndarray], matrices: np.ndarray, presets: tuple[str, ...] = LIGHTING_PRESETS, flip: bool = True
+) -> dict[str, dict[str, float]]:
+    """`relighting_metrics` of the identity and of the colour `matrices` (`fit_colour_matrices`) on every ordered
+    pair of every view of `rows` (a split's arrays)."""
     from ...metrics import relighting_metrics
 
-    matrices = fit_colour_matrices(folder)
-    rows = load_split(folder, split)
-    sources, targets, predictions, changed, pairs = [], [], {"identity": [], "colour_matrix": []}, [], []
+    targets, predictions, changed, pairs = [], {"identity": [], "colour_matrix": []}, [], []
     for s, t in preset_pairs():
-        source = rows[f"frame_{LIGHTING_PRESETS[s]}"].astype(np.float32)
-        sources.append(source)
-        targets.append(rows[f"frame_{LIGHTING_PRESETS[t]}"].astype(np.float32))
+        source = rows[f"frame_{presets[s]}"].astype(np.float32)
+        targets.append(rows[f"frame_{presets[t]}"].astype(np.float32))
         predictions["identity"].append(source)
         predictions["colour_matrix"].append(colour_matrix_frames(source, matrices[s, t]))
-        changed.append(
-            shadow_changed(rows[f"shadow_{LIGHTING_PRESETS[s]}"], rows[f"shadow_{LIGHTING_PRESETS[t]}"], rows["mask"])
-        )
+        changed.append(shadow_changed(rows[f"shadow_{presets[s]}"], rows[f"shadow_{presets[t]}"], rows["mask"]))
         pairs += [(s, t)] * len(source)
     target, mask = np.concatenate(targets), np.concatenate(changed)
-    baselines = {
-        name: relighting_metrics(np.concatenate(frames), target, mask, pairs, LIGHTING_PRESETS)
+    return {
+        name: relighting_metrics(np.concatenate(frames), target, mask, pairs, tuple(presets), flip=flip)
         for name, frames in predictions.items()
     }
+
+
+def relighting_baselines(folder: str | Path, split: str = "test") -> dict:
+    """The identity and colour-matrix baselines on `split` (`baseline_metrics`), with the matrices fitted on the
+    train split."""
+    matrices = fit_colour_matrices(folder)
+    rows = load_split(folder, split)
     return {
         "split": split,
-        "frames": len(target),
+        "frames": len(rows["scene_id"]) * len(preset_pairs()),
         "views": len(rows["scene_id"]),
-        "baselines": baselines,
+        "baselines": baseline_metrics(rows, matrices),
         "colour_matrices": matrices.tolist(),
     }
 

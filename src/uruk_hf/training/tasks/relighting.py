@@ -17,6 +17,7 @@ import torch
 from ...data.folder import load_split
 from ...data.rendering.relighting import (
     RELIGHTING_BUFFERS,
+    baseline_metrics,
     colour_matrix_frames,
     fit_colour_matrices,
     preset_pairs,
@@ -194,23 +195,10 @@ class RelightingTask(Task):
         )
 
     def gate_baselines(self, dataset: RelightingPairs) -> dict[str, dict[str, float]]:
-        """The colour matrix per pair (fitted on the train split) and the identity, on `dataset`."""
-        items = [dataset[index] for index in range(len(dataset))]
-        target = np.stack([item["target_frame"] for item in items]).astype(np.float32)
-        source = np.stack([item["source_frame"] for item in items]).astype(np.float32)
-        changed = shadow_changed(
-            np.stack([item["source_shadow"] for item in items]),
-            np.stack([item["target_shadow"] for item in items]),
-            np.stack([item["mask"] for item in items]),
-        )
-        pairs = [(item["source"], item["target"]) for item in items]
-        presets = tuple(dataset.presets)
-        return {
-            "colour_matrix": relighting_metrics(
-                self.colour_matrix_frames(dataset, dataset.items), target, changed, pairs, presets, flip=False
-            ),
-            "identity": relighting_metrics(source, target, changed, pairs, presets, flip=False),
-        }
+        """The colour matrix per pair (fitted on the train split) and the identity, on `dataset`
+        (`baseline_metrics`)."""
+        matrices = self.colour_matrices(dataset.folder)
+        return baseline_metrics(dataset.arrays, matrices, tuple(dataset.presets), flip=False)
 
     def outputs_finite(self, outputs) -> bool:
         return bool(torch.isfinite(outputs.frame).all())
