@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_inference import median_ms
 
 from uruk_hf import UrukORTWS4Remapper
 from uruk_hf.catalog import get_family
@@ -77,17 +78,12 @@ def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict]:
 
 
 def onnx_ms(folder: Path, file_name: str, size: int, repeats: int) -> float:
+    """Median ms of one ONNX Runtime forward pass of `file_name` in `folder` at `size` x `size` (batch 1)."""
     model = UrukORTWS4Remapper.from_pretrained(folder, file_name=file_name)
     pixel_values = torch.rand(1, model.config.num_channels, size, size).numpy()
     condition = np.zeros((1, model.config.condition_size), np.float32)
     condition[0, 0] = condition[0, len(model.config.lighting_presets) + 1] = 1.0
-    model(pixel_values, condition)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(pixel_values, condition)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings) * 1e3
+    return median_ms(repeats, model, pixel_values, condition)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_inference import median_ms
 
 from uruk_hf import UrukORTRenderer
 from uruk_hf.catalog import get_family
@@ -82,13 +83,7 @@ def onnx_ms(folder: Path, size: tuple[int, int], repeats: int) -> float:
     """Median ms of one ONNX Runtime fp32 forward pass of the model in `folder` at `size` (batch 1)."""
     model = UrukORTRenderer.from_pretrained(folder)
     pixel_values = torch.rand(1, model.config.num_channels, *size).numpy()
-    model(pixel_values)
-    timings = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(pixel_values)
-        timings.append(time.perf_counter() - start)
-    return statistics.median(timings) * 1e3
+    return median_ms(repeats, model, pixel_values)
 
 
 def main() -> None:
