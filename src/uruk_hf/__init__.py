@@ -40,6 +40,8 @@ _LAZY_ATTRIBUTES = {
     "UrukWS5CinematicRenderer": "uruk_hf.models.ws5_cinematic.modeling_ws5_cinematic",
     "UrukWS6RuntimeConfig": "uruk_hf.models.ws6_runtime.configuration_ws6_runtime",
     "UrukWS6RuntimeRenderer": "uruk_hf.models.ws6_runtime.modeling_ws6_runtime",
+    "UrukWS8StructureGenerator": "uruk_hf.models.ws8_structure.modeling_ws8_structure",
+    "UrukWS8StructureGeneratorConfig": "uruk_hf.models.ws8_structure.configuration_ws8_structure",
 }
 """Public name -> the module that defines it (imported on first access)."""
 
@@ -68,6 +70,8 @@ __all__ = [
     "UrukWS5CinematicRenderer",
     "UrukWS6RuntimeConfig",
     "UrukWS6RuntimeRenderer",
+    "UrukWS8StructureGenerator",
+    "UrukWS8StructureGeneratorConfig",
     "load_legacy_checkpoint",
     "save_legacy_checkpoint",
 ]
@@ -88,6 +92,7 @@ if TYPE_CHECKING:
     from .models.ws4_remapper.modeling_ort_ws4_remapper import UrukORTWS4Remapper
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
+    from .models.ws8_structure import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
     from .presets import PRESET_NAMES
 
 

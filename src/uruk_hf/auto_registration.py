@@ -9,7 +9,8 @@ inside one of them (or from inside one of ours, which imports transformers) woul
 half initialized. A family's
 package (`uruk_hf.models.<family>`, the folder of its registry module) exports its config, model and processor
 classes; every `PretrainedConfig` subclass with a `model_type` there is registered with the model classes whose
-`config_class` it is, and with the package's image processor.
+`config_class` it is (`AutoModel`, and `AutoModelForCausalLM` for models that generate), and with the package's
+image processor.
 """
 
 import importlib
@@ -39,7 +40,14 @@ def register_auto_classes() -> None:
         return
     _state["running"] = True
     try:
-        from transformers import AutoConfig, AutoImageProcessor, AutoModel, PretrainedConfig, PreTrainedModel
+        from transformers import (
+            AutoConfig,
+            AutoImageProcessor,
+            AutoModel,
+            AutoModelForCausalLM,
+            PretrainedConfig,
+            PreTrainedModel,
+        )
         from transformers.image_processing_utils import BaseImageProcessor
 
         for package_name in _family_packages():
@@ -52,6 +60,8 @@ def register_auto_classes() -> None:
                 for model_class in classes:
                     if issubclass(model_class, PreTrainedModel) and model_class.config_class is config_class:
                         AutoModel.register(config_class, model_class, exist_ok=True)
+                        if model_class.can_generate():  # a language model (WS8): also AutoModelForCausalLM
+                            AutoModelForCausalLM.register(config_class, model_class, exist_ok=True)
                 for processor in processors:
                     AutoImageProcessor.register(config_class, slow_image_processor_class=processor, exist_ok=True)
         _state["done"] = True

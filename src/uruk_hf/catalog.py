@@ -50,6 +50,7 @@ FAMILY_MODULES = {
     "ws6": "uruk_hf.models.ws6_runtime.recipe_ws6_runtime",
     "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
     "animation_director": "uruk_hf.models.animation_director.recipe_animation_director",
+    "ws8": "uruk_hf.models.ws8_structure.recipe_ws8_structure",
 }
 """Family name -> the module whose `FAMILY` attribute is its `Family`, in pipeline order."""
 
@@ -58,6 +59,7 @@ DATASET_KINDS = {
     "npc_episodes": "uruk_hf.data.behaviour.generator:NPC_EPISODES",
     "locomotion_clips": "uruk_hf.data.gait.generator:LOCOMOTION_CLIPS",
     "relighting_pairs": "uruk_hf.data.rendering.relighting:RELIGHTING_PAIRS",
+    "block_structures": "uruk_hf.data.grammar.generator:BLOCK_STRUCTURES",
 }
 """Dataset kind -> its generator (`uruk_hf.data.folder.DatasetGenerator`), as `module:attribute`."""
 

@@ -185,7 +185,7 @@ def run_pipeline(
     for kind, folder in folders.items():
         recorded = json.loads((folder / "baselines.json").read_text())
         baselines[kind] = {key: recorded["baselines"][key] for key in dataset_kind(kind).report_baselines}
-        unit = "frames" if "frames" in recorded else "ticks"
+        unit = recorded.get("unit") or ("frames" if "frames" in recorded else "ticks")
         test_sets[kind] = {"split": recorded["split"], "size": recorded[unit], "unit": unit}
     seconds["evaluation"] = time.perf_counter() - begin
     first = test_sets[selected[0].dataset_kind]

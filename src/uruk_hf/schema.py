@@ -21,7 +21,11 @@ __all__ = [
     "WS4_LAYOUT",
     "WS5_LAYOUT",
     "WS6_LAYOUT",
+    "BLOCK_FIELDS",
+    "BLOCK_TYPES",
+    "STRUCTURE_CLASSES",
     "BufferSpec",
+    "StructureTokenLayout",
     "layout_channels",
     "layout_slice",
     "make_layout",
@@ -194,3 +198,74 @@ NPC_OBSERVATION_FEATURES = (
 )
 """The per-tick observation vector, in order (positions normalized by the map size, ranges by the sensor range).
 The previous move is the NPC's own (in closed loop: the controller's)."""
+
+
+STRUCTURE_CLASSES = ("tower", "wall", "arch", "bridge", "stairs", "house")
+"""The classes of block structures the shape grammar builds (WS8's class tokens, in order)."""
+
+BLOCK_TYPES = ("stone", "brick", "wood", "plaster", "roof", "metal")
+"""What a block is made of (WS8's block-type tokens, in order)."""
+
+BLOCK_FIELDS = ("type", "x", "y", "z", "size_x", "size_y", "size_z")
+"""The tokens of one block, in order: its type, its lowest corner on the grid (y is up) and its extent."""
+
+
+@dataclass(frozen=True)
+class StructureTokenLayout:
+    """The token vocabulary of block structures (WS8): `bos`, one class token, then per block one token per field of
+    `BLOCK_FIELDS`, then `eos`; shorter sequences are padded with `pad`.
+
+    Token ids: `pad` 0, `bos` 1, `eos` 2, the classes, the block types, then one range of `grid_size` tokens per
+    coordinate field (`x`, `y`, `z` as the cell index, `size_*` as the extent minus one), so that every field has
+    its own range and no id is shared between fields.
+
+    Attributes:
+        grid_size (`int`): cells per axis (positions and extents in `0 .. grid_size - 1`, extents `1 .. grid_size`).
+        max_blocks (`int`): blocks per structure at most.
+        classes (`tuple[str, ...]`): the structure classes.
+        block_types (`tuple[str, ...]`): the block types.
+    """
+
+    grid_size: int = 32
+    max_blocks: int = 64
+    classes: tuple[str, ...] = STRUCTURE_CLASSES
+    block_types: tuple[str, ...] = BLOCK_TYPES
+
+    pad: int = 0
+    bos: int = 1
+    eos: int = 2
+
+    @property
+    def class_start(self) -> int:
+        """The id of the first class token."""
+        return 3
+
+    def field_range(self, field: str) -> range:
+        """The token ids of `field`: `"class"` or one of `BLOCK_FIELDS`."""
+        if field == "class":
+            return range(self.class_start, self.class_start + len(self.classes))
+        start = self.class_start + len(self.classes)
+        if field == "type":
+            return range(start, start + len(self.block_types))
+        start += len(self.block_types)
+        index = BLOCK_FIELDS.index(field) - 1  # raises ValueError for an unknown field
+        return range(start + index * self.grid_size, start + (index + 1) * self.grid_size)
+
+    @property
+    def vocab_size(self) -> int:
+        """Tokens in the vocabulary."""
+        return self.field_range("size_z").stop
+
+    @property
+    def max_length(self) -> int:
+        """The longest sequence: `bos`, the class, `max_blocks` blocks and `eos`."""
+        return 3 + self.max_blocks * len(BLOCK_FIELDS)
+
+    def position_field(self, position: int) -> str:
+        """The field of the token at `position` of a sequence: `"bos"`, `"class"` or a block field (whose `"type"`
+        positions may also hold `eos`)."""
+        if position == 0:
+            return "bos"
+        if position == 1:
+            return "class"
+        return BLOCK_FIELDS[(position - 2) % len(BLOCK_FIELDS)]

@@ -25,6 +25,14 @@ CELL_FORMATS = {
     "velocity_tracking_error": (1.0, 3),
     "contact_accuracy": (100.0, 1),
     "memory_mb": (1.0, 1),
+    "validity": (100.0, 1),
+    "class_adherence": (100.0, 1),
+    "novelty": (100.0, 1),
+    "distinct_share": (100.0, 1),
+    "diversity": (1.0, 3),
+    "nll": (1.0, 3),
+    "ms_per_structure": (1.0, 1),
+    "ms_per_full_structure": (1.0, 1),
 }
 """Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
 

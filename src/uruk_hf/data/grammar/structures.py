@@ -1,0 +1,256 @@
+"""Block structures on a cubic grid (WS8): blocks, their token sequences, the validity rules, the rule-based class
+classifier and the Mitsuba scene of a structure.
+
+A structure is a class (one of `STRUCTURE_CLASSES`) and a list of axis-aligned blocks; y is up. It is **valid**
+when every block lies inside the grid, no two blocks overlap (share a volume) and every block stands on the ground
+(`y == 0`) or on the top face of another block (their footprints share an area). Its class is judged from its
+voxels by `classify`, a few rules that the grammar's structures obey (`uruk data baselines` reports how often).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...schema import BLOCK_FIELDS, BLOCK_TYPES, STRUCTURE_CLASSES, StructureTokenLayout
+
+__all__ = [
+    "Block",
+    "Structure",
+    "classify",
+    "ground_components",
+    "pairwise_voxel_distance",
+    "structure_key",
+]
+
+LAYOUT = StructureTokenLayout()
+"""The token layout of every structure of the library (a 32^3 grid, up to 64 blocks)."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One axis-aligned block: its type (index into `BLOCK_TYPES`), its lowest corner and its extent in cells."""
+
+    type: int
+    x: int
+    y: int
+    z: int
+    size_x: int
+    size_y: int
+    size_z: int
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return tuple(getattr(self, name) for name in BLOCK_FIELDS)
+
+    @property
+    def top(self) -> int:
+        """The y of its top face."""
+        return self.y + self.size_y
+
+
+@dataclass
+class Structure:
+    """A structure: its class name and its blocks, in the order they were placed.
+
+    Attributes:
+        class_name (`str`): one of `STRUCTURE_CLASSES`.
+        blocks (`list[Block]`): the blocks.
+    """
+
+    class_name: str
+    blocks: list[Block] = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.class_name not in STRUCTURE_CLASSES:
+            raise ValueError(f"Unknown structure class {self.class_name!r}; choose one of {STRUCTURE_CLASSES}.")
+
+    # Tokens ---------------------------------------------------------------------------------------------------
+    def to_tokens(self, layout: StructureTokenLayout = LAYOUT, end: bool = True) -> list[int]:
+        """The token sequence: `bos`, the class, each block's fields, and `eos` unless `end` is False (a prefix to
+        complete with `generate`).
+
+        Raises:
+            ValueError: a block's field lies outside the grid's token range, or there are too many blocks.
+        """
+        if len(self.blocks) > layout.max_blocks:
+            raise ValueError(f"{len(self.blocks)} blocks: a structure holds at most {layout.max_blocks}.")
+        tokens = [layout.bos, layout.field_range("class")[layout.classes.index(self.class_name)]]
+        for index, block in enumerate(self.blocks):
+            for name, value in zip(BLOCK_FIELDS, block.as_tuple()):
+                span = layout.field_range(name)
+                value = value - 1 if name.startswith("size_") else value
+                if not 0 <= value < len(span):
+                    raise ValueError(f"Block {index} has {name} {block.as_tuple()}: outside the token range.")
+                tokens.append(span[value])
+        return tokens + ([layout.eos] if end else [])
+
+    @classmethod
+    def from_tokens(cls, tokens, layout: StructureTokenLayout = LAYOUT) -> "Structure":
+        """The structure of a token sequence (as `to_tokens` writes or `generate` returns; padding and anything
+        after `eos` ignored, a trailing incomplete block dropped).
+
+        Raises:
+            ValueError: a token is not of its position's field (the message names the position and field).
+        """
+        tokens = [int(token) for token in tokens]
+        if len(tokens) < 2 or tokens[0] != layout.bos or tokens[1] not in layout.field_range("class"):
+            raise ValueError(
+                f"A structure's tokens start with bos ({layout.bos}) and a class token, got {tokens[:2]}."
+            )
+        class_name = layout.classes[tokens[1] - layout.class_start]
+        blocks, fields = [], []
+        for position in range(2, len(tokens)):
+            token, name = tokens[position], layout.position_field(position)
+            if token in (layout.eos, layout.pad) and name == "type":
+                break
+            span = layout.field_range(name)
+            if token not in span:
+                raise ValueError(f"Token {token} at position {position} is not a {name!r} token ({span}).")
+            value = token - span.start
+            fields.append(value + 1 if name.startswith("size_") else value)
+            if len(fields) == len(BLOCK_FIELDS):
+                blocks.append(Block(*fields))
+                fields = []
+        return cls(class_name, blocks)
+
+    # Geometry -------------------------------------------------------------------------------------------------
+    def array(self) -> np.ndarray:
+        """`(blocks, 7)` int array of the blocks' fields."""
+        return np.array([block.as_tuple() for block in self.blocks], np.int64).reshape(-1, len(BLOCK_FIELDS))
+
+    def voxels(self, grid_size: int = LAYOUT.grid_size) -> np.ndarray:
+        """`(x, y, z)` bool occupancy of the blocks clipped to the grid."""
+        occupancy = np.zeros((grid_size,) * 3, bool)
+        for block in self.blocks:
+            occupancy[
+                max(block.x, 0) : block.x + block.size_x,
+                max(block.y, 0) : block.y + block.size_y,
+                max(block.z, 0) : block.z + block.size_z,
+            ] = True
+        return occupancy
+
+    def validity(self, grid_size: int = LAYOUT.grid_size) -> dict[str, bool]:
+        """The validity rules, each `True` when it holds: `has_blocks`, `in_bounds`, `no_overlap`, `supported`,
+        and `valid` (all of them)."""
+        blocks = self.array()
+        if len(blocks) == 0:
+            return {"has_blocks": False, "in_bounds": True, "no_overlap": True, "supported": True, "valid": False}
+        low, size = blocks[:, 1:4], blocks[:, 4:7]
+        high = low + size
+        in_bounds = bool((low >= 0).all() and (high <= grid_size).all() and (size >= 1).all())
+        # Pairwise interval overlaps per axis (positive length), and the xz footprints' shared area.
+        overlaps = (np.minimum(high[:, None], high[None]) - np.maximum(low[:, None], low[None])) > 0
+        others = ~np.eye(len(blocks), dtype=bool)
+        no_overlap = not (overlaps.all(axis=-1) & others).any()
+        footprint_shared = overlaps[..., 0] & overlaps[..., 2] & others
+        resting = high[None, :, 1] == low[:, None, 1]  # [i, j]: block j's top is block i's bottom
+        supported = bool(((low[:, 1] == 0) | (footprint_shared & resting).any(axis=1)).all())
+        valid = in_bounds and no_overlap and supported
+        return {"has_blocks": True, "in_bounds": in_bounds, "no_overlap": no_overlap, "supported": supported,
+                "valid": valid}  # fmt: skip
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether every validity rule holds (`validity`)."""
+        return self.validity()["valid"]
+
+    def to_scene(self, seed: int = 0, cell_size: float = 0.25, frames: int = 1):
+        """A Mitsuba-ready `SceneSpec`: one textured box per block (its type's material class of the library),
+        on a ground plane under a sun and sky, with a camera orbiting the structure (`frames` views); a cell is
+        `cell_size` metres. Render it with `uruk_hf.data.rendering.render.ClipRenderer`."""
+        from .scene import structure_scene
+
+        return structure_scene(self, seed, cell_size, frames)
+
+
+def structure_key(structure: Structure) -> tuple:
+    """A hashable identity of a structure that ignores the order of its blocks (for novelty and duplicates)."""
+    return (structure.class_name, tuple(sorted(block.as_tuple() for block in structure.blocks)))
+
+
+def ground_components(voxels: np.ndarray) -> int:
+    """Connected groups (4-neighbourhood) of occupied cells on the ground layer `y == 0`."""
+    from scipy import ndimage
+
+    return int(ndimage.label(voxels[:, 0, :])[1])
+
+
+def _has_span(voxels: np.ndarray) -> bool:
+    """Whether some column has an occupied cell above an empty ground cell (something bridges open space)."""
+    above = voxels[:, 1:, :].any(axis=1)
+    return bool((above & ~voxels[:, 0, :]).any())
+
+
+def _enclosed(voxels: np.ndarray) -> bool:
+    """Whether some empty cell has occupied cells above it and in all four horizontal directions (a room)."""
+
+    def blocked(axis: int, reverse: bool) -> np.ndarray:
+        """Cells with an occupied cell at or before them along `axis` (from its far end when `reverse`)."""
+        flipped = np.flip(voxels, axis) if reverse else voxels
+        hit = np.logical_or.accumulate(flipped, axis=axis)
+        return np.flip(hit, axis) if reverse else hit
+
+    walls = blocked(0, False) & blocked(0, True) & blocked(2, False) & blocked(2, True)
+    return bool((~voxels & walls & blocked(1, True)).any())
+
+
+def _monotonic_profile(voxels: np.ndarray, levels: int = 4) -> bool:
+    """Whether the height profile along x or z (the highest top per slice of the structure's extent) rises or
+    falls without turning back, through at least `levels` heights."""
+    top_of = np.where(voxels, np.arange(voxels.shape[1])[None, :, None] + 1, 0)
+    for profile in (top_of.max(axis=(1, 2)), top_of.max(axis=(0, 1))):
+        profile = profile[profile > 0]
+        steps = np.diff(profile)
+        if len(np.unique(profile)) >= levels and ((steps >= 0).all() or (steps <= 0).all()):
+            return True
+    return False
+
+
+def classify(structure: Structure) -> str:
+    """The class a structure's shape says, by rules in this order: a room enclosed on four sides and covered is a
+    `house`; anything over open ground with exactly two ground supports is an `arch`, with three or more a
+    `bridge`; a height profile that climbs through four or more levels is `stairs`; at least 1.6 times as tall as
+    its footprint is wide (a compact footprint) is a `tower`; at least 4 times as long as thick and lower than half
+    its length is a `wall`; anything else is `"unknown"`."""
+    voxels = structure.voxels()
+    if not voxels.any():
+        return "unknown"
+    occupied = [np.where(voxels.any(axis=axes))[0] for axes in ((1, 2), (0, 2), (0, 1))]
+    width, height, depth = (int(cells[-1] - cells[0] + 1) for cells in occupied)
+    if _enclosed(voxels):
+        return "house"
+    if _has_span(voxels):
+        supports = ground_components(voxels)
+        return "arch" if supports == 2 else "bridge" if supports >= 3 else "unknown"
+    if _monotonic_profile(voxels):
+        return "stairs"
+    long, short = max(width, depth), min(width, depth)
+    if height >= 1.6 * long and long <= 2 * short:
+        return "tower"
+    if long >= 4 * short and height * 2 <= long:
+        return "wall"
+    return "unknown"
+
+
+def pairwise_voxel_distance(structures: list[Structure], pairs: int = 200, seed: int = 0) -> float:
+    """The mean `1 - IoU` of the voxels of random pairs of `structures`, each moved to the grid's corner first (the
+    lowest x and z of its blocks at 0), so that where a structure stands does not count: 0 when all are the same
+    shape, 1 when no pair shares a cell."""
+    if len(structures) < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    voxels = []
+    for structure in structures:
+        low_x = min(block.x for block in structure.blocks)
+        low_z = min(block.z for block in structure.blocks)
+        moved = [Block(b.type, b.x - low_x, b.y, b.z - low_z, b.size_x, b.size_y, b.size_z) for b in structure.blocks]
+        voxels.append(Structure(structure.class_name, moved).voxels())
+    distances = []
+    for _ in range(pairs):
+        first, second = rng.choice(len(voxels), 2, replace=False)
+        union = (voxels[first] | voxels[second]).sum()
+        distances.append(1.0 - (voxels[first] & voxels[second]).sum() / union if union else 0.0)
+    return float(np.mean(distances))
+
+
+BLOCK_MATERIALS = dict(zip(BLOCK_TYPES, ("stone", "ceramic", "wood", "plastic", "painted_metal", "metal")))
+"""The library material class (`uruk_hf.schema.MATERIAL_CLASSES`) each block type is rendered with."""

@@ -1,0 +1,91 @@
+"""Configuration of the WS8 structure generator: a GPT-2 decoder over block-structure tokens (2.83M)."""
+
+from transformers import GPT2Config
+
+from ...configuration_utils import UrukConfigMixin
+from ...schema import BLOCK_TYPES, STRUCTURE_CLASSES, StructureTokenLayout
+
+__all__ = ["WS8_PRESETS", "UrukWS8StructureGeneratorConfig"]
+
+WS8_PRESETS = {
+    "tiny": {"n_embd": 16, "n_layer": 1, "n_head": 2},
+    "quick": {"n_embd": 128, "n_layer": 4, "n_head": 4},
+    "full": {"n_embd": 192, "n_layer": 6, "n_head": 6},
+}
+"""Decoder sizes per preset; `full` is the published 2.83M model."""
+
+
+class UrukWS8StructureGeneratorConfig(UrukConfigMixin, GPT2Config):
+    r"""Configuration of [`UrukWS8StructureGenerator`]: transformers' `GPT2Config` whose vocabulary is the block
+    structure token layout (`uruk_hf.schema.StructureTokenLayout`) of a `grid_size`^3 grid and at most
+    `max_blocks` blocks. Every `GPT2Config` field applies; the vocabulary and the special tokens follow from the
+    layout.
+
+    Args:
+        grid_size (`int`, *optional*, defaults to 32):
+            Cells per axis; positions and extents take `grid_size` tokens each.
+        max_blocks (`int`, *optional*, defaults to 64):
+            Blocks per structure at most.
+        structure_classes (`list[str]`, *optional*, defaults to `STRUCTURE_CLASSES`):
+            The class tokens, in order.
+        block_types (`list[str]`, *optional*, defaults to `BLOCK_TYPES`):
+            The block-type tokens, in order.
+        n_positions (`int`, *optional*, defaults to 512):
+            Position embeddings; at least the layout's longest sequence (`3 + 7 * max_blocks`).
+        n_embd (`int`, *optional*, defaults to 192):
+            Width of the decoder.
+        n_layer (`int`, *optional*, defaults to 6):
+            Decoder blocks.
+        n_head (`int`, *optional*, defaults to 6):
+            Attention heads per block.
+
+    Example:
+
+    ```python
+    >>> from uruk_hf import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
+
+    >>> config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    >>> model = UrukWS8StructureGenerator(config)
+    >>> config.vocab_size
+    207
+    ```
+    """
+
+    model_type = "uruk_ws8_structure_generator"
+    required_fields = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "grid_size", "max_blocks")
+    presets = WS8_PRESETS
+
+    def __init__(
+        self,
+        grid_size: int = 32,
+        max_blocks: int = 64,
+        structure_classes: list[str] | None = None,
+        block_types: list[str] | None = None,
+        n_positions: int = 512,
+        n_embd: int = 192,
+        n_layer: int = 6,
+        n_head: int = 6,
+        **kwargs,
+    ):
+        self.grid_size, self.max_blocks = grid_size, max_blocks
+        self.structure_classes = list(structure_classes or STRUCTURE_CLASSES)
+        self.block_types = list(block_types or BLOCK_TYPES)
+        layout = self.token_layout()
+        if kwargs.get("vocab_size", layout.vocab_size) != layout.vocab_size:
+            raise ValueError(
+                f"vocab_size {kwargs['vocab_size']} does not match the token layout's {layout.vocab_size} (grid_size "
+                f"{grid_size}, max_blocks {max_blocks}, {len(self.structure_classes)} classes, "
+                f"{len(self.block_types)} block types)."
+            )
+        if n_positions < layout.max_length:
+            raise ValueError(f"n_positions {n_positions} is below the longest sequence ({layout.max_length} tokens).")
+        for name, token in (("bos", layout.bos), ("eos", layout.eos), ("pad", layout.pad)):
+            kwargs[f"{name}_token_id"] = token
+        kwargs["vocab_size"] = layout.vocab_size
+        super().__init__(n_positions=n_positions, n_embd=n_embd, n_layer=n_layer, n_head=n_head, **kwargs)
+
+    def token_layout(self) -> StructureTokenLayout:
+        """The token layout of this config's vocabulary."""
+        return StructureTokenLayout(
+            self.grid_size, self.max_blocks, tuple(self.structure_classes), tuple(self.block_types)
+        )

@@ -1,0 +1,64 @@
+"""The WS8 structure generator family: its registry entry and its lifecycle (DESIGN §4).
+
+Smoke -> Calibration -> Production of the GPT-2 decoder on the shape grammar's token sequences, gated on held-out
+log-likelihood above a token bigram's.
+"""
+
+from pathlib import Path
+
+from ...catalog import Family, ModelEntry
+from ...training.run import Lifecycle, save_legacy
+from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
+from .modeling_ws8_structure import UrukWS8StructureGenerator
+
+__all__ = ["FAMILY", "train_ws8"]
+
+_TIME_BUDGETS = {"quick": (150.0, None)}
+"""Production seconds at the quick preset."""
+
+_STAGE = {"batch_size": 64, "eval_every": 200, "warmup_steps": 50, "patience": 4}
+"""Sequences per step and evaluation interval."""
+
+
+def train_ws8(data: Path, output: Path, preset: str, resume: bool) -> dict:
+    """Production of the structure generator; writes the model and `ws8_structure_generator/best_model.pt`."""
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+    model, record, learning_rate = lifecycle.train_model("ws8_structure_generator", None)
+    save_legacy(model, lifecycle.legacy_path("ws8_structure_generator"), "production", record["best"])
+    return lifecycle.write({"learning_rate": learning_rate})
+
+
+FAMILY = Family(
+    name="ws8",
+    title="WS8 structure generator",
+    dataset_kind="block_structures",
+    task="uruk_hf.training.tasks.structure_generation:StructureGenerationTask",
+    train=train_ws8,
+    models=(
+        ModelEntry(
+            key="ws8_structure_generator",
+            model_class=UrukWS8StructureGenerator,
+            config_class=UrukWS8StructureGeneratorConfig,
+            run_folder="ws8/models/ws8_structure_generator",
+            subfolder="ws8_structure_generator",
+            budget=2_830_000,
+            description=(
+                "WS8 structure generator: block structures (tower, wall, arch, bridge, stairs, house) on a 32^3 grid, "
+                "sampled token by token with `generate()` from a class token or completed from a user's partial "
+                "structure, learned from the library's shape grammar."
+            ),
+            legacy_files=("ws8_structure_generator/best_model.pt",),
+            curve=("ws8/production",),
+            seed_claims=(("WS8: structure generator", None, "validity and class adherence of 1,000 samples"),),
+        ),
+    ),
+    limitations={
+        "ws8_structure_generator": [
+            "It learns the library's shape grammar, which it was trained on: the grammar itself is always valid and "
+            "faster, so the model earns its place by completing partial structures and sampling a learned "
+            "distribution, not by beating the grammar at its own classes.",
+            "It never repairs a sample: an invalid structure (a floating or overlapping block) is returned as is "
+            "and counted in the validity rate; check `Structure.is_valid` before building one.",
+        ]
+    },
+)

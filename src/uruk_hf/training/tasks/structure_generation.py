@@ -1,0 +1,222 @@
+"""The task of the WS8 structure generator: next-token prediction over block-structure token sequences.
+
+Training items are whole sequences (`bos`, class, blocks, `eos`), padded per batch; the loss is the model's own
+causal LM cross-entropy over every token after `bos`. Validation measures the held-out NLL per token (on the
+first `VALIDATION_STRUCTURES` structures, for speed). `evaluate(full=True)` adds what a user of a generator cares
+about, from `SAMPLES` structures sampled at temperature 1 with the classes in turn and **no repair**: validity,
+class adherence, novelty against the training split, diversity, and the time per structure (in batches, and for
+one full-length structure of `max_blocks` blocks at batch size 1).
+"""
+
+import time
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...data.folder import load_split
+from ...data.grammar.generator import train_keys
+from ...data.grammar.metrics import BigramModel, sample_metrics
+from ...data.grammar.structures import Structure
+from .base import Task
+
+__all__ = ["StructureGenerationTask", "StructureSequences", "sample_structures"]
+
+SAMPLES = 1000
+"""Structures sampled by a full evaluation (the classes in turn)."""
+
+VALIDATION_STRUCTURES = 1000
+"""Structures of the split whose NLL a validation pass measures."""
+
+
+class StructureSequences(torch.utils.data.Dataset):
+    """The token sequences of one split of a `block_structures` folder.
+
+    Args:
+        folder: the dataset folder.
+        split: `train`, `validation` or `test`.
+        max_items: keep only the first structures (Smoke, tests).
+    """
+
+    def __init__(self, folder: str | Path, split: str, max_items: int | None = None):
+        self.folder, self.split = Path(folder), split
+        tokens = load_split(folder, split, ["tokens"])["tokens"]
+        self.sequences = [np.asarray(sequence, np.int64) for sequence in tokens[:max_items]]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"input_ids": self.sequences[index]}
+
+
+@cache
+def _train_keys(folder: Path) -> frozenset:
+    return frozenset(train_keys(folder))
+
+
+def sample_structures(model, count: int, batch_size: int = 250, seed: int = 0) -> tuple[list[Structure], float]:
+    """`count` structures sampled from `model` at temperature 1 (classes in turn, seeded); returns them and the
+    seconds it took."""
+    layout = model.config.token_layout()
+    classes = [index % len(layout.classes) for index in range(count)]
+    torch.manual_seed(seed)
+    structures, started = [], time.perf_counter()
+    with torch.inference_mode():
+        for begin in range(0, count, batch_size):
+            chunk = classes[begin : begin + batch_size]
+            prompt = torch.tensor([[layout.bos, layout.field_range("class")[index]] for index in chunk])
+            tokens = model.generate(
+                prompt, do_sample=True, temperature=1.0, top_k=0, attention_mask=torch.ones_like(prompt)
+            )
+            structures += [Structure.from_tokens(row.tolist(), layout) for row in tokens]
+    return structures, time.perf_counter() - started
+
+
+def full_length_seconds(model, repeats: int = 3) -> float:
+    """The median seconds to sample one structure of `max_blocks` blocks at batch size 1 (`eos` held back)."""
+    layout = model.config.token_layout()
+    prompt = torch.tensor([[layout.bos, layout.field_range("class")[0]]])
+    timings = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.generate(
+                prompt,
+                do_sample=True,
+                top_k=0,
+                min_length=layout.max_length - 1,
+                attention_mask=torch.ones_like(prompt),
+            )
+            timings.append(time.perf_counter() - started)
+    return float(np.median(timings))
+
+
+class StructureGenerationTask(Task):
+    """The WS8 task (see the module docstring). Gates compare the held-out log-likelihood per token with a token
+    bigram fitted on the training split; `gate_margin_scale` turns the preset's margin into nats."""
+
+    gate_metric = "log_likelihood"
+    gate_baseline = "bigram"
+    gate_margin_scale = 0.05
+    report_columns = (
+        ("nll", "NLL (nats/token)"),
+        ("validity", "valid %"),
+        ("class_adherence", "class adherence %"),
+        ("novelty", "novel %"),
+        ("diversity", "diversity (1 - IoU)"),
+        ("ms_per_structure", "ms/structure"),
+    )
+    curve_metrics = (("nll", "validation NLL (nats/token)"),)
+    card_template = "model_card_structures.md.j2"
+    card_tags = ("procedural-generation", "shape-grammar", "text-generation", "gpt2", "pytorch")
+
+    def dataset(self, data, split: str, max_items: int | None = None) -> StructureSequences:
+        return StructureSequences(data, split, max_items)
+
+    def collate(self, items: list[dict]) -> dict:
+        pad = self.config.token_layout().pad
+        length = max(len(item["input_ids"]) for item in items)
+        input_ids = torch.full((len(items), length), pad, dtype=torch.long)
+        for row, item in enumerate(items):
+            input_ids[row, : len(item["input_ids"])] = torch.from_numpy(item["input_ids"])
+        attention_mask = (input_ids != pad).long()
+        return {"input_ids": input_ids, "attention_mask": attention_mask,
+                "labels": input_ids.masked_fill(attention_mask == 0, -100)}  # fmt: skip
+
+    def forward(self, model, batch: dict):
+        return model(**batch)
+
+    def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
+        return outputs.loss
+
+    def _nll(self, model, dataset: StructureSequences, limit: int | None, batch_size: int = 128) -> float:
+        total, count = 0.0, 0
+        items = [dataset[index] for index in range(min(len(dataset), limit or len(dataset)))]
+        with torch.inference_mode():
+            for begin in range(0, len(items), batch_size):
+                batch = self.collate(items[begin : begin + batch_size])
+                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                labels = batch["labels"][:, 1:]
+                losses = torch.nn.functional.cross_entropy(
+                    logits[:, :-1].flatten(0, 1).float(), labels.flatten(), reduction="sum", ignore_index=-100
+                )
+                total += float(losses)
+                count += int((labels != -100).sum())
+        return total / count
+
+    def evaluate(self, model, dataset: StructureSequences, full: bool = False) -> dict[str, float]:
+        """The NLL per token (of the first `VALIDATION_STRUCTURES` unless `full`); with `full` also the sample
+        metrics of `SAMPLES` structures and the timings (see the module docstring)."""
+        model.eval()
+        nll = self._nll(model, dataset, None if full else VALIDATION_STRUCTURES)
+        metrics = {"nll": nll, "log_likelihood": -nll}
+        if full:
+            structures, seconds = sample_structures(model, SAMPLES)
+            metrics.update(sample_metrics(structures, set(_train_keys(dataset.folder))))
+            metrics["ms_per_structure"] = 1000.0 * seconds / len(structures)
+            metrics["ms_per_full_structure"] = 1000.0 * full_length_seconds(model)
+            metrics["samples"] = len(structures)
+        return metrics
+
+    def gate_baselines(self, dataset: StructureSequences) -> dict[str, dict[str, float]]:
+        """A token bigram fitted on the training split, measured on `dataset` (the first `VALIDATION_STRUCTURES`,
+        as validation measures the model)."""
+        train = StructureSequences(dataset.folder, "train").sequences
+        nll = BigramModel(train, layout=self.config.token_layout()).nll(dataset.sequences[:VALIDATION_STRUCTURES])
+        return {"bigram": {"nll": nll, "log_likelihood": -nll}}
+
+    def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
+        keys = ("nll", "validity", "class_adherence", "novelty")
+        return [("text-generation", key, float(metrics[key])) for key in keys if key in metrics]
+
+    def outputs_finite(self, outputs) -> bool:
+        return bool(torch.isfinite(outputs.logits).all())
+
+    def outputs_difference(self, first, second) -> float:
+        return float((first.logits - second.logits).abs().max())
+
+    # Publishing ---------------------------------------------------------------------------------------------
+    def write_examples(self, model, dataset: StructureSequences, path: Path, items: int = 3) -> str:
+        """Rendered structures, one row per class: a test structure of the grammar, then `items` samples of the
+        model (seeded, temperature 1, no repair), each titled valid or not."""
+        from PIL import Image, ImageDraw
+
+        from ...data.grammar.scene import render_structure
+        from ...file_utils import atomic_path
+
+        layout = model.config.token_layout()
+        samples, _ = sample_structures(model, items * len(layout.classes), seed=1)
+        grammar = [Structure.from_tokens(sequence.tolist(), layout) for sequence in dataset.sequences]
+        size, rows = 128, []
+        for class_index, name in enumerate(layout.classes):
+            reference = next(structure for structure in grammar if structure.class_name == name)
+            drawn = [reference] + [s for s in samples if s.class_name == name][:items]
+            tiles = []
+            for column, structure in enumerate(drawn):
+                tile = (
+                    render_structure(structure, size, 32, seed=class_index)
+                    if structure.blocks
+                    else np.zeros((size, size, 3), np.uint8)
+                )
+                image = Image.fromarray(tile)
+                label = f"{name}: {'grammar' if column == 0 else 'sample'}{'' if structure.is_valid else ' (invalid)'}"
+                ImageDraw.Draw(image).text((3, 2), label, fill=(255, 255, 255))
+                tiles.append(np.asarray(image))
+            rows.append(np.concatenate(tiles, axis=1))
+        with atomic_path(path) as temporary:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(temporary, format="PNG")
+        return f"one row per class: a test structure of the shape grammar, then {items} samples of the model"
+
+    def card_fields(self) -> dict:
+        layout = self.config.token_layout()
+        return {
+            "grid_size": layout.grid_size,
+            "max_blocks": layout.max_blocks,
+            "vocab_size": layout.vocab_size,
+            "max_length": layout.max_length,
+            "classes": ", ".join(layout.classes),
+            "block_types": ", ".join(layout.block_types),
+            "samples": SAMPLES,
+        }
