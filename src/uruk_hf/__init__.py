@@ -40,6 +40,9 @@ _LAZY_ATTRIBUTES = {
     "UrukWS5CinematicRenderer": "uruk_hf.models.ws5_cinematic.modeling_ws5_cinematic",
     "UrukWS6RuntimeConfig": "uruk_hf.models.ws6_runtime.configuration_ws6_runtime",
     "UrukWS6RuntimeRenderer": "uruk_hf.models.ws6_runtime.modeling_ws6_runtime",
+    "UrukWS3WorldAuthoring": "uruk_hf.models.ws3_world_authoring.modeling_ws3_world_authoring",
+    "UrukWS3WorldAuthoringConfig": "uruk_hf.models.ws3_world_authoring.configuration_ws3_world_authoring",
+    "UrukWorldMapPipeline": "uruk_hf.pipelines.pipeline_world_authoring",
     "UrukWS8StructureGenerator": "uruk_hf.models.ws8_structure.modeling_ws8_structure",
     "UrukWS8StructureGeneratorConfig": "uruk_hf.models.ws8_structure.configuration_ws8_structure",
 }
@@ -70,8 +73,11 @@ __all__ = [
     "UrukWS5CinematicRenderer",
     "UrukWS6RuntimeConfig",
     "UrukWS6RuntimeRenderer",
+    "UrukWS3WorldAuthoring",
+    "UrukWS3WorldAuthoringConfig",
     "UrukWS8StructureGenerator",
     "UrukWS8StructureGeneratorConfig",
+    "UrukWorldMapPipeline",
     "load_legacy_checkpoint",
     "save_legacy_checkpoint",
 ]
@@ -92,7 +98,9 @@ if TYPE_CHECKING:
     from .models.ws4_remapper.modeling_ort_ws4_remapper import UrukORTWS4Remapper
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
+    from .models.ws3_world_authoring import UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
     from .models.ws8_structure import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
+    from .pipelines import UrukWorldMapPipeline
     from .presets import PRESET_NAMES
 
 

@@ -51,6 +51,7 @@ FAMILY_MODULES = {
     "npc_director": "uruk_hf.models.npc_director.recipe_npc_director",
     "animation_director": "uruk_hf.models.animation_director.recipe_animation_director",
     "ws8": "uruk_hf.models.ws8_structure.recipe_ws8_structure",
+    "ws3": "uruk_hf.models.ws3_world_authoring.recipe_ws3_world_authoring",
 }
 """Family name -> the module whose `FAMILY` attribute is its `Family`, in pipeline order."""
 
@@ -60,6 +61,7 @@ DATASET_KINDS = {
     "locomotion_clips": "uruk_hf.data.gait.generator:LOCOMOTION_CLIPS",
     "relighting_pairs": "uruk_hf.data.rendering.relighting:RELIGHTING_PAIRS",
     "block_structures": "uruk_hf.data.grammar.generator:BLOCK_STRUCTURES",
+    "world_maps": "uruk_hf.data.terrain.generator:WORLD_MAPS",
 }
 """Dataset kind -> its generator (`uruk_hf.data.folder.DatasetGenerator`), as `module:attribute`."""
 

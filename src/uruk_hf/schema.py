@@ -24,6 +24,9 @@ __all__ = [
     "BLOCK_FIELDS",
     "BLOCK_TYPES",
     "STRUCTURE_CLASSES",
+    "WORLD_KNOBS",
+    "WORLD_MAP_CHANNELS",
+    "WORLD_MATERIALS",
     "BufferSpec",
     "StructureTokenLayout",
     "layout_channels",
@@ -269,3 +272,29 @@ class StructureTokenLayout:
         if position == 1:
             return "class"
         return BLOCK_FIELDS[(position - 2) % len(BLOCK_FIELDS)]
+
+
+WORLD_MATERIALS = ("water", "sand", "grass", "forest", "wetland", "rock", "snow")
+"""The surface classes of a world map (WS3), one one-hot channel each."""
+
+WORLD_MAP_CHANNELS = ("height", *(f"material_{name}" for name in WORLD_MATERIALS), "props")
+"""The channels of a world map as a model sees it: normalized height, the material one-hots, prop presence."""
+
+WORLD_KNOBS = (
+    "water_fraction",
+    "land_height",
+    "height_amplitude",
+    "roughness",
+    "tilt_x",
+    "tilt_z",
+    "centre_bias",
+    "anisotropy_x",
+    "anisotropy_z",
+    "prop_density",
+    *(f"{name}_share" for name in WORLD_MATERIALS[1:]),
+)
+"""The knobs of a world map (WS3), each in [0, 1] and each measurable from a map
+(`uruk_hf.data.terrain.worldmap.measure_knobs`): the share of water; the mean land height; the height's spread;
+its high-frequency share; its tilt along x and z; the centre's height above the border; the direction and strength
+of its ridges (structure-tensor anisotropy, two components); props per land cell; and each land material's share
+of the land."""

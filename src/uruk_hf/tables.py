@@ -33,6 +33,9 @@ CELL_FORMATS = {
     "nll": (1.0, 3),
     "ms_per_structure": (1.0, 1),
     "ms_per_full_structure": (1.0, 1),
+    "knob_error": (1.0, 4),
+    "denoising_loss": (1.0, 4),
+    "seconds_per_map": (1.0, 3),
 }
 """Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
 

@@ -29,7 +29,14 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 """The Jinja card templates, shipped inside the package."""
 
 SEED_TAGS = ["neural-rendering", "real-time-graphics", "game-engine", "pytorch", "onnx"]
-_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json", "training_record.json")
+_MODEL_FILES = (
+    "config.json",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "training_record.json",
+    "scheduler/scheduler_config.json",
+)
+"""What a published subfolder copies from a trained model's folder when present (the scheduler: WS3's sampler)."""
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 

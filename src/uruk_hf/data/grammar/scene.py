@@ -59,16 +59,7 @@ def structure_scene(structure: Structure, seed: int = 0, cell_size: float = 0.25
 
 
 def render_structure(structure: Structure, size: int = 96, spp: int = 32, seed: int = 0) -> np.ndarray:
-    """A path-traced `(size, size, 3)` sRGB uint8 view of `structure` (Mitsuba, tone-mapped like every frame
-    metric of the library)."""
-    import torch
+    """A path-traced `(size, size, 3)` sRGB uint8 view of `structure` (`render_preview`)."""
+    from ..rendering.render import render_preview
 
-    from ...tonemap import linear_to_srgb, tonemap
-    from ..rendering.render import ClipRenderer, RenderSettings, select_variant
-
-    select_variant()
-    renderer = ClipRenderer(RenderSettings(size, size, spp))
-    scene = renderer.load_scene(structure_scene(structure, seed))
-    frame = renderer.render_path(scene, 0, spp, seed)
-    display = linear_to_srgb(tonemap(torch.from_numpy(np.ascontiguousarray(frame, np.float32)))).numpy()
-    return (np.clip(display, 0.0, 1.0) * 255).round().astype(np.uint8)
+    return render_preview(structure_scene(structure, seed), size, spp, seed)

@@ -471,3 +471,17 @@ class ClipRenderer:
             frames.append(frame_buffers)
             previous = hits
         return frames
+
+
+def render_preview(spec: SceneSpec, size: int = 96, spp: int = 32, seed: int = 0) -> np.ndarray:
+    """The first view of `spec` path-traced at `size x size` and `spp`, tone-mapped as every frame metric of the
+    library (`x / (1 + x)`, then sRGB): `(size, size, 3)` uint8, for model cards and previews."""
+    import torch
+
+    from ...tonemap import linear_to_srgb, tonemap
+
+    select_variant()
+    renderer = ClipRenderer(RenderSettings(size, size, spp))
+    frame = renderer.render_path(renderer.load_scene(spec), 0, spp, seed)
+    display = linear_to_srgb(tonemap(torch.from_numpy(np.ascontiguousarray(frame, np.float32)))).numpy()
+    return (np.clip(display, 0.0, 1.0) * 255).round().astype(np.uint8)

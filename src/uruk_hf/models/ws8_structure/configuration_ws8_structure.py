@@ -9,7 +9,7 @@ __all__ = ["WS8_PRESETS", "UrukWS8StructureGeneratorConfig"]
 
 WS8_PRESETS = {
     "tiny": {"n_embd": 16, "n_layer": 1, "n_head": 2},
-    "quick": {"n_embd": 128, "n_layer": 4, "n_head": 4},
+    "quick": {"n_embd": 96, "n_layer": 4, "n_head": 4},
     "full": {"n_embd": 192, "n_layer": 6, "n_head": 6},
 }
 """Decoder sizes per preset; `full` is the published 2.83M model."""

@@ -13,7 +13,7 @@ from .modeling_ws8_structure import UrukWS8StructureGenerator
 
 __all__ = ["FAMILY", "train_ws8"]
 
-_TIME_BUDGETS = {"quick": (150.0, None)}
+_TIME_BUDGETS = {"quick": (180.0, None)}
 """Production seconds at the quick preset."""
 
 _STAGE = {"batch_size": 64, "eval_every": 200, "warmup_steps": 50, "patience": 4}

@@ -116,14 +116,40 @@ class StructureGenerationTask(Task):
         return StructureSequences(data, split, max_items)
 
     def collate(self, items: list[dict]) -> dict:
-        pad = self.config.token_layout().pad
-        length = max(len(item["input_ids"]) for item in items)
-        input_ids = torch.full((len(items), length), pad, dtype=torch.long)
-        for row, item in enumerate(items):
-            input_ids[row, : len(item["input_ids"])] = torch.from_numpy(item["input_ids"])
-        attention_mask = (input_ids != pad).long()
-        return {"input_ids": input_ids, "attention_mask": attention_mask,
-                "labels": input_ids.masked_fill(attention_mask == 0, -100)}  # fmt: skip
+        """Packs the items' sequences into as few rows of at most `max_length` tokens as first-fit allows, each
+        sequence with its own positions (from 0) and a block-diagonal causal mask, so that no token attends to
+        another sequence and no padding is computed for short structures; a sequence's first token is not a
+        label."""
+        layout = self.config.token_layout()
+        rows: list[list[np.ndarray]] = []
+        for item in sorted(items, key=lambda item: -len(item["input_ids"])):
+            sequence = item["input_ids"]
+            row = next((row for row in rows if sum(map(len, row)) + len(sequence) <= layout.max_length), None)
+            if row is None:
+                rows.append([sequence])
+            else:
+                row.append(sequence)
+        length = max(sum(map(len, row)) for row in rows)
+        input_ids = torch.full((len(rows), length), layout.pad, dtype=torch.long)
+        position_ids = torch.zeros((len(rows), length), dtype=torch.long)
+        segments = torch.full((len(rows), length), -1, dtype=torch.long)
+        labels = torch.full((len(rows), length), -100, dtype=torch.long)
+        for index, row in enumerate(rows):
+            start = 0
+            for segment, sequence in enumerate(row):
+                end = start + len(sequence)
+                input_ids[index, start:end] = torch.from_numpy(sequence)
+                position_ids[index, start:end] = torch.arange(len(sequence))
+                segments[index, start:end] = segment
+                labels[index, start + 1 : end] = input_ids[index, start + 1 : end]
+                start = end
+        causal = torch.tril(torch.ones(length, length, dtype=torch.bool))
+        same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] >= 0)
+        attention_mask = (causal & same)[:, None]
+        # A padding row attends to itself, so that no softmax row is empty.
+        attention_mask |= torch.eye(length, dtype=torch.bool)[None, None]
+        return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": attention_mask,
+                "labels": labels}  # fmt: skip
 
     def forward(self, model, batch: dict):
         return model(**batch)
@@ -131,18 +157,19 @@ class StructureGenerationTask(Task):
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
         return outputs.loss
 
-    def _nll(self, model, dataset: StructureSequences, limit: int | None, batch_size: int = 128) -> float:
+    def _nll(self, model, dataset: StructureSequences, limit: int | None, batch_size: int = 256) -> float:
         total, count = 0.0, 0
         items = [dataset[index] for index in range(min(len(dataset), limit or len(dataset)))]
         with torch.inference_mode():
             for begin in range(0, len(items), batch_size):
                 batch = self.collate(items[begin : begin + batch_size])
-                logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                labels = batch["labels"][:, 1:]
-                losses = torch.nn.functional.cross_entropy(
-                    logits[:, :-1].flatten(0, 1).float(), labels.flatten(), reduction="sum", ignore_index=-100
+                labels = batch.pop("labels")[:, 1:]
+                logits = model(**batch).logits[:, :-1]
+                total += float(
+                    torch.nn.functional.cross_entropy(
+                        logits.flatten(0, 1).float(), labels.flatten(), reduction="sum", ignore_index=-100
+                    )
                 )
-                total += float(losses)
                 count += int((labels != -100).sum())
         return total / count
 
@@ -207,7 +234,7 @@ class StructureGenerationTask(Task):
             rows.append(np.concatenate(tiles, axis=1))
         with atomic_path(path) as temporary:
             Image.fromarray(np.concatenate(rows, axis=0)).save(temporary, format="PNG")
-        return f"one row per class: a test structure of the shape grammar, then {items} samples of the model"
+        return "one row per class: a test structure of the shape grammar, then samples of the model"
 
     def card_fields(self) -> dict:
         layout = self.config.token_layout()

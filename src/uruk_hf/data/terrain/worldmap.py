@@ -1,0 +1,139 @@
+"""World maps (WS3): a square grid of normalized height, a surface material per cell and prop presence; the
+measurement of every knob (`WORLD_KNOBS`) from a map; the map as model channels and back; its walkable grid (the
+NPC simulator's map format) and its Mitsuba scene.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
+
+__all__ = ["KNOB_SCALES", "WorldMap", "measure_knobs"]
+
+WATER = WORLD_MATERIALS.index("water")
+
+KNOB_SCALES = {"height_amplitude": 0.3, "roughness": 0.5, "tilt": 0.3, "centre_bias": 0.5, "prop_density": 0.3}
+"""The raw value each measurement is divided by to land in [0, 1] (tilts and the centre bias are centred on 0.5)."""
+
+
+@dataclass
+class WorldMap:
+    """One world map.
+
+    Attributes:
+        height (`np.ndarray` of shape `(size, size)`, float32): elevation in [0, 1].
+        material (`np.ndarray` of shape `(size, size)`, int): index into `WORLD_MATERIALS` per cell.
+        props (`np.ndarray` of shape `(size, size)`, float32): 1 where a prop (a tree, a rock) stands, else 0.
+    """
+
+    height: np.ndarray
+    material: np.ndarray
+    props: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return self.height.shape[0]
+
+    def to_channels(self) -> np.ndarray:
+        """`(len(WORLD_MAP_CHANNELS), size, size)` float32 in [-1, 1]: height, the material one-hots, props."""
+        one_hot = np.eye(len(WORLD_MATERIALS), dtype=np.float32)[self.material].transpose(2, 0, 1)
+        channels = np.concatenate([self.height[None], one_hot, self.props[None]]).astype(np.float32)
+        return channels * 2.0 - 1.0
+
+    @classmethod
+    def from_channels(cls, channels: np.ndarray) -> "WorldMap":
+        """The map of model channels (as `to_channels` writes or a sampler returns): height clipped to [0, 1], the
+        material with the largest one-hot channel, props where their channel is above 0.
+
+        Raises:
+            ValueError: not `(len(WORLD_MAP_CHANNELS), size, size)`, or NaN/Inf values.
+        """
+        channels = np.asarray(channels, np.float32)
+        if channels.ndim != 3 or channels.shape[0] != len(WORLD_MAP_CHANNELS) or channels.shape[1] != channels.shape[2]:
+            raise ValueError(f"World map channels must be ({len(WORLD_MAP_CHANNELS)}, size, size), got {channels.shape}.")
+        if not np.isfinite(channels).all():
+            raise ValueError("World map channels hold NaN/Inf values.")
+        values = (channels + 1.0) / 2.0
+        return cls(
+            np.clip(values[0], 0.0, 1.0),
+            values[1 : 1 + len(WORLD_MATERIALS)].argmax(axis=0),
+            (values[-1] > 0.5).astype(np.float32),
+        )
+
+    def knobs(self) -> np.ndarray:
+        """`measure_knobs(self)`."""
+        return measure_knobs(self)
+
+    def walkable(self, max_slope: float = 0.04) -> np.ndarray:
+        """`(size, size)` bool: land that is neither snow nor too steep (height change to a neighbour above
+        `max_slope`, in normalized height per cell) and holds no prop."""
+        steep = np.zeros_like(self.height, bool)
+        for axis in (0, 1):
+            step = np.abs(np.diff(self.height, axis=axis)) > max_slope
+            pad = [(0, 0), (0, 0)]
+            pad[axis] = (1, 0)
+            steep |= np.pad(step, pad)
+            pad[axis] = (0, 1)
+            steep |= np.pad(step, pad)
+        land = (self.material != WATER) & (self.material != WORLD_MATERIALS.index("snow"))
+        return land & ~steep & (self.props == 0)
+
+    def to_grid_map(self):
+        """The map as the NPC simulator's `GridMap`: walkable cells are floor, props are cover (they block sight and
+        movement), the rest is wall."""
+        from ..behaviour.maps import COVER, FLOOR, WALL, GridMap
+
+        cells = np.full(self.height.shape, WALL, np.int8)
+        cells[self.walkable()] = FLOOR
+        cells[(self.props > 0) & (self.material != WATER)] = COVER
+        return GridMap(cells)
+
+    def to_scene(self, seed: int = 0, cell_size: float = 0.5, relief: float = 12.0):
+        """A Mitsuba-ready `SceneSpec` of the terrain (one mesh per surface material, water as a flat sheet, props
+        as small trees and rocks), a cell `cell_size` metres wide and the full height range `relief` metres; render
+        it with `uruk_hf.data.rendering.render.ClipRenderer`."""
+        from .scene import world_scene
+
+        return world_scene(self, seed, cell_size, relief)
+
+
+def _high_frequency_share(height: np.ndarray) -> float:
+    from scipy import ndimage
+
+    spread = height.std()
+    return float((height - ndimage.gaussian_filter(height, 2.0, mode="nearest")).std() / spread) if spread > 0 else 0.0
+
+
+def measure_knobs(world: WorldMap) -> np.ndarray:
+    """Every knob of `WORLD_KNOBS` measured from `world`, each in [0, 1] (scaled by `KNOB_SCALES` and clipped)."""
+    height, material = world.height.astype(np.float64), world.material
+    size = world.size
+    land = material != WATER
+    coordinates = np.linspace(-1.0, 1.0, size)
+    z, x = np.meshgrid(coordinates, coordinates, indexing="ij")
+    centred = height - height.mean()
+    tilt_x = float((centred * x).sum() / (x * x).sum())
+    tilt_z = float((centred * z).sum() / (z * z).sum())
+    radius = np.hypot(x, z)
+    centre_bias = float(height[radius < 0.4].mean() - height[radius > 0.85].mean())
+    gradient_z, gradient_x = np.gradient(height)
+    jxx, jzz, jxz = (gradient_x**2).mean(), (gradient_z**2).mean(), (gradient_x * gradient_z).mean()
+    energy = jxx + jzz
+    anisotropy = ((jxx - jzz) / energy, 2.0 * jxz / energy) if energy > 0 else (0.0, 0.0)
+    land_cells = max(int(land.sum()), 1)
+    shares = [float((material == index).sum()) / land_cells for index in range(1, len(WORLD_MATERIALS))]
+    values = {
+        "water_fraction": float(1.0 - land.mean()),
+        "land_height": float(height[land].mean()) if land.any() else 0.0,
+        "height_amplitude": float(height.std()) / KNOB_SCALES["height_amplitude"],
+        "roughness": _high_frequency_share(height) / KNOB_SCALES["roughness"],
+        "tilt_x": 0.5 + tilt_x / (2 * KNOB_SCALES["tilt"]),
+        "tilt_z": 0.5 + tilt_z / (2 * KNOB_SCALES["tilt"]),
+        "centre_bias": 0.5 + centre_bias / (2 * KNOB_SCALES["centre_bias"]),
+        "anisotropy_x": 0.5 + 0.5 * anisotropy[0],
+        "anisotropy_z": 0.5 + 0.5 * anisotropy[1],
+        "prop_density": float(world.props[land].sum()) / land_cells / KNOB_SCALES["prop_density"],
+        **{f"{name}_share": share for name, share in zip(WORLD_MATERIALS[1:], shares)},
+    }
+    return np.clip(np.array([values[name] for name in WORLD_KNOBS], np.float32), 0.0, 1.0)

@@ -1,0 +1,133 @@
+"""Configuration of the WS3 world-authoring denoiser: a knob-conditioned diffusers `UNet2DModel` (9.03M; the
+student 3.36M)."""
+
+from transformers import PretrainedConfig
+
+from ...configuration_utils import UrukConfigMixin
+from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS
+
+__all__ = ["WS3_PRESETS", "UrukWS3WorldAuthoringConfig"]
+
+WS3_PRESETS = {
+    "tiny": {
+        "teacher": {"block_out_channels": [16, 16, 32], "layers_per_block": 1, "norm_num_groups": 8},
+        "student": {"block_out_channels": [8, 8, 16], "layers_per_block": 1, "norm_num_groups": 4},
+    },
+    "quick": {
+        "teacher": {"block_out_channels": [16, 32, 48, 64], "layers_per_block": 1, "norm_num_groups": 8},
+        "student": {
+            "block_out_channels": [16, 24, 32, 32], "layers_per_block": 1, "norm_num_groups": 8,
+            "num_inference_steps": 10,
+        },
+    },
+    "full": {
+        "teacher": {"block_out_channels": [48, 96, 128, 160], "layers_per_block": 2, "norm_num_groups": 16},
+        "student": {
+            "block_out_channels": [32, 48, 80, 96], "layers_per_block": 2, "norm_num_groups": 16,
+            "num_inference_steps": 10,
+        },
+    },
+}
+"""U-Net widths per preset and role; `full` is the published teacher (9.03M) and student (3.36M). The student
+samples in 10 steps by default (its few-step sampler; evaluations also report it at 25)."""
+
+
+class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
+    r"""Configuration of [`UrukWS3WorldAuthoring`]: a denoiser of world maps (`WORLD_MAP_CHANNELS`) conditioned on
+    the knob vector (`WORLD_KNOBS`), built from diffusers' `UNet2DModel`, with the noise schedule it is trained
+    under and the sampler settings of its pipeline.
+
+    Args:
+        map_size (`int`, *optional*, defaults to 64):
+            Cells a side of a map.
+        map_channels (`int`, *optional*, defaults to 9):
+            Channels of a map (`len(WORLD_MAP_CHANNELS)`).
+        num_knobs (`int`, *optional*, defaults to 16):
+            Knobs of the condition (`len(WORLD_KNOBS)`).
+        block_out_channels (`list[int]`, *optional*, defaults to the full preset's widths of `role`):
+            Widths of the U-Net's levels (each level halves the resolution); the lowest level has self-attention.
+        layers_per_block (`int`, *optional*, defaults to 2):
+            Residual blocks per level.
+        norm_num_groups (`int`, *optional*, defaults to 16):
+            Group-norm groups (must divide every width).
+        condition_dropout (`float`, *optional*, defaults to 0.1):
+            Share of training items whose knobs are replaced by the learned null condition (classifier-free
+            guidance).
+        num_train_timesteps (`int`, *optional*, defaults to 1000):
+            Steps of the training noise schedule (diffusers' `DDPMScheduler`).
+        beta_schedule (`str`, *optional*, defaults to `"squaredcos_cap_v2"`):
+            The schedule's betas.
+        num_inference_steps (`int`, *optional*, defaults to 25):
+            Steps of the pipeline's `DPMSolverMultistepScheduler` by default.
+        guidance_scale (`float`, *optional*, defaults to 2.0):
+            Classifier-free guidance scale of the pipeline by default (1 disables guidance).
+        role (`str`, *optional*, defaults to `"teacher"`):
+            `"teacher"` or `"student"` (the student is distilled from the teacher's noise predictions).
+    """
+
+    model_type = "uruk_ws3_world_authoring"
+    required_fields = ("map_size", "map_channels", "num_knobs", "block_out_channels", "layers_per_block", "norm_num_groups")
+    presets = WS3_PRESETS
+    default_role = "teacher"
+
+    def __init__(
+        self,
+        map_size: int = 64,
+        map_channels: int = len(WORLD_MAP_CHANNELS),
+        num_knobs: int = len(WORLD_KNOBS),
+        block_out_channels: list[int] | None = None,
+        layers_per_block: int = 2,
+        norm_num_groups: int = 16,
+        condition_dropout: float = 0.1,
+        num_train_timesteps: int = 1000,
+        beta_schedule: str = "squaredcos_cap_v2",
+        num_inference_steps: int = 25,
+        guidance_scale: float = 2.0,
+        role: str = "teacher",
+        **kwargs,
+    ):
+        self.map_size, self.map_channels, self.num_knobs = map_size, map_channels, num_knobs
+        self.block_out_channels = list(block_out_channels or WS3_PRESETS["full"][role]["block_out_channels"])
+        self.layers_per_block, self.norm_num_groups = layers_per_block, norm_num_groups
+        self.condition_dropout, self.num_train_timesteps, self.beta_schedule = (
+            condition_dropout,
+            num_train_timesteps,
+            beta_schedule,
+        )
+        self.num_inference_steps, self.guidance_scale, self.role = num_inference_steps, guidance_scale, role
+        super().__init__(**kwargs)
+        if any(width % norm_num_groups for width in self.block_out_channels):
+            raise ValueError(f"norm_num_groups {norm_num_groups} must divide every width of {self.block_out_channels}.")
+        if map_size % 2 ** (len(self.block_out_channels) - 1):
+            raise ValueError(f"map_size {map_size} must halve {len(self.block_out_channels) - 1} times.")
+
+    @property
+    def condition_size(self) -> int:
+        """Width of the knob embedding: the U-Net's time-embedding width, to which it is added."""
+        return self.block_out_channels[0] * 4
+
+    def unet_kwargs(self) -> dict:
+        """The arguments of diffusers' `UNet2DModel`: plain residual levels and self-attention at the lowest one,
+        the knob embedding added to the time embedding (`class_embed_type="identity"`)."""
+        levels = len(self.block_out_channels)
+        return {
+            "sample_size": self.map_size,
+            "in_channels": self.map_channels,
+            "out_channels": self.map_channels,
+            "block_out_channels": tuple(self.block_out_channels),
+            "layers_per_block": self.layers_per_block,
+            "down_block_types": ("DownBlock2D",) * (levels - 1) + ("AttnDownBlock2D",),
+            "up_block_types": ("AttnUpBlock2D",) + ("UpBlock2D",) * (levels - 1),
+            "norm_num_groups": self.norm_num_groups,
+            "attention_head_dim": 8,
+            "class_embed_type": "identity",
+        }
+
+    def scheduler_kwargs(self) -> dict:
+        """The arguments of the training `DDPMScheduler` (the pipeline's `DPMSolverMultistepScheduler` is made from
+        the same)."""
+        return {
+            "num_train_timesteps": self.num_train_timesteps,
+            "beta_schedule": self.beta_schedule,
+            "prediction_type": "epsilon",
+        }

@@ -1,0 +1,127 @@
+"""The WS3 world-authoring denoiser: diffusers' `UNet2DModel` inside a transformers `PreTrainedModel`, conditioned
+on a knob vector, with a learned null condition for classifier-free guidance."""
+
+from dataclasses import dataclass
+
+import torch
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
+from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
+
+__all__ = ["UrukWS3WorldAuthoring", "UrukWS3WorldAuthoringOutput"]
+
+
+@dataclass
+class UrukWS3WorldAuthoringOutput(ModelOutput):
+    """Output of [`UrukWS3WorldAuthoring`].
+
+    Args:
+        sample (`torch.FloatTensor` of shape `(batch_size, map_channels, map_size, map_size)`):
+            The predicted noise of the noisy maps (epsilon prediction).
+    """
+
+    sample: torch.FloatTensor | None = None
+
+
+class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
+    """The WS3 denoiser (9.03M teacher, 3.36M student at full size): diffusers' `UNet2DModel` (its residual,
+    attention, down- and up-sampling blocks and timestep embedding), whose class embedding is an MLP of the knob
+    vector; rows without a condition use a learned null embedding instead, so one model gives both terms of
+    classifier-free guidance. It is a `PreTrainedModel` so that `AutoModel.from_pretrained(repo, subfolder=...)`
+    and the Trainer load it like every Uruk model; `UrukWorldMapPipeline` (a diffusers `DiffusionPipeline`) samples
+    maps with it.
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from uruk_hf import UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
+
+    >>> model = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny")).eval()
+    >>> noisy = torch.randn(2, model.config.map_channels, 64, 64)
+    >>> noise = model(noisy, torch.tensor([10, 500]), knobs=torch.rand(2, model.config.num_knobs)).sample
+    ```
+    """
+
+    config_class = UrukWS3WorldAuthoringConfig
+    base_model_prefix = "denoiser"
+    main_input_name = "sample"
+
+    def __init__(self, config: UrukWS3WorldAuthoringConfig):
+        from diffusers import UNet2DModel
+
+        super().__init__(config)
+        width = config.condition_size
+        self.unet = UNet2DModel(**config.unet_kwargs())
+        self.knob_embedding = torch.nn.Sequential(
+            torch.nn.Linear(config.num_knobs, width), torch.nn.SiLU(), torch.nn.Linear(width, width)
+        )
+        self.null_condition = torch.nn.Parameter(torch.zeros(width))
+        self.post_init()
+
+    def _init_weights(self, module: torch.nn.Module) -> None:
+        """diffusers initializes its own blocks; only the knob embedding is set here (PyTorch's defaults)."""
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | int,
+        knobs: torch.Tensor | None = None,
+        drop_condition: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+    ) -> UrukWS3WorldAuthoringOutput | tuple:
+        r"""
+        Args:
+            sample (`torch.FloatTensor` of shape `(batch_size, map_channels, map_size, map_size)`):
+                Noisy maps.
+            timestep (`torch.LongTensor` of shape `(batch_size,)` or `int`):
+                Their noise levels (steps of the training schedule).
+            knobs (`torch.FloatTensor` of shape `(batch_size, num_knobs)`, *optional*):
+                The requested knobs, each in [0, 1]; `None`: unconditional (the null condition for every row).
+            drop_condition (`torch.BoolTensor` of shape `(batch_size,)`, *optional*):
+                Rows that get the null condition although `knobs` is given (training's condition dropout, and the
+                unconditional half of a guided batch).
+            return_dict (`bool`, *optional*): return a `UrukWS3WorldAuthoringOutput` (default) or a tuple.
+
+        Raises:
+            ValueError: wrong shapes, or NaN/Inf in `sample` or `knobs`.
+        """
+        return_dict = self.config.use_return_dict if return_dict is None else return_dict
+        self._check_input(sample, knobs)
+        batch = sample.shape[0]
+        null = self.null_condition.to(sample.dtype).expand(batch, -1)
+        if knobs is None:
+            condition = null
+        else:
+            condition = self.knob_embedding(knobs.to(sample.dtype))
+            if drop_condition is not None:
+                condition = torch.where(drop_condition[:, None].to(condition.device), null, condition)
+        if not torch.is_tensor(timestep) or timestep.ndim == 0:
+            timestep = torch.full((batch,), int(timestep), device=sample.device, dtype=torch.long)
+        noise = self.unet(sample, timestep, class_labels=condition).sample
+        if not return_dict:
+            return (noise,)
+        return UrukWS3WorldAuthoringOutput(sample=noise)
+
+    def _check_input(self, sample: torch.Tensor, knobs: torch.Tensor | None) -> None:
+        config = self.config
+        if not isinstance(sample, torch.Tensor) or sample.ndim != 4 or sample.shape[1] != config.map_channels:
+            shape = tuple(sample.shape) if isinstance(sample, torch.Tensor) else type(sample).__name__
+            raise ValueError(f"sample must be (batch, {config.map_channels}, size, size), got {shape}.")
+        if sample.shape[-1] % 2 ** (len(config.block_out_channels) - 1) or sample.shape[-2] != sample.shape[-1]:
+            raise ValueError(
+                f"sample maps must be square with a side divisible by {2 ** (len(config.block_out_channels) - 1)}, "
+                f"got {tuple(sample.shape[-2:])}."
+            )
+        if knobs is not None and (knobs.ndim != 2 or tuple(knobs.shape) != (sample.shape[0], config.num_knobs)):
+            raise ValueError(f"knobs must be (batch={sample.shape[0]}, {config.num_knobs}), got {tuple(knobs.shape)}.")
+        if has_non_finite(sample):
+            raise ValueError("sample holds NaN/Inf values.")
+        if knobs is not None and has_non_finite(knobs):
+            from ...schema import WORLD_KNOBS
+
+            bad = (~torch.isfinite(knobs)).any(dim=0).tolist()
+            named = [name for name, flag in zip(WORLD_KNOBS, bad) if flag] if len(bad) == len(WORLD_KNOBS) else bad
+            raise ValueError(f"knobs hold NaN/Inf values in {named}.")

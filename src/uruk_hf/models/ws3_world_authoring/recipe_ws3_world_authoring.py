@@ -1,0 +1,90 @@
+"""The WS3 world-authoring family: its registry entry and its lifecycle (DESIGN §4).
+
+Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, epsilon prediction,
+condition dropout), gated on the held-out denoising loss; then Distillation of the 3.36M student through
+`UrukDistillationTrainer`, the teacher's noise prediction as its teacher term.
+"""
+
+from pathlib import Path
+
+from ...catalog import Family, ModelEntry
+from ...training.run import Lifecycle, save_legacy
+from ...training.tasks.world_authoring import NoiseDistillationWeights
+from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
+from .modeling_ws3_world_authoring import UrukWS3WorldAuthoring
+
+__all__ = ["FAMILY", "WS3_CURRICULUM", "train_ws3"]
+
+WS3_CURRICULUM = [("distillation", None, NoiseDistillationWeights(teacher_noise=1.0))]
+"""The student's single stage: the true noise and the teacher's noise prediction."""
+
+_TIME_BUDGETS = {"quick": (90.0, 60.0)}
+"""Production and distillation seconds at the quick preset."""
+
+_STAGE = {"batch_size": 32, "eval_every": 100, "warmup_steps": 30, "patience": 4}
+"""Maps per step and evaluation interval."""
+
+
+def train_ws3(data: Path, output: Path, preset: str, resume: bool) -> dict:
+    """The teacher's Smoke, Calibration and Production, then the student's distillation; writes both models, the
+    teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+    teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", None)
+    save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
+    lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, None)
+    return lifecycle.write({"learning_rate": learning_rate})
+
+
+FAMILY = Family(
+    name="ws3",
+    title="WS3 world authoring",
+    dataset_kind="world_maps",
+    task="uruk_hf.training.tasks.world_authoring:WorldAuthoringTask",
+    train=train_ws3,
+    models=(
+        ModelEntry(
+            key="ws3_world_authoring",
+            model_class=UrukWS3WorldAuthoring,
+            config_class=UrukWS3WorldAuthoringConfig,
+            role="teacher",
+            run_folder="ws3/models/ws3_world_authoring",
+            subfolder="workstreams/ws3_world_authoring",
+            budget=9_030_000,
+            description=(
+                "WS3 world authoring: a 64x64 world map (height, surface material, props) sampled for a vector of "
+                "16 knobs (water, relief, tilt, ridges, props, biome shares) by a knob-conditioned diffusion "
+                "model (diffusers' UNet2DModel, DPM-Solver++ and classifier-free guidance), learned from the "
+                "library's procedural terrain generator."
+            ),
+            legacy_files=("workstreams/ws3_world_authoring/ws3_best.pt",),
+            curve=("ws3/production",),
+            seed_claims=(("WS3: procedural world generation from embeddings", None, "knob adherence on held-out knobs"),),
+        ),
+        ModelEntry(
+            key="ws3_student",
+            model_class=UrukWS3WorldAuthoring,
+            config_class=UrukWS3WorldAuthoringConfig,
+            role="student",
+            run_folder="ws3/models/ws3_student",
+            subfolder="distillation/ws3_student",
+            budget=3_360_000,
+            description=(
+                "WS3 world-authoring student: the same knob-conditioned denoiser at a third of the size, distilled "
+                "from the teacher's noise predictions."
+            ),
+            legacy_files=("distillation/ws3_student_best.pt", "distillation/ws3_student_final.pt"),
+            curve=("ws3/distillation",),
+            compared_with=("ws3_world_authoring",),
+        ),
+    ),
+    limitations={
+        key: [
+            "It learns the library's procedural terrain generator: the generator makes a map in milliseconds and "
+            "is the reference for what a map of given knobs looks like; the model adds a learned distribution "
+            "that meets every knob at once from one interface (the generator hits some knobs only approximately).",
+            "Knobs outside the ranges the generator was sampled in (for example more than 60% water) were never "
+            "seen in training.",
+        ]
+        for key in ("ws3_world_authoring", "ws3_student")
+    },
+)

@@ -1,0 +1,285 @@
+"""The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (DDPM, epsilon
+prediction), with condition dropout for classifier-free guidance.
+
+Each batch draws its noise, timesteps and dropped conditions in `collate`, so a student and its frozen teacher see
+the same noisy maps; the teacher term of a student is the squared error to the teacher's noise prediction.
+Validation measures the held-out denoising loss on a fixed grid of timesteps and seeded noise (`DENOISING_STEPS`).
+`evaluate(full=True)` adds sampling through `UrukWorldMapPipeline` (DPM-Solver++, the config's steps and guidance):
+the knob error of a map sampled for each of the first `SAMPLED_REQUESTS` test requests (also at
+`REFERENCE_STEPS` steps when the model's default differs), the diversity of `DIVERSITY_SAMPLES` maps for each of the
+first `DIVERSITY_REQUESTS` requests, and seconds per map (one map at a time, and in batches).
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...data.folder import load_split
+from ...data.terrain.generator import fixed_knob_diversity, knob_error
+from ...data.terrain.worldmap import WorldMap
+from .base import Task
+
+__all__ = ["NoiseDistillationWeights", "WorldAuthoringTask", "WorldMapSet", "sample_worlds"]
+
+DENOISING_STEPS = (50, 150, 300, 500, 700, 900)
+"""Timesteps of the held-out denoising loss."""
+
+DENOISING_MAPS = 64
+"""Maps of the split the validation denoising loss averages over (every one with `evaluate(full=True)`)."""
+
+SAMPLED_REQUESTS = 64
+"""Test requests (the first ones) a full evaluation samples a map for."""
+
+DIVERSITY_REQUESTS, DIVERSITY_SAMPLES = 4, 4
+"""Requests, and maps per request, of the diversity at fixed knobs."""
+
+REFERENCE_STEPS = 25
+"""Sampler steps every model is also measured at when its own default differs (a student's few-step sampler)."""
+
+
+@dataclass(frozen=True)
+class NoiseDistillationWeights:
+    """The teacher term of a WS3 student.
+
+    Attributes:
+        teacher_noise (`float`): weight of the squared error to the teacher's noise prediction, beside the task's
+            own squared error to the true noise.
+    """
+
+    teacher_noise: float = 1.0
+
+
+class WorldMapSet(torch.utils.data.Dataset):
+    """The maps of one split of a `world_maps` folder as model channels, with their measured knobs.
+
+    Args:
+        folder: the dataset folder.
+        split: `train`, `validation` or `test`.
+        max_items: keep only the first maps (Smoke, tests).
+    """
+
+    def __init__(self, folder: str | Path, split: str, max_items: int | None = None):
+        self.folder, self.split = Path(folder), split
+        data = load_split(folder, split, ["height", "material", "props", "knobs"])
+        count = len(data["knobs"]) if max_items is None else min(max_items, len(data["knobs"]))
+        self.height = data["height"][:count].astype(np.float32)
+        self.material = data["material"][:count].astype(np.int64)
+        self.props = data["props"][:count].astype(np.float32)
+        self.knobs = data["knobs"][:count].astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.knobs)
+
+    def world(self, index: int) -> WorldMap:
+        return WorldMap(self.height[index], self.material[index], self.props[index])
+
+    def __getitem__(self, index: int) -> dict:
+        return {"maps": self.world(index).to_channels(), "knobs": self.knobs[index]}
+
+
+def sample_worlds(model, knobs: np.ndarray, maps_per_request: int = 1, batch_size: int = 100, seed: int = 0,
+                  steps: int | None = None) -> list[WorldMap]:  # fmt: skip
+    """Maps sampled by `UrukWorldMapPipeline` around `model` for each row of `knobs` (seeded, in batches)."""
+    from diffusers import DPMSolverMultistepScheduler
+
+    from ...pipelines import UrukWorldMapPipeline
+
+    scheduler = DPMSolverMultistepScheduler(**model.config.scheduler_kwargs())
+    pipeline = UrukWorldMapPipeline(denoiser=model.eval(), scheduler=scheduler)
+    pipeline.set_progress_bar_config(disable=True)
+    generator = torch.Generator().manual_seed(seed)
+    worlds = []
+    per_call = max(1, batch_size // maps_per_request)
+    for begin in range(0, len(knobs), per_call):
+        maps = pipeline(knobs[begin : begin + per_call], steps, maps_per_request=maps_per_request, generator=generator)
+        worlds += [WorldMap.from_channels(channels) for channels in maps.maps]
+    return worlds
+
+
+class WorldAuthoringTask(Task):
+    """The WS3 task (see the module docstring). Gates compare the held-out denoising score (minus the loss) with
+    predicting no noise at all (a loss of the noise's own variance); `gate_margin_scale` turns the preset's margin
+    into loss units."""
+
+    gate_metric = "denoising_score"
+    gate_baseline = "predict_zero_noise"
+    gate_margin_scale = 0.05
+    loss_weights_class = None
+    report_columns = (
+        ("knob_error", "knob error"),
+        ("water_error", "water"),
+        ("relief_error", "relief"),
+        ("props_error", "props"),
+        ("biome_error", "biomes"),
+        ("diversity", "diversity at fixed knobs"),
+        ("denoising_loss", "held-out denoising loss"),
+        ("seconds_per_map", "s/map"),
+    )
+    curve_metrics = (("denoising_loss", "validation denoising loss"),)
+    card_template = "model_card_world_authoring.md.j2"
+    card_tags = ("procedural-generation", "terrain", "diffusion", "diffusers", "pytorch")
+
+    def __init__(self, config):
+        from diffusers import DDPMScheduler
+
+        super().__init__(config)
+        self.scheduler = DDPMScheduler(**config.scheduler_kwargs())
+
+    def dataset(self, data, split: str, max_items: int | None = None) -> WorldMapSet:
+        return WorldMapSet(data, split, max_items)
+
+    def collate(self, items: list[dict]) -> dict:
+        maps = torch.from_numpy(np.stack([item["maps"] for item in items]))
+        count = len(items)
+        return {
+            "maps": maps,
+            "knobs": torch.from_numpy(np.stack([item["knobs"] for item in items])),
+            "noise": torch.randn_like(maps),
+            "timesteps": torch.randint(0, self.config.num_train_timesteps, (count,)),
+            "drop_condition": torch.rand(count) < self.config.condition_dropout,
+        }
+
+    def forward(self, model, batch: dict):
+        noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
+        return model(noisy, batch["timesteps"], knobs=batch["knobs"], drop_condition=batch["drop_condition"])
+
+    def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(outputs.sample, batch["noise"])
+
+    def uses_teacher(self, terms) -> bool:
+        return bool(terms is not None and terms.teacher_noise)
+
+    def distillation_loss(self, student_outputs, teacher_outputs, batch, weights, terms) -> torch.Tensor:
+        """The task loss plus `terms.teacher_noise` x the squared error to the teacher's noise prediction."""
+        loss = self.loss(student_outputs, batch, weights)
+        if not self.uses_teacher(terms):
+            return loss
+        teacher = teacher_outputs.sample.detach()
+        return loss + terms.teacher_noise * torch.nn.functional.mse_loss(student_outputs.sample, teacher)
+
+    # Measurement ----------------------------------------------------------------------------------------------
+    def denoising_loss(self, model, dataset: WorldMapSet, count: int | None, batch_size: int = 32) -> float:
+        """The mean squared error of the predicted noise over the first `count` maps of `dataset` at every timestep
+        of `DENOISING_STEPS`, the noise seeded by map and timestep, conditioned on each map's knobs."""
+        count = len(dataset) if count is None else min(count, len(dataset))
+        generator = torch.Generator().manual_seed(1234)
+        losses = []
+        with torch.inference_mode():
+            for begin in range(0, count, batch_size):
+                maps = torch.from_numpy(np.stack([dataset[i]["maps"] for i in range(begin, min(count, begin + batch_size))]))
+                knobs = torch.from_numpy(dataset.knobs[begin : begin + len(maps)])
+                for step in DENOISING_STEPS:
+                    noise = torch.randn(maps.shape, generator=generator)
+                    timesteps = torch.full((len(maps),), step, dtype=torch.long)
+                    noisy = self.scheduler.add_noise(maps, noise, timesteps)
+                    predicted = model(noisy, timesteps, knobs=knobs).sample
+                    losses.append(float(((predicted - noise) ** 2).mean()) * len(maps))
+        return float(np.sum(losses) / (count * len(DENOISING_STEPS)))
+
+    def evaluate(self, model, dataset: WorldMapSet, full: bool = False) -> dict[str, float]:
+        """The held-out denoising loss (and score); with `full`, sampling: knob error, diversity, seconds per map
+        (see the module docstring)."""
+        model.eval()
+        loss = self.denoising_loss(model, dataset, None if full else DENOISING_MAPS)
+        metrics = {"denoising_loss": loss, "denoising_score": -loss}
+        if not full:
+            return metrics
+        requests = dataset.knobs[:SAMPLED_REQUESTS]
+        started = time.perf_counter()
+        worlds = sample_worlds(model, requests)
+        metrics["seconds_per_map_batched"] = (time.perf_counter() - started) / len(worlds)
+        metrics.update(knob_error(requests, worlds))
+        if model.config.num_inference_steps != REFERENCE_STEPS:
+            reference = knob_error(requests, sample_worlds(model, requests, steps=REFERENCE_STEPS))
+            metrics[f"knob_error_{REFERENCE_STEPS}_steps"] = reference["knob_error"]
+        metrics["sampled_requests"] = len(requests)
+        groups = sample_worlds(model, dataset.knobs[:DIVERSITY_REQUESTS], DIVERSITY_SAMPLES, seed=1)
+        grouped = [groups[i : i + DIVERSITY_SAMPLES] for i in range(0, len(groups), DIVERSITY_SAMPLES)]
+        metrics["diversity"] = fixed_knob_diversity(grouped)
+        timings = []
+        for index in range(3):
+            started = time.perf_counter()
+            sample_worlds(model, dataset.knobs[index : index + 1], seed=index)
+            timings.append(time.perf_counter() - started)
+        metrics["seconds_per_map"] = float(np.median(timings))
+        metrics["inference_steps"] = float(model.config.num_inference_steps)
+        return metrics
+
+    def gate_baselines(self, dataset: WorldMapSet) -> dict[str, dict[str, float]]:
+        """Predicting zero noise, measured on `dataset` as validation measures the model."""
+        zero = _ZeroNoise(self.config)
+        loss = self.denoising_loss(zero, dataset, DENOISING_MAPS)
+        return {"predict_zero_noise": {"denoising_loss": loss, "denoising_score": -loss}}
+
+    def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
+        keys = ("knob_error", "diversity", "denoising_loss")
+        return [("unconditional-image-generation", key, float(metrics[key])) for key in keys if key in metrics]
+
+    def outputs_finite(self, outputs) -> bool:
+        return bool(torch.isfinite(outputs.sample).all())
+
+    def outputs_difference(self, first, second) -> float:
+        return float((first.sample - second.sample).abs().max())
+
+    # Publishing ---------------------------------------------------------------------------------------------
+    def save_extras(self, folder: Path) -> None:
+        """The pipeline's sampler config (`scheduler/scheduler_config.json`), made from the training schedule."""
+        from diffusers import DPMSolverMultistepScheduler
+
+        DPMSolverMultistepScheduler(**self.config.scheduler_kwargs()).save_pretrained(Path(folder) / "scheduler")
+
+    def write_examples(self, model, dataset: WorldMapSet, path: Path, items: int = 3) -> str:
+        """Per test request (one row each): the generator's map for it, then `items` sampled maps, each as a top
+        view of its materials and a Mitsuba render (`WorldMap.to_scene()`)."""
+        from PIL import Image
+
+        from ...data.terrain.scene import render_world
+        from ...file_utils import atomic_path
+
+        palette = np.array([[40, 90, 160], [220, 200, 140], [110, 170, 70], [40, 100, 40], [90, 120, 90],
+                            [130, 125, 120], [240, 240, 245]], np.uint8)  # fmt: skip
+        size, rows = 96, []
+        samples = sample_worlds(model, dataset.knobs[:items], items, seed=2)
+        for request in range(items):
+            tiles = []
+            for world in [dataset.world(request), *samples[request * items : (request + 1) * items]]:
+                top = palette[world.material] * (0.6 + 0.4 * world.height[..., None])
+                top[world.props > 0] *= 0.55
+                top = np.asarray(Image.fromarray(top.astype(np.uint8)).resize((size, size), Image.NEAREST))
+                tiles.append(np.concatenate([top, render_world(world, size, 32, seed=request)], axis=0))
+            rows.append(np.concatenate(tiles, axis=1))
+        with atomic_path(path) as temporary:
+            Image.fromarray(np.concatenate(rows, axis=0)).save(temporary, format="PNG")
+        return (
+            "one row per test request: the generator's map, then maps sampled for its knobs; each as a top "
+            "view of its materials (water, sand, grass, forest, wetland, rock, snow; props darker) above its Mitsuba "
+            "render"
+        )
+
+    def card_fields(self) -> dict:
+        from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS
+
+        return {
+            "knobs": ", ".join(WORLD_KNOBS),
+            "num_knobs": len(WORLD_KNOBS),
+            "channels": ", ".join(WORLD_MAP_CHANNELS),
+            "map_size": self.config.map_size,
+            "inference_steps": self.config.num_inference_steps,
+            "guidance_scale": self.config.guidance_scale,
+        }
+
+
+class _ZeroNoise(torch.nn.Module):
+    """A denoiser that always predicts zero noise (the gate's baseline)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    def forward(self, sample, timestep, knobs=None):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(sample=torch.zeros_like(sample))

@@ -1,0 +1,137 @@
+"""WS3 world authoring: the shared model tests, and what is special to a knob-conditioned diffusers denoiser: the
+null condition, classifier-free guidance in the pipeline, the pipeline's loading from a folder and through the HF
+cache offline, and the student's teacher term."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DPMSolverMultistepScheduler
+
+from uruk_hf import UrukWorldMapPipeline, UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
+from uruk_hf.schema import WORLD_KNOBS, WORLD_MAP_CHANNELS
+
+from ..hub_cache import lay_out_hub_cache
+from .test_modeling_common import ModelTesterMixin
+
+
+class TestUrukWS3WorldAuthoring(ModelTesterMixin):
+    model_class = UrukWS3WorldAuthoring
+    config_class = UrukWS3WorldAuthoringConfig
+    roles = ("teacher", "student")
+
+    def random_inputs(self, config, batch=2, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        sample = torch.randn(batch, config.map_channels, 32, 32, generator=generator)
+        return sample, torch.tensor([3, 700])[:batch], torch.rand(batch, config.num_knobs, generator=generator)
+
+    def main_output(self, outputs) -> torch.Tensor:
+        return outputs.sample
+
+    def training_loss(self, model) -> torch.Tensor:
+        sample, timesteps, knobs = self.random_inputs(model.config)
+        return model(sample, timesteps, knobs=knobs).sample.square().mean()
+
+    def test_sizes_follow_the_schema(self):
+        config = UrukWS3WorldAuthoringConfig()
+        assert config.map_channels == len(WORLD_MAP_CHANNELS) == 9 and config.num_knobs == len(WORLD_KNOBS) == 16
+
+    def test_the_condition_matters_and_dropping_it_is_the_null_condition(self):
+        model = self.tiny_model(seed=1)
+        with torch.no_grad():
+            model.null_condition.normal_()
+        sample, timesteps, knobs = self.random_inputs(model.config)
+        with torch.no_grad():
+            conditioned = model(sample, timesteps, knobs=knobs).sample
+            other = model(sample, timesteps, knobs=1.0 - knobs).sample
+            dropped = model(sample, timesteps, knobs=knobs, drop_condition=torch.tensor([True, False])).sample
+            unconditional = model(sample, timesteps).sample
+        assert (conditioned - other).abs().max() > 1e-4
+        torch.testing.assert_close(dropped[0], unconditional[0])
+        torch.testing.assert_close(dropped[1], conditioned[1])
+
+    def test_bad_inputs_are_named(self):
+        model = self.tiny_model()
+        sample, timesteps, knobs = self.random_inputs(model.config)
+        with pytest.raises(ValueError, match=r"sample must be \(batch, 9, size, size\)"):
+            model(sample[:, :8], timesteps, knobs=knobs)
+        with pytest.raises(ValueError, match=r"knobs must be \(batch=2, 16\)"):
+            model(sample, timesteps, knobs=knobs[:, :5])
+        knobs[1, WORLD_KNOBS.index("roughness")] = float("nan")
+        with pytest.raises(ValueError, match="roughness"):
+            model(sample, timesteps, knobs=knobs)
+
+
+def _pipeline(seed=0):
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny")
+    torch.manual_seed(seed)
+    denoiser = UrukWS3WorldAuthoring(config).eval()
+    return UrukWorldMapPipeline(denoiser, DPMSolverMultistepScheduler(**config.scheduler_kwargs()))
+
+
+def test_pipeline_samples_seeded_maps_per_request_with_and_without_guidance():
+    pipeline = _pipeline()
+    knobs = np.random.default_rng(0).uniform(size=(2, len(WORLD_KNOBS)))
+    first = pipeline(knobs, 3, maps_per_request=2, generator=torch.Generator().manual_seed(5)).maps
+    again = pipeline(knobs, 3, maps_per_request=2, generator=torch.Generator().manual_seed(5)).maps
+    assert first.shape == (4, 9, 64, 64) and np.array_equal(first, again) and np.abs(first).max() <= 1
+    unguided = pipeline(knobs, 3, guidance_scale=1.0, maps_per_request=2, generator=torch.Generator().manual_seed(5))
+    assert not np.array_equal(unguided.maps, first)
+    with pytest.raises(ValueError, match=r"knobs must lie in \[0, 1\]"):
+        pipeline(knobs + 2.0, 2)
+
+
+def test_pipeline_loads_from_its_folder_and_from_the_hub_cache_offline(tmp_path):
+    pipeline = _pipeline(seed=3)
+    subfolder = "workstreams/ws3_world_authoring"
+    pipeline.save_pretrained(tmp_path / "repo" / subfolder)
+    assert (tmp_path / "repo" / subfolder / "scheduler" / "scheduler_config.json").is_file()
+    knobs = np.full((1, len(WORLD_KNOBS)), 0.5)
+    expected = pipeline(knobs, 2, generator=torch.Generator().manual_seed(1)).maps
+    local = UrukWorldMapPipeline.from_pretrained(tmp_path / "repo", subfolder=subfolder)
+    assert isinstance(local.scheduler, DPMSolverMultistepScheduler)
+    np.testing.assert_array_equal(local(knobs, 2, generator=torch.Generator().manual_seed(1)).maps, expected)
+
+    lay_out_hub_cache(tmp_path / "hf_home", "org/uruk", tmp_path / "repo")
+    script = textwrap.dedent(
+        f"""
+        import json, numpy as np, torch
+        import uruk_hf
+        from transformers import AutoModel
+        from uruk_hf import UrukWorldMapPipeline
+        pipeline = UrukWorldMapPipeline.from_pretrained("org/uruk", subfolder="{subfolder}")
+        maps = pipeline(np.full((1, 16), 0.5), 2, generator=torch.Generator().manual_seed(1)).maps
+        denoiser = AutoModel.from_pretrained("org/uruk", subfolder="{subfolder}")
+        print(json.dumps([maps.tolist(), type(denoiser).__name__]))
+        """
+    )
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
+    env.pop("HF_HUB_CACHE", None)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    maps, name = json.loads(result.stdout.strip().splitlines()[-1])
+    np.testing.assert_allclose(np.array(maps, np.float32), expected, rtol=0, atol=1e-6)
+    assert name == "UrukWS3WorldAuthoring"
+
+
+def test_the_student_loss_adds_the_teacher_noise_term():
+    from uruk_hf.training.tasks.world_authoring import NoiseDistillationWeights, WorldAuthoringTask
+
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny")
+    task = WorldAuthoringTask(config)
+    torch.manual_seed(0)
+    student = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny", role="student"))
+    teacher = UrukWS3WorldAuthoring(config).eval()
+    maps = torch.rand(2, 9, 64, 64) * 2 - 1
+    batch = task.collate([{"maps": m.numpy(), "knobs": np.full(16, 0.3, np.float32)} for m in maps])
+    outputs = task.forward(student, batch)
+    teacher_outputs = task.teacher_outputs(teacher, batch)
+    plain = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(0.0))
+    taught = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(1.0))
+    expected = torch.nn.functional.mse_loss(outputs.sample, teacher_outputs.sample)
+    torch.testing.assert_close(taught - plain, expected)

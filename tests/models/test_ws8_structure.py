@@ -1,0 +1,107 @@
+"""WS8 structure generator: the shared model tests, and what is special to a GPT-2 over block-structure tokens:
+field-constrained `generate()` with the KV cache, completion of a prefix, packed training batches."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from uruk_hf import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
+from uruk_hf.data.grammar.structures import Block, Structure
+from uruk_hf.schema import BLOCK_FIELDS
+
+from .test_modeling_common import ModelTesterMixin
+
+
+class TestUrukWS8StructureGenerator(ModelTesterMixin):
+    model_class = UrukWS8StructureGenerator
+    config_class = UrukWS8StructureGeneratorConfig
+    roles = (None,)
+
+    def random_inputs(self, config, batch=2, seed=0):
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randint(3, config.vocab_size, (batch, 23), generator=generator)
+
+    def main_output(self, outputs) -> torch.Tensor:
+        return outputs.logits
+
+    def training_loss(self, model) -> torch.Tensor:
+        inputs = self.random_inputs(model.config)
+        return model(input_ids=inputs, labels=inputs).loss
+
+    def test_auto_model_for_causal_lm(self, tmp_path):
+        self.tiny_model().save_pretrained(tmp_path)
+        assert type(AutoModelForCausalLM.from_pretrained(tmp_path)) is UrukWS8StructureGenerator
+
+    def test_generate_keeps_every_token_in_its_field(self):
+        model = self.tiny_model(seed=1)
+        layout = model.config.token_layout()
+        prompt = torch.tensor([[layout.bos, layout.field_range("class")[index]] for index in range(6)])
+        torch.manual_seed(0)
+        tokens = model.generate(prompt, do_sample=True, top_k=0, max_new_tokens=40)
+        for row in tokens.tolist():
+            for position, token in enumerate(row[2:], start=2):
+                if token in (layout.eos, layout.pad):
+                    assert layout.position_field(position) == "type" or token == layout.pad
+                    break
+                assert token in layout.field_range(layout.position_field(position)), (position, token)
+            Structure.from_tokens(row)  # decodes without error
+        unconstrained = model.generate(prompt, do_sample=True, top_k=0, max_new_tokens=40, constrain_fields=False)
+        with pytest.raises(ValueError, match="is not a"):
+            for row in unconstrained.tolist():
+                Structure.from_tokens(row)
+
+    def test_full_length_generation_ends_with_eos(self):
+        model = self.tiny_model(seed=2)
+        layout = model.config.token_layout()
+        prompt = torch.tensor([[layout.bos, layout.field_range("class")[0]]])
+        tokens = model.generate(prompt, do_sample=True, top_k=0, min_length=layout.max_length - 1)
+        assert tokens.shape[1] == layout.max_length and tokens[0, -1] == layout.eos
+        assert len(Structure.from_tokens(tokens[0]).blocks) == layout.max_blocks
+
+    def test_cache_gives_the_same_logits_as_the_whole_sequence(self):
+        model = self.tiny_model(seed=3)
+        tokens = torch.tensor([Structure("wall", [Block(0, 1, 0, 2, 5, 2, 1), Block(1, 6, 0, 2, 4, 2, 1)]).to_tokens()])
+        with torch.no_grad():
+            whole = model(tokens).logits
+            first = model(tokens[:, :9], use_cache=True)
+            rest = model(tokens[:, 9:], past_key_values=first.past_key_values).logits
+        torch.testing.assert_close(rest, whole[:, 9:], rtol=1e-5, atol=1e-5)
+
+    def test_a_prefix_is_completed_in_place(self):
+        model = self.tiny_model(seed=4)
+        partial = Structure("bridge", [Block(0, 4, 0, 10, 2, 5, 3)])
+        prompt = torch.tensor([partial.to_tokens(end=False)])
+        tokens = model.generate(prompt, do_sample=True, top_k=0, max_new_tokens=2 * len(BLOCK_FIELDS))
+        completed = Structure.from_tokens(tokens[0])
+        assert completed.class_name == "bridge" and completed.blocks[0] == partial.blocks[0]
+
+    def test_config_refuses_a_vocabulary_that_does_not_match_its_layout(self):
+        with pytest.raises(ValueError, match="does not match the token layout"):
+            UrukWS8StructureGeneratorConfig(vocab_size=100)
+        with pytest.raises(ValueError, match="below the longest sequence"):
+            UrukWS8StructureGeneratorConfig(n_positions=100)
+
+
+def test_packed_batches_give_each_sequence_its_own_loss():
+    from uruk_hf.training.tasks.structure_generation import StructureGenerationTask
+
+    config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    torch.manual_seed(0)
+    model = UrukWS8StructureGenerator(config).eval()
+    task = StructureGenerationTask(config)
+    structures = [
+        Structure("tower", [Block(0, 3, 0, 3, 4, 5, 4), Block(0, 3, 5, 3, 4, 5, 4)]),
+        Structure("wall", [Block(1, 0, 0, 0, 12, 3, 1)]),
+        Structure("arch", [Block(0, 0, 0, 0, 1, 4, 2), Block(0, 3, 0, 0, 1, 4, 2), Block(2, 0, 4, 0, 4, 1, 2)]),
+    ]
+    items = [{"input_ids": torch.tensor(s.to_tokens()).numpy()} for s in structures]
+    batch = task.collate(items)
+    assert batch["input_ids"].shape[0] == 1  # all three fit in one row
+    with torch.no_grad():
+        packed = model(**batch).loss
+        losses, counts = [], []
+        for item in items:
+            ids = torch.from_numpy(item["input_ids"])[None]
+            losses.append(model(input_ids=ids, labels=ids).loss * (ids.shape[1] - 1))
+            counts.append(ids.shape[1] - 1)
+    torch.testing.assert_close(packed, sum(losses) / sum(counts), rtol=1e-5, atol=1e-6)
