@@ -67,14 +67,14 @@ __all__ = [
     "UrukV2OptimizedConfig",
     "UrukV2Ultra",
     "UrukV2UltraConfig",
+    "UrukWS3WorldAuthoring",
+    "UrukWS3WorldAuthoringConfig",
     "UrukWS4Remapper",
     "UrukWS4RemapperConfig",
     "UrukWS5CinematicConfig",
     "UrukWS5CinematicRenderer",
     "UrukWS6RuntimeConfig",
     "UrukWS6RuntimeRenderer",
-    "UrukWS3WorldAuthoring",
-    "UrukWS3WorldAuthoringConfig",
     "UrukWS8StructureGenerator",
     "UrukWS8StructureGeneratorConfig",
     "UrukWorldMapPipeline",
@@ -94,11 +94,11 @@ if TYPE_CHECKING:
     from .models.npc_director.modeling_ort_npc_director import UrukORTNPCDirector
     from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
     from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
+    from .models.ws3_world_authoring import UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
     from .models.ws4_remapper import UrukWS4Remapper, UrukWS4RemapperConfig
     from .models.ws4_remapper.modeling_ort_ws4_remapper import UrukORTWS4Remapper
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
-    from .models.ws3_world_authoring import UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
     from .models.ws8_structure import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
     from .pipelines import UrukWorldMapPipeline
     from .presets import PRESET_NAMES

@@ -35,14 +35,16 @@ def test_knobs_move_what_they_name():
     base = sample_knobs(rng)
     low, high = base.copy(), base.copy()
     low[_knob("tilt_x")], high[_knob("tilt_x")] = 0.2, 0.8
-    assert measure_knobs(generate_world(high, np.random.default_rng(2)))[_knob("tilt_x")] > measure_knobs(
-        generate_world(low, np.random.default_rng(2))
-    )[_knob("tilt_x")] + 0.3
+    assert (
+        measure_knobs(generate_world(high, np.random.default_rng(2)))[_knob("tilt_x")]
+        > measure_knobs(generate_world(low, np.random.default_rng(2)))[_knob("tilt_x")] + 0.3
+    )
     sparse, dense = base.copy(), base.copy()
     sparse[_knob("prop_density")], dense[_knob("prop_density")] = 0.05, 0.8
-    assert generate_world(dense, np.random.default_rng(3)).props.sum() > 4 * generate_world(
-        sparse, np.random.default_rng(3)
-    ).props.sum()
+    assert (
+        generate_world(dense, np.random.default_rng(3)).props.sum()
+        > 4 * generate_world(sparse, np.random.default_rng(3)).props.sum()
+    )
 
 
 def test_channels_round_trip_and_bad_channels_are_refused():
@@ -71,7 +73,10 @@ def test_dataset_is_deterministic_with_card_and_baselines(tmp_path):
     generate_dataset(WORLD_MAPS, second, "tiny", seed=0, progress=False)
     a, b = load_split(first, "train"), load_split(second, "train")
     assert np.array_equal(a["height"], b["height"]) and np.array_equal(a["knobs"], b["knobs"])
-    worlds = [WorldMap(h, m.astype(np.int64), p.astype(np.float32)) for h, m, p in zip(a["height"], a["material"], a["props"])]
+    worlds = [
+        WorldMap(h, m.astype(np.int64), p.astype(np.float32))
+        for h, m, p in zip(a["height"], a["material"], a["props"])
+    ]
     assert knob_error(a["knobs"], worlds)["knob_error"] < 1e-6  # stored knobs are measured from the stored map
     baselines = json.loads((first / "baselines.json").read_text())["baselines"]
     assert baselines["procedural_generator"]["knob_error"] < baselines["nearest_neighbour"]["knob_error"]

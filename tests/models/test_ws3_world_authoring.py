@@ -71,7 +71,7 @@ def _pipeline(seed=0):
     config = UrukWS3WorldAuthoringConfig.from_preset("tiny")
     torch.manual_seed(seed)
     denoiser = UrukWS3WorldAuthoring(config).eval()
-    return UrukWorldMapPipeline(denoiser, DPMSolverMultistepScheduler(**config.scheduler_kwargs()))
+    return UrukWorldMapPipeline(denoiser, DPMSolverMultistepScheduler(**config.sampler_kwargs()))
 
 
 def test_pipeline_samples_seeded_maps_per_request_with_and_without_guidance():
@@ -133,5 +133,8 @@ def test_the_student_loss_adds_the_teacher_noise_term():
     teacher_outputs = task.teacher_outputs(teacher, batch)
     plain = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(0.0))
     taught = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(1.0))
-    expected = torch.nn.functional.mse_loss(outputs.sample, teacher_outputs.sample)
-    torch.testing.assert_close(taught - plain, expected)
+    implied_student, implied_teacher = (task.implied_noise(o.sample, batch) for o in (outputs, teacher_outputs))
+    torch.testing.assert_close(taught - plain, torch.nn.functional.mse_loss(implied_student, implied_teacher))
+    # A velocity equal to the true one implies exactly the true noise.
+    true_velocity = task.target(batch["maps"], batch["noise"], batch["timesteps"])
+    torch.testing.assert_close(task.implied_noise(true_velocity, batch), batch["noise"], rtol=1e-4, atol=1e-4)

@@ -60,7 +60,9 @@ class TestUrukWS8StructureGenerator(ModelTesterMixin):
 
     def test_cache_gives_the_same_logits_as_the_whole_sequence(self):
         model = self.tiny_model(seed=3)
-        tokens = torch.tensor([Structure("wall", [Block(0, 1, 0, 2, 5, 2, 1), Block(1, 6, 0, 2, 4, 2, 1)]).to_tokens()])
+        tokens = torch.tensor(
+            [Structure("wall", [Block(0, 1, 0, 2, 5, 2, 1), Block(1, 6, 0, 2, 4, 2, 1)]).to_tokens()]
+        )
         with torch.no_grad():
             whole = model(tokens).logits
             first = model(tokens[:, :9], use_cache=True)

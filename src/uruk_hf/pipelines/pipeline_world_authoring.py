@@ -66,7 +66,9 @@ class UrukWorldMapPipeline(DiffusionPipeline):
         `local_files_only`, ...)."""
         from ..models.ws3_world_authoring import UrukWS3WorldAuthoring
 
-        denoiser = UrukWS3WorldAuthoring.from_pretrained(pretrained_model_name_or_path, subfolder=subfolder or "", **kwargs)
+        denoiser = UrukWS3WorldAuthoring.from_pretrained(
+            pretrained_model_name_or_path, subfolder=subfolder or "", **kwargs
+        )
         scheduler_folder = "/".join(part for part in (subfolder, "scheduler") if part)
         scheduler = DPMSolverMultistepScheduler.from_pretrained(
             pretrained_model_name_or_path, subfolder=scheduler_folder, **kwargs

@@ -72,7 +72,7 @@ class BigramModel:
             field = layout.position_field(len(tokens))
             allowed = list(layout.field_range(field))
             if field == "type":
-                allowed = [layout.eos] if len(tokens) >= layout.max_length - 1 else allowed + [layout.eos]
+                allowed = [layout.eos] if len(tokens) >= layout.max_length - 1 else [*allowed, layout.eos]
             logits = self.log_probabilities[tokens[-1], allowed]
             probabilities = np.exp(logits - logits.max())
             token = allowed[rng.choice(len(allowed), p=probabilities / probabilities.sum())]

@@ -6,6 +6,8 @@ along x, and `build_structure` then turns it about the vertical axis (x and z sw
 it and moves it to a random place on the grid.
 """
 
+import itertools
+
 import numpy as np
 
 from ...schema import BLOCK_TYPES, STRUCTURE_CLASSES
@@ -136,12 +138,12 @@ def _bridge(rng: np.random.Generator) -> list[Block]:
     blocks = [Block(main, start, 0, 0, pier, height, width) for start in starts]
     # Deck segments end over piers; a segment may span several piers.
     cuts = [0] + [start + pier // 2 for start in starts[1:-1] if rng.uniform() < 0.6] + [length]
-    for begin, end in zip(cuts[:-1], cuts[1:]):
+    for begin, end in itertools.pairwise(cuts):
         blocks.append(Block(deck_type, begin, height, 0, end - begin, 1, width))
     if width >= 3 and rng.uniform() < 0.6:  # railings on both edges
         rail = _pick(rng, _TRIM_TYPES)
         for z in (0, width - 1):
-            for begin, end in zip(cuts[:-1], cuts[1:]):
+            for begin, end in itertools.pairwise(cuts):
                 blocks.append(Block(rail, begin, height + 1, z, end - begin, 1, 1))
     return blocks
 

@@ -126,13 +126,18 @@ def knob_error(requests: np.ndarray, worlds: list[WorldMap]) -> dict[str, float]
 def map_difference(first: WorldMap, second: WorldMap) -> float:
     """How different two maps are: the share of cells whose material differs, plus the mean absolute height
     difference, halved (0: identical)."""
-    return 0.5 * (float((first.material != second.material).mean()) + float(np.abs(first.height - second.height).mean()))
+    return 0.5 * (
+        float((first.material != second.material).mean()) + float(np.abs(first.height - second.height).mean())
+    )
 
 
 def fixed_knob_diversity(samples: list[list[WorldMap]]) -> float:
     """The mean `map_difference` over every pair of maps made for the same request (`samples[request]`)."""
     differences = [
-        map_difference(group[i], group[j]) for group in samples for i in range(len(group)) for j in range(i + 1, len(group))
+        map_difference(group[i], group[j])
+        for group in samples
+        for i in range(len(group))
+        for j in range(i + 1, len(group))
     ]
     return float(np.mean(differences)) if differences else 0.0
 
@@ -152,7 +157,10 @@ def world_baselines(folder: str | Path, preset: WorldPreset, seed: int = 0) -> d
     mean_channels = np.mean([world.to_channels() for world in train], axis=0)
     mean_map = WorldMap.from_channels(mean_channels)
     baselines = {
-        "procedural_generator": {**knob_error(requests, generated), "diversity": fixed_knob_diversity(generator_groups)},
+        "procedural_generator": {
+            **knob_error(requests, generated),
+            "diversity": fixed_knob_diversity(generator_groups),
+        },
         "nearest_neighbour": {**knob_error(requests, [train[index] for index in nearest]), "diversity": 0.0},
         "mean_map": {**knob_error(requests, [mean_map] * len(requests)), "diversity": 0.0},
     }

@@ -125,7 +125,7 @@ def generate_world(knobs: np.ndarray, rng: np.random.Generator, size: int = 64) 
 
     order = np.argsort(height, axis=None, kind="stable")
     water = np.zeros(size * size, bool)
-    water[order[: int(round(k["water_fraction"] * size * size))]] = True
+    water[order[: round(k["water_fraction"] * size * size)]] = True
     water = water.reshape(size, size)
     land = ~water
     if land.any():
@@ -151,7 +151,7 @@ def generate_world(knobs: np.ndarray, rng: np.random.Generator, size: int = 64) 
         start += counts[name]
 
     props = np.zeros((size, size), np.float32)
-    target = int(round(k["prop_density"] * KNOB_SCALES["prop_density"] * len(land_cells)))
+    target = round(k["prop_density"] * KNOB_SCALES["prop_density"] * len(land_cells))
     if target:
         preference = np.array([_PROP_PREFERENCE.get(name, 0.0) for name in WORLD_MATERIALS])[material.reshape(-1)]
         keys = -np.log(rng.uniform(1e-12, 1.0, size * size)) / np.maximum(preference, 1e-6)

@@ -43,7 +43,7 @@ def _cell_mesh(points: np.ndarray, cells: np.ndarray, size: int) -> tuple:
     )  # fmt: skip
     vertices = points[corners].reshape(-1, 3)
     base = np.arange(len(cells))[:, None] * 4
-    faces = np.concatenate([base + [0, 3, 2], base + [0, 2, 1]]).astype(np.uint32)
+    faces = np.concatenate([[*base, 0, 3, 2], [*base, 0, 2, 1]]).astype(np.uint32)
     uvs = vertices[:, [0, 2]] / max(float(np.ptp(points[:, 0])), 1e-6)
     quads = vertices.reshape(-1, 4, 3)
     normal = np.cross(quads[:, 3] - quads[:, 0], quads[:, 1] - quads[:, 0])
@@ -94,10 +94,8 @@ def world_scene(world: WorldMap, seed: int = 0, cell_size: float = 0.5, relief: 
         material = leaves if sides == 6 else stone
         objects.append(SceneObject(f"prop_{number:03d}", "prop", np.eye(4), object_id, material, mesh))
         object_id += 1
-    objects.append(
-        SceneObject("ground", "rectangle", translation([0, -0.01, 0]) @ rotation_x(-np.pi / 2) @ scale([3 * half, 3 * half, 1]),
-                    object_id, _material("rock", rng))
-    )  # fmt: skip
+    ground = translation([0, -0.01, 0]) @ rotation_x(-np.pi / 2) @ scale([3 * half, 3 * half, 1])
+    objects.append(SceneObject("ground", "rectangle", ground, object_id, _material("rock", rng)))
     distance = 2.2 * half
     angle = rng.uniform(0, 2 * np.pi)
     origin = np.array([distance * np.cos(angle), 0.55 * relief + 1.2 * half, distance * np.sin(angle)])

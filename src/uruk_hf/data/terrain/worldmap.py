@@ -50,8 +50,14 @@ class WorldMap:
             ValueError: not `(len(WORLD_MAP_CHANNELS), size, size)`, or NaN/Inf values.
         """
         channels = np.asarray(channels, np.float32)
-        if channels.ndim != 3 or channels.shape[0] != len(WORLD_MAP_CHANNELS) or channels.shape[1] != channels.shape[2]:
-            raise ValueError(f"World map channels must be ({len(WORLD_MAP_CHANNELS)}, size, size), got {channels.shape}.")
+        if (
+            channels.ndim != 3
+            or channels.shape[0] != len(WORLD_MAP_CHANNELS)
+            or channels.shape[1] != channels.shape[2]
+        ):
+            raise ValueError(
+                f"World map channels must be ({len(WORLD_MAP_CHANNELS)}, size, size), got {channels.shape}."
+            )
         if not np.isfinite(channels).all():
             raise ValueError("World map channels hold NaN/Inf values.")
         values = (channels + 1.0) / 2.0

@@ -16,14 +16,18 @@ WS3_PRESETS = {
     "quick": {
         "teacher": {"block_out_channels": [16, 32, 48, 64], "layers_per_block": 1, "norm_num_groups": 8},
         "student": {
-            "block_out_channels": [16, 24, 32, 32], "layers_per_block": 1, "norm_num_groups": 8,
+            "block_out_channels": [16, 24, 32, 32],
+            "layers_per_block": 1,
+            "norm_num_groups": 8,
             "num_inference_steps": 10,
         },
     },
     "full": {
         "teacher": {"block_out_channels": [48, 96, 128, 160], "layers_per_block": 2, "norm_num_groups": 16},
         "student": {
-            "block_out_channels": [32, 48, 80, 96], "layers_per_block": 2, "norm_num_groups": 16,
+            "block_out_channels": [32, 48, 80, 96],
+            "layers_per_block": 2,
+            "norm_num_groups": 16,
             "num_inference_steps": 10,
         },
     },
@@ -33,9 +37,9 @@ samples in 10 steps by default (its few-step sampler; evaluations also report it
 
 
 class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
-    r"""Configuration of [`UrukWS3WorldAuthoring`]: a denoiser of world maps (`WORLD_MAP_CHANNELS`) conditioned on
-    the knob vector (`WORLD_KNOBS`), built from diffusers' `UNet2DModel`, with the noise schedule it is trained
-    under and the sampler settings of its pipeline.
+    r"""Configuration of [`UrukWS3WorldAuthoring`]: a v-prediction denoiser of world maps (`WORLD_MAP_CHANNELS`)
+    conditioned on the knob vector (`WORLD_KNOBS`), built from diffusers' `UNet2DModel`, with the noise schedule it
+    is trained under and the sampler settings of its pipeline.
 
     Args:
         map_size (`int`, *optional*, defaults to 64):
@@ -44,6 +48,10 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             Channels of a map (`len(WORLD_MAP_CHANNELS)`).
         num_knobs (`int`, *optional*, defaults to 16):
             Knobs of the condition (`len(WORLD_KNOBS)`).
+        patch_size (`int`, *optional*, defaults to 2):
+            Side of the cell patches the U-Net works on: each `patch_size x patch_size` patch of a map becomes one
+            position with `map_channels * patch_size**2` channels (pixel unshuffle; shuffled back at the output),
+            which divides the U-Net's work by `patch_size**2`.
         block_out_channels (`list[int]`, *optional*, defaults to the full preset's widths of `role`):
             Widths of the U-Net's levels (each level halves the resolution); the lowest level has self-attention.
         layers_per_block (`int`, *optional*, defaults to 2):
@@ -66,7 +74,14 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
     """
 
     model_type = "uruk_ws3_world_authoring"
-    required_fields = ("map_size", "map_channels", "num_knobs", "block_out_channels", "layers_per_block", "norm_num_groups")
+    required_fields = (
+        "map_size",
+        "map_channels",
+        "num_knobs",
+        "block_out_channels",
+        "layers_per_block",
+        "norm_num_groups",
+    )
     presets = WS3_PRESETS
     default_role = "teacher"
 
@@ -75,6 +90,7 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         map_size: int = 64,
         map_channels: int = len(WORLD_MAP_CHANNELS),
         num_knobs: int = len(WORLD_KNOBS),
+        patch_size: int = 2,
         block_out_channels: list[int] | None = None,
         layers_per_block: int = 2,
         norm_num_groups: int = 16,
@@ -87,6 +103,7 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         **kwargs,
     ):
         self.map_size, self.map_channels, self.num_knobs = map_size, map_channels, num_knobs
+        self.patch_size = patch_size
         self.block_out_channels = list(block_out_channels or WS3_PRESETS["full"][role]["block_out_channels"])
         self.layers_per_block, self.norm_num_groups = layers_per_block, norm_num_groups
         self.condition_dropout, self.num_train_timesteps, self.beta_schedule = (
@@ -97,9 +114,19 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         self.num_inference_steps, self.guidance_scale, self.role = num_inference_steps, guidance_scale, role
         super().__init__(**kwargs)
         if any(width % norm_num_groups for width in self.block_out_channels):
-            raise ValueError(f"norm_num_groups {norm_num_groups} must divide every width of {self.block_out_channels}.")
-        if map_size % 2 ** (len(self.block_out_channels) - 1):
-            raise ValueError(f"map_size {map_size} must halve {len(self.block_out_channels) - 1} times.")
+            raise ValueError(
+                f"norm_num_groups {norm_num_groups} must divide every width of {self.block_out_channels}."
+            )
+        if map_size % (patch_size * 2 ** (len(self.block_out_channels) - 1)):
+            raise ValueError(
+                f"map_size {map_size} must divide into patches of {patch_size} and then halve "
+                f"{len(self.block_out_channels) - 1} times."
+            )
+
+    @property
+    def map_stride(self) -> int:
+        """What a map's side must be a multiple of: the patch, halved at every level below the first."""
+        return self.patch_size * 2 ** (len(self.block_out_channels) - 1)
 
     @property
     def condition_size(self) -> int:
@@ -111,9 +138,9 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         the knob embedding added to the time embedding (`class_embed_type="identity"`)."""
         levels = len(self.block_out_channels)
         return {
-            "sample_size": self.map_size,
-            "in_channels": self.map_channels,
-            "out_channels": self.map_channels,
+            "sample_size": self.map_size // self.patch_size,
+            "in_channels": self.map_channels * self.patch_size**2,
+            "out_channels": self.map_channels * self.patch_size**2,
             "block_out_channels": tuple(self.block_out_channels),
             "layers_per_block": self.layers_per_block,
             "down_block_types": ("DownBlock2D",) * (levels - 1) + ("AttnDownBlock2D",),
@@ -123,11 +150,16 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             "class_embed_type": "identity",
         }
 
+    def sampler_kwargs(self) -> dict:
+        """The arguments of the pipeline's `DPMSolverMultistepScheduler`: the training schedule, DPM-Solver++ with
+        dynamic thresholding of its clean-map estimates to the maps' range [-1, 1] (what diffusers recommends for
+        pixel-space models)."""
+        return {**self.scheduler_kwargs(), "thresholding": True, "sample_max_value": 1.0}
+
     def scheduler_kwargs(self) -> dict:
-        """The arguments of the training `DDPMScheduler` (the pipeline's `DPMSolverMultistepScheduler` is made from
-        the same)."""
+        """The arguments of the training `DDPMScheduler`."""
         return {
             "num_train_timesteps": self.num_train_timesteps,
             "beta_schedule": self.beta_schedule,
-            "prediction_type": "epsilon",
+            "prediction_type": "v_prediction",
         }

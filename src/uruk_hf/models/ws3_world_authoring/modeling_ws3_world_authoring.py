@@ -19,7 +19,8 @@ class UrukWS3WorldAuthoringOutput(ModelOutput):
 
     Args:
         sample (`torch.FloatTensor` of shape `(batch_size, map_channels, map_size, map_size)`):
-            The predicted noise of the noisy maps (epsilon prediction).
+            The prediction for the noisy maps: the velocity `v = sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) *
+            map` of diffusers' `v_prediction` (the noise and the clean map both follow from it and the noisy map).
     """
 
     sample: torch.FloatTensor | None = None
@@ -100,20 +101,23 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
                 condition = torch.where(drop_condition[:, None].to(condition.device), null, condition)
         if not torch.is_tensor(timestep) or timestep.ndim == 0:
             timestep = torch.full((batch,), int(timestep), device=sample.device, dtype=torch.long)
-        noise = self.unet(sample, timestep, class_labels=condition).sample
+        patch = self.config.patch_size
+        patches = torch.nn.functional.pixel_unshuffle(sample, patch) if patch > 1 else sample
+        prediction = self.unet(patches, timestep, class_labels=condition).sample
+        prediction = torch.nn.functional.pixel_shuffle(prediction, patch) if patch > 1 else prediction
         if not return_dict:
-            return (noise,)
-        return UrukWS3WorldAuthoringOutput(sample=noise)
+            return (prediction,)
+        return UrukWS3WorldAuthoringOutput(sample=prediction)
 
     def _check_input(self, sample: torch.Tensor, knobs: torch.Tensor | None) -> None:
         config = self.config
         if not isinstance(sample, torch.Tensor) or sample.ndim != 4 or sample.shape[1] != config.map_channels:
             shape = tuple(sample.shape) if isinstance(sample, torch.Tensor) else type(sample).__name__
             raise ValueError(f"sample must be (batch, {config.map_channels}, size, size), got {shape}.")
-        if sample.shape[-1] % 2 ** (len(config.block_out_channels) - 1) or sample.shape[-2] != sample.shape[-1]:
+        if sample.shape[-1] % config.map_stride or sample.shape[-2] != sample.shape[-1]:
             raise ValueError(
-                f"sample maps must be square with a side divisible by {2 ** (len(config.block_out_channels) - 1)}, "
-                f"got {tuple(sample.shape[-2:])}."
+                f"sample maps must be square with a side divisible by {config.map_stride}, got "
+                f"{tuple(sample.shape[-2:])}."
             )
         if knobs is not None and (knobs.ndim != 2 or tuple(knobs.shape) != (sample.shape[0], config.num_knobs)):
             raise ValueError(f"knobs must be (batch={sample.shape[0]}, {config.num_knobs}), got {tuple(knobs.shape)}.")

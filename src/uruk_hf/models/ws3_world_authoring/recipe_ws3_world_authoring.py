@@ -1,6 +1,6 @@
 """The WS3 world-authoring family: its registry entry and its lifecycle (DESIGN §4).
 
-Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, epsilon prediction,
+Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, v-prediction,
 condition dropout), gated on the held-out denoising loss; then Distillation of the 3.36M student through
 `UrukDistillationTrainer`, the teacher's noise prediction as its teacher term.
 """
@@ -18,7 +18,7 @@ __all__ = ["FAMILY", "WS3_CURRICULUM", "train_ws3"]
 WS3_CURRICULUM = [("distillation", None, NoiseDistillationWeights(teacher_noise=1.0))]
 """The student's single stage: the true noise and the teacher's noise prediction."""
 
-_TIME_BUDGETS = {"quick": (90.0, 60.0)}
+_TIME_BUDGETS = {"quick": (150.0, 50.0)}
 """Production and distillation seconds at the quick preset."""
 
 _STAGE = {"batch_size": 32, "eval_every": 100, "warmup_steps": 30, "patience": 4}
@@ -58,7 +58,9 @@ FAMILY = Family(
             ),
             legacy_files=("workstreams/ws3_world_authoring/ws3_best.pt",),
             curve=("ws3/production",),
-            seed_claims=(("WS3: procedural world generation from embeddings", None, "knob adherence on held-out knobs"),),
+            seed_claims=(
+                ("WS3: procedural world generation from embeddings", None, "knob adherence on held-out knobs"),
+            ),
         ),
         ModelEntry(
             key="ws3_student",
@@ -82,8 +84,8 @@ FAMILY = Family(
             "It learns the library's procedural terrain generator: the generator makes a map in milliseconds and "
             "is the reference for what a map of given knobs looks like; the model adds a learned distribution "
             "that meets every knob at once from one interface (the generator hits some knobs only approximately).",
-            "Knobs outside the ranges the generator was sampled in (for example more than 60% water) were never "
-            "seen in training.",
+            "Knob values outside the ranges the training maps were drawn from (`sample_knobs`) were never seen in "
+            "training.",
         ]
         for key in ("ws3_world_authoring", "ws3_student")
     },

@@ -219,7 +219,7 @@ class StructureGenerationTask(Task):
         size, rows = 128, []
         for class_index, name in enumerate(layout.classes):
             reference = next(structure for structure in grammar if structure.class_name == name)
-            drawn = [reference] + [s for s in samples if s.class_name == name][:items]
+            drawn = [reference, *[s for s in samples if s.class_name == name][:items]]
             tiles = []
             for column, structure in enumerate(drawn):
                 tile = (

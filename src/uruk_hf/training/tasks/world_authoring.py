@@ -1,9 +1,11 @@
-"""The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (DDPM, epsilon
-prediction), with condition dropout for classifier-free guidance.
+"""The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (diffusers'
+`DDPMScheduler` noise, v-prediction), with condition dropout for classifier-free guidance.
 
 Each batch draws its noise, timesteps and dropped conditions in `collate`, so a student and its frozen teacher see
-the same noisy maps; the teacher term of a student is the squared error to the teacher's noise prediction.
-Validation measures the held-out denoising loss on a fixed grid of timesteps and seeded noise (`DENOISING_STEPS`).
+the same noisy maps; the teacher term of a student is the squared error to the teacher's noise prediction (the
+noise each one's velocity implies for the noisy map). Validation measures the held-out denoising loss (the training
+objective: the squared error of the predicted velocity) on a fixed grid of timesteps and seeded noise
+(`DENOISING_STEPS`).
 `evaluate(full=True)` adds sampling through `UrukWorldMapPipeline` (DPM-Solver++, the config's steps and guidance):
 the knob error of a map sampled for each of the first `SAMPLED_REQUESTS` test requests (also at
 `REFERENCE_STEPS` steps when the model's default differs), the diversity of `DIVERSITY_SAMPLES` maps for each of the
@@ -87,7 +89,7 @@ def sample_worlds(model, knobs: np.ndarray, maps_per_request: int = 1, batch_siz
 
     from ...pipelines import UrukWorldMapPipeline
 
-    scheduler = DPMSolverMultistepScheduler(**model.config.scheduler_kwargs())
+    scheduler = DPMSolverMultistepScheduler(**model.config.sampler_kwargs())
     pipeline = UrukWorldMapPipeline(denoiser=model.eval(), scheduler=scheduler)
     pipeline.set_progress_bar_config(disable=True)
     generator = torch.Generator().manual_seed(seed)
@@ -101,11 +103,10 @@ def sample_worlds(model, knobs: np.ndarray, maps_per_request: int = 1, batch_siz
 
 class WorldAuthoringTask(Task):
     """The WS3 task (see the module docstring). Gates compare the held-out denoising score (minus the loss) with
-    predicting no noise at all (a loss of the noise's own variance); `gate_margin_scale` turns the preset's margin
-    into loss units."""
+    predicting zero everywhere; `gate_margin_scale` turns the preset's margin into loss units."""
 
     gate_metric = "denoising_score"
-    gate_baseline = "predict_zero_noise"
+    gate_baseline = "predict_zero"
     gate_margin_scale = 0.05
     loss_weights_class = None
     report_columns = (
@@ -146,37 +147,54 @@ class WorldAuthoringTask(Task):
         noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
         return model(noisy, batch["timesteps"], knobs=batch["knobs"], drop_condition=batch["drop_condition"])
 
+    def target(self, maps: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+        """What the model predicts: the velocity of diffusers' `v_prediction`."""
+        return self.scheduler.get_velocity(maps, noise, timesteps)
+
+    def implied_noise(self, velocity: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The noise a velocity prediction implies for the batch's noisy maps:
+        `sqrt(alpha_bar) * v + sqrt(1 - alpha_bar) * noisy`."""
+        alpha_bar = self.scheduler.alphas_cumprod.to(velocity.device)[batch["timesteps"]].view(-1, 1, 1, 1)
+        noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
+        return alpha_bar.sqrt() * velocity + (1 - alpha_bar).sqrt() * noisy
+
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(outputs.sample, batch["noise"])
+        target = self.target(batch["maps"], batch["noise"], batch["timesteps"])
+        return torch.nn.functional.mse_loss(outputs.sample, target)
 
     def uses_teacher(self, terms) -> bool:
         return bool(terms is not None and terms.teacher_noise)
 
     def distillation_loss(self, student_outputs, teacher_outputs, batch, weights, terms) -> torch.Tensor:
-        """The task loss plus `terms.teacher_noise` x the squared error to the teacher's noise prediction."""
+        """The task loss plus `terms.teacher_noise` x the squared error between the noise predictions the student's
+        and the teacher's velocities imply (`implied_noise`)."""
         loss = self.loss(student_outputs, batch, weights)
         if not self.uses_teacher(terms):
             return loss
-        teacher = teacher_outputs.sample.detach()
-        return loss + terms.teacher_noise * torch.nn.functional.mse_loss(student_outputs.sample, teacher)
+        teacher = self.implied_noise(teacher_outputs.sample.detach(), batch)
+        student = self.implied_noise(student_outputs.sample, batch)
+        return loss + terms.teacher_noise * torch.nn.functional.mse_loss(student, teacher)
 
     # Measurement ----------------------------------------------------------------------------------------------
     def denoising_loss(self, model, dataset: WorldMapSet, count: int | None, batch_size: int = 32) -> float:
-        """The mean squared error of the predicted noise over the first `count` maps of `dataset` at every timestep
-        of `DENOISING_STEPS`, the noise seeded by map and timestep, conditioned on each map's knobs."""
+        """The mean squared error of the prediction (the velocity) over the first `count` maps of `dataset` at every
+        timestep of `DENOISING_STEPS`, the noise seeded, conditioned on each map's knobs."""
         count = len(dataset) if count is None else min(count, len(dataset))
         generator = torch.Generator().manual_seed(1234)
         losses = []
         with torch.inference_mode():
             for begin in range(0, count, batch_size):
-                maps = torch.from_numpy(np.stack([dataset[i]["maps"] for i in range(begin, min(count, begin + batch_size))]))
+                maps = torch.from_numpy(
+                    np.stack([dataset[i]["maps"] for i in range(begin, min(count, begin + batch_size))])
+                )
                 knobs = torch.from_numpy(dataset.knobs[begin : begin + len(maps)])
                 for step in DENOISING_STEPS:
                     noise = torch.randn(maps.shape, generator=generator)
                     timesteps = torch.full((len(maps),), step, dtype=torch.long)
                     noisy = self.scheduler.add_noise(maps, noise, timesteps)
                     predicted = model(noisy, timesteps, knobs=knobs).sample
-                    losses.append(float(((predicted - noise) ** 2).mean()) * len(maps))
+                    target = self.target(maps, noise, timesteps)
+                    losses.append(float(((predicted - target) ** 2).mean()) * len(maps))
         return float(np.sum(losses) / (count * len(DENOISING_STEPS)))
 
     def evaluate(self, model, dataset: WorldMapSet, full: bool = False) -> dict[str, float]:
@@ -209,10 +227,9 @@ class WorldAuthoringTask(Task):
         return metrics
 
     def gate_baselines(self, dataset: WorldMapSet) -> dict[str, dict[str, float]]:
-        """Predicting zero noise, measured on `dataset` as validation measures the model."""
-        zero = _ZeroNoise(self.config)
-        loss = self.denoising_loss(zero, dataset, DENOISING_MAPS)
-        return {"predict_zero_noise": {"denoising_loss": loss, "denoising_score": -loss}}
+        """Predicting zero everywhere, measured on `dataset` as validation measures the model."""
+        loss = self.denoising_loss(_PredictZero(), dataset, DENOISING_MAPS)
+        return {"predict_zero": {"denoising_loss": loss, "denoising_score": -loss}}
 
     def eval_results(self, metrics: dict) -> list[tuple[str, str, float]]:
         keys = ("knob_error", "diversity", "denoising_loss")
@@ -229,7 +246,7 @@ class WorldAuthoringTask(Task):
         """The pipeline's sampler config (`scheduler/scheduler_config.json`), made from the training schedule."""
         from diffusers import DPMSolverMultistepScheduler
 
-        DPMSolverMultistepScheduler(**self.config.scheduler_kwargs()).save_pretrained(Path(folder) / "scheduler")
+        DPMSolverMultistepScheduler(**self.config.sampler_kwargs()).save_pretrained(Path(folder) / "scheduler")
 
     def write_examples(self, model, dataset: WorldMapSet, path: Path, items: int = 3) -> str:
         """Per test request (one row each): the generator's map for it, then `items` sampled maps, each as a top
@@ -272,12 +289,8 @@ class WorldAuthoringTask(Task):
         }
 
 
-class _ZeroNoise(torch.nn.Module):
-    """A denoiser that always predicts zero noise (the gate's baseline)."""
-
-    def __init__(self, config):
-        super().__init__()
-        self.config = config
+class _PredictZero(torch.nn.Module):
+    """A denoiser that always predicts zero (the gate's baseline)."""
 
     def forward(self, sample, timestep, knobs=None):
         from types import SimpleNamespace

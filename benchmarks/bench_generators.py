@@ -1,0 +1,93 @@
+"""Time per generated item of the content generators against the procedural generators they learn, on this
+machine's threads: WS8 (one full-length structure of 64 blocks at batch size 1, and structures sampled 250 at a time)
+beside the shape grammar; WS3 (one 64x64 map, the teacher at 25 sampler steps and the student at its own steps and
+at 25) beside the terrain generator.
+
+    python benchmarks/bench_generators.py                       # random weights at the quick and full presets
+    python benchmarks/bench_generators.py --hub PIPELINE_DIR/hub # the published models (and the presets)
+
+Median over `--repeats` timed runs after one warm-up. Latency does not depend on the weights (a full-length
+structure is forced by holding `eos` back), so random weights at the published sizes time the published models.
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_inference import median_ms
+
+from uruk_hf import (
+    UrukWS3WorldAuthoring,
+    UrukWS3WorldAuthoringConfig,
+    UrukWS8StructureGenerator,
+    UrukWS8StructureGeneratorConfig,
+)
+from uruk_hf.data.grammar.shapes import build_structure
+from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
+from uruk_hf.schema import STRUCTURE_CLASSES
+from uruk_hf.tables import format_table
+from uruk_hf.training.tasks.structure_generation import full_length_seconds, sample_structures
+from uruk_hf.training.tasks.world_authoring import sample_worlds
+
+
+def ws8_rows(models: dict, repeats: int) -> list[list[str]]:
+    rng = np.random.default_rng(0)
+    grammar_ms = median_ms(repeats, lambda: [build_structure(c, rng) for c in STRUCTURE_CLASSES]) / 6
+    rows = [["shape grammar", "-", "-", f"{grammar_ms:.2f}", "1.0x"]]
+    for name, model in models.items():
+        full = 1000 * float(np.median([full_length_seconds(model, 1) for _ in range(repeats)]))
+        _, seconds = sample_structures(model, 250)
+        batched = 1000 * seconds / 250
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        rows.append([name, f"{params:.2f}M", f"{full:.0f}", f"{batched:.1f}", f"{batched / grammar_ms:.0f}x"])
+    return rows
+
+
+def ws3_rows(models: dict, repeats: int) -> list[list[str]]:
+    rng = np.random.default_rng(0)
+    knobs = sample_knobs(rng)[None]
+    generator_ms = median_ms(repeats, lambda: generate_world(knobs[0], rng))
+    rows = [["terrain generator", "-", "-", f"{generator_ms:.1f}", "1.0x"]]
+    for name, model in models.items():
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        for steps in sorted({model.config.num_inference_steps, 25}):
+            ms = median_ms(repeats, sample_worlds, model, knobs, 1, 100, 0, steps)
+            rows.append([name, f"{params:.2f}M", str(steps), f"{ms:.0f}", f"{ms / generator_ms:.0f}x"])
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hub", default=None, help="a published folder (`uruk pipeline` writes PIPELINE_DIR/hub)")
+    parser.add_argument("--presets", nargs="+", default=["quick", "full"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    structures, worlds = {}, {}
+    if args.hub:
+        hub = Path(args.hub)
+        structures["published"] = UrukWS8StructureGenerator.from_pretrained(hub / "ws8_structure_generator").eval()
+        worlds["published teacher"] = UrukWS3WorldAuthoring.from_pretrained(hub / "workstreams/ws3_world_authoring")
+        worlds["published student"] = UrukWS3WorldAuthoring.from_pretrained(hub / "distillation/ws3_student")
+    for preset in args.presets:
+        structures[preset] = UrukWS8StructureGenerator(UrukWS8StructureGeneratorConfig.from_preset(preset)).eval()
+        for role in ("teacher", "student"):
+            config = UrukWS3WorldAuthoringConfig.from_preset(preset, role=role)
+            worlds[f"{preset} {role}"] = UrukWS3WorldAuthoring(config).eval()
+
+    started = time.perf_counter()
+    print(f"WS8 structures ({torch.get_num_threads()} threads):")
+    headers = ["generator", "params", "ms per 64-block structure (batch 1)", "ms per structure (batches of 250)",
+               "vs grammar"]  # fmt: skip
+    print(format_table(headers, ws8_rows(structures, args.repeats)))
+    print("\nWS3 64x64 maps (classifier-free guidance, DPM-Solver++):")
+    headers = ["generator", "params", "sampler steps", "ms per map (batch 1)", "vs generator"]
+    print(format_table(headers, ws3_rows(worlds, args.repeats)))
+    print(f"\n{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
