@@ -69,3 +69,14 @@ def test_dataset_is_deterministic_with_card_and_baselines(tmp_path):
     assert baselines["baselines"]["shape_grammar"]["validity"] == 1.0
     assert baselines["baselines"]["bigram"]["nll"] > 0
     assert "shape grammar" in (first / "README.md").read_text()
+
+
+def test_structure_scene_has_one_box_per_block():
+    structure = build_structure("house", np.random.default_rng(3))
+    spec = structure.to_scene(seed=2, frames=2)
+    boxes = [obj for obj in spec.objects if obj.name.startswith("block_")]
+    assert len(boxes) == len(structure.blocks) and spec.num_frames == 2
+    lowest = min(obj.mesh[0][:, 1].min() for obj in boxes)
+    assert lowest == 0.0  # the structure stands on the ground plane
+    with pytest.raises(ValueError, match="without blocks"):
+        Structure("house", []).to_scene()

@@ -82,3 +82,15 @@ def test_dataset_is_deterministic_with_card_and_baselines(tmp_path):
     assert baselines["procedural_generator"]["knob_error"] < baselines["nearest_neighbour"]["knob_error"]
     assert baselines["nearest_neighbour"]["knob_error"] < baselines["mean_map"]["knob_error"]
     assert "procedural terrain generator" in (first / "README.md").read_text()
+
+
+def test_world_scene_has_a_mesh_per_surface_and_props():
+    world = generate_world(sample_knobs(np.random.default_rng(8)), np.random.default_rng(9))
+    spec = world.to_scene(seed=1)
+    surfaces = [obj for obj in spec.objects if obj.name.startswith("surface_")]
+    assert len(surfaces) == len(np.unique(world.material))
+    assert sum(len(obj.mesh[1]) for obj in surfaces) == 2 * world.size**2  # two triangles per cell
+    assert sum(obj.name.startswith("prop_") for obj in spec.objects) == min(int(world.props.sum()), 400)
+    for obj in surfaces:
+        vertices, faces, uvs, normals = obj.mesh
+        assert faces.max() < len(vertices) and len(uvs) == len(normals) == len(vertices)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ..catalog import Family, get_family
+from ..catalog import Family, TrainOption, get_family
 from ..file_utils import atomic_path
 from .curriculum import curriculum_stages
 from .distillation import run_distillation
@@ -33,10 +33,12 @@ from .stage import save_trained_model
 
 __all__ = [
     "LIFECYCLE_PRESETS",
+    "TIME_SCALE_OPTION",
     "Lifecycle",
     "LifecyclePreset",
     "save_curriculum_legacy",
     "save_legacy",
+    "scaled_time_budgets",
     "train_family",
 ]
 
@@ -92,6 +94,35 @@ LIFECYCLE_PRESETS = {
 }
 """Stage budgets per preset, without time limits; a family's recipe adds its own (`Lifecycle(time_budgets=...)`) so
 that at `quick` the whole `uruk pipeline` (data and every family) fits 30 minutes on 2 CPU cores."""
+
+
+TIME_SCALE_OPTION = TrainOption(
+    "--time-scale",
+    "multiply the preset's time budgets (Production, distillation) by this factor: train longer than the quick "
+    "preset's minutes allow, on the same data and model size",
+)
+"""The `uruk train <family> --time-scale F` option of the families whose recipes take `time_scale`."""
+
+
+def scaled_time_budgets(budgets: dict, time_scale: str | float | None) -> dict:
+    """`budgets` (`{preset: (production seconds, curriculum seconds)}`) with every limit multiplied by
+    `time_scale` (unchanged when it is `None`).
+
+    Raises:
+        ValueError: `time_scale` is not a positive number.
+    """
+    if time_scale is None:
+        return budgets
+    try:
+        factor = float(time_scale)
+    except ValueError:
+        factor = -1.0
+    if not factor > 0:
+        raise ValueError(f"--time-scale must be a positive number, got {time_scale!r}.")
+    return {
+        preset: tuple(None if seconds is None else seconds * factor for seconds in limits)
+        for preset, limits in budgets.items()
+    }
 
 
 def _git_revision() -> str | None:

@@ -43,7 +43,7 @@ def _cell_mesh(points: np.ndarray, cells: np.ndarray, size: int) -> tuple:
     )  # fmt: skip
     vertices = points[corners].reshape(-1, 3)
     base = np.arange(len(cells))[:, None] * 4
-    faces = np.concatenate([[*base, 0, 3, 2], [*base, 0, 2, 1]]).astype(np.uint32)
+    faces = np.concatenate([base + np.array([0, 3, 2]), base + np.array([0, 2, 1])]).astype(np.uint32)
     uvs = vertices[:, [0, 2]] / max(float(np.ptp(points[:, 0])), 1e-6)
     quads = vertices.reshape(-1, 4, 3)
     normal = np.cross(quads[:, 3] - quads[:, 0], quads[:, 1] - quads[:, 0])

@@ -8,7 +8,7 @@ condition dropout), gated on the held-out denoising loss; then Distillation of t
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry
-from ...training.run import Lifecycle, save_legacy
+from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
 from ...training.tasks.world_authoring import NoiseDistillationWeights
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 from .modeling_ws3_world_authoring import UrukWS3WorldAuthoring
@@ -25,14 +25,15 @@ _STAGE = {"batch_size": 32, "eval_every": 100, "warmup_steps": 30, "patience": 4
 """Maps per step and evaluation interval."""
 
 
-def train_ws3(data: Path, output: Path, preset: str, resume: bool) -> dict:
-    """The teacher's Smoke, Calibration and Production, then the student's distillation; writes both models, the
-    teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+def train_ws3(data: Path, output: Path, preset: str, resume: bool, time_scale: str | None = None) -> dict:
+    """The teacher's Smoke, Calibration and Production, then the student's distillation (budgets times
+    `time_scale`); writes both models, the teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
+    budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE)
     teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", None)
     save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
     lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, None)
-    return lifecycle.write({"learning_rate": learning_rate})
+    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
 
 
 FAMILY = Family(
@@ -41,6 +42,7 @@ FAMILY = Family(
     dataset_kind="world_maps",
     task="uruk_hf.training.tasks.world_authoring:WorldAuthoringTask",
     train=train_ws3,
+    options=(TIME_SCALE_OPTION,),
     models=(
         ModelEntry(
             key="ws3_world_authoring",

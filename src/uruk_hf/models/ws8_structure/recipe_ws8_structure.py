@@ -7,7 +7,7 @@ log-likelihood above a token bigram's.
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry
-from ...training.run import Lifecycle, save_legacy
+from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
 from .modeling_ws8_structure import UrukWS8StructureGenerator
 
@@ -20,12 +20,14 @@ _STAGE = {"batch_size": 64, "eval_every": 200, "warmup_steps": 50, "patience": 4
 """Sequences per step and evaluation interval."""
 
 
-def train_ws8(data: Path, output: Path, preset: str, resume: bool) -> dict:
-    """Production of the structure generator; writes the model and `ws8_structure_generator/best_model.pt`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+def train_ws8(data: Path, output: Path, preset: str, resume: bool, time_scale: str | None = None) -> dict:
+    """Production of the structure generator (its budget times `time_scale`); writes the model and
+    `ws8_structure_generator/best_model.pt`."""
+    budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE)
     model, record, learning_rate = lifecycle.train_model("ws8_structure_generator", None)
     save_legacy(model, lifecycle.legacy_path("ws8_structure_generator"), "production", record["best"])
-    return lifecycle.write({"learning_rate": learning_rate})
+    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
 
 
 FAMILY = Family(
@@ -34,6 +36,7 @@ FAMILY = Family(
     dataset_kind="block_structures",
     task="uruk_hf.training.tasks.structure_generation:StructureGenerationTask",
     train=train_ws8,
+    options=(TIME_SCALE_OPTION,),
     models=(
         ModelEntry(
             key="ws8_structure_generator",
