@@ -1,6 +1,7 @@
 """The Mitsuba scene of a world map (`WorldMap.to_scene`): the height field as one triangle mesh per surface
 material (each cell two triangles, coloured by its material), water as a flat sheet at the shore's height, props as
-small trees (on grass, forest, wetland) or rocks, under a sun and sky, seen from above at an angle."""
+small trees (on grass, forest, wetland) or rocks (one mesh of each), under a sun and sky, seen from above at an
+angle."""
 
 from dataclasses import replace
 
@@ -51,6 +52,14 @@ def _cell_mesh(points: np.ndarray, cells: np.ndarray, size: int) -> tuple:
     return vertices, faces, uvs, np.repeat(normal, 4, axis=0)
 
 
+def _merge(meshes: list[tuple]) -> tuple:
+    """One mesh of several `(vertices, faces, uvs, normals)` meshes."""
+    offsets = np.cumsum([0] + [len(mesh[0]) for mesh in meshes[:-1]])
+    faces = np.concatenate([mesh[1] + offset for mesh, offset in zip(meshes, offsets)]).astype(np.uint32)
+    return (np.concatenate([m[0] for m in meshes]), faces, np.concatenate([m[2] for m in meshes]),
+            np.concatenate([m[3] for m in meshes]))  # fmt: skip
+
+
 def world_scene(world: WorldMap, seed: int = 0, cell_size: float = 0.5, relief: float = 12.0) -> SceneSpec:
     """`world` as a `SceneSpec` (see the module docstring), centred on the origin."""
     rng = np.random.default_rng(seed)
@@ -80,20 +89,21 @@ def world_scene(world: WorldMap, seed: int = 0, cell_size: float = 0.5, relief: 
             mesh = _cell_mesh(points, cells, size)
         objects.append(SceneObject(f"surface_{name}", "panel", np.eye(4), object_id, material, mesh))
         object_id += 1
-    leaves, stone = _material("grass", rng), _material("rock", rng)
-    for number, (row, column) in enumerate(np.argwhere(world.props > 0)[:400]):
+    props = {"trees": [], "rocks": []}
+    for row, column in np.argwhere(world.props > 0):
         name = WORLD_MATERIALS[world.material[row, column]]
         base = np.array([column * cell_size - half + cell_size / 2, world.height[row, column] * relief,
                          row * cell_size - half + cell_size / 2])  # fmt: skip
-        sides = 6 if name in ("grass", "forest", "wetland") else 5
+        tree = name in ("grass", "forest", "wetland")
+        sides = 6 if tree else 5
         angles = np.linspace(0, 2 * np.pi, sides, endpoint=False) + rng.uniform(0, np.pi)
-        radius = cell_size * (0.35 if sides == 6 else 0.3)
-        polygon = np.column_stack([np.cos(angles), np.sin(angles)]) * radius
-        tall = cell_size * (2.5 if sides == 6 else 0.8) * rng.uniform(0.7, 1.3)
-        mesh = place_mesh(extruded_polygon_mesh(polygon, tall), translation(base))
-        material = leaves if sides == 6 else stone
-        objects.append(SceneObject(f"prop_{number:03d}", "prop", np.eye(4), object_id, material, mesh))
-        object_id += 1
+        polygon = np.column_stack([np.cos(angles), np.sin(angles)]) * cell_size * (0.35 if tree else 0.3)
+        tall = cell_size * (2.5 if tree else 0.8) * rng.uniform(0.7, 1.3)
+        props["trees" if tree else "rocks"].append(place_mesh(extruded_polygon_mesh(polygon, tall), translation(base)))
+    for (name, meshes), material in zip(props.items(), (_material("grass", rng), _material("rock", rng))):
+        if meshes:  # one mesh per kind: a scene of hundreds of props loads as fast as one of two
+            objects.append(SceneObject(f"props_{name}", "prop", np.eye(4), object_id, material, _merge(meshes)))
+            object_id += 1
     ground = translation([0, -0.01, 0]) @ rotation_x(-np.pi / 2) @ scale([3 * half, 3 * half, 1])
     objects.append(SceneObject("ground", "rectangle", ground, object_id, _material("rock", rng)))
     distance = 2.2 * half
