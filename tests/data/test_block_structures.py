@@ -51,10 +51,11 @@ def test_baselines_score_what_they_should():
     assert scores["validity"] == 1.0 and scores["class_adherence"] == 1.0 and scores["novelty"] == 0.5
     random_blocks = sample_metrics(uniform_random_structures(60, np.array([5, 8]), rng))
     assert random_blocks["validity"] < 0.1
-    bigram = BigramModel([s.to_tokens() for s in grammar])
-    sample = bigram.sample("house", rng)
-    assert sample.class_name == "house"
-    assert bigram.nll([s.to_tokens() for s in grammar]) < bigram.nll([s.to_tokens() for s in grammar[::-1][:1]]) + 5
+    bigram = BigramModel([s.to_tokens() for s in grammar[:30]])
+    assert bigram.sample("house", rng).class_name == "house"
+    held_out = [s.to_tokens() for s in grammar[30:]]
+    random_tokens = [s.to_tokens() for s in uniform_random_structures(20, np.array([5]), rng)]
+    assert bigram.nll(held_out) < bigram.nll(random_tokens) - 1.0  # it learned the grammar's token statistics
 
 
 def test_dataset_is_deterministic_with_card_and_baselines(tmp_path):
