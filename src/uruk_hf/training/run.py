@@ -180,6 +180,7 @@ class Lifecycle:
             list, and `None` entries, have no time limit).
         stage_overrides: fields of the preset's stage template the family sets otherwise (e.g. its batch size).
         task_model: the model whose config decides the task and its data (default: the family's first).
+        calibration_learning_rates: the family's own Calibration candidates instead of the preset's.
     """
 
     def __init__(
@@ -192,6 +193,7 @@ class Lifecycle:
         time_budgets: dict[str, tuple[float | None, float | None]] | None = None,
         stage_overrides: dict | None = None,
         task_model: str | None = None,
+        calibration_learning_rates: tuple[float, ...] | None = None,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
@@ -209,6 +211,7 @@ class Lifecycle:
             stage=replace(preset_budget.stage, **(stage_overrides or {})),
             production_time_s=production_time_s,
             curriculum_time_s=curriculum_time_s,
+            calibration_learning_rates=calibration_learning_rates or preset_budget.calibration_learning_rates,
         )
         self.stages: dict[str, dict] = {}
         self.started = time.perf_counter()

@@ -19,12 +19,18 @@ _TIME_BUDGETS = {"quick": (180.0, None)}
 _STAGE = {"batch_size": 64, "eval_every": 200, "warmup_steps": 50, "patience": 4}
 """Sequences per step and evaluation interval."""
 
+_CALIBRATION_RATES = (2e-3, 4e-3, 8e-3)
+"""Calibration's candidates: a small decoder on a few minutes of CPU takes a higher rate than the presets' default
+candidates reach."""
+
 
 def train_ws8(data: Path, output: Path, preset: str, resume: bool, time_scale: str | None = None) -> dict:
     """Production of the structure generator (its budget times `time_scale`); writes the model and
     `ws8_structure_generator/best_model.pt`."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE)
+    lifecycle = Lifecycle(
+        FAMILY, data, output, preset, resume, budgets, _STAGE, calibration_learning_rates=_CALIBRATION_RATES
+    )
     model, record, learning_rate = lifecycle.train_model("ws8_structure_generator", None)
     save_legacy(model, lifecycle.legacy_path("ws8_structure_generator"), "production", record["best"])
     return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
