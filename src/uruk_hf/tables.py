@@ -1,6 +1,6 @@
 """Plain-text and Markdown tables of metrics: one formatter for the CLI, the pipeline, the cards and benchmarks."""
 
-__all__ = ["CELL_FORMATS", "format_metric", "format_table", "metric_cells"]
+__all__ = ["CELL_FORMATS", "baseline_table", "format_metric", "format_table", "metric_cells"]
 
 CELL_FORMATS = {
     "psnr": (1.0, 2),
@@ -63,3 +63,14 @@ def metric_cells(name: str, metrics: dict, keys: list[str], percent_sign: bool =
     params = metrics.get("params")
     cells = [name, "-" if params is None else f"{params / 1e6:.2f}M"]
     return cells + [format_metric(key, metrics.get(key), percent_sign) for key in keys]
+
+
+def baseline_table(baselines: dict, columns: tuple[tuple[str, str], ...], markdown: bool = False) -> str:
+    """`baselines` (`{name: metrics}`) as a plain-text table (or a Markdown one, for dataset cards), one column per
+    `(metric, header)` of `columns`, cells by `CELL_FORMATS`."""
+    headers = ["baseline", *(header for _, header in columns)]
+    rows = [[name, *(format_metric(key, m.get(key)) for key, _ in columns)] for name, m in baselines.items()]
+    if not markdown:
+        return format_table(headers, rows)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])

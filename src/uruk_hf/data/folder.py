@@ -43,7 +43,8 @@ __all__ = [
 
 
 class DatasetGenerator:
-    """What a kind of dataset is made of; subclasses implement every method.
+    """What a kind of dataset is made of; subclasses implement every method (`finalize` either itself or through
+    `measure_baselines` and `card`).
 
     Attributes:
         kind (`str`): the dataset kind (`catalog.DATASET_KINDS` key).
@@ -73,8 +74,27 @@ class DatasetGenerator:
         raise NotImplementedError
 
     def finalize(self, folder: Path) -> dict:
-        """Computes the baselines of a complete folder, writes `baselines.json` and the dataset card; returns the
-        baselines."""
+        """Computes the baselines of a complete folder (`measure_baselines`), writes `baselines.json` and the
+        dataset card (`card`, as `README.md`); returns the baselines.
+
+        Raises:
+            FileNotFoundError: a chunk is missing (`check_complete`).
+        """
+        folder = Path(folder)
+        record = check_complete(folder)
+        baselines = self.measure_baselines(folder, record)
+        with atomic_path(folder / "baselines.json") as temporary:
+            temporary.write_text(json.dumps(baselines, indent=2))
+        with atomic_path(folder / "README.md") as temporary:
+            temporary.write_text(self.card(folder, record, baselines))
+        return baselines
+
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        """The baselines of the complete folder `folder` generated as `record` (`generation.json`) says."""
+        raise NotImplementedError
+
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        """The dataset card (`README.md`) of the complete folder, with its `baselines`."""
         raise NotImplementedError
 
     def describe_baselines(self, results: dict) -> str:

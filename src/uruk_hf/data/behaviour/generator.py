@@ -6,14 +6,12 @@ never an input), the map and the episode's outcome. Finalizing computes the base
 state, copy-previous-state, a memoryless MLP on the current tick) and writes the dataset card.
 """
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...file_utils import atomic_path
-from ..folder import DatasetGenerator, check_complete, load_split
+from ..folder import DatasetGenerator, load_split
 from .maps import MOVES, generate_map
 from .metrics import decision_metrics
 from .simulator import NPC_STATES, OBSERVATION_FEATURES, EpisodeSettings, run_episode
@@ -268,15 +266,11 @@ class NPCEpisodeGenerator(DatasetGenerator):
     def start(self, preset: NPCDataPreset, seed: int, environment: dict) -> _EpisodeWorker:
         return _EpisodeWorker(preset, seed)
 
-    def finalize(self, folder: Path) -> dict:
-        folder = Path(folder)
-        record = check_complete(folder)
-        baselines = npc_baselines(folder, record["seed"])
-        with atomic_path(folder / "baselines.json") as temporary:
-            temporary.write_text(json.dumps(baselines, indent=2))
-        with atomic_path(folder / "README.md") as temporary:
-            temporary.write_text(_card(folder, record, baselines))
-        return baselines
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        return npc_baselines(folder, record["seed"])
+
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        return _card(folder, record, baselines)
 
     def describe_baselines(self, results: dict) -> str:
         from ...tables import format_metric, format_table

@@ -4,14 +4,12 @@ joysticks, one clip per item (splits never share a clip). Finalizing measures th
 own foot skate, and writes the dataset card.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...file_utils import atomic_path
-from ..folder import DatasetGenerator, check_complete, load_split
+from ..folder import DatasetGenerator, load_split
 from .animator import FPS, GAITS, ClipSettings, animate_clip
 from .motion import MotionMatching, constant_velocity_rollout, copy_previous_rollout, foot_skate_cm, pose_error_degrees
 from .skeleton import JOINT_NAMES
@@ -150,15 +148,11 @@ class LocomotionClipGenerator(DatasetGenerator):
     def start(self, preset: LocomotionPreset, seed: int, environment: dict) -> _ClipWorker:
         return _ClipWorker(preset, seed)
 
-    def finalize(self, folder: Path) -> dict:
-        folder = Path(folder)
-        record = check_complete(folder)
-        baselines = locomotion_baselines(folder)
-        with atomic_path(folder / "baselines.json") as temporary:
-            temporary.write_text(json.dumps(baselines, indent=2))
-        with atomic_path(folder / "README.md") as temporary:
-            temporary.write_text(_card(record, baselines))
-        return baselines
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        return locomotion_baselines(folder)
+
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        return _card(record, baselines)
 
     def describe_baselines(self, results: dict) -> str:
         from ...tables import format_table

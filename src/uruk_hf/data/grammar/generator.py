@@ -6,15 +6,13 @@ adherence, diversity, and the share of test structures absent from the training 
 the training split (held-out NLL, and samples under the same field ranges as a model) and uniform random blocks.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...file_utils import atomic_path
 from ...schema import BLOCK_TYPES, STRUCTURE_CLASSES
-from ..folder import DatasetGenerator, check_complete, load_split
+from ..folder import DatasetGenerator, load_split
 from .metrics import BigramModel, sample_metrics, uniform_random_structures
 from .shapes import build_structure
 from .structures import LAYOUT, Structure, structure_key
@@ -139,15 +137,11 @@ class BlockStructureGenerator(DatasetGenerator):
     def start(self, preset: StructurePreset, seed: int, environment: dict) -> _StructureWorker:
         return _StructureWorker(seed)
 
-    def finalize(self, folder: Path) -> dict:
-        folder = Path(folder)
-        record = check_complete(folder)
-        baselines = structure_baselines(folder, record["preset"]["baseline_samples"])
-        with atomic_path(folder / "baselines.json") as temporary:
-            temporary.write_text(json.dumps(baselines, indent=2))
-        with atomic_path(folder / "README.md") as temporary:
-            temporary.write_text(_card(record, baselines))
-        return baselines
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        return structure_baselines(folder, record["preset"]["baseline_samples"])
+
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        return _card(record, baselines)
 
     def describe_baselines(self, results: dict) -> str:
         heading = (
@@ -168,16 +162,9 @@ _COLUMNS = (
 
 def baselines_table(baselines: dict, markdown: bool = False) -> str:
     """The baselines as a plain-text (or Markdown) table."""
-    from ...tables import format_metric, format_table
+    from ...tables import baseline_table
 
-    headers = ["baseline", *(header for _, header in _COLUMNS)]
-    rows = [
-        [name, *(format_metric(key, metrics.get(key)) for key, _ in _COLUMNS)] for name, metrics in baselines.items()
-    ]
-    if not markdown:
-        return format_table(headers, rows)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    return baseline_table(baselines, _COLUMNS, markdown)
 
 
 def _card(record: dict, baselines: dict) -> str:

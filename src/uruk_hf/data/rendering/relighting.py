@@ -15,14 +15,12 @@ the identity (the source frame) and a least-squares 3x4 colour matrix per ordere
 (in the tone-mapped space the metrics measure).
 """
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from ...file_utils import atomic_path
-from ..folder import DatasetGenerator, check_complete, load_split
+from ..folder import DatasetGenerator, load_split
 from .render import ClipRenderer, RenderSettings, select_variant
 from .scenes import SceneSpec, generate_scene
 
@@ -306,15 +304,11 @@ class RelightingPairGenerator(DatasetGenerator):
     def start(self, preset: RelightingPreset, seed: int, environment: dict) -> _ViewWorker:
         return _ViewWorker(preset, seed)
 
-    def finalize(self, folder: Path) -> dict:
-        folder = Path(folder)
-        record = check_complete(folder)
-        baselines = relighting_baselines(folder)
-        with atomic_path(folder / "baselines.json") as temporary:
-            temporary.write_text(json.dumps(baselines, indent=2))
-        with atomic_path(folder / "README.md") as temporary:
-            temporary.write_text(_card(record, baselines))
-        return baselines
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        return relighting_baselines(folder)
+
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        return _card(record, baselines)
 
     def describe_baselines(self, results: dict) -> str:
         return (

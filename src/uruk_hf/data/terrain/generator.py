@@ -10,15 +10,13 @@ split has them) and writes the dataset card:
 - `mean_map`: the per-cell mean of the training maps, decoded (one map for every request).
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ...file_utils import atomic_path
 from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
-from ..folder import DatasetGenerator, check_complete, load_split
+from ..folder import DatasetGenerator, load_split, resolve_preset
 from .procedural import generate_world, sample_knobs
 from .worldmap import WorldMap, measure_knobs
 
@@ -197,18 +195,11 @@ class WorldMapGenerator(DatasetGenerator):
     def start(self, preset: WorldPreset, seed: int, environment: dict) -> _WorldWorker:
         return _WorldWorker(preset, seed)
 
-    def finalize(self, folder: Path) -> dict:
-        from ..folder import resolve_preset
+    def measure_baselines(self, folder: Path, record: dict) -> dict:
+        return world_baselines(folder, resolve_preset(self, record["preset"]["name"]))
 
-        folder = Path(folder)
-        record = check_complete(folder)
-        preset = resolve_preset(self, record["preset"]["name"])
-        baselines = world_baselines(folder, preset)
-        with atomic_path(folder / "baselines.json") as temporary:
-            temporary.write_text(json.dumps(baselines, indent=2))
-        with atomic_path(folder / "README.md") as temporary:
-            temporary.write_text(_card(record, baselines))
-        return baselines
+    def card(self, folder: Path, record: dict, baselines: dict) -> str:
+        return _card(record, baselines)
 
     def describe_baselines(self, results: dict) -> str:
         heading = f"Baselines on the {results['split']} split ({results['maps']} held-out knob vectors):"
@@ -227,14 +218,9 @@ _COLUMNS = (
 
 def baselines_table(baselines: dict, markdown: bool = False) -> str:
     """The baselines as a plain-text (or Markdown) table."""
-    from ...tables import format_metric, format_table
+    from ...tables import baseline_table
 
-    headers = ["baseline", *(header for _, header in _COLUMNS)]
-    rows = [[name, *(format_metric(key, m.get(key)) for key, _ in _COLUMNS)] for name, m in baselines.items()]
-    if not markdown:
-        return format_table(headers, rows)
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    return baseline_table(baselines, _COLUMNS, markdown)
 
 
 def _card(record: dict, baselines: dict) -> str:
