@@ -5,6 +5,8 @@ lifecycle, a few lines each) and registered at run time goes through `uruk train
 import json
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from uruk_hf.catalog import Family, ModelEntry, family_names, register_family, unregister_family
 from uruk_hf.models.gbuffer_renderer.configuration_gbuffer_renderer import UrukRendererConfig
@@ -31,8 +33,8 @@ class ToyTask(FrameReconstructionTask):
     """The renderers' task with the frame loss only."""
 
 
-def train_toy(data, output, preset, resume):
-    lifecycle = Lifecycle(TOY, data, output, preset, resume)
+def train_toy(data, output, preset, resume, seed=0):
+    lifecycle = Lifecycle(TOY, data, output, preset, resume, seed=seed)
     _, _, learning_rate = lifecycle.train_model("toy", FRAME_LOSS)
     return lifecycle.write({"learning_rate": learning_rate})
 
@@ -65,8 +67,12 @@ def test_a_family_registered_at_run_time_trains_runs_in_the_pipeline_and_publish
 
     data, _ = tiny_dataset
     assert "toy" in family_names()
-    assert main(["train", "toy", "--data", str(data), "--output", str(tmp_path / "train"), "--preset", "tiny"]) == 0
-    assert (tmp_path / "train" / "models" / "toy" / "model.safetensors").is_file()
+    trained = tmp_path / "train"
+    arguments = ["train", "toy", "--data", str(data), "--output", str(trained), "--preset", "tiny", "--seed", "7"]
+    assert main(arguments) == 0
+    assert (trained / "models" / "toy" / "model.safetensors").is_file()
+    lifecycle = json.loads((trained / "lifecycle.json").read_text())
+    assert lifecycle["seed"] == 7 and lifecycle["budget"]["stage"]["seed"] == 7
 
     runs = tmp_path / "pipeline"
     arguments = ["pipeline", "--families", "toy", "--preset", "tiny", "--data", str(data), "--output", str(runs)]
@@ -74,6 +80,10 @@ def test_a_family_registered_at_run_time_trains_runs_in_the_pipeline_and_publish
     results = json.loads((runs / "results.json").read_text())
     assert results["families"] == ["toy"] and list(results["models"]) == ["toy"]
     assert not (runs / "v2_ultra").exists()  # a subset runs alone
+    assert results["seed"] == 0
+    seeded = load_file(trained / "models" / "toy" / "model.safetensors")
+    default = load_file(runs / "toy" / "models" / "toy" / "model.safetensors")
+    assert any(not torch.equal(seeded[name], default[name]) for name in default)  # the seed reaches training
     hub = runs / "hub"
     assert (hub / "toy" / "model.onnx").is_file() and (hub / "toy" / "README.md").is_file()
     assert "uruk_test_toy" in (hub / "toy" / "README.md").read_text()

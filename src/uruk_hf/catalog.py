@@ -206,7 +206,8 @@ class Family:
         dataset_kind (`str`): the key of its data generator in `DATASET_KINDS`.
         task (`Callable | str`): `config -> Task` (`uruk_hf.training.tasks.Task`): batches, loss, evaluation,
             baselines, selection and teacher terms of its models.
-        train (`Callable | str`): its lifecycle, `(data, output, preset, resume, **options) -> record`.
+        train (`Callable | str`): its lifecycle, `(data, output, preset, resume, seed=0, **options) -> record`
+            (the record holds the `seed`).
         options (`tuple[TrainOption, ...]`): its own `uruk train` options.
         requires (`tuple[str, ...]`): families the pipeline must run first (their outputs feed this one).
         pipeline_options (`Callable | str`, *optional*): `(pipeline_folder) -> options` for `train` in the
@@ -240,9 +241,11 @@ class Family:
         """The family's task for a model of `config`."""
         return resolve(self.task)(config)
 
-    def run_lifecycle(self, data, output, preset: str = "quick", resume: bool = False, **options) -> dict:
+    def run_lifecycle(
+        self, data, output, preset: str = "quick", resume: bool = False, seed: int = 0, **options
+    ) -> dict:
         """Runs the family's lifecycle (see `uruk_hf.training.run.train_family`)."""
-        return resolve(self.train)(Path(data), Path(output), preset, resume, **options)
+        return resolve(self.train)(Path(data), Path(output), preset, resume, seed=seed, **options)
 
 
 _REGISTERED: dict[str, Family] = {}

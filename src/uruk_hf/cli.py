@@ -159,7 +159,9 @@ def _train(args: argparse.Namespace) -> int:
     family = get_family(args.family)
     options = {option.keyword: getattr(args, option.keyword) for option in family.options}
     try:
-        record = train_family(args.family, args.data, args.output, preset=args.preset, resume=args.resume, **options)
+        record = train_family(
+            args.family, args.data, args.output, preset=args.preset, resume=args.resume, seed=args.seed, **options
+        )
     except (SmokeFailure, GateFailure, TrainingDivergedError, WarmStartError) as failure:
         print(f"uruk train {args.family}: stopped. {failure}", file=sys.stderr)
         return 1
@@ -198,6 +200,7 @@ def _pipeline(args: argparse.Namespace) -> int:
             resume=args.resume,
             publish=not args.no_publish,
             families=families,
+            seed=args.seed,
         )
     except (SmokeFailure, GateFailure, TrainingDivergedError) as failure:
         print(f"uruk pipeline: stopped. {failure}", file=sys.stderr)
@@ -297,6 +300,9 @@ class _OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+_SEED_HELP = "training seed: initialization, shuffling, sampling (the data do not change)"
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The `uruk` argument parser; for `uruk train <family>` in `argv`, with that family's own options."""
     parser = _OneLineParser(prog="uruk", description="Uruk neural renderers on the Hugging Face stack.")
@@ -349,6 +355,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     train.add_argument("--output", required=True, help="run folder")
     train.add_argument("--preset", default="quick", choices=PRESET_NAMES)
     train.add_argument("--resume", action="store_true", help="reuse finished stages, continue the interrupted one")
+    train.add_argument("--seed", type=int, default=0, help=_SEED_HELP)
     train.set_defaults(handler=_train)
     _add_family_options(train, argv or [])
 
@@ -365,6 +372,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     pipeline.add_argument("--data", default=None, help="reuse this dataset instead of generating OUTPUT/data")
     pipeline.add_argument("--resume", action="store_true", help="reuse finished stages of an interrupted run")
     pipeline.add_argument("--no-publish", action="store_true", help="skip building the repo folder OUTPUT/hub")
+    pipeline.add_argument("--seed", type=int, default=0, help=_SEED_HELP)
     pipeline.set_defaults(handler=_pipeline)
 
     evaluate = commands.add_parser(

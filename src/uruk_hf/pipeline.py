@@ -143,6 +143,7 @@ def run_pipeline(
     resume: bool = False,
     publish: bool = True,
     families: list[str] | None = None,
+    seed: int = 0,
 ):
     """Runs the main job into `output` and returns the results (also `output/results.json`).
 
@@ -153,6 +154,7 @@ def run_pipeline(
         resume: reuse finished stages of an earlier, interrupted run into the same `output`.
         publish: end with the exported, carded repo folder `output/hub` (`uruk publish build`).
         families: the registered families to run (default: all); the families they require run first.
+        seed: the training seed of every family (the data do not change with it).
     """
     import torch
 
@@ -171,7 +173,9 @@ def run_pipeline(
     for family in selected:
         data_folder = folders[family.dataset_kind]
         options = resolve(family.pipeline_options)(output) if family.pipeline_options is not None else {}
-        record = timed(family.name, family.run_lifecycle, data_folder, output / family.name, preset, resume, **options)
+        record = timed(
+            family.name, family.run_lifecycle, data_folder, output / family.name, preset, resume, seed=seed, **options
+        )
         for control in family.controls:
             timed(control.name, resolve(control.train), data_folder, output / control.name, preset, resume, record)
 
@@ -198,6 +202,7 @@ def run_pipeline(
         "split": first["split"],
         "frames": first["size"],
         "preset": preset,
+        "seed": seed,
         "data": {kind: str(folder) for kind, folder in folders.items()},
         "seconds": {**seconds, "total": time.perf_counter() - started},
         "threads": torch.get_num_threads(),

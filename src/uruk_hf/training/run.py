@@ -181,6 +181,7 @@ class Lifecycle:
         stage_overrides: fields of the preset's stage template the family sets otherwise (e.g. its batch size).
         task_model: the model whose config decides the task and its data (default: the family's first).
         calibration_learning_rates: the family's own Calibration candidates instead of the preset's.
+        seed: the training seed (initialization, shuffling, sampling) of every stage; the data stay as generated.
     """
 
     def __init__(
@@ -194,6 +195,7 @@ class Lifecycle:
         stage_overrides: dict | None = None,
         task_model: str | None = None,
         calibration_learning_rates: tuple[float, ...] | None = None,
+        seed: int = 0,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
@@ -208,7 +210,7 @@ class Lifecycle:
         preset_budget = LIFECYCLE_PRESETS[preset]
         self.budget = replace(
             preset_budget,
-            stage=replace(preset_budget.stage, **(stage_overrides or {})),
+            stage=replace(preset_budget.stage, **{**(stage_overrides or {}), "seed": seed}),
             production_time_s=production_time_s,
             curriculum_time_s=curriculum_time_s,
             calibration_learning_rates=calibration_learning_rates or preset_budget.calibration_learning_rates,
@@ -410,6 +412,7 @@ class Lifecycle:
         record = {
             "family": self.family.name,
             "preset": self.preset,
+            "seed": self.budget.stage.seed,
             "data": str(self.data),
             "stages": {
                 name: _without_history(stage) if "history" in stage else stage for name, stage in self.stages.items()
@@ -427,12 +430,20 @@ class Lifecycle:
 
 
 def train_family(
-    family: str, data: str | Path, output: str | Path, preset: str = "quick", resume: bool = False, **options
+    family: str,
+    data: str | Path,
+    output: str | Path,
+    preset: str = "quick",
+    resume: bool = False,
+    seed: int = 0,
+    **options,
 ) -> dict:
     """Runs the lifecycle of the registered family `family` on the dataset `data` into `output`; returns the
     lifecycle record (also `output/lifecycle.json`).
 
     Args:
+        seed: the training seed (initialization, shuffling, sampling); two seeds on one dataset measure the
+            recipe's run-to-run spread.
         options: the family's own options (its `Family.options`, e.g. V2-Optimized's `init_from`).
 
     Raises:
@@ -440,4 +451,4 @@ def train_family(
         SmokeFailure, GateFailure, TrainingDivergedError: a stage failed; the message names the check and the
             measured values.
     """
-    return get_family(family).run_lifecycle(data, output, preset, resume, **options)
+    return get_family(family).run_lifecycle(data, output, preset, resume, seed=seed, **options)

@@ -17,9 +17,9 @@ _STAGE = {"batch_size": 64, "eval_every": 100, "warmup_steps": 30, "patience": 6
 """Windows per step and evaluation interval (a validation pass rolls every validation clip out for 10 s)."""
 
 
-def train_animation_director(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_animation_director(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """Production of Animation Director; writes the model and `animation_director/best.pt`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE, seed=seed)
     model, record, learning_rate = lifecycle.train_model("animation_director", None)
     save_legacy(model, lifecycle.legacy_path("animation_director"), "production", record["best"])
     return lifecycle.write({"learning_rate": learning_rate})

@@ -20,9 +20,9 @@ _STAGE = {"batch_size": 32, "eval_every": 50, "warmup_steps": 30}
 """Windows per step and evaluation interval: a step over 4 windows of 64 ticks would be all overhead."""
 
 
-def train_npc_director(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_npc_director(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """Production of NPC Director and of its window-1 control; writes both models and `npc_director_v2/best.pt`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE, seed=seed)
     model, record, learning_rate = lifecycle.train_model("npc_director", None)
     save_legacy(model, lifecycle.legacy_path("npc_director"), "production", record["best"])
 
@@ -30,7 +30,7 @@ def train_npc_director(data: Path, output: Path, preset: str, resume: bool) -> d
     # One tick per item: as many ticks per step as the transformer's 32 windows of 64.
     stage = {**_STAGE, "batch_size": _STAGE["batch_size"] * FAMILY.model("npc_director").config(preset).window}
     control = Lifecycle(
-        FAMILY, data, output / "window1", preset, resume, budgets, stage, task_model="npc_director_window1"
+        FAMILY, data, output / "window1", preset, resume, budgets, stage, task_model="npc_director_window1", seed=seed
     )
     window1 = control.new_model("npc_director_window1")
     control.smoke(window1, None)

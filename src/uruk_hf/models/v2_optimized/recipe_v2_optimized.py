@@ -42,7 +42,13 @@ _TIME_BUDGETS = {"quick": (None, 160.0)}
 
 
 def train_v2_optimized(
-    data: Path, output: Path, preset: str, resume: bool, init_from: str | Path | None = None, gan: bool = False
+    data: Path,
+    output: Path,
+    preset: str,
+    resume: bool,
+    seed: int = 0,
+    init_from: str | Path | None = None,
+    gan: bool = False,
 ):
     """The warm-started curriculum (with the adversarial stage when `gan`); writes the model and the seed's
     `v2opt_global_best.pt`. The adversarial stage gets a budget of its own (one stage's share), so the first two
@@ -52,7 +58,7 @@ def train_v2_optimized(
             "V2-Optimized initializes from earlier weights: pass init_from (e.g. a V2-Ultra run's "
             "distillation/stage1_best, a .safetensors or a legacy .pt file)."
         )
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
 
     def warm_model():
         model = lifecycle.new_model("v2_optimized")

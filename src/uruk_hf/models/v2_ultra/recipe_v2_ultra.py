@@ -35,10 +35,10 @@ _TIME_BUDGETS = {"quick": (210.0, 240.0)}
 two heads and has the hardest targets."""
 
 
-def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """The teacher's Production, then the student's distillation; writes both models and the seed's three legacy
     files (global best, stage 1, stage 2)."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
     teacher, _, learning_rate = lifecycle.train_model("v2_ultra_teacher", FRAME_AND_MATERIAL_LOSS)
     lifecycle.smoke(lifecycle.new_model("v2_ultra"), V2_ULTRA_CURRICULUM[0][1], name="smoke_student")
     student, record = lifecycle.distill("v2_ultra", teacher, learning_rate, V2_ULTRA_CURRICULUM)
@@ -49,8 +49,8 @@ def train_v2_ultra(data: Path, output: Path, preset: str, resume: bool) -> dict:
 
 def train_v2_ultra_scratch(data: Path, output: Path, preset: str, resume: bool, family_record: dict) -> dict:
     """The control of the distilled student: the same student, curriculum and learning rate, without a teacher,
-    within the distilled student's training time. Writes `output/models/v2_ultra_scratch`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    within the distilled student's training time, with its seed. Writes `output/models/v2_ultra_scratch`."""
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=family_record["seed"])
     scratch = [(name, weights, None) for name, weights, _ in V2_ULTRA_CURRICULUM]
     time_s = family_record["stages"]["distillation"]["seconds"]
     student, record = lifecycle.distill(

@@ -32,9 +32,9 @@ _TIME_BUDGETS = {"quick": (240.0, None)}
 """Production seconds per preset."""
 
 
-def train_v2_ultra_ray_reconstruction(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_v2_ultra_ray_reconstruction(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """Smoke, Calibration and Production of the ray-reconstruction V2-Ultra; writes `models/<key>`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
     _, _, learning_rate = lifecycle.train_model("v2_ultra_ray_reconstruction", FRAME_AND_MATERIAL_LOSS)
     return lifecycle.write({"learning_rate": learning_rate})
 

@@ -25,11 +25,13 @@ _STAGE = {"batch_size": 32, "eval_every": 100, "warmup_steps": 30, "patience": 4
 """Maps per step and evaluation interval."""
 
 
-def train_ws3(data: Path, output: Path, preset: str, resume: bool, time_scale: str | None = None) -> dict:
+def train_ws3(
+    data: Path, output: Path, preset: str, resume: bool, seed: int = 0, time_scale: str | None = None
+) -> dict:
     """The teacher's Smoke, Calibration and Production, then the student's distillation (budgets times
     `time_scale`); writes both models, the teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE, seed=seed)
     teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", None)
     save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
     lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, None)

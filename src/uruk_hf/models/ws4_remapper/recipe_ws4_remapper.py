@@ -28,12 +28,12 @@ _STAGE_OVERRIDES = {"quick": {"batch_size": 8}}
 """Pairs per batch: a pair is one frame, where a renderer's clip item holds four."""
 
 
-def train_ws4(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_ws4(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """The first run's Smoke, Calibration and Production, the v2 rerun, then the student's distillation from v2;
     writes the three models and the seed's files (`ws4_best.pt`, `ws4_v2_best.pt`, the student's best and
     final)."""
     lifecycle = Lifecycle(
-        FAMILY, data, output, preset, resume, _TIME_BUDGETS, stage_overrides=_STAGE_OVERRIDES.get(preset)
+        FAMILY, data, output, preset, resume, _TIME_BUDGETS, stage_overrides=_STAGE_OVERRIDES.get(preset), seed=seed
     )
     first, record, learning_rate = lifecycle.train_model("ws4_remapper", FRAME_LOSS)
     save_legacy(first, lifecycle.legacy_path("ws4_remapper"), "production", record["best"])

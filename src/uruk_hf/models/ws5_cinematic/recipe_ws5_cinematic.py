@@ -21,10 +21,10 @@ _TIME_BUDGETS = {"quick": (150.0, 120.0)}
 """Production and curriculum seconds per preset: WS5's single-head stages converge sooner than V2-Ultra's."""
 
 
-def train_ws5(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_ws5(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """The renderer's Production, then its student's distillation; writes both models and the seed's files
     (`ws5_frontier_best.pt`, the student's best and final)."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
     teacher, record, learning_rate = lifecycle.train_model("ws5_cinematic_renderer", FRAME_LOSS)
     save_legacy(teacher, lifecycle.legacy_path("ws5_cinematic_renderer"), "production", record["best"])
     lifecycle.train_student("ws5_student", teacher, learning_rate, WS5_CURRICULUM, FRAME_LOSS)

@@ -25,10 +25,10 @@ V2_BUDGET_FACTOR = 1.75
 """The v2 rerun's time budget as a multiple of the first run's Production budget."""
 
 
-def train_ws6(data: Path, output: Path, preset: str, resume: bool) -> dict:
+def train_ws6(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """The first run's Smoke, Calibration and Production, the v2 rerun, then the student's distillation from v2;
     writes the three models and the seed's files (`ws6_best.pt`, `ws6_v2_best.pt`, the student's best and final)."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
     first, record, learning_rate = lifecycle.train_model("ws6_runtime", FRAME_LOSS)
     save_legacy(first, lifecycle.legacy_path("ws6_runtime"), "production", record["best"])
 

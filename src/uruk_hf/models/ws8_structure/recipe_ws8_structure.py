@@ -24,12 +24,14 @@ _CALIBRATION_RATES = (2e-3, 4e-3, 8e-3)
 candidates reach."""
 
 
-def train_ws8(data: Path, output: Path, preset: str, resume: bool, time_scale: str | None = None) -> dict:
+def train_ws8(
+    data: Path, output: Path, preset: str, resume: bool, seed: int = 0, time_scale: str | None = None
+) -> dict:
     """Production of the structure generator (its budget times `time_scale`); writes the model and
     `ws8_structure_generator/best_model.pt`."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(
-        FAMILY, data, output, preset, resume, budgets, _STAGE, calibration_learning_rates=_CALIBRATION_RATES
+        FAMILY, data, output, preset, resume, budgets, _STAGE, calibration_learning_rates=_CALIBRATION_RATES, seed=seed
     )
     model, record, learning_rate = lifecycle.train_model("ws8_structure_generator", None)
     save_legacy(model, lifecycle.legacy_path("ws8_structure_generator"), "production", record["best"])
