@@ -69,6 +69,24 @@ def test_ws5_exports_without_a_material_output(tmp_path):
     assert UrukORTRenderer.from_pretrained(tmp_path)(torch.rand(1, 19, 24, 24)).material_logits is None
 
 
+def test_ray_reconstruction_filter_exports(tmp_path):
+    """The box-averaged tap grid (AveragePool without the padding) holds in ONNX Runtime at the image border."""
+    from uruk_hf.catalog import model_entry
+    from uruk_hf.exporters.onnx import export_onnx
+
+    entry = model_entry("v2_ultra_ray_reconstruction")[1]
+    model = _trained_like(entry.model_class(entry.config("tiny")))
+    model.save_pretrained(tmp_path)
+    export_onnx(tmp_path, tmp_path)
+    pixel_values = torch.rand(1, model.config.num_channels, 29, 35)
+    with torch.no_grad():
+        eager = model(pixel_values).frame
+    assert (
+        float((tonemap(UrukORTRenderer.from_pretrained(tmp_path)(pixel_values).frame) - tonemap(eager)).abs().max())
+        < 1e-4
+    )
+
+
 def test_int8_quantization_from_the_models_own_inputs(exported, tiny_dataset):
     from uruk_hf.exporters.onnx import quantize_onnx
     from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask

@@ -37,19 +37,20 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         )  # fmt: skip
         model = UrukV2Ultra(config).eval()
         head = model.frame_head
-        assert len(head.offsets) == 50 and head.radius == 6 and (-6, 6) in head.offsets
+        assert len(head.offsets) == 50 and head.radius == 7 and (-6, 6) in head.offsets
         inputs = torch.rand(1, 32, 21, 30)
         cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
         with torch.no_grad():
             assert (model(inputs).frame - cheap).abs().max() < 0.06
-            # All weight on the tap 6 pixels to the right: the frame is the cheap render shifted by 6 pixels.
+            # All weight on the tap 6 pixels to the right: the frame is the cheap render's 3x3 box average there.
             head.projection.bias[: len(head.offsets)] = -30.0
             head.projection.bias[head.offsets.index((0, 6))] = 30.0
             head.projection.bias[len(head.offsets) :] = -30.0
             head.projection.weight.zero_()
             frame = model(inputs).frame
-        torch.testing.assert_close(frame[..., :-6], cheap[..., 6:], atol=1e-4, rtol=1e-4)
-        for bad in ({"frame_kernel_size": 4}, {"frame_kernel_dilations": [0]}):
+        box = torch.nn.functional.avg_pool2d(cheap, 3, stride=1)  # box[y, x]: the 3x3 mean centred at (y+1, x+1)
+        torch.testing.assert_close(frame[..., 1:-1, :-7], box[..., 5:], atol=1e-4, rtol=1e-4)
+        for bad in ({"frame_kernel_size": 4}, {"frame_kernel_dilations": [0]}, {"frame_kernel_dilations": [1, 2]}):
             with pytest.raises(ValueError, match="frame_kernel"):
                 UrukV2UltraConfig.from_preset("tiny", **bad)
 

@@ -19,6 +19,7 @@ from uruk_hf import (
     UrukWS5CinematicConfig,
     UrukWS5CinematicRenderer,
 )
+from uruk_hf.catalog import model_entry
 from uruk_hf.legacy import save_legacy_checkpoint
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.distillation import (
@@ -266,6 +267,18 @@ def test_warm_start_loads_compatible_weights_and_names_every_mismatch(tmp_path, 
         load_initial_weights(target, tmp_path / "ws5")
     with pytest.raises(FileNotFoundError):
         load_initial_weights(target, tmp_path / "nothing")
+
+    # The ray-reconstruction model: the V2-Ultra student's layout with another cheap render and a wider filter.
+    entry = model_entry("v2_ultra_ray_reconstruction")[1]
+    ray_reconstruction = entry.model_class(entry.config("tiny"))
+    initial = ray_reconstruction.frame_head.projection.weight.clone()
+    with pytest.raises(WarmStartError, match="frame_head.projection.weight: source"):
+        load_initial_weights(ray_reconstruction, tmp_path / "v2_ultra")
+    report = load_initial_weights(ray_reconstruction, tmp_path / "v2_ultra", reinitialize=("frame_head.projection",))
+    assert sorted(report["reinitialized"]) == ["frame_head.projection.bias", "frame_head.projection.weight"]
+    assert not report["missing"] and report["loaded"] == len(source.state_dict()) - 2
+    assert torch.equal(ray_reconstruction.frame_head.projection.weight, initial)
+    assert torch.equal(ray_reconstruction.unet.stem.weight, source.unet.stem.weight)
 
 
 def test_teacher_outputs_are_computed_once_per_clip_and_match_a_fresh_unroll(v2_pair, tmp_path):

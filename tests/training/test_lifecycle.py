@@ -171,6 +171,19 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     assert record["stages"]["material"]["gate"]["baseline"] == "previous"
     assert (optimized / "legacy" / "v2_optimized" / "v2opt_global_best.pt").is_file()
 
+    # The ray-reconstruction model warm-starts from the student at a given rate: no Calibration, a fresh filter.
+    ray_reconstruction = tmp_path / "v2_ultra_rr"
+    rr_arguments = ["--data", str(folder), "--output", str(ray_reconstruction), "--preset", "tiny"]
+    student = v2 / "models" / "v2_ultra"
+    assert main(["train", "v2_ultra_rr", *rr_arguments, "--init-from", str(student), "--learning-rate", "2e-3"]) == 0
+    record = json.loads((ray_reconstruction / "lifecycle.json").read_text())
+    assert "calibration" not in record["stages"] and record["learning_rate"] == 2e-3
+    assert sorted(record["stages"]["warm_start"]["reinitialized"]) == [
+        "frame_head.projection.bias",
+        "frame_head.projection.weight",
+    ]
+    assert (ray_reconstruction / "models" / "v2_ultra_ray_reconstruction" / "model.safetensors").is_file()
+
     # --resume reads finished stages back instead of training them again.
     before = (optimized / "material" / "record.json").stat().st_mtime_ns
     assert main(["train", "v2_optimized", *arguments, "--init-from", str(init), "--resume"]) == 0

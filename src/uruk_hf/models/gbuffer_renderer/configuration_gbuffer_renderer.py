@@ -58,8 +58,9 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         frame_kernel_size (`int`, *optional*, defaults to 5):
             Width of each grid of taps of the frame head's predicted filter (odd).
         frame_kernel_dilations (`list[int]`, *optional*, defaults to `[1]`):
-            Spacing in pixels of each grid of the filter (`UrukFrameHead`): `[1]` is a dense 5x5 filter, `[1, 3]`
-            adds a sparse 13x13 grid for very noisy cheap renders (the ray-reconstruction input).
+            Spacing in pixels of each grid of the filter (`UrukFrameHead`), odd: `[1]` is a dense 5x5 filter,
+            `[1, 3]` adds a grid of 3x3-pixel box averages 3 pixels apart (15x15 pixels in all) for very noisy cheap
+            renders (the ray-reconstruction input).
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
         material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
@@ -172,8 +173,11 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             raise ValueError(f"cheap_render_divisor must be an integer >= 1, got {self.cheap_render_divisor!r}.")
         if self.frame_kernel_size < 1 or self.frame_kernel_size % 2 == 0:
             raise ValueError(f"frame_kernel_size must be a positive odd number, got {self.frame_kernel_size}.")
-        if not self.frame_kernel_dilations or min(self.frame_kernel_dilations) < 1:
-            raise ValueError(f"frame_kernel_dilations must be positive integers, got {self.frame_kernel_dilations}.")
+        if not self.frame_kernel_dilations or any(d < 1 or d % 2 == 0 for d in self.frame_kernel_dilations):
+            raise ValueError(
+                f"frame_kernel_dilations must be odd positive integers (a grid of spacing d samples d x d box "
+                f"averages centred on its taps), got {self.frame_kernel_dilations}."
+            )
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
         if self.use_material_head and self.num_labels < 2:

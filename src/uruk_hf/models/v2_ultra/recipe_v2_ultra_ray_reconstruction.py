@@ -3,23 +3,29 @@
 The mode where users would otherwise run Intel Open Image Denoise or DLSS Ray Reconstruction: the input is one
 path-traced sample per pixel (`path_1spp`, indirect light included) with the G-buffer, the screen-space extras and
 the model's own warped previous output (`RAY_RECONSTRUCTION_LAYOUT`), instead of V2-Ultra's 16-spp direct-light
-render. A 5x5 filter over a single noisy sample sees 25 samples; the frame head here adds a sparse grid three
-pixels apart under the same softmax (`frame_kernel_dilations=[1, 3]`, 50 taps over 13x13), and the demodulated
-shading term predicts the smooth irradiance directly, as OIDN predicts the whole frame.
+render. A 5x5 filter over a single noisy sample sees 25 samples; the frame head here adds a grid of 3x3 box averages
+three pixels apart under the same softmax (`frame_kernel_dilations=[1, 3]`: 50 taps that average every sample of a
+15x15 neighbourhood), and the demodulated shading term predicts the smooth irradiance directly, as OIDN predicts the
+whole frame.
 
-Smoke -> Calibration -> Production of the student-size model (frame + materials, gate against the 1-spp input).
+From scratch (`uruk train v2_ultra_rr`): Smoke -> Calibration -> Production of the student-size model (frame +
+materials, gate against the 1-spp input). In the pipeline it warm-starts from the V2-Ultra student (same size and
+G-buffer: its trunk and material head carry over; the wider filter's projection starts fresh), takes the learning
+rate V2-Ultra's Calibration chose, and trains a shorter Production.
 """
 
+import json
 from pathlib import Path
 
-from ...catalog import Family, ModelEntry
+from ...catalog import Family, ModelEntry, TrainOption
 from ...schema import RAY_RECONSTRUCTION_LAYOUT
 from ...training.losses import FRAME_AND_MATERIAL_LOSS
 from ...training.run import Lifecycle
+from ...training.warm_start import load_initial_weights
 from .configuration_v2_ultra import UrukV2UltraConfig
 from .modeling_v2_ultra import UrukV2Ultra
 
-__all__ = ["FAMILY", "RAY_RECONSTRUCTION_OVERRIDES", "train_v2_ultra_ray_reconstruction"]
+__all__ = ["FAMILY", "RAY_RECONSTRUCTION_OVERRIDES", "WARM_START_REINITIALIZED", "train_v2_ultra_ray_reconstruction"]
 
 RAY_RECONSTRUCTION_OVERRIDES = (
     ("input_buffers", RAY_RECONSTRUCTION_LAYOUT),
@@ -29,14 +35,56 @@ RAY_RECONSTRUCTION_OVERRIDES = (
 """The config fields that make a V2-Ultra a ray-reconstruction model."""
 
 _TIME_BUDGETS = {"quick": (240.0, None)}
-"""Production seconds per preset."""
+"""Production seconds per preset, from scratch."""
+
+_WARM_START_TIME_BUDGETS = {"quick": (120.0, None)}
+"""Production seconds per preset, warm-started from the V2-Ultra student."""
+
+WARM_START_REINITIALIZED = ("frame_head.projection",)
+"""The tensors a warm start from a V2-Ultra student does not copy: the filter's projection, which has a logit per tap
+(25 there, 50 here)."""
 
 
-def train_v2_ultra_ray_reconstruction(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
-    """Smoke, Calibration and Production of the ray-reconstruction V2-Ultra; writes `models/<key>`."""
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
-    _, _, learning_rate = lifecycle.train_model("v2_ultra_ray_reconstruction", FRAME_AND_MATERIAL_LOSS)
-    return lifecycle.write({"learning_rate": learning_rate})
+def train_v2_ultra_ray_reconstruction(
+    data: Path,
+    output: Path,
+    preset: str,
+    resume: bool,
+    seed: int = 0,
+    init_from: str | Path | None = None,
+    learning_rate: str | float | None = None,
+) -> dict:
+    """Trains the ray-reconstruction V2-Ultra and writes `models/<key>`: from scratch (Smoke, Calibration,
+    Production), or with `init_from` (a V2-Ultra student's folder or file) warm-started and trained in the shorter
+    Production budget, at `learning_rate` (Calibration of the warm model when it is not given)."""
+    key = "v2_ultra_ray_reconstruction"
+    budgets = _TIME_BUDGETS if init_from is None else _WARM_START_TIME_BUDGETS
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, seed=seed)
+    if init_from is None:
+        _, _, learning_rate = lifecycle.train_model(key, FRAME_AND_MATERIAL_LOSS)
+        return lifecycle.write({"learning_rate": learning_rate})
+
+    def warm_model():
+        model = lifecycle.new_model(key)
+        lifecycle.stages["warm_start"] = load_initial_weights(model, init_from, reinitialize=WARM_START_REINITIALIZED)
+        return model
+
+    if learning_rate is None:
+        model, learning_rate = lifecycle.calibrated_model(key, FRAME_AND_MATERIAL_LOSS, warm_model)
+    else:
+        lifecycle.smoke(warm_model(), FRAME_AND_MATERIAL_LOSS)
+        model, learning_rate = warm_model(), float(learning_rate)
+    record = lifecycle.production(model, FRAME_AND_MATERIAL_LOSS, learning_rate)
+    lifecycle.save_model(key, model, record)
+    return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from)})
+
+
+def pipeline_options(pipeline_folder: Path) -> dict:
+    """In the pipeline, the ray-reconstruction model warm-starts from the V2-Ultra student at the learning rate its
+    Calibration chose."""
+    v2_ultra = Path(pipeline_folder) / "v2_ultra"
+    learning_rate = json.loads((v2_ultra / "lifecycle.json").read_text())["learning_rate"]
+    return {"init_from": v2_ultra / "models" / "v2_ultra", "learning_rate": learning_rate}
 
 
 FAMILY = Family(
@@ -45,6 +93,14 @@ FAMILY = Family(
     dataset_kind="gbuffer_clips",
     task="uruk_hf.training.tasks.frame_reconstruction:FrameReconstructionTask",
     train=train_v2_ultra_ray_reconstruction,
+    options=(
+        TrainOption(
+            "--init-from", "warm start from a V2-Ultra student: a Hub-format folder, .safetensors or .pt file"
+        ),
+        TrainOption("--learning-rate", "with --init-from: the learning rate (default: Calibration of the warm model)"),
+    ),
+    requires=("v2_ultra",),
+    pipeline_options=pipeline_options,
     onnx_config="uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer:UrukRendererOnnxConfig",
     models=(
         ModelEntry(
@@ -58,8 +114,9 @@ FAMILY = Family(
             description=(
                 "V2-Ultra in ray-reconstruction mode: reconstructs the final frame and per-pixel material classes "
                 "from one path-traced sample per pixel plus the G-buffer, the screen-space extras and its own warped "
-                "previous frame (the input OIDN and DLSS Ray Reconstruction take). The student-size V2-Ultra with a "
-                "frame filter of two tap grids (1 and 3 pixels apart)."
+                "previous frame (the input OIDN and DLSS Ray Reconstruction take). The student-size V2-Ultra (in the "
+                "pipeline warm-started from the V2-Ultra student) with a frame filter of two tap grids: pixels, and "
+                "3x3 box averages 3 pixels apart."
             ),
             curve=("v2_ultra_rr/production",),
             config_overrides=RAY_RECONSTRUCTION_OVERRIDES,
