@@ -33,6 +33,7 @@ __all__ = [
     "check_seed",
     "chunk_path",
     "chunk_splits",
+    "dataset_card",
     "generate_dataset",
     "generation_record",
     "load_split",
@@ -186,6 +187,19 @@ def _odd_chunks(folder: Path) -> list[str]:
     counts = [sum(other == schema for other in schemas.values()) for schema in schemas.values()]
     common = list(schemas.values())[counts.index(max(counts))]
     return unreadable + [path for path, schema in schemas.items() if schema != common]
+
+
+def dataset_card(body: str, splits, **metadata) -> str:
+    """A dataset card (`README.md`): the YAML front matter (Apache-2.0, one `default` config with the Parquet chunks
+    of each of `splits`, and `metadata` such as `tags` or `task_categories`, as `huggingface_hub.DatasetCardData`
+    takes them) above the Markdown `body`."""
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    data_files = [{"split": split, "path": f"data/{split}-*.parquet"} for split in splits]
+    card_data = DatasetCardData(
+        license="apache-2.0", configs=[{"config_name": "default", "data_files": data_files}], **metadata
+    )
+    return str(DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}"))
 
 
 def load_split(folder: str | Path, split: str, columns: list[str] | None = None) -> dict[str, np.ndarray]:

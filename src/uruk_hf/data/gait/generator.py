@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..folder import DatasetGenerator, load_split
+from ..folder import DatasetGenerator, dataset_card, load_split
 from .animator import FPS, GAITS, ClipSettings, animate_clip
 from .motion import MotionMatching, constant_velocity_rollout, copy_previous_rollout, foot_skate_cm, pose_error_degrees
 from .skeleton import JOINT_NAMES
@@ -171,8 +171,6 @@ class LocomotionClipGenerator(DatasetGenerator):
 
 
 def _card(record: dict, baselines: dict) -> str:
-    from huggingface_hub import DatasetCard, DatasetCardData
-
     preset = record["preset"]
     keys = ("one_step_error_degrees", "rollout_error_degrees", "memory_mb", "foot_skate_cm")
     rows = "\n".join(
@@ -180,20 +178,7 @@ def _card(record: dict, baselines: dict) -> str:
         for name, m in baselines["baselines"].items()
     )
     splits = sorted(set(record["splits"]))
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        tags=["animation", "locomotion", "procedural", "synthetic", "uruk"],
-        configs=[
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
-        ],
-    )
-    return str(
-        DatasetCard(
-            f"""---
-{card_data.to_yaml()}
----
-
-# Uruk procedural locomotion ({preset["name"]} preset)
+    body = f"""# Uruk procedural locomotion ({preset["name"]} preset)
 
 Clips of a **procedural locomotion animator, not motion capture**: a {len(JOINT_NAMES)}-joint humanoid whose idle,
 walk, run and strafe gaits are phase-driven joint-angle cycles blended by speed and sideways motion (a blend tree
@@ -216,8 +201,7 @@ uruk data generate --kind locomotion_clips --preset {preset["name"]} --seed {rec
 |---|---|---|---|---|
 {rows}
 """
-        )
-    )
+    return dataset_card(body, splits, tags=["animation", "locomotion", "procedural", "synthetic", "uruk"])
 
 
 LOCOMOTION_CLIPS = LocomotionClipGenerator()

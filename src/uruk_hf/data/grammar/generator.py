@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ...schema import BLOCK_TYPES, STRUCTURE_CLASSES
-from ..folder import DatasetGenerator, load_split
+from ..folder import DatasetGenerator, dataset_card, load_split
 from .metrics import BigramModel, sample_metrics, uniform_random_structures
 from .shapes import build_structure
 from .structures import LAYOUT, Structure, structure_key
@@ -168,24 +168,9 @@ def baselines_table(baselines: dict, markdown: bool = False) -> str:
 
 
 def _card(record: dict, baselines: dict) -> str:
-    from huggingface_hub import DatasetCard, DatasetCardData
-
     preset = record["preset"]
     splits = sorted(set(record["splits"]))
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        tags=["procedural-generation", "shape-grammar", "voxels", "synthetic", "uruk"],
-        configs=[
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
-        ],
-    )
-    return str(
-        DatasetCard(
-            f"""---
-{card_data.to_yaml()}
----
-
-# Uruk block structures ({preset["name"]} preset)
+    body = f"""# Uruk block structures ({preset["name"]} preset)
 
 Structures built by a **shape grammar written in the library** (`uruk_hf.data.grammar.shapes`), not by people: one
 rule per class ({", ".join(STRUCTURE_CLASSES)}) draws proportions, construction and materials, then turns, mirrors
@@ -210,8 +195,7 @@ library's rule-based classifier names the requested class. Novel: not in the tra
 
 {baselines_table(baselines["baselines"], markdown=True)}
 """
-        )
-    )
+    return dataset_card(body, splits, tags=["procedural-generation", "shape-grammar", "voxels", "synthetic", "uruk"])
 
 
 BLOCK_STRUCTURES = BlockStructureGenerator()

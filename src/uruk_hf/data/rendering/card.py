@@ -11,7 +11,7 @@ from ...file_utils import atomic_path
 from ...models.gbuffer_renderer.processing_gbuffer import MATERIAL_PALETTE
 from ...schema import BUFFER_SPECS, MATERIAL_CLASSES
 from ...tonemap import tonemap
-from ..folder import check_complete, load_split
+from ..folder import check_complete, dataset_card, load_split
 from .baselines import FRAME_BASELINES, MATERIAL_BASELINES, compute_baselines, oidn_denoise
 from .generator import STORED_BUFFERS
 
@@ -84,24 +84,8 @@ def write_example_grid(folder: Path, path: Path, frames: int = 2, scale: int = 3
 
 
 def _card_text(folder: Path, record: dict, counts: dict, baselines: dict, timings: list[dict]) -> str:
-    from huggingface_hub import DatasetCard, DatasetCardData
-
     preset = record["preset"]
     render = preset["render"]
-    configs = [
-        {
-            "config_name": "default",
-            "data_files": [{"split": split, "path": f"data/{split}-*.parquet"} for split in counts],
-        }
-    ]
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        pretty_name="Uruk procedural G-buffer renders",
-        task_categories=["image-to-image"],
-        tags=["neural-rendering", "g-buffer", "mitsuba", "synthetic", "uruk"],
-        size_categories=["n<1K"] if sum(counts.values()) < 1000 else ["1K<n<10K"],
-        configs=configs,
-    )
     features = "\n".join(
         f"| `{name}` | ({render['height']}, {render['width']}, {BUFFER_SPECS[name].channels}) float16 | "
         f"{BUFFER_SPECS[name].description} |"
@@ -121,11 +105,7 @@ def _card_text(folder: Path, record: dict, counts: dict, baselines: dict, timing
         ]
     )
     split_counts = ", ".join(f"{split} {count}" for split, count in counts.items())
-    content = f"""---
-{card_data.to_yaml()}
----
-
-# Uruk procedural G-buffer renders ({preset["name"]} preset)
+    content = f"""# Uruk procedural G-buffer renders ({preset["name"]} preset)
 
 Procedural 3D scenes (rooms, large halls and long corridors lit by area lights on ceilings and walls, open ground
 under a sun and sky or at night under small lamps; glowing props, glossy and metal-dominated scenes, thin poles and
@@ -172,7 +152,14 @@ with a class. Computed by `uruk data baselines DIR`.
 
 ![examples](examples.png)
 """
-    return str(DatasetCard(content))
+    return dataset_card(
+        content,
+        counts,
+        pretty_name="Uruk procedural G-buffer renders",
+        task_categories=["image-to-image"],
+        tags=["neural-rendering", "g-buffer", "mitsuba", "synthetic", "uruk"],
+        size_categories=["n<1K"] if sum(counts.values()) < 1000 else ["1K<n<10K"],
+    )
 
 
 def finalize_dataset(folder: str | Path, baselines: dict | None = None) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..folder import DatasetGenerator, load_split
+from ..folder import DatasetGenerator, dataset_card, load_split
 from .render import ClipRenderer, RenderSettings, select_variant
 from .scenes import SceneSpec, generate_scene
 
@@ -339,25 +339,10 @@ def baselines_table(baselines: dict) -> str:
 
 
 def _card(record: dict, baselines: dict) -> str:
-    from huggingface_hub import DatasetCard, DatasetCardData
-
     preset = record["preset"]
     splits = sorted(set(record["splits"]))
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        tags=["relighting", "time-of-day", "mitsuba", "synthetic", "uruk"],
-        configs=[
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
-        ],
-    )
     render = preset["render"]
-    return str(
-        DatasetCard(
-            f"""---
-{card_data.to_yaml()}
----
-
-# Uruk time-of-day relighting pairs ({preset["name"]} preset)
+    body = f"""# Uruk time-of-day relighting pairs ({preset["name"]} preset)
 
 Procedural outdoor scenes (ground, props, street lamps, glowing props) rendered by Mitsuba 3
 ({record["mitsuba_variant"]}) from one camera under four lighting presets: {", ".join(LIGHTING_PRESETS)} (the lamps
@@ -381,8 +366,7 @@ tone-mapped frames).
 
 {baselines_table(baselines["baselines"])}
 """
-        )
-    )
+    return dataset_card(body, splits, tags=["relighting", "time-of-day", "mitsuba", "synthetic", "uruk"])
 
 
 RELIGHTING_PAIRS = RelightingPairGenerator()

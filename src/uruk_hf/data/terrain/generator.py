@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
-from ..folder import DatasetGenerator, load_split, resolve_preset
+from ..folder import DatasetGenerator, dataset_card, load_split, resolve_preset
 from .procedural import generate_world, sample_knobs
 from .worldmap import WorldMap, measure_knobs
 
@@ -224,24 +224,9 @@ def baselines_table(baselines: dict, markdown: bool = False) -> str:
 
 
 def _card(record: dict, baselines: dict) -> str:
-    from huggingface_hub import DatasetCard, DatasetCardData
-
     preset = record["preset"]
     splits = sorted(set(record["splits"]))
-    card_data = DatasetCardData(
-        license="apache-2.0",
-        tags=["procedural-generation", "terrain", "world-generation", "synthetic", "uruk"],
-        configs=[
-            {"config_name": "default", "data_files": [{"split": s, "path": f"data/{s}-*.parquet"} for s in splits]}
-        ],
-    )
-    return str(
-        DatasetCard(
-            f"""---
-{card_data.to_yaml()}
----
-
-# Uruk world maps ({preset["name"]} preset)
+    body = f"""# Uruk world maps ({preset["name"]} preset)
 
 Maps of a **procedural terrain generator written in the library** (`uruk_hf.data.terrain.procedural`): fractal
 noise by spectral synthesis, thermal erosion, a water level, biomes from height and moisture, and props placed by
@@ -266,7 +251,8 @@ for one request (share of cells whose material differs, plus the mean height dif
 
 {baselines_table(baselines["baselines"], markdown=True)}
 """
-        )
+    return dataset_card(
+        body, splits, tags=["procedural-generation", "terrain", "world-generation", "synthetic", "uruk"]
     )
 
 
