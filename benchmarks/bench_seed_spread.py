@@ -33,8 +33,8 @@ CLAIMS = (
 
 
 def load_runs(folders: list[str]) -> list[dict]:
-    """The `results.json` of each folder; they must share the preset and the test data (the same test sets and the
-    same score of the `direct` render on them, wherever the dataset folder was).
+    """The `results.json` of each folder; they must share the preset and the test data (the same test sets of the
+    dataset kinds they share, and the same score of the `direct` render, wherever the dataset folder was).
 
     Raises:
         ValueError: a folder has no results, or the runs used other data or presets.
@@ -45,9 +45,10 @@ def load_runs(folders: list[str]) -> list[dict]:
         if not path.is_file():
             raise ValueError(f"{folder} is not a finished `uruk pipeline` folder: {path} is missing.")
         runs.append(json.loads(path.read_text()))
+    shared_kinds = set.intersection(*(set(run["test_sets"]) for run in runs))
     fingerprints = {
         "preset": [run["preset"] for run in runs],
-        "test sets": [run["test_sets"] for run in runs],
+        "test sets": [{kind: run["test_sets"][kind] for kind in sorted(shared_kinds)} for run in runs],
         "direct render's scores": [run["baselines"].get("gbuffer_clips", {}).get("direct") for run in runs],
     }
     for field, values in fingerprints.items():

@@ -174,6 +174,9 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     # The ray-reconstruction model warm-starts from the student at a given rate: no Calibration, a fresh filter.
     ray_reconstruction = tmp_path / "v2_ultra_rr"
     rr_arguments = ["--data", str(folder), "--output", str(ray_reconstruction), "--preset", "tiny"]
+    with pytest.raises(SystemExit):
+        main(["train", "v2_ultra_rr", *rr_arguments])
+    assert "initializes from a V2-Ultra student" in capsys.readouterr().err
     student = v2 / "models" / "v2_ultra"
     assert main(["train", "v2_ultra_rr", *rr_arguments, "--init-from", str(student), "--learning-rate", "2e-3"]) == 0
     record = json.loads((ray_reconstruction / "lifecycle.json").read_text())
