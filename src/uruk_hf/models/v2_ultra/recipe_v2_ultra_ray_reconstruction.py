@@ -22,7 +22,7 @@ from pathlib import Path
 from ...catalog import Family, ModelEntry, TrainOption
 from ...schema import RAY_RECONSTRUCTION_LAYOUT
 from ...training.losses import FRAME_AND_MATERIAL_LOSS
-from ...training.run import Lifecycle
+from ...training.run import TIME_SCALE_OPTION, Lifecycle, scaled_time_budgets
 from ...training.warm_start import load_initial_weights
 from .configuration_v2_ultra import UrukV2UltraConfig
 from .modeling_v2_ultra import UrukV2Ultra
@@ -52,16 +52,18 @@ def train_v2_ultra_ray_reconstruction(
     seed: int = 0,
     init_from: str | Path | None = None,
     learning_rate: str | float | None = None,
+    time_scale: str | None = None,
 ) -> dict:
     """Warm start from `init_from` (a V2-Ultra student's folder or file), then Smoke, Calibration (unless
-    `learning_rate` is given) and Production; writes `models/<key>`."""
+    `learning_rate` is given) and Production (its budget times `time_scale`); writes `models/<key>`."""
     if init_from is None:
         raise ValueError(
             "The ray-reconstruction V2-Ultra initializes from a V2-Ultra student: pass init_from (e.g. a V2-Ultra "
             "run's models/v2_ultra, a .safetensors or a legacy .pt file); from scratch its filter saturates."
         )
     key = "v2_ultra_ray_reconstruction"
-    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
+    budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
+    lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, seed=seed)
 
     def warm_model():
         model = lifecycle.new_model(key)
@@ -75,7 +77,7 @@ def train_v2_ultra_ray_reconstruction(
         model, learning_rate = warm_model(), float(learning_rate)
     record = lifecycle.production(model, FRAME_AND_MATERIAL_LOSS, learning_rate)
     lifecycle.save_model(key, model, record)
-    return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from)})
+    return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from), "time_scale": time_scale})
 
 
 def pipeline_options(pipeline_folder: Path) -> dict:
@@ -95,6 +97,7 @@ FAMILY = Family(
     options=(
         TrainOption("--init-from", "the V2-Ultra student it starts from: a Hub-format folder, .safetensors or .pt"),
         TrainOption("--learning-rate", "skip Calibration and train at this rate (the pipeline: V2-Ultra's)"),
+        TIME_SCALE_OPTION,
     ),
     requires=("v2_ultra",),
     pipeline_options=pipeline_options,
