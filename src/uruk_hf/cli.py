@@ -166,7 +166,10 @@ def _train(args: argparse.Namespace) -> int:
         print(f"uruk train {args.family}: stopped. {failure}", file=sys.stderr)
         return 1
     stages = record["stages"]
-    chosen = f"; calibration chose lr {record['learning_rate']:g}" if "learning_rate" in record else ""
+    chosen = ""
+    if "learning_rate" in record:
+        source = "calibration chose" if "calibration" in stages else "trained at"
+        chosen = f"; {source} lr {record['learning_rate']:g}"
     lines = [f"{args.family} ({args.preset}): smoke passed{chosen}."]
     for name, stage in stages.items():
         for part in stage.get("stages", [stage]):

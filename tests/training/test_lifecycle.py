@@ -179,6 +179,7 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     assert "initializes from a V2-Ultra student" in capsys.readouterr().err
     student = v2 / "models" / "v2_ultra"
     assert main(["train", "v2_ultra_rr", *rr_arguments, "--init-from", str(student), "--learning-rate", "2e-3"]) == 0
+    assert "smoke passed; trained at lr 0.002" in capsys.readouterr().out
     record = json.loads((ray_reconstruction / "lifecycle.json").read_text())
     assert "calibration" not in record["stages"] and record["learning_rate"] == 2e-3
     assert sorted(record["stages"]["warm_start"]["reinitialized"]) == [
