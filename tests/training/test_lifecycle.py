@@ -177,6 +177,19 @@ def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_pat
     with pytest.raises(SystemExit):
         main(["train", "v2_ultra_rr", *rr_arguments])
     assert "initializes from a V2-Ultra student" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(
+            [
+                "train",
+                "v2_ultra_rr",
+                *rr_arguments,
+                "--init-from",
+                str(v2 / "models" / "v2_ultra"),
+                "--learning-rate",
+                "0",
+            ]
+        )
+    assert "--learning-rate must be a positive number, got '0'" in capsys.readouterr().err
     student = v2 / "models" / "v2_ultra"
     assert main(["train", "v2_ultra_rr", *rr_arguments, "--init-from", str(student), "--learning-rate", "2e-3"]) == 0
     assert "smoke passed; trained at lr 0.002" in capsys.readouterr().out

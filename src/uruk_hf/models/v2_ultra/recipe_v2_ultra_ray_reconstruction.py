@@ -61,6 +61,8 @@ def train_v2_ultra_ray_reconstruction(
             "The ray-reconstruction V2-Ultra initializes from a V2-Ultra student: pass init_from (e.g. a V2-Ultra "
             "run's models/v2_ultra, a .safetensors or a legacy .pt file); from scratch its filter saturates."
         )
+    if learning_rate is not None:
+        learning_rate = _positive_rate(learning_rate)
     key = "v2_ultra_ray_reconstruction"
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, seed=seed)
@@ -74,10 +76,20 @@ def train_v2_ultra_ray_reconstruction(
         model, learning_rate = lifecycle.calibrated_model(key, FRAME_AND_MATERIAL_LOSS, warm_model)
     else:
         lifecycle.smoke(warm_model(), FRAME_AND_MATERIAL_LOSS)
-        model, learning_rate = warm_model(), float(learning_rate)
+        model = warm_model()
     record = lifecycle.production(model, FRAME_AND_MATERIAL_LOSS, learning_rate)
     lifecycle.save_model(key, model, record)
     return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from), "time_scale": time_scale})
+
+
+def _positive_rate(value: str | float) -> float:
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not rate > 0:
+        raise ValueError(f"--learning-rate must be a positive number, got {value!r}.")
+    return rate
 
 
 def pipeline_options(pipeline_folder: Path) -> dict:
