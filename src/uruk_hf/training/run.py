@@ -30,12 +30,14 @@ from .gates import QualityGate
 from .lifecycle import SmokeSettings, finished_record, run_calibration, run_smoke, train_curriculum
 from .progress import OPTIMIZER_FILE, StageSettings
 from .stage import save_trained_model
+from .warm_start import load_initial_weights
 
 __all__ = [
     "LIFECYCLE_PRESETS",
     "TIME_SCALE_OPTION",
     "Lifecycle",
     "LifecyclePreset",
+    "positive_number",
     "save_curriculum_legacy",
     "save_legacy",
     "scaled_time_budgets",
@@ -104,6 +106,21 @@ TIME_SCALE_OPTION = TrainOption(
 """The `uruk train <family> --time-scale F` option of the families whose recipes take `time_scale`."""
 
 
+def positive_number(value: str | float, option: str) -> float:
+    """`value` (a command-line string or a number) as a positive float.
+
+    Raises:
+        ValueError: it is not a positive number; the message names `option`.
+    """
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not number > 0:
+        raise ValueError(f"{option} must be a positive number, got {value!r}.")
+    return number
+
+
 def scaled_time_budgets(budgets: dict, time_scale: str | float | None) -> dict:
     """`budgets` (`{preset: (production seconds, curriculum seconds)}`) with every limit multiplied by
     `time_scale` (unchanged when it is `None`).
@@ -113,12 +130,7 @@ def scaled_time_budgets(budgets: dict, time_scale: str | float | None) -> dict:
     """
     if time_scale is None:
         return budgets
-    try:
-        factor = float(time_scale)
-    except ValueError:
-        factor = -1.0
-    if not factor > 0:
-        raise ValueError(f"--time-scale must be a positive number, got {time_scale!r}.")
+    factor = positive_number(time_scale, "--time-scale")
     return {
         preset: tuple(None if seconds is None else seconds * factor for seconds in limits)
         for preset, limits in budgets.items()
@@ -238,6 +250,13 @@ class Lifecycle:
         entry = self.family.model(key)
         torch.manual_seed(self.budget.stage.seed)
         return entry.model_class(entry.config(self.preset))
+
+    def warm_started_model(self, key: str, init_from: str | Path, reinitialize: tuple[str, ...] = ()):
+        """A new model `key` holding the weights of `init_from` (`load_initial_weights`: the tensors under
+        `reinitialize` may differ in shape and keep their initialization); the report is the `warm_start` stage."""
+        model = self.new_model(key)
+        self.stages["warm_start"] = load_initial_weights(model, init_from, reinitialize)
+        return model
 
     def smoke(self, model, weights, name: str = "smoke") -> None:
         folder = self.output / name

@@ -7,13 +7,13 @@ against a patch discriminator, with a gate after each stage.
 """
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry, TrainOption
 from ...training.gates import QualityGate
 from ...training.losses import FRAME_AND_MATERIAL_LOSS, FRAME_LOSS
 from ...training.run import Lifecycle, save_legacy
-from ...training.warm_start import load_initial_weights
 from .configuration_v2_optimized import UrukV2OptimizedConfig
 from .modeling_v2_optimized import UrukV2Optimized
 
@@ -60,11 +60,7 @@ def train_v2_optimized(
         )
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, seed=seed)
 
-    def warm_model():
-        model = lifecycle.new_model("v2_optimized")
-        lifecycle.stages["warm_start"] = load_initial_weights(model, init_from)
-        return model
-
+    warm_model = partial(lifecycle.warm_started_model, "v2_optimized", init_from)
     model, learning_rate = lifecycle.calibrated_model("v2_optimized", FRAME_LOSS, warm_model)
     curriculum = V2_OPTIMIZED_CURRICULUM + ([V2_OPTIMIZED_ADVERSARIAL_STAGE] if gan else [])
     time_s = lifecycle.budget.curriculum_time_s

@@ -17,13 +17,13 @@ stopped learning (27.26 dB validation, frozen, against 29.57 warm-started in hal
 """
 
 import json
+from functools import partial
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry, TrainOption
 from ...schema import RAY_RECONSTRUCTION_LAYOUT
 from ...training.losses import FRAME_AND_MATERIAL_LOSS
-from ...training.run import TIME_SCALE_OPTION, Lifecycle, scaled_time_budgets
-from ...training.warm_start import load_initial_weights
+from ...training.run import TIME_SCALE_OPTION, Lifecycle, positive_number, scaled_time_budgets
 from .configuration_v2_ultra import UrukV2UltraConfig
 from .modeling_v2_ultra import UrukV2Ultra
 
@@ -62,16 +62,12 @@ def train_v2_ultra_ray_reconstruction(
             "run's models/v2_ultra, a .safetensors or a legacy .pt file); from scratch its filter saturates."
         )
     if learning_rate is not None:
-        learning_rate = _positive_rate(learning_rate)
+        learning_rate = positive_number(learning_rate, "--learning-rate")
     key = "v2_ultra_ray_reconstruction"
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, seed=seed)
 
-    def warm_model():
-        model = lifecycle.new_model(key)
-        lifecycle.stages["warm_start"] = load_initial_weights(model, init_from, reinitialize=WARM_START_REINITIALIZED)
-        return model
-
+    warm_model = partial(lifecycle.warm_started_model, key, init_from, WARM_START_REINITIALIZED)
     if learning_rate is None:
         model, learning_rate = lifecycle.calibrated_model(key, FRAME_AND_MATERIAL_LOSS, warm_model)
     else:
@@ -80,16 +76,6 @@ def train_v2_ultra_ray_reconstruction(
     record = lifecycle.production(model, FRAME_AND_MATERIAL_LOSS, learning_rate)
     lifecycle.save_model(key, model, record)
     return lifecycle.write({"learning_rate": learning_rate, "init_from": str(init_from), "time_scale": time_scale})
-
-
-def _positive_rate(value: str | float) -> float:
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = -1.0
-    if not rate > 0:
-        raise ValueError(f"--learning-rate must be a positive number, got {value!r}.")
-    return rate
 
 
 def pipeline_options(pipeline_folder: Path) -> dict:
