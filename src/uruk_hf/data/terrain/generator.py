@@ -21,6 +21,7 @@ from .procedural import generate_world, sample_knobs
 from .worldmap import WorldMap, measure_knobs
 
 __all__ = [
+    "KNOB_ADHERENCE_COLUMNS",
     "WORLD_MAPS",
     "WORLD_PRESETS",
     "WorldMapGenerator",
@@ -206,7 +207,7 @@ class WorldMapGenerator(DatasetGenerator):
         return heading + "\n" + baselines_table(results["baselines"])
 
 
-_COLUMNS = (
+KNOB_ADHERENCE_COLUMNS = (
     ("knob_error", "knob error"),
     ("water_error", "water"),
     ("relief_error", "relief"),
@@ -214,13 +215,15 @@ _COLUMNS = (
     ("biome_error", "biomes"),
     ("diversity", "diversity at fixed knobs"),
 )
+"""`(metric, header)` of what generated maps are scored on: the knob errors (overall and per knob group) and the
+diversity at fixed knobs; the baselines' table and the WS3 task's report share them."""
 
 
 def baselines_table(baselines: dict, markdown: bool = False) -> str:
     """The baselines as a plain-text (or Markdown) table."""
     from ...tables import baseline_table
 
-    return baseline_table(baselines, _COLUMNS, markdown)
+    return baseline_table(baselines, KNOB_ADHERENCE_COLUMNS, markdown)
 
 
 def _card(record: dict, baselines: dict) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ...data.folder import load_split
-from ...data.terrain.generator import fixed_knob_diversity, knob_error
+from ...data.terrain.generator import KNOB_ADHERENCE_COLUMNS, fixed_knob_diversity, knob_error
 from ...data.terrain.worldmap import WorldMap
 from .base import Task
 
@@ -110,12 +110,7 @@ class WorldAuthoringTask(Task):
     gate_margin_scale = 0.05
     loss_weights_class = None
     report_columns = (
-        ("knob_error", "knob error"),
-        ("water_error", "water"),
-        ("relief_error", "relief"),
-        ("props_error", "props"),
-        ("biome_error", "biomes"),
-        ("diversity", "diversity at fixed knobs"),
+        *KNOB_ADHERENCE_COLUMNS,
         ("denoising_loss", "held-out denoising loss"),
         ("seconds_per_map", "s/map"),
     )
