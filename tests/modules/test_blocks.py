@@ -1,5 +1,5 @@
-"""The generic blocks: the residual U-Net (identity at initialization, stable under Adam, conditioning), the MLP and
-the patch discriminator."""
+"""The generic blocks: the residual U-Net (identity at initialization, stable under Adam, conditioning, global
+context), the MLP and the patch discriminator."""
 
 import pytest
 import torch
@@ -69,6 +69,46 @@ def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condi
         conditioned(pixels, timestep=10)
     with pytest.raises(ValueError, match="pass `timestep`"):
         conditioned(pixels, first)
+
+
+def test_global_context_starts_as_the_identity_then_reaches_every_pixel():
+    from uruk_hf.modules.unet import UrukUNet
+
+    torch.manual_seed(0)
+    plain = UrukUNet(5, [8, 16], [1, 1])
+    torch.manual_seed(0)
+    with_context = UrukUNet(5, [8, 16], [1, 1], global_context=True)
+    with_context.load_state_dict(plain.state_dict(), strict=False)
+    for module in (plain, with_context):
+        for block in module.modules():
+            if isinstance(block, UrukResidualBlock):
+                block.residual_gain.data.fill_(0.5)
+    pixels = torch.rand(1, 5, 64, 64)
+    changed = pixels.clone()
+    changed[..., 56:, 56:] += 1.0  # far outside the convolutions' reach from the top-left corner
+    with torch.no_grad():
+        torch.testing.assert_close(with_context(pixels), plain(pixels))  # the gain starts at zero
+        torch.testing.assert_close(plain(changed)[..., :4, :4], plain(pixels)[..., :4, :4])
+        with_context.global_context.residual_gain.fill_(1.0)
+        assert not torch.allclose(with_context(changed)[..., :4, :4], with_context(pixels)[..., :4, :4])
+
+
+def test_a_checkpoint_without_global_context_loads_as_the_same_function(tmp_path):
+    """Configs saved before the field existed load with the family's default (on for V2): the missing block starts
+    at zero gain with finite weights, so the model computes what it computed before."""
+    import json
+
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", global_context=False)).eval()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    del config["global_context"]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    loaded = UrukV2Ultra.from_pretrained(tmp_path).eval()
+    assert loaded.config.global_context and loaded.unet.global_context is not None
+    assert torch.isfinite(loaded.unet.global_context.linear.weight).all()
+    pixels = torch.rand(1, 32, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(pixels).frame, model(pixels).frame, rtol=0, atol=0)
 
 
 def test_mlp_layers():

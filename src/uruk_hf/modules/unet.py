@@ -16,12 +16,18 @@ diffusion timestep: every residual block then modulates its features by a per-ch
 from them (FiLM, Perez et al. 2018), zero-initialized so that a conditioned trunk starts as the unconditioned one.
 The timestep is embedded with diffusers' sinusoidal `Timesteps` and its `TimestepEmbedding` MLP, as diffusers'
 U-Nets do.
+
+A trunk can also take global context (`UrukGlobalContext`, ParseNet's global pooling, Liu et al. 2015): the mean of
+the coarsest level's features over the whole frame, added back to every pixel. Convolutions see a fixed number of
+pixels, so at twice the resolution they see a quarter of the scene; the frame mean sees all of it at any size. For
+the renderers this is the light that reaches a surface from outside its neighbourhood (measured on the hand-made
+scenes: most of the error is low-frequency and did not fall with resolution without it).
 """
 
 import torch
 from torch import nn
 
-__all__ = ["UrukResidualBlock", "UrukUNet"]
+__all__ = ["UrukGlobalContext", "UrukResidualBlock", "UrukUNet"]
 
 
 class _ConditionedStage(nn.Sequential):
@@ -66,6 +72,27 @@ class UrukResidualBlock(nn.Module):
         return hidden_states + self.residual_gain * residual
 
 
+class UrukGlobalContext(nn.Module):
+    """`x + gain * linear(relu(mean_hw(x)))`: every pixel receives a projection of the frame's mean features. The
+    scalar `gain` (`residual_gain`) starts at zero, as in the residual blocks, so the block starts as the identity
+    and a checkpoint saved without it loads as the same function."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.linear = nn.Linear(channels, channels)
+        self.residual_gain = nn.Parameter(torch.zeros(1))
+
+    def _init_identity(self) -> None:
+        """Zero gain; the projection gets PyTorch's default initialization again (transformers leaves weights that
+        a checkpoint lacks uninitialized unless the model's `_init_weights` sets them)."""
+        self.linear.reset_parameters()
+        nn.init.zeros_(self.residual_gain)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        pooled = self.linear(torch.relu(hidden_states.mean(dim=(2, 3))))
+        return hidden_states + self.residual_gain * pooled[:, :, None, None]
+
+
 class UrukUNet(nn.Module):
     """Residual U-Net: a stem, `len(hidden_sizes)` encoder stages joined by stride-2 convolutions, and a mirrored
     decoder of transposed convolutions whose outputs are added to the encoder's skip connections.
@@ -78,6 +105,8 @@ class UrukUNet(nn.Module):
         condition_size (`int`, *optional*): size of a conditioning vector `forward` then takes (`condition`).
         timestep_embedding_size (`int`, *optional*): embed a diffusion timestep `forward` then takes (`timestep`)
             into a vector of this size (diffusers' `Timesteps` + `TimestepEmbedding`).
+        global_context (`bool`, *optional*, defaults to `False`): add the frame's mean features to every pixel of
+            the coarsest level (`UrukGlobalContext`), after its encoder blocks.
 
     Input height and width must be multiples of `stride` (`2 ** (len(hidden_sizes) - 1)`); models pad for it.
     """
@@ -89,6 +118,7 @@ class UrukUNet(nn.Module):
         depths: list[int],
         condition_size: int | None = None,
         timestep_embedding_size: int | None = None,
+        global_context: bool = False,
     ):
         super().__init__()
         if len(hidden_sizes) != len(depths):
@@ -116,6 +146,7 @@ class UrukUNet(nn.Module):
             for i in range(levels - 1)
         )
         self.decoder_stages = nn.ModuleList(stage(hidden_sizes[i], depths[i]) for i in range(levels - 1))
+        self.global_context = UrukGlobalContext(hidden_sizes[-1]) if global_context else None
         self.stride = 2 ** (levels - 1)
         self.gradient_checkpointing = False
 
@@ -151,6 +182,8 @@ class UrukUNet(nn.Module):
             hidden_states = self._run_stage(stage, downsample(hidden_states), embedding)
             skips.append(hidden_states)
         skips.pop()
+        if self.global_context is not None:
+            hidden_states = self.global_context(hidden_states)
         for level in reversed(range(len(self.decoder_stages))):
             hidden_states = self.upsamplers[level](hidden_states) + skips[level]
             hidden_states = self._run_stage(self.decoder_stages[level], hidden_states, embedding)

@@ -33,9 +33,9 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
 
     Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
-    `default_role`, `default_use_material_head` and `presets` (keyed by preset, then role; a family of one model
-    sets `default_role = None` and gives one row per preset); `FamilyConfig()` with no arguments is the full size
-    of the family's published model.
+    `default_role`, `default_use_material_head`, `default_global_context` and `presets` (keyed by preset, then role;
+    a family of one model sets `default_role = None` and gives one row per preset); `FamilyConfig()` with no
+    arguments is the full size of the family's published model.
 
     Args:
         input_buffers (`list[dict]`, *optional*, defaults to the family's layout):
@@ -55,6 +55,11 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             itself: the WS6 fast path.
         albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
             Input buffer whose 3 channels modulate the predicted shading.
+        global_context (`bool`, *optional*, defaults to the family's choice):
+            Whether the trunk adds the frame's mean features to every pixel of its coarsest level
+            (`uruk_hf.modules.unet.UrukGlobalContext`), so that the light from outside a convolution's reach is seen
+            at any resolution. A config saved before this field existed loads with the family's choice: the block
+            starts as the identity, so old weights keep their function.
         frame_kernel_size (`int`, *optional*, defaults to 5):
             Width of each grid of taps of the frame head's predicted filter (odd).
         frame_kernel_dilations (`list[int]`, *optional*, defaults to `[1]`):
@@ -94,6 +99,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     )
     default_role: str = "student"
     default_use_material_head: bool = True
+    default_global_context: bool = False
     presets: dict[str, dict[str, dict]] = {}
 
     def __init__(
@@ -104,6 +110,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         cheap_render_buffer: str = "direct",
         cheap_render_divisor: int = 1,
         albedo_buffer: str = "albedo",
+        global_context: bool | None = None,
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
         use_material_head: bool | None = None,
@@ -124,6 +131,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.cheap_render_buffer = cheap_render_buffer
         self.cheap_render_divisor = cheap_render_divisor
         self.albedo_buffer = albedo_buffer
+        self.global_context = self.default_global_context if global_context is None else bool(global_context)
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
         self.use_material_head = use_material_head

@@ -113,7 +113,12 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         super().__init__(config)
         # A low-resolution cheap render also reaches the trunk as its upsampled illumination (3 more channels).
         extra_channels = 3 if config.cheap_render_divisor > 1 else 0
-        self.unet = UrukUNet(config.num_channels + extra_channels, config.hidden_sizes, config.depths)
+        self.unet = UrukUNet(
+            config.num_channels + extra_channels,
+            config.hidden_sizes,
+            config.depths,
+            global_context=config.global_context,
+        )
         self.frame_head = UrukFrameHead(
             config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations
         )

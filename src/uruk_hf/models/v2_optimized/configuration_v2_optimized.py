@@ -1,4 +1,4 @@
-"""Configuration of V2-Optimized, the reconstruction-first rerun of V2-Ultra's student (6.92M)."""
+"""Configuration of V2-Optimized, the reconstruction-first rerun of V2-Ultra's student (6.92M budget)."""
 
 from ...schema import V2_LAYOUT
 from ..gbuffer_renderer.configuration_gbuffer_renderer import V2_TRUNK_PRESETS, UrukRendererConfig
@@ -27,4 +27,5 @@ class UrukV2OptimizedConfig(UrukRendererConfig):
     default_input_buffers = V2_LAYOUT
     default_role = "student"
     default_use_material_head = True
+    default_global_context = True
     presets = {name: {"student": rows["student"]} for name, rows in V2_TRUNK_PRESETS.items()}

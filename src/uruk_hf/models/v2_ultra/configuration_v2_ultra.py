@@ -33,4 +33,5 @@ class UrukV2UltraConfig(UrukRendererConfig):
     default_input_buffers = V2_LAYOUT
     default_role = "student"
     default_use_material_head = True
+    default_global_context = True
     presets = V2_TRUNK_PRESETS
