@@ -110,6 +110,12 @@ def test_history_is_the_models_own_warped_previous_output(v2):
     assert not seen[0][:, history].any()
     expected = warp_previous_frame(outputs[0].frame, batch["motion"][:, 1]) * batch["history_valid"][:, 1]
     torch.testing.assert_close(seen[1][:, history], torch.log1p(expected))
+    # The model sees where its history holds, as an engine passing history_valid would show it (the collator packs
+    # zeros there; before the unroll filled it, every trained model saw history_valid = 0 on every frame).
+    history_valid = model.config.buffer_slice("history_valid")
+    assert not seen[0][:, history_valid].any()
+    assert batch["history_valid"][:, 1].mean() > 0.5
+    torch.testing.assert_close(seen[1][:, history_valid], batch["history_valid"][:, 1])
 
 
 def test_distillation_loss_is_zero_only_for_a_perfect_copy(v2):

@@ -2,7 +2,9 @@
 
 Frame 0 sees zeros (and `history_valid` 0, as stored). Frame k sees the model's frame k-1 prediction, detached,
 backward-warped by frame k's motion vectors and zeroed where `history_valid` is 0, then normalized like any
-`history` buffer. Training and evaluation run clips through this same function in order.
+`history` buffer, and frame k's stored `history_valid` beside it (the collator packs neither: both are optional
+buffers a first frame lacks). Training and evaluation run clips through this same function in order, so the model
+sees what an engine passes it: its own reprojected output and where that reprojection holds.
 """
 
 from ..models.gbuffer_renderer.modeling_gbuffer_renderer import model_fed_inputs
@@ -19,8 +21,9 @@ def unroll_clip(model, batch: dict, processor: UrukGBufferProcessor, config=None
     input for NaN/Inf is skipped (`model_fed_inputs`): the batch was packed by the processor, which checks every
     buffer, and a diverged previous frame is the loss's and the Smoke checks' to report."""
     config = config or model.config
-    has_history = any(entry["name"] == "history" for entry in config.input_buffers)
-    history = config.buffer_slice("history") if has_history else None
+    names = {entry["name"] for entry in config.input_buffers}
+    history = config.buffer_slice("history") if "history" in names else None
+    history_valid = config.buffer_slice("history_valid") if "history_valid" in names else None
     outputs, previous = [], None
     for k in range(batch["pixel_values"].shape[1]):
         pixel_values = batch["pixel_values"][:, k]
@@ -28,6 +31,10 @@ def unroll_clip(model, batch: dict, processor: UrukGBufferProcessor, config=None
             warped = warp_previous_frame(previous.detach(), batch["motion"][:, k]) * batch["history_valid"][:, k]
             pixel_values = pixel_values.clone()
             pixel_values[:, history] = processor.normalize_buffer("history", warped)
+            if history_valid is not None:
+                pixel_values[:, history_valid] = processor.normalize_buffer(
+                    "history_valid", batch["history_valid"][:, k]
+                )
         with model_fed_inputs():
             output = model(pixel_values)
         outputs.append(output)
