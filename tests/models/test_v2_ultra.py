@@ -54,6 +54,31 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
             with pytest.raises(ValueError, match="frame_kernel"):
                 UrukV2UltraConfig.from_preset("tiny", **bad)
 
+    def test_temporal_blend_takes_the_reprojected_history_only_where_it_is_valid(self):
+        config = UrukV2UltraConfig.from_preset("tiny", temporal_blend=True)
+        model = UrukV2Ultra(config).eval()
+        inputs = torch.rand(1, 32, 12, 12)
+        valid = config.buffer_slice("history_valid")
+        inputs[:, valid] = 0.0
+        inputs[:, valid, :, :5] = 1.0  # the left five columns see the same surface in the previous frame
+        history = torch.expm1(inputs[:, config.buffer_slice("history")])
+        blend = len(model.frame_head.offsets) + 3  # after the taps and the 3 shading channels
+        with torch.no_grad():
+            starting = model(inputs).frame
+            model.frame_head.projection.weight[blend].zero_()
+            model.frame_head.projection.bias[blend] = -30.0
+            current = model(inputs).frame
+            model.frame_head.projection.bias[blend] = 30.0
+            blended = model(inputs).frame
+        # It starts with about 2% of the history (sigmoid(-4)) where valid, none elsewhere.
+        assert 0 < (starting - current)[..., :5].abs().max() < 0.05 * (history - current)[..., :5].abs().max()
+        torch.testing.assert_close(starting[..., 5:], current[..., 5:])
+        torch.testing.assert_close(blended[..., :5], history[..., :5])
+        torch.testing.assert_close(blended[..., 5:], current[..., 5:])
+        without_history = [entry for entry in V2_LAYOUT if entry["name"] != "history_valid"]
+        with pytest.raises(ValueError, match="temporal_blend .* has no history_valid"):
+            UrukV2UltraConfig.from_preset("tiny", temporal_blend=True, input_buffers=without_history)
+
 
 def test_ray_reconstruction_entry_reads_one_sample_per_pixel():
     from uruk_hf.catalog import get_family, model_entry
@@ -64,6 +89,7 @@ def test_ray_reconstruction_entry_reads_one_sample_per_pixel():
     config = entry.config("tiny")
     names = [buffer["name"] for buffer in config.input_buffers]
     assert "path_1spp" in names and "direct" not in names and config.frame_kernel_dilations == [1, 3]
+    assert config.temporal_blend and config.global_context
     assert config.num_channels == sum(BUFFER_SPECS[name].channels for name in names)
     task = family.make_task(config)
     assert task.gate_baseline == "path_1spp"

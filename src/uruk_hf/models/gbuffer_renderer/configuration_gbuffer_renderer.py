@@ -66,6 +66,10 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             Spacing in pixels of each grid of the filter (`UrukFrameHead`), odd: `[1]` is a dense 5x5 filter,
             `[1, 3]` adds a grid of 3x3-pixel box averages 3 pixels apart (15x15 pixels in all) for very noisy cheap
             renders (the ray-reconstruction input).
+        temporal_blend (`bool`, *optional*, defaults to `False`):
+            Whether the frame head also predicts, per pixel, how much of the model's own reprojected previous output
+            (`history`, where `history_valid` is 1) to blend into the frame: an exponential moving average over
+            frames, as TAA and SVGF accumulate samples. Needs `history` and `history_valid` in `input_buffers`.
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
         material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
@@ -113,6 +117,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         global_context: bool | None = None,
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
+        temporal_blend: bool = False,
         use_material_head: bool | None = None,
         material_head_buffers: list[str] | None = None,
         material_segment_buffer: str = "material_id",
@@ -134,6 +139,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.global_context = self.default_global_context if global_context is None else bool(global_context)
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
+        self.temporal_blend = bool(temporal_blend)
         self.use_material_head = use_material_head
         self.material_head_buffers = list(
             MATERIAL_HEAD_BUFFERS if material_head_buffers is None else material_head_buffers
@@ -185,6 +191,12 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             raise ValueError(
                 f"frame_kernel_dilations must be odd positive integers (a grid of spacing d samples d x d box "
                 f"averages centred on its taps), got {self.frame_kernel_dilations}."
+            )
+        missing_history = [name for name in ("history", "history_valid") if name not in names]
+        if self.temporal_blend and missing_history:
+            raise ValueError(
+                f"temporal_blend blends the model's reprojected previous output into the frame, but input_buffers "
+                f"has no {' or '.join(missing_history)}."
             )
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")

@@ -15,6 +15,8 @@ _INITIAL_SHADING_LOGIT = math.log(math.expm1(0.05))
 # A centre logit of 8 against 24 zeros puts 99.2% of the filter weight on the pixel itself: an untrained model
 # returns (almost exactly) its cheap input render instead of an arbitrary image.
 _INITIAL_CENTRE_LOGIT = 8.0
+# sigmoid(-4) ~= 0.018: the temporal blend starts with almost none of the previous frame.
+_INITIAL_BLEND_LOGIT = -4.0
 # Surface statistics that span decades are taken as log(x + floor) / _LOG_SCALE, which keeps them of order one.
 _VARIANCE_FLOOR = 1e-4
 _DIFFERENCE_FLOOR = 1e-3
@@ -40,13 +42,25 @@ class UrukFrameHead(nn.Module):
     predicts smooth illumination that the albedo buffer modulates with texture detail (indirect light). Softmax and
     softplus have non-zero gradients everywhere, so no pixel can get stuck during training.
 
+    With `temporal_blend` the head also predicts a per-pixel blend factor `a` and returns
+    `frame + valid * sigmoid(a) * (history - frame)`: the model's own previous output, reprojected, is accumulated
+    into the new frame where the reprojection is valid (an exponential moving average over frames, as TAA and SVGF
+    accumulate samples), so a 1-spp input gathers samples over time instead of flickering from frame to frame.
+
     Args:
         hidden_size (`int`): channels of the trunk features.
         kernel_size (`int`): width of each grid of the predicted filter (odd).
         dilations (`list[int]`): spacing of each grid in pixels (`[1]`: a dense `kernel_size` filter).
+        temporal_blend (`bool`): predict the blend with the reprojected previous output.
     """
 
-    def __init__(self, hidden_size: int, kernel_size: int = 5, dilations: list[int] | tuple[int, ...] = (1,)):
+    def __init__(
+        self,
+        hidden_size: int,
+        kernel_size: int = 5,
+        dilations: list[int] | tuple[int, ...] = (1,),
+        temporal_blend: bool = False,
+    ):
         super().__init__()
         self.kernel_size, self.dilations = kernel_size, tuple(int(d) for d in dilations)
         half = kernel_size // 2
@@ -58,7 +72,9 @@ class UrukFrameHead(nn.Module):
         ]
         self.tap_dilations = [dilation for dilation in self.dilations for _ in range(kernel_size * kernel_size)]
         self.radius = half * max(self.dilations) + max(self.dilations) // 2
-        self.projection = nn.Conv2d(hidden_size, len(self.offsets) + 3, kernel_size=3, padding=1)
+        self.temporal_blend = temporal_blend
+        outputs = len(self.offsets) + 3 + (1 if temporal_blend else 0)
+        self.projection = nn.Conv2d(hidden_size, outputs, kernel_size=3, padding=1)
 
     def _init_identity(self) -> None:
         """Starts at `frame ~= cheap render`: a filter concentrated on the centre pixel, small shading."""
@@ -69,7 +85,9 @@ class UrukFrameHead(nn.Module):
         # The same share of the weight on the centre (99.2%) however many taps there are.
         centre_logit = _INITIAL_CENTRE_LOGIT + math.log((taps - 1) / 24)
         nn.init.constant_(self.projection.bias[centre : centre + 1], centre_logit)
-        nn.init.constant_(self.projection.bias[taps:], _INITIAL_SHADING_LOGIT)
+        nn.init.constant_(self.projection.bias[taps : taps + 3], _INITIAL_SHADING_LOGIT)
+        if self.temporal_blend:
+            nn.init.constant_(self.projection.bias[taps + 3 :], _INITIAL_BLEND_LOGIT)
 
     def forward(
         self,
@@ -77,10 +95,14 @@ class UrukFrameHead(nn.Module):
         cheap_log: torch.Tensor,
         albedo: torch.Tensor,
         modulation: torch.Tensor | None = None,
+        history: torch.Tensor | None = None,
+        history_valid: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """`cheap_log` is the `log1p` of the render the filter averages; with `modulation` it is a demodulated
         render (illumination) and the filtered result is multiplied by `modulation` (the albedo it was divided
-        by), so the filter can average illumination widely without blurring texture."""
+        by), so the filter can average illumination widely without blurring texture. With `temporal_blend`,
+        `history` (linear, `(B, 3, H, W)`) and `history_valid` (`(B, 1, H, W)`, 0 where it is not the same surface)
+        are required."""
         taps = len(self.offsets)
         projected = self.projection(features)
         # The softmax over taps, normalized once after the sum (one division of 3 channels instead of one per tap):
@@ -107,7 +129,11 @@ class UrukFrameHead(nn.Module):
         filtered = filtered / weights.sum(dim=1, keepdim=True)
         if modulation is not None:
             filtered = filtered * modulation
-        return filtered + albedo * F.softplus(projected[:, taps:])
+        frame = filtered + albedo * F.softplus(projected[:, taps : taps + 3])
+        if not self.temporal_blend:
+            return frame
+        blend = torch.sigmoid(projected[:, taps + 3 :]) * history_valid
+        return frame + blend * (history - frame)
 
 
 class UrukMaterialHead(nn.Module):

@@ -120,7 +120,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             global_context=config.global_context,
         )
         self.frame_head = UrukFrameHead(
-            config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations
+            config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations, config.temporal_blend
         )
         self.material_head = None
         if config.use_material_head:
@@ -134,6 +134,9 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             )
         self._cheap_render_slice = config.buffer_slice(config.cheap_render_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
+        if config.temporal_blend:
+            self._history_slice = config.buffer_slice("history")
+            self._history_valid_slice = config.buffer_slice("history_valid")
         self.post_init()
 
     def _init_weights(self, module: torch.nn.Module) -> None:
@@ -184,7 +187,12 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         padded = F.pad(trunk_input, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
         features = self.unet(padded)[..., :height, :width]
-        frame = self.frame_head(features, cheap_log, albedo, modulation)
+        history = history_valid = None
+        if self.config.temporal_blend:
+            # The processor stores history as log1p(radiance): decode it (exp - 1, as for the cheap render).
+            history = torch.exp(pixel_values[:, self._history_slice]) - 1.0
+            history_valid = pixel_values[:, self._history_valid_slice]
+        frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid)
         material_logits = None
         if self.material_head is not None:
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]

@@ -33,6 +33,7 @@ RAY_RECONSTRUCTION_OVERRIDES = (
     ("input_buffers", RAY_RECONSTRUCTION_LAYOUT),
     ("cheap_render_buffer", "path_1spp"),
     ("frame_kernel_dilations", [1, 3]),
+    ("temporal_blend", True),
 )
 """The config fields that make a V2-Ultra a ray-reconstruction model."""
 
