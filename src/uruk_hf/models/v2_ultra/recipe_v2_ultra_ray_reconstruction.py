@@ -6,7 +6,8 @@ the model's own warped previous output (`RAY_RECONSTRUCTION_LAYOUT`), instead of
 render. A 5x5 filter over a single noisy sample sees 25 samples; the frame head here adds a grid of 3x3 box averages
 three pixels apart under the same softmax (`frame_kernel_dilations=[1, 3]`: 50 taps that average every sample of a
 15x15 neighbourhood), and the demodulated shading term predicts the smooth irradiance directly, as OIDN predicts the
-whole frame.
+whole frame. It also blends its own reprojected previous output into the frame where the reprojection holds
+(`temporal_blend`, as TAA and SVGF accumulate samples over frames), so one sample per pixel per frame adds up.
 
 It warm-starts from a V2-Ultra student (same size and G-buffer: its trunk and material head carry over; the wider
 filter's projection starts fresh at the identity filter), then Smoke -> Calibration (skipped when a learning rate is
@@ -42,7 +43,7 @@ _TIME_BUDGETS = {"quick": (120.0, None)}
 
 WARM_START_REINITIALIZED = ("frame_head.projection",)
 """The tensors a warm start from a V2-Ultra student does not copy: the filter's projection, which has a logit per tap
-(25 there, 50 here)."""
+(25 there, 50 here, plus the temporal blend's)."""
 
 
 def train_v2_ultra_ray_reconstruction(
@@ -114,8 +115,8 @@ FAMILY = Family(
                 "V2-Ultra in ray-reconstruction mode: reconstructs the final frame and per-pixel material classes "
                 "from one path-traced sample per pixel plus the G-buffer, the screen-space extras and its own warped "
                 "previous frame (the input OIDN and DLSS Ray Reconstruction take). The student-size V2-Ultra, "
-                "warm-started from the V2-Ultra student, with a frame filter of two tap grids: pixels, and "
-                "3x3 box averages 3 pixels apart."
+                "warm-started from the V2-Ultra student, with a frame filter of two tap grids (pixels, and "
+                "3x3 box averages 3 pixels apart) and a per-pixel blend with its own reprojected previous frame."
             ),
             curve=("v2_ultra_rr/production",),
             config_overrides=RAY_RECONSTRUCTION_OVERRIDES,
