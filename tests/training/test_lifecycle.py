@@ -263,3 +263,19 @@ def test_uruk_pipeline_writes_the_results_table(tiny_dataset, tmp_path, capsys):
     assert scratch["teacher"] is None
     for key in (*model_keys, *baseline_keys):
         assert key in out
+
+
+def test_a_later_stage_may_lose_what_its_recipe_allows_except_under_tiny(tiny_dataset, tmp_path):
+    """V2-Optimized's material and adversarial stages may cost the frame at most 1 dB of the stage before; the tiny
+    preset (a few steps, to test the plumbing) judges nothing, as its default gates do not."""
+    from uruk_hf.catalog import get_family
+    from uruk_hf.models.v2_optimized.recipe_v2_optimized import V2_OPTIMIZED_LATER_STAGE_LOSS
+    from uruk_hf.training.run import Lifecycle
+
+    folder, _ = tiny_dataset
+    family = get_family("v2_optimized")
+    for preset, margin in (("quick", -V2_OPTIMIZED_LATER_STAGE_LOSS), ("tiny", -100.0)):
+        gate = Lifecycle(family, folder, tmp_path / preset, preset, False).previous_stage_gate(
+            V2_OPTIMIZED_LATER_STAGE_LOSS
+        )
+        assert (gate.metric, gate.baseline, gate.margin) == ("psnr", "previous", margin)

@@ -241,6 +241,14 @@ class Lifecycle:
         margin = self.budget.gate_margin * self.task.gate_margin_scale
         return QualityGate(metric=self.task.gate_metric, baseline=self.task.gate_baseline, margin=margin)
 
+    def previous_stage_gate(self, allowed_loss: float) -> QualityGate:
+        """A later curriculum stage's gate: the task's gate metric at most `allowed_loss` below what the stage before
+        it reached (in the task's units: `Task.gate_margin_scale`). Under a preset whose default gates accept
+        anything (`tiny`, a few steps to test the plumbing), this one does too."""
+        scale = self.task.gate_margin_scale
+        margin = min(-allowed_loss * scale, self.budget.gate_margin * scale)
+        return QualityGate(metric=self.task.gate_metric, baseline="previous", margin=margin)
+
     def template(self, learning_rate: float) -> StageSettings:
         """The preset's stage settings at `learning_rate` (`curriculum_stages` names each stage and its terms)."""
         return replace(self.budget.stage, learning_rate=learning_rate)

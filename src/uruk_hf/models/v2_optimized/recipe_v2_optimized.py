@@ -11,20 +11,19 @@ from functools import partial
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry, TrainOption
-from ...training.gates import QualityGate
 from ...training.losses import FRAME_AND_MATERIAL_LOSS, FRAME_LOSS
 from ...training.run import Lifecycle, save_legacy
 from .configuration_v2_optimized import UrukV2OptimizedConfig
 from .modeling_v2_optimized import UrukV2Optimized
 
-__all__ = ["FAMILY", "V2_OPTIMIZED_CURRICULUM", "V2_OPTIMIZED_MATERIAL_GATE", "train_v2_optimized"]
+__all__ = ["FAMILY", "V2_OPTIMIZED_CURRICULUM", "V2_OPTIMIZED_LATER_STAGE_LOSS", "train_v2_optimized"]
 
 V2_OPTIMIZED_CURRICULUM = [("rendering", FRAME_LOSS, None), ("material", FRAME_AND_MATERIAL_LOSS, None)]
 """V2-Optimized's stages on the Accelerate loop (no teacher): rendering with MS-SSIM, then materials."""
 
-V2_OPTIMIZED_MATERIAL_GATE = QualityGate(metric="psnr", baseline="previous", margin=-1.0)
+V2_OPTIMIZED_LATER_STAGE_LOSS = 1.0
 """V2-Optimized's later stages (material, adversarial) may not cost the frame more than 1 dB of what the stage
-before reached."""
+before reached (`Lifecycle.previous_stage_gate`)."""
 
 ADVERSARIAL_WEIGHT = 0.01
 """Weight of the hinge generator term against L1 1.0 on tone-mapped frames: pix2pix's ratio (L1 100, GAN 1)."""
@@ -66,7 +65,7 @@ def train_v2_optimized(
     time_s = lifecycle.budget.curriculum_time_s
     if time_s is not None:
         time_s *= len(curriculum) / len(V2_OPTIMIZED_CURRICULUM)
-    gates = [lifecycle.gate()] + [V2_OPTIMIZED_MATERIAL_GATE] * (len(curriculum) - 1)
+    gates = [lifecycle.gate()] + [lifecycle.previous_stage_gate(V2_OPTIMIZED_LATER_STAGE_LOSS)] * (len(curriculum) - 1)
     records = lifecycle.accelerate_curriculum(model, curriculum, learning_rate, time_s, gates)
     lifecycle.save_model("v2_optimized", model, records[-1])
     save_legacy(model, lifecycle.legacy_path("v2_optimized"), records[-1]["stage"], records[-1]["best"])
