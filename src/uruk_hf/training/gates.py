@@ -33,6 +33,13 @@ class QualityGate:
     baseline: str = "direct"
     margin: float = 3.0
 
+    @classmethod
+    def after_previous_stage(cls, allowed_loss: float, default_margin: float, metric: str = "psnr") -> "QualityGate":
+        """A later curriculum stage's gate: `metric` at most `allowed_loss` below what the stage before it reached,
+        unless the run's default gate margin (`default_margin`) is looser still: a run whose gates accept anything
+        (tests of the plumbing) accepts anything here too."""
+        return cls(metric=metric, baseline="previous", margin=min(-allowed_loss, default_margin))
+
     def measure(self, metrics: dict, baselines: dict) -> dict:
         """The gate's record (`passed` says whether the result is accepted)."""
         baseline_value = baselines[self.baseline][self.metric]

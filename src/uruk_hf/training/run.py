@@ -244,10 +244,11 @@ class Lifecycle:
     def previous_stage_gate(self, allowed_loss: float) -> QualityGate:
         """A later curriculum stage's gate: the task's gate metric at most `allowed_loss` below what the stage before
         it reached (in the task's units: `Task.gate_margin_scale`). Under a preset whose default gates accept
-        anything (`tiny`, a few steps to test the plumbing), this one does too."""
+        anything (`tiny`, a few steps to test the plumbing), this one does too (`QualityGate.after_previous_stage`)."""
         scale = self.task.gate_margin_scale
-        margin = min(-allowed_loss * scale, self.budget.gate_margin * scale)
-        return QualityGate(metric=self.task.gate_metric, baseline="previous", margin=margin)
+        return QualityGate.after_previous_stage(
+            allowed_loss * scale, self.budget.gate_margin * scale, self.task.gate_metric
+        )
 
     def template(self, learning_rate: float) -> StageSettings:
         """The preset's stage settings at `learning_rate` (`curriculum_stages` names each stage and its terms)."""
