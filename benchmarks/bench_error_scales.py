@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from uruk_hf.catalog import family_for_model_type
+from uruk_hf.catalog import model_entry_for_type
 from uruk_hf.data.folder import load_split
 from uruk_hf.data.rendering.baselines import oidn_frames, to_bchw
 from uruk_hf.generalization import run_models
@@ -33,9 +33,7 @@ def model_frames(folder: Path, data: Path) -> tuple[torch.Tensor, torch.Tensor]:
     clips in order with the model's own history."""
     from transformers import AutoConfig
 
-    model_type = AutoConfig.from_pretrained(folder).model_type
-    family = family_for_model_type(model_type)
-    entry = next(model for model in family.models if model.config_class.model_type == model_type)
+    family, entry = model_entry_for_type(AutoConfig.from_pretrained(folder).model_type)
     model = entry.model_class.from_pretrained(folder).eval()
     task = family.make_task(model.config)
     loader = torch.utils.data.DataLoader(

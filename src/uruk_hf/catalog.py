@@ -33,6 +33,7 @@ __all__ = [
     "iter_families",
     "iter_models",
     "model_entry",
+    "model_entry_for_type",
     "register_family",
     "resolve",
     "unregister_family",
@@ -310,12 +311,18 @@ def model_entry(key: str) -> tuple[Family, ModelEntry]:
     raise ValueError(f"No registered family has a model {key!r}.")
 
 
-def family_for_model_type(model_type: str) -> Family:
-    """The registered family whose models have the config `model_type`."""
+def model_entry_for_type(model_type: str) -> tuple[Family, ModelEntry]:
+    """The family and the first entry of the models whose config has `model_type` (a saved folder's
+    `config.json` names it)."""
     for family, model in iter_models():
         if model.config_class.model_type == model_type:
-            return family
+            return family, model
     raise ValueError(f"No registered family has models of type {model_type!r}.")
+
+
+def family_for_model_type(model_type: str) -> Family:
+    """The registered family whose models have the config `model_type`."""
+    return model_entry_for_type(model_type)[0]
 
 
 def dataset_kind(kind: str):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import family_for_model_type, iter_families
+from .catalog import iter_families, model_entry_for_type
 from .file_utils import atomic_path
 from .tables import format_metric, format_table
 
@@ -49,9 +49,7 @@ def _model_metrics(folder: Path, sets: dict[str, Path]) -> dict[str, dict]:
     from .pipeline import evaluate_on_sets
 
     check_model_source(folder)
-    model_type = AutoConfig.from_pretrained(folder).model_type
-    family = family_for_model_type(model_type)
-    entry = next(model for model in family.models if model.config_class.model_type == model_type)
+    family, entry = model_entry_for_type(AutoConfig.from_pretrained(folder).model_type)
     metrics = evaluate_on_sets(family, entry, folder, sets)
     params = next(iter(metrics.values())).get("params")
     return {
