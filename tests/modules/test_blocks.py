@@ -43,19 +43,26 @@ def test_patch_discriminator_scores_patches():
     assert scores.shape == (2, 1, 8, 6)
 
 
-def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condition():
+def _plain_and_extended_unet(**options):
+    """A small plain U-Net and one built with `options` that holds the plain one's weights, both with their residual
+    branches open (gain 0.5, so that the trunks compute something)."""
     from uruk_hf.modules.unet import UrukUNet
 
     torch.manual_seed(0)
     plain = UrukUNet(5, [8, 16], [1, 1])
     torch.manual_seed(0)
-    conditioned = UrukUNet(5, [8, 16], [1, 1], condition_size=3, timestep_embedding_size=8)
-    assert set(plain.state_dict()) <= set(conditioned.state_dict())  # the same names: unconditioned weights load
-    conditioned.load_state_dict(plain.state_dict(), strict=False)
-    for module in (plain, conditioned):
+    extended = UrukUNet(5, [8, 16], [1, 1], **options)
+    extended.load_state_dict(plain.state_dict(), strict=False)
+    for module in (plain, extended):
         for block in module.modules():
             if isinstance(block, UrukResidualBlock):
                 block.residual_gain.data.fill_(0.5)
+    return plain, extended
+
+
+def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condition():
+    plain, conditioned = _plain_and_extended_unet(condition_size=3, timestep_embedding_size=8)
+    assert set(plain.state_dict()) <= set(conditioned.state_dict())  # the same names: unconditioned weights load
     pixels = torch.rand(2, 5, 16, 16)
     first, second = torch.zeros(2, 3), torch.ones(2, 3)
     with torch.no_grad():
@@ -72,17 +79,7 @@ def test_conditioned_unet_starts_as_the_unconditioned_one_then_follows_its_condi
 
 
 def test_global_context_starts_as_the_identity_then_reaches_every_pixel():
-    from uruk_hf.modules.unet import UrukUNet
-
-    torch.manual_seed(0)
-    plain = UrukUNet(5, [8, 16], [1, 1])
-    torch.manual_seed(0)
-    with_context = UrukUNet(5, [8, 16], [1, 1], global_context=True)
-    with_context.load_state_dict(plain.state_dict(), strict=False)
-    for module in (plain, with_context):
-        for block in module.modules():
-            if isinstance(block, UrukResidualBlock):
-                block.residual_gain.data.fill_(0.5)
+    plain, with_context = _plain_and_extended_unet(global_context=True)
     pixels = torch.rand(1, 5, 64, 64)
     changed = pixels.clone()
     changed[..., 56:, 56:] += 1.0  # far outside the convolutions' reach from the top-left corner
