@@ -87,22 +87,23 @@ def test_the_task_never_puts_labels_in_a_batch_input(npc_dataset):
     assert not torch.equal(batch["state_labels"], again["state_labels"])
 
 
-def test_evaluation_decides_every_tick_from_its_own_window(npc_dataset):
-    """Exact evaluation equals deciding each tick alone from the window ending at it."""
+def test_evaluation_decides_every_tick_as_a_game_steps_the_model(npc_dataset):
+    """Evaluation over whole episodes equals a game stepping the model a tick at a time from the first tick."""
     from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig
     from uruk_hf.training.tasks.npc_decisions import NPCDecisionTask, _decide
 
     folder, _ = npc_dataset
     torch.manual_seed(0)
     model = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny", window=8)).eval()
-    observations = load_split(folder, "test", ["observations"])["observations"][:1].astype(np.float32)
-    states, moves = _decide(model, observations, 8)
+    observations = load_split(folder, "test", ["observations"])["observations"][:2].astype(np.float32)
+    states, moves = _decide(model, observations, batch=1)
+    state = model.initial_state(2)
     with torch.no_grad():
-        for tick in (0, 5, 7, 8, 40, 95):
-            window = torch.from_numpy(observations[:, max(0, tick - 7) : tick + 1])
-            outputs = model(window)
-            assert states[0, tick] == int(outputs.state_logits[0, -1].argmax())
-            assert moves[0, tick] == int(outputs.move_logits[0, -1].argmax())
+        for tick in range(observations.shape[1]):
+            outputs = model.step(torch.from_numpy(observations[:, tick : tick + 1]), **state)
+            state = model.next_state(outputs)
+            assert states[:, tick].tolist() == outputs.state_logits[:, 0].argmax(-1).tolist()
+            assert moves[:, tick].tolist() == outputs.move_logits[:, 0].argmax(-1).tolist()
     metrics = NPCDecisionTask(model.config).evaluate(
         model, NPCDecisionTask(model.config).dataset(folder, "test"), full=True
     )

@@ -42,22 +42,52 @@ class TestUrukNPCDirector(ModelTesterMixin):
         torch.testing.assert_close(before[:, :10], after[:, :10], rtol=0, atol=1e-6)
         assert not torch.allclose(before[:, 10:], after[:, 10:])
 
-    def test_the_cache_gives_the_same_logits_tick_by_tick(self):
-        model = self.tiny_model()
-        inputs = self.random_inputs(model.config, ticks=12)
+    def test_the_cache_and_the_step_give_the_logits_of_the_whole_episode(self):
+        """A game's two ways of stepping a tick at a time (transformers' cache, the exported fixed-size `step`)
+        give the logits of running the episode at once, far past the window."""
+        model = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny", window=6)).eval()
+        inputs = self.random_inputs(model.config, ticks=25)
         with torch.no_grad():
             whole = self.main_output(model(inputs))
-            past, steps = None, []
+            past, state, cached, stepped = None, model.initial_state(len(inputs)), [], []
             for tick in range(inputs.shape[1]):
                 outputs = model(inputs[:, tick : tick + 1], past_key_values=past, use_cache=True)
                 past = outputs.past_key_values
-                steps.append(self.main_output(outputs))
-        torch.testing.assert_close(torch.cat(steps, dim=1), whole, rtol=0, atol=1e-5)
+                cached.append(self.main_output(outputs))
+                outputs = model.step(inputs[:, tick : tick + 1], **state)
+                state = model.next_state(outputs)
+                stepped.append(self.main_output(outputs))
+        torch.testing.assert_close(torch.cat(cached, dim=1), whole, rtol=0, atol=1e-5)
+        torch.testing.assert_close(torch.cat(stepped, dim=1), whole, rtol=0, atol=1e-5)
+        assert state["past_keys"].shape[-2] == 5 and state["past_ticks"].tolist() == [[25], [25]]
+
+    def test_each_layer_sees_its_window_and_no_further(self):
+        """A tick reaches a decision through at most `num_layers * (window - 1)` ticks; the window-1 control is
+        memoryless."""
+        model = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny", window=6)).eval()
+        reach = model.config.num_layers * (model.config.window - 1)
+        inputs = self.random_inputs(model.config, ticks=reach + 5)
+        changed = inputs.clone()
+        changed[:, 0] = torch.rand_like(changed[:, 0])
+        with torch.no_grad():
+            difference = (self.main_output(model(inputs)) - self.main_output(model(changed))).abs().amax(dim=(0, 2))
+        assert (difference[: reach + 1] > 0).all() and (difference[reach + 1 :] == 0).all()
+        memoryless = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny", window=1)).eval()
+        with torch.no_grad():
+            difference = self.main_output(memoryless(inputs)) - self.main_output(memoryless(changed))
+        assert (difference[:, 1:] == 0).all() and (difference[:, 0] != 0).any()
+
+    def test_a_gpt2_director_of_an_earlier_version_is_refused_by_name(self, tmp_path):
+        import json
+
+        config = UrukNPCDirectorConfig.from_preset("tiny").to_dict()
+        del config["num_key_value_heads"]
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        with pytest.raises(ValueError, match="GPT-2 decoder with absolute positions.*retrain it"):
+            UrukNPCDirectorConfig.from_pretrained(tmp_path)
 
     def test_bad_inputs_are_named(self):
         model = self.tiny_model()
-        with pytest.raises(ValueError, match="exceed the model's window of 64"):
-            model(self.random_inputs(model.config, ticks=65))
         with pytest.raises(ValueError, match=r"must be \(batch >= 1, ticks >= 1, 34\)"):
             model(torch.rand(2, 5, 33))
         with pytest.raises(TypeError, match="must be a torch tensor of torch.float32"):

@@ -1,16 +1,43 @@
-"""NPC Director v2: per-tick NPC state and move logits from a causal transformer over the NPC's observations."""
+"""NPC Director v2: per-tick NPC state and move logits from a causal transformer over the NPC's observations, run
+over a whole episode at once or a tick at a time with a fixed-size cache."""
 
 from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
-from transformers import GPT2Model, PreTrainedModel
+from transformers import MistralModel, PreTrainedModel
+from transformers.cache_utils import DynamicCache
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from .configuration_npc_director import UrukNPCDirectorConfig
 
-__all__ = ["UrukNPCDirector", "UrukNPCDirectorOutput"]
+__all__ = ["STEP_STATE_NAMES", "UrukNPCDirector", "UrukNPCDirectorOutput", "UrukNPCDirectorStepOutput"]
+
+STEP_STATE_NAMES = ("ticks", "keys", "values", "mask")
+"""The state of `UrukNPCDirector.step`: `past_<name>` in, `present_<name>` out."""
+
+
+@dataclass
+class UrukNPCDirectorStepOutput(ModelOutput):
+    """Output of [`UrukNPCDirector.step`]: the tick's logits and the NPCs' next fixed-size state.
+
+    Args:
+        state_logits (`torch.FloatTensor` of shape `(batch_size, 1, num_labels)`), move_logits (`(batch_size, 1,
+            num_moves)`): the decision of the tick.
+        present_ticks (`torch.LongTensor` of shape `(batch_size, 1)`): each NPC's ticks so far, this one included.
+        present_keys, present_values (`torch.FloatTensor` of shape `(batch_size, num_layers, num_key_value_heads,
+            window - 1, head_dim)`): every layer's keys and values of the last `window - 1` ticks, oldest first.
+        present_mask (`torch.FloatTensor` of shape `(batch_size, window - 1)`): 1 where those ticks exist (0 before
+            an NPC's first ticks).
+    """
+
+    state_logits: torch.FloatTensor | None = None
+    move_logits: torch.FloatTensor | None = None
+    present_ticks: torch.LongTensor | None = None
+    present_keys: torch.FloatTensor | None = None
+    present_values: torch.FloatTensor | None = None
+    present_mask: torch.FloatTensor | None = None
 
 
 @dataclass
@@ -26,7 +53,8 @@ class UrukNPCDirectorOutput(ModelOutput):
         move_logits (`torch.FloatTensor` of shape `(batch_size, ticks, num_moves)`):
             Logits over the moves at every tick.
         past_key_values (*optional*, returned when `use_cache=True`):
-            The decoder's cache, to continue tick by tick without recomputing the window.
+            The decoder's cache, to continue tick by tick (transformers' `DynamicCache` of sliding layers: the
+            last `window - 1` ticks).
     """
 
     loss: torch.FloatTensor | None = None
@@ -37,8 +65,12 @@ class UrukNPCDirectorOutput(ModelOutput):
 
 class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
     """NPC Director v2 (1.31M at full size): a linear embedding of each tick's observation, transformers'
-    `GPT2Model` as the causal decoder (its attention, masks and cache; fed `inputs_embeds`, its one-token
-    vocabulary unused), and two linear heads, states and moves.
+    `MistralModel` as the causal decoder (its sliding-window attention, rotary positions, masks and cache; fed
+    `inputs_embeds`, its one-token vocabulary unused), and two linear heads, states and moves.
+
+    A game runs it a tick at a time: in PyTorch with `past_key_values` (transformers' cache), in ONNX Runtime
+    through `step`, whose state is a fixed-size tensor per NPC. Both give the logits of running the episode from
+    its first tick at once.
 
     Example:
 
@@ -47,9 +79,10 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
     >>> from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig
 
     >>> model = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny")).eval()
-    >>> observations = torch.zeros(2, 64, model.config.observation_size)  # 2 NPCs, their last 64 ticks
-    >>> outputs = model(observations)
+    >>> observations = torch.zeros(2, 100, model.config.observation_size)  # 2 NPCs, their first 100 ticks
+    >>> outputs = model(observations, use_cache=True)
     >>> decision = outputs.state_logits[:, -1].argmax(-1), outputs.move_logits[:, -1].argmax(-1)
+    >>> next_tick = model(torch.zeros(2, 1, 34), past_key_values=outputs.past_key_values, use_cache=True)
     ```
     """
 
@@ -60,7 +93,7 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
     def __init__(self, config: UrukNPCDirectorConfig):
         super().__init__(config)
         self.embed = torch.nn.Linear(config.observation_size, config.hidden_size)
-        self.decoder = GPT2Model(config.decoder_config())
+        self.decoder = MistralModel(config.decoder_config())
         self.state_head = torch.nn.Linear(config.hidden_size, config.num_labels)
         self.move_head = torch.nn.Linear(config.hidden_size, config.num_moves)
         self.post_init()
@@ -71,9 +104,8 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
             torch.nn.init.zeros_(module.bias)
         elif isinstance(module, torch.nn.Embedding):
             torch.nn.init.normal_(module.weight, std=0.02)
-        elif isinstance(module, torch.nn.LayerNorm):
+        elif type(module).__name__ == "MistralRMSNorm":
             torch.nn.init.ones_(module.weight)
-            torch.nn.init.zeros_(module.bias)
 
     def forward(
         self,
@@ -87,8 +119,8 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         r"""
         Args:
             observations (`torch.FloatTensor` of shape `(batch_size, ticks, config.observation_size)`):
-                The NPC's observation per tick, oldest first; at most `config.window` ticks (with
-                `past_key_values`: the new ticks only).
+                The NPC's observation per tick from its first tick, oldest first (with `past_key_values`: the new
+                ticks only).
             state_labels, move_labels (`torch.LongTensor` of shape `(batch_size, ticks)`, *optional*):
                 The FSM's state and move per tick; when given, `loss` is computed.
             past_key_values, use_cache: the decoder's cache (transformers' `Cache`), to feed one tick at a time.
@@ -96,10 +128,12 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
 
         Raises:
             TypeError: `observations` is not a float tensor of the model's dtype.
-            ValueError: wrong shape, more ticks than the window, no tick, or NaN/Inf values (named by feature).
+            ValueError: wrong shape, no tick, or NaN/Inf values (named by feature).
         """
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
-        self._check_input(observations, past_key_values)
+        self._check_input(observations)
+        if use_cache and past_key_values is None:
+            past_key_values = DynamicCache(config=self.decoder.config)
         hidden = self.decoder(
             inputs_embeds=self.embed(observations), past_key_values=past_key_values, use_cache=use_cache
         )
@@ -116,7 +150,66 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
             return tuple(value for value in (loss, states, moves, past) if value is not None)
         return UrukNPCDirectorOutput(loss=loss, state_logits=states, move_logits=moves, past_key_values=past)
 
-    def _check_input(self, observations, past_key_values) -> None:
+    def step(
+        self,
+        observations: torch.Tensor,
+        past_ticks: torch.Tensor,
+        past_keys: torch.Tensor,
+        past_values: torch.Tensor,
+        past_mask: torch.Tensor,
+    ) -> UrukNPCDirectorStepOutput:
+        r"""One tick for a batch of NPCs on a fixed-size state: the exported ONNX graph (`model.onnx`).
+
+        Args:
+            observations (`torch.FloatTensor` of shape `(batch_size, 1, observation_size)`): the tick.
+            past_ticks, past_keys, past_values, past_mask: the previous step's `present_*` (`initial_state` before
+                an NPC's first tick; `next_state` gives them from an output).
+
+        Returns:
+            `UrukNPCDirectorStepOutput`: the logits of the tick, exactly those of running the NPC's ticks so far at
+            once (tested), and the state of the next step.
+        """
+        cache = DynamicCache()
+        for layer in range(self.config.num_layers if self.config.window > 1 else 0):  # window 1: no past
+            cache.update(past_keys[:, layer], past_values[:, layer], layer)
+        valid = torch.cat([past_mask, torch.ones_like(observations[:, :, 0])], dim=1)
+        additive = (1.0 - valid[:, None, None, :]) * torch.finfo(observations.dtype).min
+        hidden = self.decoder(
+            inputs_embeds=self.embed(observations),
+            attention_mask=additive,
+            position_ids=past_ticks,
+            past_key_values=cache,
+            use_cache=True,
+        ).last_hidden_state
+        # `update` returned (and kept) the past and this tick: the next state drops the oldest tick.
+        keys = torch.stack([cache.layers[layer].keys[:, :, 1:] for layer in range(self.config.num_layers)], dim=1)
+        values = torch.stack([cache.layers[layer].values[:, :, 1:] for layer in range(self.config.num_layers)], 1)
+        return UrukNPCDirectorStepOutput(
+            state_logits=self.state_head(hidden),
+            move_logits=self.move_head(hidden),
+            present_ticks=past_ticks + 1,
+            present_keys=keys,
+            present_values=values,
+            present_mask=valid[:, 1:],
+        )
+
+    def initial_state(self, batch_size: int) -> dict[str, torch.Tensor]:
+        """`step`'s state before an NPC's first tick: `past_ticks`, `past_keys`, `past_values`, `past_mask`."""
+        config = self.config
+        shape = (batch_size, config.num_layers, config.num_key_value_heads, config.window - 1, config.head_dim)
+        return {
+            "past_ticks": torch.zeros(batch_size, 1, dtype=torch.long),
+            "past_keys": torch.zeros(shape, dtype=self.dtype),
+            "past_values": torch.zeros(shape, dtype=self.dtype),
+            "past_mask": torch.zeros(batch_size, config.window - 1, dtype=self.dtype),
+        }
+
+    @staticmethod
+    def next_state(outputs: UrukNPCDirectorStepOutput) -> dict:
+        """The state of the next `step` from a step's output."""
+        return {f"past_{name}": outputs[f"present_{name}"] for name in STEP_STATE_NAMES}
+
+    def _check_input(self, observations) -> None:
         if not isinstance(observations, torch.Tensor) or observations.dtype != self.dtype:
             kind = observations.dtype if isinstance(observations, torch.Tensor) else type(observations).__name__
             raise TypeError(f"observations must be a torch tensor of {self.dtype}, got {kind}.")
@@ -126,9 +219,6 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
                 f"observations must be (batch >= 1, ticks >= 1, {config.observation_size}), got "
                 f"{tuple(observations.shape)}."
             )
-        seen = observations.shape[1] + (0 if past_key_values is None else past_key_values.get_seq_length())
-        if seen > config.window:
-            raise ValueError(f"{seen} ticks exceed the model's window of {config.window}: pass the last ones.")
         if has_non_finite(observations):
             from ...schema import NPC_OBSERVATION_FEATURES
 

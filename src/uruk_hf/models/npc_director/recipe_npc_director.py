@@ -1,7 +1,7 @@
 """The NPC Director v2 family: its registry entry and its lifecycle (DESIGN §4).
 
-Smoke -> Calibration -> Production of the 64-tick transformer, then the same recipe for the control that sees one
-tick (`window=1`): what the transformer's memory of earlier ticks buys.
+Smoke -> Calibration -> Production of the transformer (every layer attends to 64 ticks), then the same recipe for
+the control whose layers see one tick (`window=1`): what the transformer's memory of earlier ticks buys.
 """
 
 from pathlib import Path
@@ -16,8 +16,8 @@ __all__ = ["FAMILY", "train_npc_director"]
 _TIME_BUDGETS = {"quick": (80.0, None)}
 """Production seconds at the quick preset (the window-1 control gets half)."""
 
-_STAGE = {"batch_size": 32, "eval_every": 50, "warmup_steps": 30}
-"""Windows per step and evaluation interval: a step over 4 windows of 64 ticks would be all overhead."""
+_STAGE = {"batch_size": 8, "eval_every": 50, "warmup_steps": 30}
+"""Episodes per step (8 of 256 ticks at quick) and evaluation interval."""
 
 
 def train_npc_director(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
@@ -27,10 +27,8 @@ def train_npc_director(data: Path, output: Path, preset: str, resume: bool, seed
     save_legacy(model, lifecycle.legacy_path("npc_director"), "production", record["best"])
 
     budgets = {name: (None if seconds is None else seconds / 2, None) for name, (seconds, _) in _TIME_BUDGETS.items()}
-    # One tick per item: as many ticks per step as the transformer's 32 windows of 64.
-    stage = {**_STAGE, "batch_size": _STAGE["batch_size"] * FAMILY.model("npc_director").config(preset).window}
     control = Lifecycle(
-        FAMILY, data, output / "window1", preset, resume, budgets, stage, task_model="npc_director_window1", seed=seed
+        FAMILY, data, output / "window1", preset, resume, budgets, _STAGE, task_model="npc_director_window1", seed=seed
     )
     window1 = control.new_model("npc_director_window1")
     control.smoke(window1, None)
@@ -57,8 +55,9 @@ FAMILY = Family(
             budget=1_310_000,
             description=(
                 "NPC Director v2: the NPC's behaviour state (idle, patrol, investigate, alert, chase, attack, flee, "
-                "return) and its next move, per tick, from its last 64 ticks of observations, imitating a "
-                "designer's finite-state machine with hidden timers."
+                "return) and its next move, per tick, from its observations so far (every layer attends to the last "
+                "64 ticks), imitating a designer's finite-state machine with hidden timers; stepped a tick at a "
+                "time on a fixed-size state."
             ),
             legacy_files=("npc_director_v2/best.pt",),
             onnx_files=("onnx/npc_director.onnx",),

@@ -1,11 +1,11 @@
 """The task of NPC Director: per tick, the FSM's state and move from the NPC's observations so far.
 
-Training items are windows of `config.window` consecutive ticks of an episode (a stride of a quarter window); the
-loss is the cross-entropy of states and moves at every tick of the window. Evaluation decides every tick of every
-episode from the `window` ticks ending at it, exactly as a game would call the model (validation, for speed, from
-windows at a stride of half a window: every tick still sees at least half a window); `evaluate(full=True)` adds
-the closed loop: the model drives the NPC on the split's maps while the FSM, fed the same observations, gives the
-reference at every tick, and the same episodes driven by the FSM give the outcome to compare with.
+Training items are whole episodes from their first tick; the loss is the cross-entropy of states and moves at
+every tick. Evaluation runs every episode from its first tick, which gives exactly the decisions of a game stepping
+the model a tick at a time (the attention window slides; tested); `evaluate(full=True)` adds the closed loop: the
+model drives the NPC on the split's maps, a tick at a time through its `step`, while the FSM, fed the same
+observations, gives the reference at every tick, and the same episodes driven by the FSM give the outcome to
+compare with.
 """
 
 from pathlib import Path
@@ -20,7 +20,7 @@ from ...data.folder import load_split
 from ...schema import NPC_STATES
 from .base import Task
 
-__all__ = ["NPCDecisionTask", "NPCEpisodeWindows", "closed_loop", "drive", "on_policy_episodes"]
+__all__ = ["NPCDecisionTask", "NPCEpisodes", "closed_loop", "drive", "on_policy_episodes"]
 
 CLOSED_LOOP_TICKS = 500
 """Ticks of each closed-loop episode."""
@@ -29,17 +29,16 @@ CLOSED_LOOP_EPISODES = 8
 """Maps of the evaluated split the closed loop runs on."""
 
 
-class NPCEpisodeWindows(torch.utils.data.Dataset):
-    """The episodes of one split of an `npc_episodes` folder, as training windows.
+class NPCEpisodes(torch.utils.data.Dataset):
+    """The episodes of one split of an `npc_episodes` folder, one item per episode.
 
     Args:
         folder: the dataset folder.
         split: `train`, `validation` or `test`.
-        window: ticks per item.
         max_episodes: keep only the first episodes (Smoke, tests).
     """
 
-    def __init__(self, folder: str | Path, split: str, window: int, max_episodes: int | None = None):
+    def __init__(self, folder: str | Path, split: str, max_episodes: int | None = None):
         columns = ["observations", "states", "moves", "map", "episode_seed"]
         data = load_split(folder, split, columns)
         count = len(data["states"]) if max_episodes is None else min(max_episodes, len(data["states"]))
@@ -47,83 +46,60 @@ class NPCEpisodeWindows(torch.utils.data.Dataset):
         self.states = data["states"][:count].astype(np.int64)
         self.moves = data["moves"][:count].astype(np.int64)
         self.maps, self.episode_seeds = data["map"][:count], data["episode_seed"][:count]
-        self.window = window
-        self._index()
-
-    def _index(self) -> None:
-        ticks = self.states.shape[1]
-        starts = list(range(0, max(ticks - self.window, 0) + 1, max(1, self.window // 4)))
-        self.items = [(episode, start) for episode in range(len(self.states)) for start in starts]
 
     def extend(self, observations: np.ndarray, states: np.ndarray, moves: np.ndarray) -> None:
-        """Adds episodes `(N, T, F)` with their labels `(N, T)` (T as this dataset's) to the training windows."""
+        """Adds episodes `(N, T, F)` with their labels `(N, T)` (T as this dataset's) to the training items."""
         self.observations = np.concatenate([self.observations, observations.astype(np.float32)])
         self.states = np.concatenate([self.states, states.astype(np.int64)])
         self.moves = np.concatenate([self.moves, moves.astype(np.int64)])
-        self._index()
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.states)
 
     def __getitem__(self, index: int) -> dict:
-        episode, start = self.items[index]
-        end = start + self.window
         return {
-            "observations": self.observations[episode, start:end],
-            "state_labels": self.states[episode, start:end],
-            "move_labels": self.moves[episode, start:end],
+            "observations": self.observations[index],
+            "state_labels": self.states[index],
+            "move_labels": self.moves[index],
         }
 
 
-def _decide(model, observations: np.ndarray, window: int, stride: int | None = None, batch: int = 256):
-    """State and move predictions `(N, T)` for episodes `(N, T, F)`: tick t from the `window` ticks ending at t
-    (the first window's ticks from the ticks before them), or with `stride`, from windows at that stride (tick t
-    from the window whose later part holds it)."""
-    episodes, ticks, _ = observations.shape
-    span = min(window, ticks)
-    states = np.zeros((episodes, ticks), np.int64)
-    moves = np.zeros((episodes, ticks), np.int64)
-    ends = list(range(span, ticks + 1, stride or 1))
-    if ends[-1] != ticks:
-        ends.append(ticks)
-    windows, targets = [], []
-    for episode in range(episodes):
-        for index, end in enumerate(ends):
-            windows.append(observations[episode, end - span : end])
-            first = 0 if index == 0 else ends[index - 1]
-            targets.append((episode, end - span, first, end))
+def _decide(model, observations: np.ndarray, batch: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """State and move predictions `(N, T)` for episodes `(N, T, F)`, each run from its first tick (a PyTorch
+    model or an ONNX Runtime one)."""
+    states, moves = [], []
     with torch.inference_mode():
-        for begin in range(0, len(windows), batch):
-            inputs = torch.from_numpy(np.stack(windows[begin : begin + batch]))
-            outputs = model(inputs)
-            state_logits, move_logits = outputs.state_logits.numpy(), outputs.move_logits.numpy()
-            for row, (episode, start, first, end) in enumerate(targets[begin : begin + batch]):
-                states[episode, first:end] = state_logits[row, first - start : end - start].argmax(-1)
-                moves[episode, first:end] = move_logits[row, first - start : end - start].argmax(-1)
-    return states, moves
+        for begin in range(0, len(observations), batch):
+            outputs = model(torch.from_numpy(observations[begin : begin + batch]))
+            states.append(outputs.state_logits.argmax(-1).numpy())
+            moves.append(outputs.move_logits.argmax(-1).numpy())
+    return np.concatenate(states), np.concatenate(moves)
 
 
 def drive(model, worlds: list, seeds: list[int], settings: EpisodeSettings) -> list[dict]:
-    """Episodes on `worlds` (seeds `seeds`) with the model driving the NPC, in lockstep (one model call per tick for
-    all of them); each result holds the FSM's reference decision on the same observations
-    (`NPCEpisode.result`)."""
-    window = model.config.window
+    """Episodes on `worlds` (seeds `seeds`) with the model driving the NPC, in lockstep, a tick at a time through
+    the model's `step` (`UrukNPCDirector` or `UrukORTNPCDirector`: one call per tick for all of them); each result
+    holds the FSM's reference decision on the same observations (`NPCEpisode.result`)."""
     episodes = [NPCEpisode(world, seed, settings) for world, seed in zip(worlds, seeds)]
+    state = model.initial_state(len(episodes))
     for _ in range(settings.ticks):
         for episode in episodes:
             episode.observe()
-        history = torch.from_numpy(np.stack([np.stack(episode.observations[-window:]) for episode in episodes]))
+        observations = np.stack([episode.observations[-1] for episode in episodes])[:, None].astype(np.float32)
+        if isinstance(model, torch.nn.Module):
+            observations = torch.from_numpy(observations)
         with torch.inference_mode():
-            outputs = model(history)
-        states = outputs.state_logits[:, -1].argmax(-1).tolist()
-        moves = outputs.move_logits[:, -1].argmax(-1).tolist()
-        for episode, state, move in zip(episodes, states, moves):
-            episode.act(state, move)
+            outputs = model.step(observations, **state)
+        state = model.next_state(outputs)
+        states = np.asarray(outputs.state_logits[:, 0].argmax(-1)).tolist()
+        moves = np.asarray(outputs.move_logits[:, 0].argmax(-1)).tolist()
+        for episode, state_index, move in zip(episodes, states, moves):
+            episode.act(state_index, move)
     return [episode.result() for episode in episodes]
 
 
 def on_policy_episodes(
-    model, dataset: NPCEpisodeWindows, episodes: int, seed_offset: int = 1
+    model, dataset: NPCEpisodes, episodes: int, seed_offset: int = 1
 ) -> dict[str, np.ndarray]:
     """DAgger's data (Ross et al. 2011): the model drives the NPC on the first `episodes` maps of `dataset` (new
     episodes: seeds offset by `seed_offset`) and the FSM labels every tick it reached, so that training sees the
@@ -140,7 +116,7 @@ def on_policy_episodes(
 
 
 def closed_loop(
-    model, dataset: NPCEpisodeWindows, episodes: int = CLOSED_LOOP_EPISODES, ticks: int = CLOSED_LOOP_TICKS
+    model, dataset: NPCEpisodes, episodes: int = CLOSED_LOOP_EPISODES, ticks: int = CLOSED_LOOP_TICKS
 ) -> dict:
     """The model drives the NPC for `ticks` on the first `episodes` maps of `dataset` (the FSM, fed the same
     observations, is the reference; the episodes step in lockstep, one model call per tick for all of them); the
@@ -198,8 +174,8 @@ class NPCDecisionTask(Task):
     card_template = "model_card_decisions.md.j2"
     card_tags = ("game-ai", "npc", "behaviour-cloning", "pytorch", "onnx")
 
-    def dataset(self, data, split: str, max_items: int | None = None) -> NPCEpisodeWindows:
-        return NPCEpisodeWindows(data, split, self.config.window, max_episodes=max_items)
+    def dataset(self, data, split: str, max_items: int | None = None) -> NPCEpisodes:
+        return NPCEpisodes(data, split, max_episodes=max_items)
 
     def collate(self, items: list[dict]) -> dict:
         return {name: torch.from_numpy(np.stack([item[name] for item in items])) for name in items[0]}
@@ -212,18 +188,16 @@ class NPCDecisionTask(Task):
         moves = torch.nn.functional.cross_entropy(outputs.move_logits.flatten(0, 1), batch["move_labels"].flatten())
         return states + self.config.move_loss_weight * moves
 
-    def evaluate(self, model, dataset: NPCEpisodeWindows, full: bool = False) -> dict[str, float]:
-        """`decision_metrics` over every tick of the split's episodes (exact windows when `full`, half-window
-        strides otherwise), and with `full` the closed loop (`closed_loop`)."""
-        window = self.config.window
-        stride = None if full else max(1, window // 2)
-        states, moves = _decide(model, dataset.observations, window, stride)
+    def evaluate(self, model, dataset: NPCEpisodes, full: bool = False) -> dict[str, float]:
+        """`decision_metrics` over every tick of the split's episodes, and with `full` the closed loop
+        (`closed_loop`)."""
+        states, moves = _decide(model, dataset.observations)
         metrics = decision_metrics(states, moves, dataset.states, dataset.moves)
         if full:
             metrics.update(closed_loop(model, dataset))
         return metrics
 
-    def gate_baselines(self, dataset: NPCEpisodeWindows) -> dict[str, dict[str, float]]:
+    def gate_baselines(self, dataset: NPCEpisodes) -> dict[str, dict[str, float]]:
         """The majority state and move, and the FSM's true previous state, on `dataset`."""
         states, moves = dataset.states, dataset.moves
         majority = np.full_like(states, np.bincount(states.reshape(-1)).argmax())
@@ -254,17 +228,30 @@ class NPCDecisionTask(Task):
         )
 
     # Publishing ---------------------------------------------------------------------------------------------
-    def calibration_inputs(self, model, dataset: NPCEpisodeWindows, max_items: int = 64) -> list[np.ndarray]:
-        """Observation windows of the split (one per item), for static int8 calibration."""
-        step = max(1, len(dataset) // max_items)
-        return [dataset[index]["observations"][None] for index in range(0, len(dataset), step)][:max_items]
+    def calibration_inputs(self, model, dataset: NPCEpisodes, max_items: int = 64) -> list[dict]:
+        """The exported step's inputs at `max_items` ticks spread over the split's first 8 episodes (the model's own
+        state on its way through them), for static int8 calibration: each entry one NPC (a batch of one), the
+        episodes in turn."""
+        episodes = min(8, len(dataset))
+        observations = torch.from_numpy(dataset.observations[:episodes])
+        ticks = observations.shape[1]
+        chosen = set(np.linspace(0, ticks - 1, max_items).astype(int).tolist())
+        state, entries = model.initial_state(len(observations)), []
+        with torch.inference_mode():
+            for tick in range(ticks):
+                inputs = {"observations": observations[:, tick : tick + 1], **state}
+                if tick in chosen:
+                    row = len(entries) % episodes
+                    entries.append({name: value[row : row + 1].numpy() for name, value in inputs.items()})
+                state = model.next_state(model.step(**inputs))
+        return entries
 
     def onnx_model(self, folder: Path, file_name: str):
         from ...models.npc_director.modeling_ort_npc_director import UrukORTNPCDirector
 
         return UrukORTNPCDirector.from_pretrained(folder, file_name=file_name)
 
-    def write_examples(self, model, dataset: NPCEpisodeWindows, path: Path, items: int = 3) -> str:
+    def write_examples(self, model, dataset: NPCEpisodes, path: Path, items: int = 3) -> str:
         """A timeline per test episode: the FSM's state per tick above the model's (one colour per state)."""
         from PIL import Image
 
@@ -276,7 +263,7 @@ class NPCDecisionTask(Task):
         }  # fmt: skip
         palette = np.array(list(colours.values()), np.uint8)
         count = min(items, len(dataset.states))
-        predicted, _ = _decide(model, dataset.observations[:count], self.config.window)
+        predicted, _ = _decide(model, dataset.observations[:count])
         rows = []
         for episode in range(count):
             for states in (dataset.states[episode], predicted[episode]):
