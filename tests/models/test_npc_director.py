@@ -59,7 +59,7 @@ class TestUrukNPCDirector(ModelTesterMixin):
                 stepped.append(self.main_output(outputs))
         torch.testing.assert_close(torch.cat(cached, dim=1), whole, rtol=0, atol=1e-5)
         torch.testing.assert_close(torch.cat(stepped, dim=1), whole, rtol=0, atol=1e-5)
-        assert state["past_keys"].shape[-2] == 5 and state["past_ticks"].tolist() == [[25], [25]]
+        assert state["past_key_values"][0][0].shape[-2] == 5 and state["past_ticks"].tolist() == [[25], [25]]
 
     def test_each_layer_sees_its_window_and_no_further(self):
         """A tick reaches a decision through at most `num_layers * (window - 1)` ticks; the window-1 control is
@@ -96,3 +96,28 @@ class TestUrukNPCDirector(ModelTesterMixin):
         poisoned[0, 3, NPC_OBSERVATION_FEATURES.index("health")] = float("nan")
         with pytest.raises(ValueError, match=r"NaN/Inf values in the features health \(1\)"):
             model(poisoned)
+
+
+def test_the_exported_step_runs_whole_episodes_as_eager_does(tmp_path):
+    """ONNX Runtime stepping tick by tick on the exported fixed-size state gives eager's logits of the whole
+    episode, and a state that does not fit is named."""
+    from uruk_hf import UrukORTNPCDirector
+    from uruk_hf.exporters.onnx import export_onnx
+
+    torch.manual_seed(0)
+    model = UrukNPCDirector(UrukNPCDirectorConfig.from_preset("tiny", window=6)).eval()
+    model.save_pretrained(tmp_path)
+    record = export_onnx(tmp_path, tmp_path)
+    assert all(check["step_max_difference"] <= 1e-4 for check in record["validation"])
+    runtime = UrukORTNPCDirector.from_pretrained(tmp_path)
+    episodes = torch.rand(3, 20, model.config.observation_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        eager = model(episodes)
+    onnx = runtime(episodes)
+    torch.testing.assert_close(onnx.state_logits, eager.state_logits, rtol=0, atol=1e-4)
+    torch.testing.assert_close(onnx.move_logits, eager.move_logits, rtol=0, atol=1e-4)
+    state = runtime.initial_state(2)
+    with pytest.raises(ValueError, match="past_ticks holds 2 NPCs where observations hold 3"):
+        runtime.step(episodes[:, :1].numpy(), **state)
+    with pytest.raises(ValueError, match="past_key_values holds 1 layers where the model has 2"):
+        runtime.step(episodes[:2, :1].numpy(), **{**state, "past_key_values": state["past_key_values"][:1]})

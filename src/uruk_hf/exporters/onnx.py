@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from optimum.exporters.onnx import export, validate_model_outputs
-from optimum.utils import NormalizedConfig
 
 from ..catalog import family_for_model_type, resolve
 from ..file_utils import atomic_path
@@ -65,7 +64,6 @@ def export_onnx(
             raise ValueError(f"Family {family.name!r} ({model.config.model_type}) has no ONNX export.")
         onnx_config_class = resolve(family.onnx_config)
     onnx_config = onnx_config_class(model.config, task="feature-extraction")
-    dummy_inputs = onnx_config.DUMMY_INPUT_GENERATOR_CLASSES[0]
     output.mkdir(parents=True, exist_ok=True)
     record = {"opset": opset, "source": str(model_dir), "model_type": model.config.model_type, "validation": []}
     with tempfile.TemporaryDirectory(dir=output) as scratch:
@@ -76,8 +74,7 @@ def export_onnx(
             validate_model_outputs(
                 onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
             )
-            generator = dummy_inputs("", NormalizedConfig(model.config), **shapes)
-            inputs = {name: generator.generate(name) for name in onnx_config.inputs}
+            inputs = onnx_config.generate_dummy_inputs(framework="pt", **shapes)
             # `parity` takes the one input of single-input models, and the dict of inputs of the others.
             name, difference = onnx_config.parity(
                 model, traced, inputs if len(inputs) > 1 else next(iter(inputs.values()))

@@ -12,10 +12,27 @@ from transformers.utils import ModelOutput
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from .configuration_npc_director import UrukNPCDirectorConfig
 
-__all__ = ["STEP_STATE_NAMES", "UrukNPCDirector", "UrukNPCDirectorOutput", "UrukNPCDirectorStepOutput"]
+__all__ = [
+    "STEP_STATE_NAMES", "UrukNPCDirector", "UrukNPCDirectorOutput", "UrukNPCDirectorStepOutput", "flat_cache_names",
+    "step_feed",
+]  # fmt: skip
 
-STEP_STATE_NAMES = ("ticks", "keys", "values", "mask")
+STEP_STATE_NAMES = ("ticks", "mask", "key_values")
 """The state of `UrukNPCDirector.step`: `past_<name>` in, `present_<name>` out."""
+
+
+def flat_cache_names(prefix: str, num_layers: int) -> list[str]:
+    """The ONNX names of a cache's tensors: `<prefix>.<layer>.key` and `.value`, layer by layer."""
+    return [f"{prefix}.{layer}.{kind}" for layer in range(num_layers) for kind in ("key", "value")]
+
+
+def step_feed(observations, past_ticks, past_mask, past_key_values) -> dict:
+    """The exported step's inputs by ONNX name, as numpy arrays, from `UrukNPCDirector.step`'s arguments (tensors
+    or arrays)."""
+    arrays = {"observations": observations, "past_ticks": past_ticks, "past_mask": past_mask}
+    cache = [tensor for layer in past_key_values for tensor in layer]
+    arrays.update(zip(flat_cache_names("past_key_values", len(past_key_values)), cache))
+    return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in arrays.items()}
 
 
 @dataclass
@@ -26,18 +43,18 @@ class UrukNPCDirectorStepOutput(ModelOutput):
         state_logits (`torch.FloatTensor` of shape `(batch_size, 1, num_labels)`), move_logits (`(batch_size, 1,
             num_moves)`): the decision of the tick.
         present_ticks (`torch.LongTensor` of shape `(batch_size, 1)`): each NPC's ticks so far, this one included.
-        present_keys, present_values (`torch.FloatTensor` of shape `(batch_size, num_layers, num_key_value_heads,
-            window - 1, head_dim)`): every layer's keys and values of the last `window - 1` ticks, oldest first.
-        present_mask (`torch.FloatTensor` of shape `(batch_size, window - 1)`): 1 where those ticks exist (0 before
-            an NPC's first ticks).
+        present_mask (`torch.FloatTensor` of shape `(batch_size, window - 1)`): 1 where the last `window - 1` ticks
+            exist (0 before an NPC's first ticks).
+        present_key_values (`tuple` of `(key, value)` per layer, each `torch.FloatTensor` of shape `(batch_size,
+            num_key_value_heads, window - 1, head_dim)`): the keys and values of those ticks, oldest first (in
+            ONNX, `present.<layer>.key` and `present.<layer>.value`).
     """
 
     state_logits: torch.FloatTensor | None = None
     move_logits: torch.FloatTensor | None = None
     present_ticks: torch.LongTensor | None = None
-    present_keys: torch.FloatTensor | None = None
-    present_values: torch.FloatTensor | None = None
     present_mask: torch.FloatTensor | None = None
+    present_key_values: tuple | None = None
 
 
 @dataclass
@@ -154,24 +171,23 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         self,
         observations: torch.Tensor,
         past_ticks: torch.Tensor,
-        past_keys: torch.Tensor,
-        past_values: torch.Tensor,
         past_mask: torch.Tensor,
+        past_key_values: tuple,
     ) -> UrukNPCDirectorStepOutput:
         r"""One tick for a batch of NPCs on a fixed-size state: the exported ONNX graph (`model.onnx`).
 
         Args:
             observations (`torch.FloatTensor` of shape `(batch_size, 1, observation_size)`): the tick.
-            past_ticks, past_keys, past_values, past_mask: the previous step's `present_*` (`initial_state` before
-                an NPC's first tick; `next_state` gives them from an output).
+            past_ticks, past_mask, past_key_values: the previous step's `present_*` (`initial_state` before an
+                NPC's first tick; `next_state` gives them from an output).
 
         Returns:
             `UrukNPCDirectorStepOutput`: the logits of the tick, exactly those of running the NPC's ticks so far at
             once (tested), and the state of the next step.
         """
         cache = DynamicCache()
-        for layer in range(self.config.num_layers if self.config.window > 1 else 0):  # window 1: no past
-            cache.update(past_keys[:, layer], past_values[:, layer], layer)
+        for layer, (keys, values) in enumerate(past_key_values if self.config.window > 1 else ()):  # 1: no past
+            cache.update(keys, values, layer)
         valid = torch.cat([past_mask, torch.ones_like(observations[:, :, 0])], dim=1)
         additive = (1.0 - valid[:, None, None, :]) * torch.finfo(observations.dtype).min
         hidden = self.decoder(
@@ -182,31 +198,31 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
             use_cache=True,
         ).last_hidden_state
         # `update` returned (and kept) the past and this tick: the next state drops the oldest tick.
-        keys = torch.stack([cache.layers[layer].keys[:, :, 1:] for layer in range(self.config.num_layers)], dim=1)
-        values = torch.stack([cache.layers[layer].values[:, :, 1:] for layer in range(self.config.num_layers)], 1)
+        present = tuple((layer.keys[:, :, 1:], layer.values[:, :, 1:]) for layer in cache.layers)
         return UrukNPCDirectorStepOutput(
             state_logits=self.state_head(hidden),
             move_logits=self.move_head(hidden),
             present_ticks=past_ticks + 1,
-            present_keys=keys,
-            present_values=values,
             present_mask=valid[:, 1:],
+            present_key_values=present,
         )
 
-    def initial_state(self, batch_size: int) -> dict[str, torch.Tensor]:
-        """`step`'s state before an NPC's first tick: `past_ticks`, `past_keys`, `past_values`, `past_mask`."""
+    def initial_state(self, batch_size: int) -> dict:
+        """`step`'s state before an NPC's first tick: `past_ticks`, `past_mask`, `past_key_values` (zeros)."""
         config = self.config
-        shape = (batch_size, config.num_layers, config.num_key_value_heads, config.window - 1, config.head_dim)
+        shape = (batch_size, config.num_key_value_heads, config.window - 1, config.head_dim)
         return {
             "past_ticks": torch.zeros(batch_size, 1, dtype=torch.long),
-            "past_keys": torch.zeros(shape, dtype=self.dtype),
-            "past_values": torch.zeros(shape, dtype=self.dtype),
             "past_mask": torch.zeros(batch_size, config.window - 1, dtype=self.dtype),
+            "past_key_values": tuple(
+                (torch.zeros(shape, dtype=self.dtype), torch.zeros(shape, dtype=self.dtype))
+                for _ in range(config.num_layers)
+            ),
         }
 
     @staticmethod
     def next_state(outputs: UrukNPCDirectorStepOutput) -> dict:
-        """The state of the next `step` from a step's output."""
+        """The state of the next `step` from a step's output (`past_<name>` from `present_<name>`)."""
         return {f"past_{name}": outputs[f"present_{name}"] for name in STEP_STATE_NAMES}
 
     def _check_input(self, observations) -> None:

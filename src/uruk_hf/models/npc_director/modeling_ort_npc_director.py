@@ -7,7 +7,13 @@ import numpy as np
 import torch
 
 from ...modeling_utils import UrukORTModel
-from .modeling_npc_director import STEP_STATE_NAMES, UrukNPCDirectorOutput, UrukNPCDirectorStepOutput
+from .modeling_npc_director import (
+    UrukNPCDirector,
+    UrukNPCDirectorOutput,
+    UrukNPCDirectorStepOutput,
+    flat_cache_names,
+    step_feed,
+)
 
 __all__ = ["UrukORTNPCDirector"]
 
@@ -26,39 +32,46 @@ class UrukORTNPCDirector(UrukORTModel):
     ```
     """
 
-    def initial_state(self, batch_size: int) -> dict[str, np.ndarray]:
-        """The state before an NPC's first tick (zeros; `past_ticks` int64, the rest float32)."""
+    def initial_state(self, batch_size: int) -> dict:
+        """The state before an NPC's first tick (zeros), as `UrukNPCDirector.initial_state` in numpy."""
         config = self.config
-        shape = (batch_size, config.num_layers, config.num_key_value_heads, config.window - 1, config.head_dim)
+        shape = (batch_size, config.num_key_value_heads, config.window - 1, config.head_dim)
         return {
             "past_ticks": np.zeros((batch_size, 1), np.int64),
-            "past_keys": np.zeros(shape, np.float32),
-            "past_values": np.zeros(shape, np.float32),
             "past_mask": np.zeros((batch_size, config.window - 1), np.float32),
+            "past_key_values": tuple(
+                (np.zeros(shape, np.float32), np.zeros(shape, np.float32)) for _ in range(config.num_layers)
+            ),
         }
 
-    @staticmethod
-    def next_state(outputs: UrukNPCDirectorStepOutput) -> dict[str, np.ndarray]:
-        """The state of the next `step` from a step's output."""
-        return {f"past_{name}": outputs[f"present_{name}"] for name in STEP_STATE_NAMES}
+    next_state = staticmethod(UrukNPCDirector.next_state)
 
-    def step(self, observations: np.ndarray | torch.Tensor, **state: np.ndarray) -> UrukNPCDirectorStepOutput:
-        """One tick for a batch of NPCs: `observations` `(batch, 1, observation_size)` and the state (keyword
-        arguments `past_ticks`, `past_keys`, `past_values`, `past_mask`). Returns numpy arrays: the logits and the
-        `present_*` state.
+    def step(
+        self, observations: np.ndarray | torch.Tensor, past_ticks, past_mask, past_key_values
+    ) -> UrukNPCDirectorStepOutput:
+        """One tick for a batch of NPCs: `observations` `(batch, 1, observation_size)` and the state (as
+        `UrukNPCDirector.step`). Returns numpy arrays: the logits and the `present_*` state.
 
         Raises:
-            ValueError: wrong shape, NaN/Inf values, or a state of another batch size.
+            ValueError: wrong shape, NaN/Inf values, or a state of another batch size or layer count.
         """
         array = self._checked(observations, ticks=1)
-        missing = {f"past_{name}" for name in STEP_STATE_NAMES} - set(state)
-        if missing:
-            raise ValueError(f"step needs the state {sorted(missing)}: start from initial_state(batch_size).")
-        for name, value in state.items():
+        layers = self.config.num_layers
+        if len(past_key_values) != layers:
+            raise ValueError(f"past_key_values holds {len(past_key_values)} layers where the model has {layers}.")
+        feed = step_feed(array, past_ticks, past_mask, past_key_values)
+        for name, value in feed.items():
             if len(value) != len(array):
                 raise ValueError(f"{name} holds {len(value)} NPCs where observations hold {len(array)}.")
-        found = self.session.run(self.output_names, {"observations": array, **state})
-        return UrukNPCDirectorStepOutput(**dict(zip(self.output_names, found)))
+        found = dict(zip(self.output_names, self.session.run(self.output_names, feed)))
+        present = [found[name] for name in flat_cache_names("present", layers)]
+        return UrukNPCDirectorStepOutput(
+            state_logits=found["state_logits"],
+            move_logits=found["move_logits"],
+            present_ticks=found["present_ticks"],
+            present_mask=found["present_mask"],
+            present_key_values=tuple(zip(present[0::2], present[1::2])),
+        )
 
     def __call__(self, observations: torch.Tensor | np.ndarray) -> UrukNPCDirectorOutput:
         """Steps through `(batch, ticks, observation_size)` episodes from their first tick and returns the logits of

@@ -1,64 +1,75 @@
 """The Optimum ONNX interface of NPC Director: one tick for a batch of NPCs on a fixed-size state
-(`UrukNPCDirector.step`), the way a game calls it. The batch is dynamic; the state's sizes follow the config."""
+(`UrukNPCDirector.step`), the way a game calls it. The batch is dynamic; the state's sizes follow the config. The
+cache tensors carry Optimum's decoder names (`past_key_values.<layer>.key`, `present.<layer>.key`, ...)."""
 
 import torch
 from optimum.exporters.onnx import OnnxConfig
 from optimum.exporters.onnx.model_patcher import ModelPatcher
 from optimum.utils import DummyInputGenerator, NormalizedConfig
 
-from .modeling_npc_director import STEP_STATE_NAMES
+from .modeling_npc_director import flat_cache_names, step_feed
 
 __all__ = ["UrukNPCDirectorOnnxConfig", "UrukNPCStepDummyInputGenerator", "UrukNPCStepPatcher"]
 
 
 class UrukNPCStepDummyInputGenerator(DummyInputGenerator):
     """A tick and a state for tracing and validation: observations in the range of the simulator's normalized
-    features, positions, random keys and values, and a mask with some NPCs still in their first ticks (a fixed
-    seed, so validation is reproducible)."""
+    features, tick counts, a mask with some NPCs still in their first ticks, random keys and values (a fixed seed,
+    so validation is reproducible)."""
 
-    SUPPORTED_INPUT_NAMES = ("observations", *(f"past_{name}" for name in STEP_STATE_NAMES))
+    SUPPORTED_INPUT_NAMES = ("observations", "past_ticks", "past_mask", "past_key_values")
 
     def __init__(self, task: str, normalized_config, batch_size: int = 3, **_):
         self.task, self.config = task, normalized_config.config
         self.batch_size = batch_size
 
     def generate(self, input_name: str, framework: str = "pt", int_dtype: str = "int64", float_dtype: str = "fp32"):
-        value = self._generate(input_name)
-        return value.numpy() if framework == "np" else value
-
-    def _generate(self, input_name: str) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
         config, batch = self.config, self.batch_size
         past = config.window - 1
         if input_name == "observations":
-            return torch.rand((batch, 1, config.observation_size), generator=generator) * 2.0 - 1.0
-        if input_name == "past_ticks":
-            return torch.randint(0, 4 * config.window, (batch, 1), generator=generator)
-        if input_name == "past_mask":  # NPC i has seen i ticks (the rest of the batch a full window)
+            value = torch.rand((batch, 1, config.observation_size), generator=generator) * 2.0 - 1.0
+        elif input_name == "past_ticks":
+            value = torch.randint(0, 4 * config.window, (batch, 1), generator=generator)
+        elif input_name == "past_mask":  # NPC i has seen i ticks (the rest of the batch a full window)
             seen = torch.arange(batch).clamp(max=past)
-            return (torch.arange(past)[None] >= past - seen[:, None]).float()
-        shape = (batch, config.num_layers, config.num_key_value_heads, past, config.head_dim)
-        return torch.randn(shape, generator=generator)
+            value = (torch.arange(past)[None] >= past - seen[:, None]).float()
+        else:
+            shape = (batch, config.num_key_value_heads, past, config.head_dim)
+            value = tuple(
+                (torch.randn(shape, generator=generator), torch.randn(shape, generator=generator))
+                for _ in range(config.num_layers)
+            )
+            return value if framework == "pt" else tuple((key.numpy(), val.numpy()) for key, val in value)
+        return value.numpy() if framework == "np" else value
 
 
 class UrukNPCStepPatcher(ModelPatcher):
-    """Exports `UrukNPCDirector.step` in place of `forward` (Optimum traces and validates through the patcher)."""
+    """Exports `UrukNPCDirector.step` in place of `forward` (Optimum traces and validates through the patcher),
+    with its outputs flattened to the ONNX names."""
 
     def __init__(self, config: OnnxConfig, model, model_kwargs: dict | None = None):
         super().__init__(config, model, model_kwargs)
 
-        def step(observations, past_ticks, past_keys, past_values, past_mask):
-            outputs = model.step(observations, past_ticks, past_keys, past_values, past_mask)
-            return {name: outputs[name] for name in config.outputs}
+        def step(observations, past_ticks, past_mask, past_key_values):
+            outputs = model.step(observations, past_ticks, past_mask, past_key_values)
+            cache = [tensor for layer in outputs.present_key_values for tensor in layer]
+            return {
+                "state_logits": outputs.state_logits,
+                "move_logits": outputs.move_logits,
+                "present_ticks": outputs.present_ticks,
+                "present_mask": outputs.present_mask,
+                **dict(zip(flat_cache_names("present", model.config.num_layers), cache)),
+            }
 
         self.patched_forward = step
 
 
 class UrukNPCDirectorOnnxConfig(OnnxConfig):
     """NPC Director's ONNX interface: `observations` `(batch, 1, observation_size)` and the state `past_ticks`
-    `(batch, 1)`, `past_keys`, `past_values` `(batch, num_layers, num_key_value_heads, window - 1, head_dim)`,
-    `past_mask` `(batch, window - 1)` in; `state_logits`, `move_logits` `(batch, 1, classes)` and the next state
-    `present_ticks`, `present_keys`, `present_values`, `present_mask` out."""
+    `(batch, 1)`, `past_mask` `(batch, window - 1)`, `past_key_values.<layer>.key` and `.value` `(batch,
+    num_key_value_heads, window - 1, head_dim)` in; `state_logits`, `move_logits` `(batch, 1, classes)` and the next
+    state `present_ticks`, `present_mask`, `present.<layer>.key` and `.value` out."""
 
     NORMALIZED_CONFIG_CLASS = NormalizedConfig
     DUMMY_INPUT_GENERATOR_CLASSES = (UrukNPCStepDummyInputGenerator,)
@@ -71,25 +82,47 @@ class UrukNPCDirectorOnnxConfig(OnnxConfig):
 
     @property
     def inputs(self) -> dict[str, dict[int, str]]:
-        names = ("observations", *(f"past_{name}" for name in STEP_STATE_NAMES))
+        names = ("observations", "past_ticks", "past_mask", *flat_cache_names("past_key_values", self._layers))
         return {name: {0: "batch_size"} for name in names}
 
     @property
     def outputs(self) -> dict[str, dict[int, str]]:
-        names = ("state_logits", "move_logits", *(f"present_{name}" for name in STEP_STATE_NAMES))
-        return {name: {0: "batch_size"} for name in names}
+        names = ("state_logits", "move_logits", "present_ticks", "present_mask")
+        return {name: {0: "batch_size"} for name in (*names, *flat_cache_names("present", self._layers))}
+
+    @property
+    def _layers(self) -> int:
+        return self._normalized_config.config.num_layers
+
+    def generate_dummy_inputs(self, framework: str = "pt", **input_shapes):
+        """The step's arguments by name (`past_key_values` as one tuple of `(key, value)` per layer)."""
+        generator = self.DUMMY_INPUT_GENERATOR_CLASSES[0]("", self._normalized_config, **input_shapes)
+        names = UrukNPCStepDummyInputGenerator.SUPPORTED_INPUT_NAMES
+        return {name: generator.generate(name, framework=framework) for name in names}
+
+    @classmethod
+    def flatten_output_collection_property(cls, name: str, field) -> dict:
+        """A cache's `(key, value)` per layer under its ONNX names."""
+        return dict(zip(flat_cache_names(name, len(field)), [tensor for layer in field for tensor in layer]))
 
     def patch_model_for_export(self, model, model_kwargs: dict | None = None) -> UrukNPCStepPatcher:
         return UrukNPCStepPatcher(self, model, model_kwargs=model_kwargs)
 
-    def parity(self, model, onnx_path, inputs: dict[str, torch.Tensor]) -> tuple[str, float]:
+    def parity(self, model, onnx_path, inputs: dict) -> tuple[str, float]:
         """The max absolute difference of the logits and the next state between `step` and ONNX Runtime."""
         import onnxruntime
 
         session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-        names = list(self.outputs)
-        found = session.run(names, {name: value.numpy() for name, value in inputs.items()})
+        feed = step_feed(**inputs)
+        found = dict(zip(self.outputs, session.run(list(self.outputs), feed)))
         with torch.inference_mode():
             reference = model.step(**inputs)
-        differences = [(torch.from_numpy(value) - reference[name]).abs().max() for name, value in zip(names, found)]
+        expected = {
+            "state_logits": reference.state_logits,
+            "move_logits": reference.move_logits,
+            "present_ticks": reference.present_ticks,
+            "present_mask": reference.present_mask,
+            **self.flatten_output_collection_property("present", reference.present_key_values),
+        }
+        differences = [(torch.from_numpy(found[name]) - value).abs().max() for name, value in expected.items()]
         return "step_max_difference", float(max(differences))

@@ -98,9 +98,7 @@ def drive(model, worlds: list, seeds: list[int], settings: EpisodeSettings) -> l
     return [episode.result() for episode in episodes]
 
 
-def on_policy_episodes(
-    model, dataset: NPCEpisodes, episodes: int, seed_offset: int = 1
-) -> dict[str, np.ndarray]:
+def on_policy_episodes(model, dataset: NPCEpisodes, episodes: int, seed_offset: int = 1) -> dict[str, np.ndarray]:
     """DAgger's data (Ross et al. 2011): the model drives the NPC on the first `episodes` maps of `dataset` (new
     episodes: seeds offset by `seed_offset`) and the FSM labels every tick it reached, so that training sees the
     situations the model's own mistakes lead to. Returns `observations`, `states`, `moves` (the FSM's)."""
@@ -229,9 +227,11 @@ class NPCDecisionTask(Task):
 
     # Publishing ---------------------------------------------------------------------------------------------
     def calibration_inputs(self, model, dataset: NPCEpisodes, max_items: int = 64) -> list[dict]:
-        """The exported step's inputs at `max_items` ticks spread over the split's first 8 episodes (the model's own
-        state on its way through them), for static int8 calibration: each entry one NPC (a batch of one), the
-        episodes in turn."""
+        """The exported step's inputs (by ONNX name) at `max_items` ticks spread over the split's first 8 episodes
+        (the model's own state on its way through them), for static int8 calibration: each entry one NPC (a batch
+        of one), the episodes in turn."""
+        from ...models.npc_director.modeling_npc_director import step_feed
+
         episodes = min(8, len(dataset))
         observations = torch.from_numpy(dataset.observations[:episodes])
         ticks = observations.shape[1]
@@ -242,7 +242,7 @@ class NPCDecisionTask(Task):
                 inputs = {"observations": observations[:, tick : tick + 1], **state}
                 if tick in chosen:
                     row = len(entries) % episodes
-                    entries.append({name: value[row : row + 1].numpy() for name, value in inputs.items()})
+                    entries.append({name: value[row : row + 1] for name, value in step_feed(**inputs).items()})
                 state = model.next_state(model.step(**inputs))
         return entries
 
