@@ -1,20 +1,28 @@
 """The NPC Director v2 family: its registry entry and its lifecycle (DESIGN §4).
 
-Smoke -> Calibration -> Production of the transformer (every layer attends to 64 ticks), then the same recipe for
-the control whose layers see one tick (`window=1`): what the transformer's memory of earlier ticks buys.
+Smoke -> Calibration -> Production of the transformer (every layer attends to 64 ticks), then rounds of DAgger
+(Ross et al. 2011): the model drives the NPC on the training maps, the FSM fed the same observations labels every
+tick, the episodes join the training set and training continues, so that the model learns the situations its own
+mistakes lead to (behaviour cloning alone, the first run, agreed with the FSM on 83-89% of closed-loop ticks).
+Then the same recipe for the control whose layers see one tick (`window=1`): what the transformer's memory of
+earlier ticks buys.
 """
 
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry
 from ...training.run import Lifecycle, save_legacy
+from ...training.tasks.npc_decisions import on_policy_episodes
 from .configuration_npc_director import UrukNPCDirectorConfig
 from .modeling_npc_director import UrukNPCDirector
 
 __all__ = ["FAMILY", "train_npc_director"]
 
-_TIME_BUDGETS = {"quick": (80.0, None)}
-"""Production seconds at the quick preset (the window-1 control gets half)."""
+_TIME_BUDGETS = {"quick": (80.0, 25.0)}
+"""Production and per-DAgger-round seconds at the quick preset (the window-1 control gets half of Production)."""
+
+DAGGER_ROUNDS = 3
+"""Rounds of on-policy data and training after Production (each one episode per training map, new seeds)."""
 
 _STAGE = {"batch_size": 8, "eval_every": 50, "warmup_steps": 30}
 """Episodes per step (8 of 256 ticks at quick) and evaluation interval."""
@@ -23,8 +31,17 @@ _STAGE = {"batch_size": 8, "eval_every": 50, "warmup_steps": 30}
 def train_npc_director(data: Path, output: Path, preset: str, resume: bool, seed: int = 0) -> dict:
     """Production of NPC Director and of its window-1 control; writes both models and `npc_director_v2/best.pt`."""
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, _TIME_BUDGETS, _STAGE, seed=seed)
-    model, record, learning_rate = lifecycle.train_model("npc_director", None)
-    save_legacy(model, lifecycle.legacy_path("npc_director"), "production", record["best"])
+    model, learning_rate = lifecycle.calibrated_model("npc_director", None)
+    lifecycle.production(model, None, learning_rate)
+    maps = len(lifecycle.train)
+    for round_index in range(1, DAGGER_ROUNDS + 1):
+        lifecycle.train.extend(**on_policy_episodes(model, lifecycle.train, maps, seed_offset=round_index))
+        (record,) = lifecycle.accelerate_curriculum(
+            model, [(f"dagger{round_index}", None, None)], learning_rate, lifecycle.budget.curriculum_time_s,
+            [lifecycle.gate()],
+        )  # fmt: skip
+    lifecycle.save_model("npc_director", model, record)
+    save_legacy(model, lifecycle.legacy_path("npc_director"), record["stage"], record["best"])
 
     budgets = {name: (None if seconds is None else seconds / 2, None) for name, (seconds, _) in _TIME_BUDGETS.items()}
     control = Lifecycle(
