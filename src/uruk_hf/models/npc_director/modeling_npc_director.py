@@ -81,8 +81,9 @@ class UrukNPCDirectorOutput(ModelOutput):
 
 
 class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
-    """NPC Director v2 (1.31M at full size): a linear embedding of each tick's observation, transformers'
-    `MistralModel` as the causal decoder (its sliding-window attention, rotary positions, masks and cache; fed
+    """NPC Director v2 (1.31M at full size): a linear embedding of each tick's observation plus a learned embedding
+    of the NPC's age (ticks since its first, saturating at `window - 1`), transformers' `MistralModel` as the causal
+    decoder (its sliding-window attention, rotary positions, masks and cache; fed
     `inputs_embeds`, its one-token vocabulary unused), and two linear heads, states and moves.
 
     A game runs it a tick at a time: in PyTorch with `past_key_values` (transformers' cache), in ONNX Runtime
@@ -110,6 +111,7 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
     def __init__(self, config: UrukNPCDirectorConfig):
         super().__init__(config)
         self.embed = torch.nn.Linear(config.observation_size, config.hidden_size)
+        self.age = torch.nn.Embedding(config.window, config.hidden_size)
         self.decoder = MistralModel(config.decoder_config())
         self.state_head = torch.nn.Linear(config.hidden_size, config.num_labels)
         self.move_head = torch.nn.Linear(config.hidden_size, config.num_moves)
@@ -151,8 +153,10 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         self._check_input(observations)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.decoder.config)
+        seen = 0 if past_key_values is None else past_key_values.get_seq_length()
+        seen = torch.arange(seen, seen + observations.shape[1], device=observations.device)[None]
         hidden = self.decoder(
-            inputs_embeds=self.embed(observations), past_key_values=past_key_values, use_cache=use_cache
+            inputs_embeds=self._embed(observations, seen), past_key_values=past_key_values, use_cache=use_cache
         )
         states = self.state_head(hidden.last_hidden_state)
         moves = self.move_head(hidden.last_hidden_state)
@@ -191,7 +195,7 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         valid = torch.cat([past_mask, torch.ones_like(observations[:, :, 0])], dim=1)
         additive = (1.0 - valid[:, None, None, :]) * torch.finfo(observations.dtype).min
         hidden = self.decoder(
-            inputs_embeds=self.embed(observations),
+            inputs_embeds=self._embed(observations, past_ticks),
             attention_mask=additive,
             position_ids=past_ticks,
             past_key_values=cache,
@@ -219,6 +223,11 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
                 for _ in range(config.num_layers)
             ),
         }
+
+    def _embed(self, observations: torch.Tensor, ticks: torch.Tensor) -> torch.Tensor:
+        """Each tick's observation embedded, plus the NPC's age at that tick (`ticks` since its first, saturating
+        at `window - 1`): what attention with relative positions cannot tell, such as how long since spawn."""
+        return self.embed(observations) + self.age(ticks.clamp(max=self.config.window - 1))
 
     @staticmethod
     def next_state(outputs: UrukNPCDirectorStepOutput) -> dict:
