@@ -29,7 +29,7 @@ class TestUrukNPCDirector(ModelTesterMixin):
 
     def test_config_describes_the_simulator(self):
         config = UrukNPCDirectorConfig()
-        assert config.observation_size == len(NPC_OBSERVATION_FEATURES) and config.window == 64
+        assert config.observation_size == len(NPC_OBSERVATION_FEATURES) and config.window == 32
         assert [config.id2label[index] for index in range(config.num_labels)] == list(NPC_STATES)
 
     def test_a_tick_never_sees_later_ticks(self):

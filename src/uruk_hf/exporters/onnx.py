@@ -4,11 +4,13 @@ Optimum's high-level `onnx_export_from_model` infers the library from a model's 
 §7); its lower level works for custom models: a family's `OnnxConfig` (its registry entry's `onnx_config`, e.g.
 `uruk_hf.models.gbuffer_renderer.onnx_gbuffer_renderer.UrukRendererOnnxConfig`) names the inputs and outputs with
 their dynamic axes and brings a dummy input generator, and `optimum.exporters.onnx.export` traces the model with
-it. The config also says where `export_onnx` validates (`VALIDATION_SHAPES`: for the renderers two resolutions,
-one not a multiple of the network stride), how parity is judged (`parity`: for the renderers on tone-mapped
-frames, since linear HDR is unbounded and an absolute tolerance on it says little) and which operators int8
-quantization may touch (`QUANTIZED_OPERATORS`). The exported folder holds `model.onnx`, `config.json` and
-`preprocessor_config.json` where the model has one: what the family's ONNX Runtime class loads.
+it. A config with `SLIM = True` has the traced graph simplified by onnxslim before validation (decoders, whose
+traced shape arithmetic outnumbers their matrix products). The config also says where `export_onnx` validates
+(`VALIDATION_SHAPES`: for the renderers two resolutions, one not a multiple of the network stride), how parity
+is judged (`parity`: for the renderers on tone-mapped frames, since linear HDR is unbounded and an absolute
+tolerance on it says little) and which operators int8 quantization may touch (`QUANTIZED_OPERATORS`). The
+exported folder holds `model.onnx`, `config.json` and `preprocessor_config.json` where the model has one: what
+the family's ONNX Runtime class loads.
 """
 
 import json
@@ -70,6 +72,8 @@ def export_onnx(
         traced = Path(scratch) / "model.onnx"
         inputs, outputs = export(model, onnx_config, traced, opset=opset)
         record["inputs"], record["outputs"] = inputs, outputs
+        if getattr(onnx_config, "SLIM", False):
+            record["slim"] = _slim(traced)
         for shapes in onnx_config.VALIDATION_SHAPES:
             validate_model_outputs(
                 onnx_config, model, traced, outputs, atol=atol, input_shapes=shapes, use_subprocess=False
@@ -91,6 +95,18 @@ def export_onnx(
     with atomic_path(output / "onnx_export.json") as temporary:
         temporary.write_text(json.dumps(record, indent=2, default=lambda value: np.asarray(value).tolist()))
     return record
+
+
+def _slim(path: Path) -> dict:
+    """Folds the traced graph's shape arithmetic and constants with onnxslim (as `optimum-cli export onnx --slim`
+    does), in place, before validation; returns the node counts before and after."""
+    import onnx
+    import onnxslim
+
+    before = len(onnx.load(path, load_external_data=False).graph.node)
+    slimmed = onnxslim.slim(str(path))
+    onnx.save(slimmed, path)
+    return {"tool": f"onnxslim {onnxslim.__version__}", "nodes_before": before, "nodes_after": len(slimmed.graph.node)}
 
 
 def quantize_onnx(

@@ -79,6 +79,8 @@ class UrukNPCDirectorOnnxConfig(OnnxConfig):
     """Where `export_onnx` validates: two NPCs, and a batch that holds NPCs at every fill of the state."""
     QUANTIZED_OPERATORS = ("MatMul", "Gemm")
     FLOAT_MODULES = ()
+    SLIM = True
+    """The traced step holds three times more shape arithmetic than arithmetic: onnxslim folds it (`export_onnx`)."""
 
     @property
     def inputs(self) -> dict[str, dict[int, str]]:

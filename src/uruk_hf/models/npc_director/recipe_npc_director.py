@@ -1,6 +1,6 @@
 """The NPC Director v2 family: its registry entry and its lifecycle (DESIGN §4).
 
-Smoke -> Calibration -> Production of the transformer (every layer attends to 64 ticks), then rounds of DAgger
+Smoke -> Calibration -> Production of the transformer (every layer attends to 32 ticks), then rounds of DAgger
 (Ross et al. 2011): the model drives the NPC on the training maps, the FSM fed the same observations labels every
 tick, the episodes join the training set and training continues, so that the model learns the situations its own
 mistakes lead to (behaviour cloning alone, the first run, agreed with the FSM on 83-89% of closed-loop ticks).
@@ -73,7 +73,7 @@ FAMILY = Family(
             description=(
                 "NPC Director v2: the NPC's behaviour state (idle, patrol, investigate, alert, chase, attack, flee, "
                 "return) and its next move, per tick, from its observations so far (every layer attends to the last "
-                "64 ticks), imitating a designer's finite-state machine with hidden timers; stepped a tick at a "
+                "32 ticks), imitating a designer's finite-state machine with hidden timers; stepped a tick at a "
                 "time on a fixed-size state."
             ),
             legacy_files=("npc_director_v2/best.pt",),
