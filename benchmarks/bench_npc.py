@@ -2,8 +2,12 @@
 `step` on each NPC's fixed-size state of its last `window - 1` ticks), in ONNX Runtime fp32 and int8 and PyTorch
 eager, beside the Python FSM it imitates, on this machine's threads.
 
-    python benchmarks/bench_npc.py --model PIPELINE_DIR/hub/npc_director_v2 [--npcs 1 64 1024] [--repeats 5]
+    python benchmarks/bench_npc.py --model PIPELINE_DIR/hub/npc_director_v2 [--npcs 1 64 1024] [--repeats 20]
+    python benchmarks/bench_npc.py --model PIPELINE_DIR/hub/npc_director_v2 --data PIPELINE_DIR/data
     python benchmarks/bench_npc.py --preset full   # random weights at the published size (latency only)
+
+With `--data` (an `npc_episodes` folder) it first checks parity on the test split: ONNX Runtime stepping every
+episode from its first tick against eager PyTorch over the whole episode (max logit difference, argmax agreement).
 
 Median over `--repeats` timed calls after one warm-up. Inputs are random observations on a full state (every NPC
 past its first `window` ticks; latency does not depend on the values). The FSM's figure is its `step` (the decision
@@ -49,12 +53,34 @@ def fsm_decisions_per_second(ticks: int = 2000) -> float:
     return spent[1] / spent[0]
 
 
+def parity_table(model, runtimes: dict, data: str) -> str:
+    """Max logit difference and argmax agreement of each ONNX runtime against eager on the test split."""
+    from uruk_hf.training.tasks.npc_decisions import NPCEpisodes
+
+    test = NPCEpisodes(data, "test")
+    with torch.inference_mode():
+        eager = model(torch.from_numpy(test.observations))
+    rows = []
+    for name, runtime in runtimes.items():
+        found = runtime(test.observations)
+        difference = max(
+            float((found.state_logits - eager.state_logits).abs().max()),
+            float((found.move_logits - eager.move_logits).abs().max()),
+        )
+        states = (found.state_logits.argmax(-1) == eager.state_logits.argmax(-1)).float().mean()
+        moves = (found.move_logits.argmax(-1) == eager.move_logits.argmax(-1)).float().mean()
+        rows.append([name, f"{test.states.size:,}", f"{difference:.2e}", f"{100 * states:.3f}", f"{100 * moves:.3f}"])
+    headers = ["runtime (stepped) vs eager", "test ticks", "max logit difference", "state argmax %", "move argmax %"]
+    return format_table(headers, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="an exported NPC Director folder (model.onnx, config.json)")
     parser.add_argument("--preset", default="full", help="without --model: random weights at this preset")
     parser.add_argument("--npcs", nargs="+", type=int, default=[1, 64, 1024])
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--data", default=None, help="an npc_episodes folder: check parity on its test split")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -69,6 +95,8 @@ def main() -> None:
         runtimes = {"ONNX Runtime fp32": UrukORTNPCDirector.from_pretrained(folder)}
         if (folder / "model.int8.onnx").is_file():
             runtimes["ONNX Runtime int8"] = UrukORTNPCDirector.from_pretrained(folder, file_name="model.int8.onnx")
+        if args.data is not None:
+            print(parity_table(model, runtimes, args.data), end="\n\n")
         window = model.config.window
         rows = []
         for npcs in args.npcs:
