@@ -153,10 +153,10 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
         self._check_input(observations)
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache(config=self.decoder.config)
-        seen = 0 if past_key_values is None else past_key_values.get_seq_length()
-        seen = torch.arange(seen, seen + observations.shape[1], device=observations.device)[None]
+        start = 0 if past_key_values is None else past_key_values.get_seq_length()
+        ticks = torch.arange(start, start + observations.shape[1], device=observations.device)[None]
         hidden = self.decoder(
-            inputs_embeds=self._embed(observations, seen), past_key_values=past_key_values, use_cache=use_cache
+            inputs_embeds=self._embed(observations, ticks), past_key_values=past_key_values, use_cache=use_cache
         )
         states = self.state_head(hidden.last_hidden_state)
         moves = self.move_head(hidden.last_hidden_state)
