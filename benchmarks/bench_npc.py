@@ -27,6 +27,7 @@ from bench_inference import median_ms
 from uruk_hf import UrukNPCDirector, UrukNPCDirectorConfig, UrukORTNPCDirector
 from uruk_hf.data.behaviour import simulator
 from uruk_hf.data.behaviour.maps import generate_map
+from uruk_hf.models.npc_director.modeling_npc_director import map_step_state
 from uruk_hf.tables import format_table
 
 
@@ -112,11 +113,7 @@ def main() -> None:
             for name, runtime in runtimes.items():
                 seconds = median_ms(args.repeats, partial(runtime.step, observations, **state)) / 1e3
                 rows.append([name, str(npcs), f"{seconds * 1e3:.3f}", f"{npcs / seconds:,.0f}"])
-            tensors = {
-                "past_ticks": torch.from_numpy(state["past_ticks"]),
-                "past_mask": torch.from_numpy(state["past_mask"]),
-                "past_key_values": tuple(tuple(map(torch.from_numpy, layer)) for layer in state["past_key_values"]),
-            }
+            tensors = map_step_state(state, torch.from_numpy)
             with torch.inference_mode():
                 seconds = median_ms(args.repeats, partial(model.step, torch.from_numpy(observations), **tensors)) / 1e3
             rows.append(["PyTorch eager fp32 (step)", str(npcs), f"{seconds * 1e3:.3f}", f"{npcs / seconds:,.0f}"])

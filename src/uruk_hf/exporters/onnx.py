@@ -103,8 +103,9 @@ def _slim(path: Path) -> dict:
     import onnx
     import onnxslim
 
-    before = len(onnx.load(path, load_external_data=False).graph.node)
-    slimmed = onnxslim.slim(str(path))
+    traced = onnx.load(path)
+    before = len(traced.graph.node)
+    slimmed = onnxslim.slim(traced)
     onnx.save(slimmed, path)
     return {"tool": f"onnxslim {onnxslim.__version__}", "nodes_before": before, "nodes_after": len(slimmed.graph.node)}
 

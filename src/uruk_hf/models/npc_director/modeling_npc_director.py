@@ -14,7 +14,7 @@ from .configuration_npc_director import UrukNPCDirectorConfig
 
 __all__ = [
     "STEP_STATE_NAMES", "UrukNPCDirector", "UrukNPCDirectorOutput", "UrukNPCDirectorStepOutput", "flat_cache_names",
-    "step_feed",
+    "initial_step_state", "map_step_state", "step_feed", "step_outputs_by_name",
 ]  # fmt: skip
 
 STEP_STATE_NAMES = ("ticks", "mask", "key_values")
@@ -33,6 +33,40 @@ def step_feed(observations, past_ticks, past_mask, past_key_values) -> dict:
     cache = [tensor for layer in past_key_values for tensor in layer]
     arrays.update(zip(flat_cache_names("past_key_values", len(past_key_values)), cache))
     return {name: value.numpy() if isinstance(value, torch.Tensor) else value for name, value in arrays.items()}
+
+
+def step_outputs_by_name(outputs) -> dict:
+    """A step's outputs (`UrukNPCDirectorStepOutput`) under the exported graph's output names."""
+    cache = [tensor for layer in outputs.present_key_values for tensor in layer]
+    return {
+        "state_logits": outputs.state_logits,
+        "move_logits": outputs.move_logits,
+        "present_ticks": outputs.present_ticks,
+        "present_mask": outputs.present_mask,
+        **dict(zip(flat_cache_names("present", len(outputs.present_key_values)), cache)),
+    }
+
+
+def initial_step_state(config, batch_size: int, dtype: torch.dtype = torch.float32) -> dict:
+    """`UrukNPCDirector.step`'s state before an NPC's first tick: `past_ticks`, `past_mask`, `past_key_values`
+    (zeros, of `config`'s sizes)."""
+    shape = (batch_size, config.num_key_value_heads, config.window - 1, config.head_dim)
+    return {
+        "past_ticks": torch.zeros(batch_size, 1, dtype=torch.long),
+        "past_mask": torch.zeros(batch_size, config.window - 1, dtype=dtype),
+        "past_key_values": tuple(
+            (torch.zeros(shape, dtype=dtype), torch.zeros(shape, dtype=dtype)) for _ in range(config.num_layers)
+        ),
+    }
+
+
+def map_step_state(state: dict, function) -> dict:
+    """`state` with `function` applied to each of its tensors (e.g. `torch.Tensor.numpy`, `torch.from_numpy`)."""
+    return {
+        "past_ticks": function(state["past_ticks"]),
+        "past_mask": function(state["past_mask"]),
+        "past_key_values": tuple(tuple(map(function, layer)) for layer in state["past_key_values"]),
+    }
 
 
 @dataclass
@@ -213,16 +247,7 @@ class UrukNPCDirector(UrukPreTrainedModelMixin, PreTrainedModel):
 
     def initial_state(self, batch_size: int) -> dict:
         """`step`'s state before an NPC's first tick: `past_ticks`, `past_mask`, `past_key_values` (zeros)."""
-        config = self.config
-        shape = (batch_size, config.num_key_value_heads, config.window - 1, config.head_dim)
-        return {
-            "past_ticks": torch.zeros(batch_size, 1, dtype=torch.long),
-            "past_mask": torch.zeros(batch_size, config.window - 1, dtype=self.dtype),
-            "past_key_values": tuple(
-                (torch.zeros(shape, dtype=self.dtype), torch.zeros(shape, dtype=self.dtype))
-                for _ in range(config.num_layers)
-            ),
-        }
+        return initial_step_state(self.config, batch_size, self.dtype)
 
     def _embed(self, observations: torch.Tensor, ticks: torch.Tensor) -> torch.Tensor:
         """Each tick's observation embedded, plus the NPC's age at that tick (`ticks` since its first, saturating

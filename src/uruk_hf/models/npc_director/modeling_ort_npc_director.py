@@ -12,6 +12,8 @@ from .modeling_npc_director import (
     UrukNPCDirectorOutput,
     UrukNPCDirectorStepOutput,
     flat_cache_names,
+    initial_step_state,
+    map_step_state,
     step_feed,
 )
 
@@ -34,15 +36,7 @@ class UrukORTNPCDirector(UrukORTModel):
 
     def initial_state(self, batch_size: int) -> dict:
         """The state before an NPC's first tick (zeros), as `UrukNPCDirector.initial_state` in numpy."""
-        config = self.config
-        shape = (batch_size, config.num_key_value_heads, config.window - 1, config.head_dim)
-        return {
-            "past_ticks": np.zeros((batch_size, 1), np.int64),
-            "past_mask": np.zeros((batch_size, config.window - 1), np.float32),
-            "past_key_values": tuple(
-                (np.zeros(shape, np.float32), np.zeros(shape, np.float32)) for _ in range(config.num_layers)
-            ),
-        }
+        return map_step_state(initial_step_state(self.config, batch_size), torch.Tensor.numpy)
 
     next_state = staticmethod(UrukNPCDirector.next_state)
 

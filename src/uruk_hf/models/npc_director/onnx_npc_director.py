@@ -7,7 +7,7 @@ from optimum.exporters.onnx import OnnxConfig
 from optimum.exporters.onnx.model_patcher import ModelPatcher
 from optimum.utils import DummyInputGenerator, NormalizedConfig
 
-from .modeling_npc_director import flat_cache_names, step_feed
+from .modeling_npc_director import flat_cache_names, step_feed, step_outputs_by_name
 
 __all__ = ["UrukNPCDirectorOnnxConfig", "UrukNPCStepDummyInputGenerator", "UrukNPCStepPatcher"]
 
@@ -52,15 +52,7 @@ class UrukNPCStepPatcher(ModelPatcher):
         super().__init__(config, model, model_kwargs)
 
         def step(observations, past_ticks, past_mask, past_key_values):
-            outputs = model.step(observations, past_ticks, past_mask, past_key_values)
-            cache = [tensor for layer in outputs.present_key_values for tensor in layer]
-            return {
-                "state_logits": outputs.state_logits,
-                "move_logits": outputs.move_logits,
-                "present_ticks": outputs.present_ticks,
-                "present_mask": outputs.present_mask,
-                **dict(zip(flat_cache_names("present", model.config.num_layers), cache)),
-            }
+            return step_outputs_by_name(model.step(observations, past_ticks, past_mask, past_key_values))
 
         self.patched_forward = step
 
@@ -119,12 +111,6 @@ class UrukNPCDirectorOnnxConfig(OnnxConfig):
         found = dict(zip(self.outputs, session.run(list(self.outputs), feed)))
         with torch.inference_mode():
             reference = model.step(**inputs)
-        expected = {
-            "state_logits": reference.state_logits,
-            "move_logits": reference.move_logits,
-            "present_ticks": reference.present_ticks,
-            "present_mask": reference.present_mask,
-            **self.flatten_output_collection_property("present", reference.present_key_values),
-        }
+        expected = step_outputs_by_name(reference)
         differences = [(torch.from_numpy(found[name]) - value).abs().max() for name, value in expected.items()]
         return "step_max_difference", float(max(differences))
