@@ -104,6 +104,13 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
         "visibility of the target preset's key light (the sun by day, the strongest lamp at night; 0 under overcast), "
         "as an engine's shadow map for that time of day gives it",
     ),
+    "target_irradiance": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "unshadowed irradiance of the target preset's lights (sun, sky, lamps and glowing props) at the surface, "
+        "linear HDR, as an engine's deferred lighting pass computes it from its light list",
+    ),
 }
 
 # Buffers that may be left out of a processor call: a clip's first frame has no history (zeros, invalid).
@@ -152,9 +159,9 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
 
-WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "source_frame", "target_shadow"])
-"""WS4 world remapper, 20 channels: the G-buffer, world position, ambient occlusion, the frame under the source
-lighting preset and the target preset's key-light visibility."""
+WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "source_frame", "target_shadow", "target_irradiance"])
+"""WS4 world remapper, 23 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+lighting preset, the target preset's key-light visibility and its lights' unshadowed irradiance."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

@@ -11,6 +11,7 @@ from uruk_hf.data.rendering.relighting import (
     LIGHTING_PRESETS,
     RELIGHTING_PRESETS,
     colour_matrix_frames,
+    light_irradiance,
     lit_scene,
     preset_pairs,
     shadow_changed,
@@ -34,6 +35,9 @@ def test_every_view_has_every_preset_and_one_g_buffer(relighting_data):
     size = (RELIGHTING_PRESETS["tiny"].render.height, RELIGHTING_PRESETS["tiny"].render.width)
     for name in LIGHTING_PRESETS:
         assert rows[f"frame_{name}"].shape[1:] == (*size, 3) and rows[f"shadow_{name}"].shape[1:] == (*size, 1)
+        irradiance = rows[f"irradiance_{name}"].astype(np.float32)
+        assert irradiance.shape[1:] == (*size, 3) and (irradiance >= 0).all()
+        assert not irradiance[rows["mask"][..., 0] < 0.5].any()  # background: no surface to light
         assert np.isfinite(rows[f"frame_{name}"].astype(np.float32)).all()
     assert not rows["shadow_overcast"].any()  # an overcast sky has no key light
     for name in ("noon", "golden_hour"):  # a unit vector towards the sun, above the horizon, and its irradiance
@@ -55,6 +59,35 @@ def test_presets_change_only_the_lights():
         assert all(obj.radiance is None for obj in specs[name].objects)
     assert specs["night"].sun_direction is None and specs["noon"].sun_direction is not None
     assert specs["golden_hour"].sun_direction[1] < specs["noon"].sun_direction[1]  # a low sun
+
+
+@pytest.mark.parametrize("preset", LIGHTING_PRESETS)
+def test_light_irradiance_is_the_deferred_lighting_of_the_presets_lights(preset):
+    from dataclasses import replace
+
+    _, specs, _ = lit_scene(0, 3)
+    spec = specs[preset]
+    up, down = np.array([[[0.0, 1.0, 0.0]]]), np.array([[[0.0, -1.0, 0.0]]])
+    mask = np.ones((1, 1, 1))
+    ground = np.zeros((1, 1, 3))
+    upward = light_irradiance(spec, ground, up, mask)
+    # Only the lights: a scene with none of them casts nothing, and background pixels get nothing.
+    unlit = replace(spec, objects=[replace(o, radiance=None) for o in spec.objects], sky_radiance=None)
+    assert not light_irradiance(replace(unlit, sun_direction=None), ground, up, mask).any()
+    assert not light_irradiance(spec, ground, up, np.zeros_like(mask)).any()
+    if spec.sun_direction is not None:  # the sun's cosine law plus the full sky on a level surface
+        expected = spec.sun_irradiance * spec.sun_direction[1] + np.pi * spec.sky_radiance
+        assert np.allclose(upward[0, 0], expected, rtol=1e-5)
+    if preset == "night":  # lamps face down: a level ground point below them is lit, one facing down is not by them
+        lamps = [o for o in spec.objects if o.radiance is not None and o.mesh is None]
+        assert lamps and (upward > np.pi * spec.sky_radiance).all()
+        only_lamps = replace(spec, objects=lamps, sky_radiance=None)
+        assert not light_irradiance(only_lamps, ground, down, mask).any()
+        lamp = lamps[0]
+        below = lamp.to_world[:3, 3] - np.array([0.0, 2.0, 0.0])
+        single = light_irradiance(replace(spec, objects=[lamp], sky_radiance=None), below[None, None], up, mask)
+        area = 4.0 * np.linalg.norm(lamp.to_world[:3, 0]) * np.linalg.norm(lamp.to_world[:3, 1])
+        assert np.allclose(single[0, 0], lamp.radiance * area / (4.0 + area / np.pi), rtol=1e-5)
 
 
 def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_data):

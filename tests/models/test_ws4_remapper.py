@@ -43,7 +43,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
 
     def test_layout_and_condition_sizes(self):
         config = UrukWS4RemapperConfig()
-        assert config.num_channels == 20 and config.condition_size == 12
+        assert config.num_channels == 23 and config.condition_size == 12
         assert [e["name"] for e in config.input_buffers] == [e["name"] for e in WS4_LAYOUT]
 
     def test_untrained_model_returns_about_its_source_frame(self):
@@ -75,7 +75,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         pixel_values, condition = self.random_inputs(model.config)
         with pytest.raises(ValueError, match="condition must be \\(batch, 12\\)"):
             model(pixel_values, condition[:, :5])
-        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 20, height, width\\)"):
+        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 23, height, width\\)"):
             model(pixel_values[:, :5], condition)
         condition[0, 0] = float("nan")
         with pytest.raises(ValueError, match="condition holds NaN/Inf"):

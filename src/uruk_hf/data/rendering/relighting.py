@@ -7,7 +7,9 @@ geometry and materials, only the sky, the sun and the artificial lights change. 
 per preset the path-traced frame, the visibility of that preset's key light (`shadow_<preset>`: the sun by day,
 the strongest lamp at night, 0 everywhere under an overcast sky, which has no key light) and the key light's
 direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
-sun). A training pair is any (source, target) of two different presets of one row: 12 per view.
+sun), and the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an
+engine's deferred lighting pass computes from its light list: `light_irradiance`). A training pair is any
+(source, target) of two different presets of one row: 12 per view.
 
 The finalizing step measures the baselines of the WS4 issue on the test split, per preset pair, overall and on the
 pixels whose key-light visibility changes between the two presets (where a colour transform cannot be right):
@@ -34,6 +36,7 @@ __all__ = [
     "baseline_metrics",
     "colour_matrix_frames",
     "fit_colour_matrices",
+    "light_irradiance",
     "lit_scene",
     "preset_pairs",
     "relighting_baselines",
@@ -119,6 +122,44 @@ def lit_scene(seed: int, index: int) -> tuple[SceneSpec, dict[str, SceneSpec], d
     return night, specs, lights
 
 
+def light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`(H, W, 3)` float32: the unshadowed irradiance that `spec`'s lights cast on each surface point, as an engine's
+    deferred lighting pass computes it from its light list (no visibility, no bounces): the sun
+    (`sun_irradiance * max(0, n . sun)`), the uniform sky over the upper hemisphere (`pi * sky * (1 + n_y) / 2`)
+    and every emitter as a small disc (a lamp's rectangle, facing its normal) or a glowing prop (a sphere of the
+    same area): `L * A * cos_emitter * cos_surface / (d^2 + A / pi)`, the on-axis form of a disc of area `A`, which
+    stays finite on the emitter itself. Zero on background pixels (`mask == 0`)."""
+    position = np.asarray(position, np.float64)
+    normal = np.asarray(normal, np.float64)
+    irradiance = np.zeros((*position.shape[:-1], 3))
+    if spec.sun_direction is not None and spec.sun_irradiance is not None:
+        cosine = np.clip(normal @ np.asarray(spec.sun_direction, np.float64), 0.0, None)
+        irradiance += cosine[..., None] * np.asarray(spec.sun_irradiance, np.float64)
+    if spec.sky_radiance is not None:
+        irradiance += np.pi * (1.0 + normal[..., 1:2]) / 2.0 * np.asarray(spec.sky_radiance, np.float64)
+    for obj in spec.objects:
+        if obj.radiance is None:
+            continue
+        if obj.mesh is None:  # a rectangle light ([-1, 1]^2 facing +z, one-sided)
+            centre = obj.to_world[:3, 3]
+            area = 4.0 * np.linalg.norm(obj.to_world[:3, 0]) * np.linalg.norm(obj.to_world[:3, 1])
+            facing = obj.to_world[:3, 2] / np.linalg.norm(obj.to_world[:3, 2])
+        else:  # a glowing prop: its projected area from any side is about a quarter of its surface
+            vertices, faces = obj.mesh[0], obj.mesh[1]
+            corners = vertices[faces]
+            edges = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+            surface = 0.5 * np.linalg.norm(edges, axis=1)
+            centre, area, facing = vertices.mean(axis=0), surface.sum() / 4.0, None
+        offset = centre - position
+        distance = np.linalg.norm(offset, axis=-1, keepdims=True)
+        towards = offset / np.maximum(distance, 1e-6)
+        cosine = np.clip(np.sum(normal * towards, axis=-1, keepdims=True), 0.0, None)
+        if facing is not None:
+            cosine = cosine * np.clip(-(towards @ facing), 0.0, None)[..., None]
+        irradiance += np.asarray(obj.radiance, np.float64) * area * cosine / (distance**2 + area / np.pi)
+    return (irradiance * (np.asarray(mask)[..., :1] > 0.5)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class RelightingPreset:
     """How much to generate and at what quality.
@@ -178,6 +219,9 @@ class _ViewWorker:
             row[f"frame_{name}"] = np.minimum(frame["ground_truth"], _FLOAT16_MAX)
             row[f"shadow_{name}"] = shadow
             row[f"light_{name}"] = lights[name].astype(np.float32)
+            row[f"irradiance_{name}"] = light_irradiance(
+                specs[name], frame["position"], frame["normal"], frame["mask"]
+            )
         return [
             {
                 key: value.astype(np.float16) if isinstance(value, np.ndarray) and value.ndim == 3 else value
@@ -278,7 +322,7 @@ class RelightingPairGenerator(DatasetGenerator):
     """Views of outdoor scenes under every lighting preset (see the module docstring)."""
 
     kind = "relighting_pairs"
-    version = "1.0"
+    version = "1.1"
     presets = RELIGHTING_PRESETS
     report_baselines = ("identity", "colour_matrix")
 
@@ -293,6 +337,7 @@ class RelightingPairGenerator(DatasetGenerator):
             columns[f"frame_{name}"] = Array3D((*shape, 3), "float16")
             columns[f"shadow_{name}"] = Array3D((*shape, 1), "float16")
             columns[f"light_{name}"] = Sequence(Value("float32"), length=4)
+            columns[f"irradiance_{name}"] = Array3D((*shape, 3), "float16")
         columns["scene_id"] = Value("int32")
         return Features(columns)
 
@@ -356,7 +401,8 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
   frames per preset; splits are disjoint by scene.
 - Per view: the G-buffer ({", ".join(RELIGHTING_BUFFERS)}); per preset `frame_<preset>` (linear HDR),
   `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast) and
-  `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun).
+  `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun) and `irradiance_<preset>`
+  (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR).
 
 ## Baselines ({baselines["split"]} split, {baselines["frames"]} pairs; PSNR in dB, tone-mapped)
 

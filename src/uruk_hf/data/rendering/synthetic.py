@@ -22,8 +22,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     (direct light and hard shadows by ray casting) under a uniform sky. `motion` is zero (static camera),
     `history` zeros with `history_valid` zeros (a clip's first frame), `path_1spp` is `direct` with per-pixel
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
-    frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`) and
-    the light's visibility (`target_shadow`).
+    frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`), the
+    light's visibility (`target_shadow`) and its unshadowed irradiance (`target_irradiance`).
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
@@ -83,7 +83,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     cosine = np.clip(np.sum(normal * to_light, axis=-1), 0.0, None)
     albedo = np.where(mask[..., None], albedos[safe_index], 0.0)
     sky = np.array([0.35, 0.45, 0.6])
-    irradiance = 30.0 * cosine * shadow / (light_distance**2).clip(1e-6)
+    unshadowed = 30.0 * cosine / (light_distance**2).clip(1e-6)
+    irradiance = unshadowed * shadow
     ao = np.where(mask, 0.5 + 0.5 * normal[..., 1], 0.0) * np.where(index == 0, 0.8, 1.0)
     direct = np.where(mask[..., None], albedo / np.pi * irradiance[..., None], sky)
     noise = rng.exponential(1.0, direct.shape)
@@ -115,6 +116,7 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "mask": mask[..., None],
         "source_frame": indirect,
         "target_shadow": shadow[..., None],
+        "target_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
     }
     result = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in buffers.items()}
     result["material_label"] = np.where(mask, classes[safe_index], -100).astype(np.int64)

@@ -2,11 +2,12 @@
 another, conditioned on the two presets and the target's sun.
 
 A residual U-Net (`uruk_hf.modules.unet`) whose every block is modulated by the condition (FiLM, zero-initialized)
-reads the G-buffer, the source frame and the target preset's key-light visibility. Its head predicts, per pixel,
-three terms of the target frame: `softplus(g) * source + albedo * softplus(s) + softplus(e)`: a colour gain on the
-source (what a colour transform does, and all it can do), new illumination modulated by the albedo (light and
-shadow where the target's sun puts them), and light that no surface reflects (the sky, lit lamps). It starts as the
-identity (gain 1, the other two terms small), so an untrained model returns its source frame.
+reads the G-buffer, the source frame, the target preset's key-light visibility and the unshadowed irradiance of its
+lights. Its head predicts, per pixel, three terms of the target frame:
+`softplus(g) * source + albedo * softplus(s) + softplus(e)`: a colour gain on the source (what a colour transform
+does, and all it can do), new illumination modulated by the albedo (light and shadow where the target's sun puts
+them), and light that no surface reflects (the sky, lit lamps). It starts as the identity (gain 1, the other two
+terms small), so an untrained model returns its source frame.
 """
 
 import math

@@ -1,11 +1,11 @@
 """Time-of-day relighting over (view, source preset, target preset) pairs: the task of the WS4 world remapper.
 
 An item is one view of a `relighting_pairs` dataset and an ordered pair of two different presets. A batch packs
-the view's G-buffer, the frame under the source preset and the target preset's key-light visibility with the
-model's `UrukGBufferProcessor`, and the condition (source and target one-hots, the target's sun). The loss is L1 +
-MS-SSIM on tone-mapped frames; validation measures the frame metrics overall, on the pixels whose shadowing
-changes between the two presets, and per pair; the gate compares with a least-squares colour matrix per pair
-fitted on the train split; a student learns from its teacher's frames.
+the view's G-buffer, the frame under the source preset, the target preset's key-light visibility and its lights'
+unshadowed irradiance with the model's `UrukGBufferProcessor`, and the condition (source and target one-hots, the
+target's sun). The loss is L1 + MS-SSIM on tone-mapped frames; validation measures the frame metrics overall, on
+the pixels whose shadowing changes between the two presets, and per pair; the gate compares with a least-squares
+colour matrix per pair fitted on the train split; a student learns from its teacher's frames.
 """
 
 import time
@@ -58,8 +58,8 @@ class RelightingPairs(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        """The item's arrays: the view's G-buffer, the source frame and both presets' key-light visibility, the
-        target frame and key light, and the pair."""
+        """The item's arrays: the view's G-buffer, the source frame, both presets' key-light visibility, the target
+        lights' irradiance, the target frame and key light, and the pair."""
         view, source, target = self.items[index]
         arrays, presets = self.arrays, self.presets
         item = {name: arrays[name][view] for name in RELIGHTING_BUFFERS}
@@ -67,6 +67,7 @@ class RelightingPairs(torch.utils.data.Dataset):
             source_frame=arrays[f"frame_{presets[source]}"][view],
             source_shadow=arrays[f"shadow_{presets[source]}"][view],
             target_shadow=arrays[f"shadow_{presets[target]}"][view],
+            target_irradiance=arrays[f"irradiance_{presets[target]}"][view],
             target_frame=arrays[f"frame_{presets[target]}"][view],
             target_light=np.asarray(arrays[f"light_{presets[target]}"][view], np.float32),
             source=source,
