@@ -13,7 +13,8 @@ class UrukWS6RuntimeConfig(UrukRendererConfig):
     `uruk_hf.schema.WS6_LAYOUT` (the full-resolution G-buffer, `path_half`, motion, history), refining the
     albedo-demodulated 2x upscale of `path_half` (`cheap_render_divisor=2`), with no material head. Role `"v2"` is
     the 1.20M rerun (`workstreams/ws6_runtime_optimization_v2`), role `"student"` the 0.15M student distilled from it
-    (`distillation/ws6_student`). Presets: `tiny`, `quick`, `full`.
+    (`distillation/ws6_student`) with a 3x3 frame filter in place of 5x5: the per-pixel filter, not the trunk, is
+    most of a frame's time in ONNX Runtime. Presets: `tiny`, `quick`, `full`.
 
     Example:
 
@@ -39,12 +40,12 @@ class UrukWS6RuntimeConfig(UrukRendererConfig):
         "quick": {
             "v1": {"hidden_sizes": [12, 24, 48, 64], "depths": [1, 1, 1, 1]},
             "v2": {"hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
-            "student": {"hidden_sizes": [8, 16, 32, 48], "depths": [1, 1, 1, 1]},
+            "student": {"hidden_sizes": [8, 16, 32, 48], "depths": [1, 1, 1, 1], "frame_kernel_size": 3},
         },
         "full": {
             "v1": {"hidden_sizes": [16, 32, 64, 80], "depths": [1, 1, 1, 1]},
             "v2": {"hidden_sizes": [24, 48, 96, 176], "depths": [1, 1, 1, 1]},
-            "student": {"hidden_sizes": [8, 16, 32, 64], "depths": [1, 1, 1, 1]},
+            "student": {"hidden_sizes": [8, 16, 32, 64], "depths": [1, 1, 1, 1], "frame_kernel_size": 3},
         },
     }
 
