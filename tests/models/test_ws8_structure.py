@@ -77,6 +77,34 @@ class TestUrukWS8StructureGenerator(ModelTesterMixin):
         completed = Structure.from_tokens(tokens[0])
         assert completed.class_name == "bridge" and completed.blocks[0] == partial.blocks[0]
 
+    def test_coordinate_fields_share_one_value_embedding(self):
+        from transformers import GPT2LMHeadModel
+
+        model = self.tiny_model(seed=5)
+        layout = model.config.token_layout()
+        x5, size_x5, type0 = layout.field_range("x")[5], layout.field_range("size_x")[5], layout.field_range("type")[0]
+        assert model.token_values[[x5, size_x5, type0, layout.bos]].tolist() == [5, 5, -1, -1]
+        tokens = torch.tensor([[layout.bos, layout.field_range("class")[2], type0, x5, size_x5]])
+        plain = GPT2LMHeadModel(model.config).eval()
+        plain.load_state_dict(model.state_dict(), strict=False)  # the same weights without the value table
+        with torch.no_grad():
+            assert not torch.allclose(model(tokens).logits, plain(tokens).logits)
+            model.value_embedding.weight.zero_()
+            torch.testing.assert_close(model(tokens).logits, plain(tokens).logits)
+        plain_config = UrukWS8StructureGeneratorConfig.from_preset("tiny", value_embeddings=False)
+        without = UrukWS8StructureGenerator(plain_config)
+        assert without.value_embedding is None and "value_embedding.weight" not in without.state_dict()
+
+    def test_a_folder_saved_without_value_embeddings_is_refused_by_name(self, tmp_path):
+        import json
+
+        self.tiny_model().save_pretrained(tmp_path)
+        saved = json.loads((tmp_path / "config.json").read_text())
+        del saved["value_embeddings"]
+        (tmp_path / "config.json").write_text(json.dumps(saved))
+        with pytest.raises(ValueError, match="lacks the fields \\['value_embeddings'\\]"):
+            UrukWS8StructureGenerator.from_pretrained(tmp_path)
+
     def test_config_refuses_a_vocabulary_that_does_not_match_its_layout(self):
         with pytest.raises(ValueError, match="does not match the token layout"):
             UrukWS8StructureGeneratorConfig(vocab_size=100)

@@ -38,6 +38,11 @@ class UrukWS8StructureGeneratorConfig(UrukConfigMixin, GPT2Config):
             Decoder blocks.
         n_head (`int`, *optional*, defaults to 6):
             Attention heads per block.
+        value_embeddings (`bool`, *optional*, defaults to `True`):
+            Whether every coordinate token (x, y, z and the three extents) also gets an embedding of its bin value,
+            one table shared by the six fields, added to its own token embedding. A position of 5 and an extent bin
+            of 5 then share a vector, so relations between fields (a block's y equal to the top of the one below,
+            its y plus its extent) are not learned once per pair of fields. `False` is plain GPT-2.
 
     Example:
 
@@ -52,7 +57,16 @@ class UrukWS8StructureGeneratorConfig(UrukConfigMixin, GPT2Config):
     """
 
     model_type = "uruk_ws8_structure_generator"
-    required_fields = ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head", "grid_size", "max_blocks")
+    required_fields = (
+        "vocab_size",
+        "n_positions",
+        "n_embd",
+        "n_layer",
+        "n_head",
+        "grid_size",
+        "max_blocks",
+        "value_embeddings",
+    )
     presets = WS8_PRESETS
 
     def __init__(
@@ -65,9 +79,11 @@ class UrukWS8StructureGeneratorConfig(UrukConfigMixin, GPT2Config):
         n_embd: int = 192,
         n_layer: int = 6,
         n_head: int = 6,
+        value_embeddings: bool = True,
         **kwargs,
     ):
         self.grid_size, self.max_blocks = grid_size, max_blocks
+        self.value_embeddings = bool(value_embeddings)
         self.structure_classes = list(structure_classes or STRUCTURE_CLASSES)
         self.block_types = list(block_types or BLOCK_TYPES)
         layout = self.token_layout()

@@ -46,7 +46,8 @@ class StructureFieldLogitsProcessor(LogitsProcessor):
 
 class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
     """The WS8 structure generator (2.83M at full size): `GPT2LMHeadModel` with its own config, so that the KV
-    cache, sampling, beam search and logits processors of `generate()` are transformers' own. `generate()` adds a
+    cache, sampling, beam search and logits processors of `generate()` are transformers' own. Coordinate tokens
+    also share an embedding of their value across fields (`config.value_embeddings`). `generate()` adds a
     `StructureFieldLogitsProcessor`, so every output decodes into blocks
     (`uruk_hf.data.grammar.structures.Structure.from_tokens`); a prompt of `bos` and a class token asks for a
     structure of that class, and a longer prompt (a user's partial structure, `Structure.to_tokens(end=False)`) is
@@ -70,6 +71,24 @@ class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
     def __init__(self, config: UrukWS8StructureGeneratorConfig):
         super().__init__(config)
         self.loss_type = "ForCausalLM"  # transformers reads the loss from the class name, which does not say it
+        self.value_embedding = None
+        if config.value_embeddings:
+            layout = config.token_layout()
+            values = torch.full((layout.vocab_size,), -1, dtype=torch.long)  # -1: not a coordinate token
+            for field in BLOCK_FIELDS[1:]:
+                values[list(layout.field_range(field))] = torch.arange(layout.grid_size)
+            self.register_buffer("token_values", values, persistent=False)
+            self.value_embedding = torch.nn.Embedding(layout.grid_size, config.n_embd)
+            torch.nn.init.normal_(self.value_embedding.weight, std=config.initializer_range)
+
+    def forward(self, input_ids=None, inputs_embeds=None, **kwargs):
+        """`GPT2LMHeadModel.forward`; with `config.value_embeddings`, the input embeddings of coordinate tokens
+        also carry their shared value embedding."""
+        if self.value_embedding is not None and input_ids is not None and inputs_embeds is None:
+            values = self.token_values[input_ids]
+            shared = self.value_embedding(values.clamp(min=0)) * (values >= 0).unsqueeze(-1)
+            inputs_embeds, input_ids = self.transformer.wte(input_ids) + shared, None
+        return super().forward(input_ids=input_ids, inputs_embeds=inputs_embeds, **kwargs)
 
     def generate(self, inputs=None, logits_processor=None, constrain_fields: bool = True, **kwargs):
         """transformers' `generate()`, with the field ranges enforced first unless `constrain_fields=False`, and
