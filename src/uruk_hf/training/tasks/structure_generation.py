@@ -246,4 +246,5 @@ class StructureGenerationTask(Task):
             "classes": ", ".join(layout.classes),
             "block_types": ", ".join(layout.block_types),
             "samples": SAMPLES,
+            "value_embeddings": self.config.value_embeddings,
         }
