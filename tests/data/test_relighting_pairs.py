@@ -103,6 +103,14 @@ def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_d
     assert np.allclose(colour_matrix_frames(frames, np.eye(3, 4)), frames, atol=1e-4)  # the identity matrix
 
 
+def test_a_dataset_without_the_irradiance_columns_is_refused_by_name(monkeypatch, tmp_path):
+    from uruk_hf.training.tasks import relighting
+
+    monkeypatch.setattr(relighting, "load_split", lambda data, split: {"scene_id": np.arange(2)})
+    with pytest.raises(ValueError, match="has no irradiance_noon, .*irradiance_night: it was generated before"):
+        relighting.RelightingPairs(tmp_path, "train", list(LIGHTING_PRESETS))
+
+
 def test_shadow_changed_is_a_visibility_change_on_geometry():
     source = np.array([[[[1.0], [1.0], [0.0]]]])
     target = np.array([[[[0.0], [0.8], [0.0]]]])

@@ -400,7 +400,7 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
 - {preset["num_views"]} views of {render["width"]}x{render["height"]}, {render["ground_truth_spp"]}-spp path-traced
   frames per preset; splits are disjoint by scene.
 - Per view: the G-buffer ({", ".join(RELIGHTING_BUFFERS)}); per preset `frame_<preset>` (linear HDR),
-  `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast) and
+  `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast),
   `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun) and `irradiance_<preset>`
   (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR).
 

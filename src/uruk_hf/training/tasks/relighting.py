@@ -48,6 +48,13 @@ class RelightingPairs(torch.utils.data.Dataset):
     def __init__(self, data: str | Path, split: str, presets: list[str], max_views: int | None = None):
         self.folder, self.split, self.presets = Path(data), split, list(presets)
         self.arrays = load_split(data, split)
+        missing = [f"irradiance_{name}" for name in self.presets if f"irradiance_{name}" not in self.arrays]
+        if missing:
+            raise ValueError(
+                f"{self.folder} ({split} split) has no {', '.join(missing)}: it was generated before the "
+                "relighting_pairs kind stored each preset's light irradiance (generator 1.1); regenerate it with "
+                "`uruk data generate --kind relighting_pairs`."
+            )
         views = len(self.arrays["scene_id"])
         if max_views is not None:
             views = min(views, max_views)
