@@ -24,8 +24,7 @@ from uruk_hf.data.rendering.baselines import oidn_frames, to_bchw
 from uruk_hf.generalization import run_models
 from uruk_hf.tables import format_table
 from uruk_hf.tonemap import tonemap
-from uruk_hf.training.data import UrukClipCollator
-from uruk_hf.training.evaluation import unroll_clip
+from uruk_hf.training.evaluation import unrolled_batches
 
 
 def model_frames(folder: Path, data: Path) -> tuple[torch.Tensor, torch.Tensor]:
@@ -36,13 +35,9 @@ def model_frames(folder: Path, data: Path) -> tuple[torch.Tensor, torch.Tensor]:
     family, entry = model_entry_for_type(AutoConfig.from_pretrained(folder).model_type)
     model = entry.model_class.from_pretrained(folder).eval()
     task = family.make_task(model.config)
-    loader = torch.utils.data.DataLoader(
-        task.dataset(data, "test"), batch_size=8, collate_fn=UrukClipCollator(task.processor)
-    )
-    predictions, targets = [], []
+    clips, predictions, targets = task.dataset(data, "test"), [], []
     with torch.no_grad():
-        for batch in loader:
-            outputs = unroll_clip(model, batch, task.processor, config=model.config)
+        for batch, outputs, _ in unrolled_batches(model, clips, task.processor, config=model.config):
             predictions.append(torch.stack([output.frame for output in outputs], dim=1).flatten(0, 1))
             targets.append(batch["frame_targets"].flatten(0, 1))
     return torch.cat(predictions), torch.cat(targets)

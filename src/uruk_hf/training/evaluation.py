@@ -9,7 +9,18 @@ from ..models.gbuffer_renderer.processing_gbuffer import UrukGBufferProcessor
 from .data import UrukClipCollator
 from .unroll import unroll_clip
 
-__all__ = ["evaluate_renderer"]
+__all__ = ["evaluate_renderer", "unrolled_batches"]
+
+
+def unrolled_batches(model, dataset, processor: UrukGBufferProcessor, batch_size: int = 8, config=None):
+    """Yields `(batch, outputs, seconds)` for each batch of `dataset`'s clips: the collated batch, the model's
+    outputs frame by frame, each clip run in order from zeros with the model's own history (`unroll_clip`), and the
+    seconds the unroll took. Gradients are the caller's choice (`torch.no_grad()` around the loop)."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=UrukClipCollator(processor))
+    for batch in loader:
+        start = time.perf_counter()
+        outputs = unroll_clip(model, batch, processor, config=config)
+        yield batch, outputs, time.perf_counter() - start
 
 
 @torch.no_grad()
@@ -24,13 +35,10 @@ def evaluate_renderer(
     was_training = is_module and model.training
     if is_module:
         model.eval()
-    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, collate_fn=UrukClipCollator(processor))
     frames, targets, logits, labels, motion, valid = [], [], [], [], [], []
     seconds, count = 0.0, 0
-    for batch in loader:
-        start = time.perf_counter()
-        outputs = unroll_clip(model, batch, processor, config=config)
-        seconds += time.perf_counter() - start
+    for batch, outputs, elapsed in unrolled_batches(model, dataset, processor, batch_size, config):
+        seconds += elapsed
         count += batch["pixel_values"].shape[0] * batch["pixel_values"].shape[1]
         frames.append(torch.stack([output.frame for output in outputs], dim=1))
         targets.append(batch["frame_targets"])
