@@ -142,7 +142,7 @@ def light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, 
             continue
         if obj.mesh is None:  # a rectangle light ([-1, 1]^2 facing +z, one-sided)
             centre = obj.to_world[:3, 3]
-            area = 4.0 * np.linalg.norm(obj.to_world[:3, 0]) * np.linalg.norm(obj.to_world[:3, 1])
+            area = obj.rectangle_area
             facing = obj.to_world[:3, 2] / np.linalg.norm(obj.to_world[:3, 2])
         else:  # a glowing prop: its projected area from any side is about a quarter of its surface
             vertices, faces = obj.mesh[0], obj.mesh[1]

@@ -87,12 +87,16 @@ class SceneObject:
         return self.material.class_index if self.material is not None else -100
 
     @property
+    def rectangle_area(self) -> float:
+        """Area of the rectangle `to_world` maps `[-1, 1]^2` onto (lights, floors, walls)."""
+        return float(4.0 * np.linalg.norm(self.to_world[:3, 0]) * np.linalg.norm(self.to_world[:3, 1]))
+
+    @property
     def power(self) -> float:
         """Emitted power proxy (mean radiance x area) of a light, 0 otherwise."""
         if self.radiance is None:
             return 0.0
-        area = 4.0 * np.linalg.norm(self.to_world[:3, 0]) * np.linalg.norm(self.to_world[:3, 1])
-        return float(np.mean(self.radiance) * area)
+        return float(np.mean(self.radiance) * self.rectangle_area)
 
 
 @dataclass
