@@ -13,8 +13,9 @@ class UrukWS6RuntimeConfig(UrukRendererConfig):
     `uruk_hf.schema.WS6_LAYOUT` (the full-resolution G-buffer, `path_half`, motion, history), refining the
     albedo-demodulated 2x upscale of `path_half` (`cheap_render_divisor=2`), with no material head. Role `"v2"` is
     the 1.20M rerun (`workstreams/ws6_runtime_optimization_v2`), role `"student"` the 0.15M student distilled from it
-    (`distillation/ws6_student`) with a 3x3 frame filter in place of 5x5: the per-pixel filter, not the trunk, is
-    most of a frame's time in ONNX Runtime. Presets: `tiny`, `quick`, `full`.
+    (`distillation/ws6_student`) with a 3x3 frame filter in place of 5x5: in ONNX Runtime most of a frame's time is
+    the per-pixel work around the trunk (input packing, upscale, filter, blend), not the trunk. Presets: `tiny`,
+    `quick`, `full`.
 
     Example:
 
