@@ -111,6 +111,20 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
         "unshadowed irradiance of the target preset's lights (sun, sky, lamps and glowing props) at the surface, "
         "linear HDR, as an engine's deferred lighting pass computes it from its light list",
     ),
+    "source_emission": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "radiance seen directly from emitters and the sky under the source lighting preset (the part of the source "
+        "frame that no surface reflects), linear HDR, as an engine's emissive and sky passes draw it",
+    ),
+    "target_emission": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "radiance seen directly from emitters and the sky under the target lighting preset (lamps lit at night, "
+        "that time of day's sky), linear HDR, as an engine's emissive and sky passes draw it",
+    ),
 }
 
 # Buffers that may be left out of a processor call: a clip's first frame has no history (zeros, invalid).
@@ -159,9 +173,21 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
 
-WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", "source_frame", "target_shadow", "target_irradiance"])
-"""WS4 world remapper, 23 channels: the G-buffer, world position, ambient occlusion, the frame under the source
-lighting preset, the target preset's key-light visibility and its lights' unshadowed irradiance."""
+WS4_LAYOUT = make_layout(
+    [
+        *_GBUFFER_NAMES,
+        "position",
+        "ao",
+        "source_frame",
+        "source_emission",
+        "target_shadow",
+        "target_irradiance",
+        "target_emission",
+    ]
+)
+"""WS4 world remapper, 29 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+lighting preset and its directly seen emission, the target preset's key-light visibility, its lights' unshadowed
+irradiance and its directly seen emission."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

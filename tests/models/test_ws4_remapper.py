@@ -43,23 +43,35 @@ class TestUrukWS4Remapper(ModelTesterMixin):
 
     def test_layout_and_condition_sizes(self):
         config = UrukWS4RemapperConfig()
-        assert config.num_channels == 23 and config.condition_size == 12
+        assert config.num_channels == 29 and config.condition_size == 12
         assert [e["name"] for e in config.input_buffers] == [e["name"] for e in WS4_LAYOUT]
 
-    def test_untrained_model_returns_about_its_source_frame(self):
+    def test_untrained_model_passes_reflected_light_and_adds_the_target_emission(self):
         torch.manual_seed(0)
         model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).eval()
         pixel_values, condition = self.random_inputs(model.config)
-        source = torch.expm1(pixel_values[:, model.config.buffer_slice("source_frame")])
+
+        def buffer(name):
+            return torch.expm1(pixel_values[:, model.config.buffer_slice(name)])
+
+        # The source frame less what its emitters and sky put there, then the target's emitters and sky as they are.
+        expected = (buffer("source_frame") - buffer("source_emission")).clamp(min=0) + buffer("target_emission")
         with torch.no_grad():
             frame = model(pixel_values, condition).frame
-        assert (frame - source).abs().max() < 0.05
+            assert (frame - expected).abs().max() < 0.05
+            brighter = pixel_values.clone()
+            brighter[:, model.config.buffer_slice("target_emission")] += 1.0
+            added = model(brighter, condition).frame - frame
+        # An untrained head reads no features, so the target's emission goes straight through.
+        assert torch.allclose(added, buffer("target_emission") * (torch.e - 1) + torch.e - 1, atol=1e-4)
 
     def test_the_condition_changes_the_frame_once_trained(self):
         torch.manual_seed(0)
         model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).train()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         pixel_values, condition = self.random_inputs(model.config, batch=1)
+        for name in ("source_emission", "target_emission"):  # surfaces only: all of the frame is the model's
+            pixel_values[:, model.config.buffer_slice(name)] = 0.0
         other = condition.roll(1, dims=1)
         for _ in range(30):  # two conditions, two targets: FiLM must tell them apart
             loss = model(pixel_values, condition, frame_targets=torch.zeros(1, 3, 29, 35)).loss
@@ -75,7 +87,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         pixel_values, condition = self.random_inputs(model.config)
         with pytest.raises(ValueError, match="condition must be \\(batch, 12\\)"):
             model(pixel_values, condition[:, :5])
-        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 23, height, width\\)"):
+        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 29, height, width\\)"):
             model(pixel_values[:, :5], condition)
         condition[0, 0] = float("nan")
         with pytest.raises(ValueError, match="condition holds NaN/Inf"):

@@ -7,9 +7,11 @@ geometry and materials, only the sky, the sun and the artificial lights change. 
 per preset the path-traced frame, the visibility of that preset's key light (`shadow_<preset>`: the sun by day,
 the strongest lamp at night, 0 everywhere under an overcast sky, which has no key light) and the key light's
 direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
-sun), and the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an
-engine's deferred lighting pass computes from its light list: `light_irradiance`). A training pair is any
-(source, target) of two different presets of one row: 12 per view.
+sun), the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an
+engine's deferred lighting pass computes from its light list: `light_irradiance`) and the radiance the camera sees
+directly from its lit lamps, glowing props and sky (`emission_<preset>`, what an engine's emissive materials and
+sky draw for that time of day). A training pair is any (source, target) of two different presets of one row: 12 per
+view.
 
 The finalizing step measures the baselines of the WS4 issue on the test split, per preset pair, overall and on the
 pixels whose key-light visibility changes between the two presets (where a colour transform cannot be right):
@@ -212,7 +214,9 @@ class _ViewWorker:
         row = {"scene_id": index}
         for number, name in enumerate(LIGHTING_PRESETS):
             # A render index per (view, preset): independent noise in each preset's frame.
-            (frame,) = self.renderer.render_clip(specs[name], self.seed, index * len(LIGHTING_PRESETS) + number)
+            (frame,) = self.renderer.render_clip(
+                specs[name], self.seed, index * len(LIGHTING_PRESETS) + number, visible_emission=True
+            )
             if name == "night":  # the lit lamps: the emission a game's material would carry
                 row.update({buffer: frame[buffer] for buffer in RELIGHTING_BUFFERS})
             shadow = frame["shadow"] if name != "overcast" else np.zeros_like(frame["shadow"])
@@ -222,6 +226,7 @@ class _ViewWorker:
             row[f"irradiance_{name}"] = light_irradiance(
                 specs[name], frame["position"], frame["normal"], frame["mask"]
             )
+            row[f"emission_{name}"] = np.minimum(frame["emission"], _FLOAT16_MAX)
         return [
             {
                 key: value.astype(np.float16) if isinstance(value, np.ndarray) and value.ndim == 3 else value
@@ -322,7 +327,7 @@ class RelightingPairGenerator(DatasetGenerator):
     """Views of outdoor scenes under every lighting preset (see the module docstring)."""
 
     kind = "relighting_pairs"
-    version = "1.1"
+    version = "1.2"
     presets = RELIGHTING_PRESETS
     report_baselines = ("identity", "colour_matrix")
 
@@ -338,6 +343,7 @@ class RelightingPairGenerator(DatasetGenerator):
             columns[f"shadow_{name}"] = Array3D((*shape, 1), "float16")
             columns[f"light_{name}"] = Sequence(Value("float32"), length=4)
             columns[f"irradiance_{name}"] = Array3D((*shape, 3), "float16")
+            columns[f"emission_{name}"] = Array3D((*shape, 3), "float16")
         columns["scene_id"] = Value("int32")
         return Features(columns)
 
@@ -402,7 +408,9 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
 - Per view: the G-buffer ({", ".join(RELIGHTING_BUFFERS)}); per preset `frame_<preset>` (linear HDR),
   `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast),
   `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun) and `irradiance_<preset>`
-  (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR).
+  (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR) and
+  `emission_<preset>` (the radiance the camera sees directly from its lit lamps, glowing props and sky: a depth-1
+  path trace, linear HDR).
 
 ## Baselines ({baselines["split"]} split, {baselines["frames"]} pairs; PSNR in dB, tone-mapped)
 

@@ -153,6 +153,7 @@ class ClipRenderer:
         self.render_samples = 0
         self.path = mi.load_dict({"type": "path", "max_depth": settings.max_depth})
         self.direct = mi.load_dict({"type": "direct"})
+        self.visible_emission = mi.load_dict({"type": "path", "max_depth": 1})
 
     # Scene construction -------------------------------------------------------------------------------------
     def _bsdf(self, obj) -> dict:
@@ -411,9 +412,18 @@ class ClipRenderer:
         valid = inside & same_object & (consistent | ~mask)
         return motion.astype(np.float32), valid[..., None].astype(np.float32)
 
-    def render_clip(self, spec: SceneSpec, seed: int, clip_index: int, independent_ground_truth: bool = False):
+    def render_clip(
+        self,
+        spec: SceneSpec,
+        seed: int,
+        clip_index: int,
+        independent_ground_truth: bool = False,
+        visible_emission: bool = False,
+    ):
         """All buffers of every frame of `spec`, as `{name: (H, W, C) float32}` dicts (plus `material_label`
-        `(H, W)` int16 and, with `independent_ground_truth`, `ground_truth_independent`)."""
+        `(H, W)` int16; with `independent_ground_truth`, `ground_truth_independent`; with `visible_emission`,
+        `emission`: the radiance the camera sees directly from emitters and the sky, a path trace of depth 1 at the
+        ground truth's spp and pixel filter, what an engine's emissive and sky passes draw)."""
         settings = self.settings
         scene = self.load_scene(spec, frame_divisors=(1, 2))
         names = [shape.id() for shape in scene.shapes()]
@@ -465,6 +475,14 @@ class ClipRenderer:
             if independent_ground_truth:
                 buffers["ground_truth_independent"] = self._render(
                     scene, frame, self.path, settings.ground_truth_spp, _render_seed(seed, clip_index, frame, 11)
+                )
+            if visible_emission:
+                buffers["emission"] = self._render(
+                    scene,
+                    frame,
+                    self.visible_emission,
+                    settings.ground_truth_spp,
+                    _render_seed(seed, clip_index, frame, 13),
                 )
             frame_buffers = {name: np.ascontiguousarray(value, np.float32) for name, value in buffers.items()}
             frame_buffers["material_label"] = labels[index]

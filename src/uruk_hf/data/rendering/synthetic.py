@@ -23,7 +23,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     `history` zeros with `history_valid` zeros (a clip's first frame), `path_1spp` is `direct` with per-pixel
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
     frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`), the
-    light's visibility (`target_shadow`) and its unshadowed irradiance (`target_irradiance`).
+    light's visibility (`target_shadow`), its unshadowed irradiance (`target_irradiance`) and the sky seen on
+    background pixels (`source_emission`, `target_emission`).
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
@@ -117,6 +118,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "source_frame": indirect,
         "target_shadow": shadow[..., None],
         "target_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
+        "source_emission": np.where(mask[..., None], 0.0, sky),
+        "target_emission": np.where(mask[..., None], 0.0, sky),
     }
     result = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in buffers.items()}
     result["material_label"] = np.where(mask, classes[safe_index], -100).astype(np.int64)

@@ -1,11 +1,12 @@
 """Time-of-day relighting over (view, source preset, target preset) pairs: the task of the WS4 world remapper.
 
 An item is one view of a `relighting_pairs` dataset and an ordered pair of two different presets. A batch packs
-the view's G-buffer, the frame under the source preset, the target preset's key-light visibility and its lights'
-unshadowed irradiance with the model's `UrukGBufferProcessor`, and the condition (source and target one-hots, the
-target's sun). The loss is L1 + MS-SSIM on tone-mapped frames; validation measures the frame metrics overall, on
-the pixels whose shadowing changes between the two presets, and per pair; the gate compares with a least-squares
-colour matrix per pair fitted on the train split; a student learns from its teacher's frames.
+the view's G-buffer, the frame under the source preset and its directly seen emission, the target preset's
+key-light visibility, its lights' unshadowed irradiance and its directly seen emission with the model's
+`UrukGBufferProcessor`, and the condition (source and target one-hots, the target's sun). The loss is L1 + MS-SSIM
+on tone-mapped frames; validation measures the frame metrics overall, on the pixels whose shadowing changes between
+the two presets, and per pair; the gate compares with a least-squares colour matrix per pair fitted on the train
+split; a student learns from its teacher's frames.
 """
 
 import time
@@ -48,12 +49,17 @@ class RelightingPairs(torch.utils.data.Dataset):
     def __init__(self, data: str | Path, split: str, presets: list[str], max_views: int | None = None):
         self.folder, self.split, self.presets = Path(data), split, list(presets)
         self.arrays = load_split(data, split)
-        missing = [f"irradiance_{name}" for name in self.presets if f"irradiance_{name}" not in self.arrays]
+        missing = [
+            f"{column}_{name}"
+            for name in self.presets
+            for column in ("irradiance", "emission")
+            if f"{column}_{name}" not in self.arrays
+        ]
         if missing:
             raise ValueError(
                 f"{self.folder} ({split} split) has no {', '.join(missing)}: it was generated before the "
-                "relighting_pairs kind stored each preset's light irradiance (generator 1.1); regenerate it with "
-                "`uruk data generate --kind relighting_pairs`."
+                "relighting_pairs kind stored each preset's light irradiance (generator 1.1) and directly seen "
+                "emission (generator 1.2); regenerate it with `uruk data generate --kind relighting_pairs`."
             )
         views = len(self.arrays["scene_id"])
         if max_views is not None:
@@ -65,16 +71,18 @@ class RelightingPairs(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        """The item's arrays: the view's G-buffer, the source frame, both presets' key-light visibility, the target
-        lights' irradiance, the target frame and key light, and the pair."""
+        """The item's arrays: the view's G-buffer, the source frame and emission, both presets' key-light
+        visibility, the target lights' irradiance and emission, the target frame and key light, and the pair."""
         view, source, target = self.items[index]
         arrays, presets = self.arrays, self.presets
         item = {name: arrays[name][view] for name in RELIGHTING_BUFFERS}
         item.update(
             source_frame=arrays[f"frame_{presets[source]}"][view],
+            source_emission=arrays[f"emission_{presets[source]}"][view],
             source_shadow=arrays[f"shadow_{presets[source]}"][view],
             target_shadow=arrays[f"shadow_{presets[target]}"][view],
             target_irradiance=arrays[f"irradiance_{presets[target]}"][view],
+            target_emission=arrays[f"emission_{presets[target]}"][view],
             target_frame=arrays[f"frame_{presets[target]}"][view],
             target_light=np.asarray(arrays[f"light_{presets[target]}"][view], np.float32),
             source=source,
