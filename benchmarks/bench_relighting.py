@@ -8,7 +8,8 @@ stored frames over every ordered pair's target (the model's pairs); the **equal-
 whose PSNR reaches the model's (`results.json`, the test split). Time: that re-render at `--size` x `--size`
 (median over the test views and presets, each scene traced once untimed first: a game keeps its acceleration
 structure) against the model's ONNX Runtime forward pass at the same size (fp32 and int8, batch 1, median of
-`--repeats`).
+`--repeats`). The models read what the camera sees directly of the target's emitters and sky (an engine's emissive
+and sky passes); that pass in Mitsuba (a depth-1 path trace at the dataset's spp) is timed too and printed beside.
 """
 
 import argparse
@@ -42,9 +43,9 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict]:
-    """`{spp: PSNR}` of re-renders of every pair's target at the dataset's size, and `{spp: ms}` per re-render at
-    `size` x `size`."""
+def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict, float]:
+    """`{spp: PSNR}` of re-renders of every pair's target at the dataset's size, `{spp: ms}` per re-render at
+    `size` x `size`, and the median ms of the emission pass there (`ClipRenderer.render_visible_emission`)."""
     generation = json.loads((data / "generation.json").read_text())
     select_variant(generation.get("mitsuba_variant"))
     settings = RenderSettings(**generation["preset"]["render"])
@@ -53,6 +54,7 @@ def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict]:
     large = ClipRenderer(RenderSettings(size, size, ground_truth_spp=settings.ground_truth_spp))
     frames = {spp: {} for spp in spp_list}
     timings = {spp: [] for spp in spp_list}
+    emission_timings = []
     for row, view in enumerate(rows["scene_id"].tolist()):
         _, specs, _ = lit_scene(generation["seed"], int(view))
         for number, name in enumerate(LIGHTING_PRESETS):
@@ -67,6 +69,9 @@ def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict]:
                 start = time.perf_counter()
                 large.render_path(timed_scene, 0, spp, seed)
                 timings[spp].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            large.render_visible_emission(timed_scene, 0, settings.ground_truth_spp, seed)
+            emission_timings.append(time.perf_counter() - start)
     views = len(rows["scene_id"])
     targets = [(row, t) for row in range(views) for _, t in preset_pairs()]
     reference = to_bchw(np.stack([rows[f"frame_{LIGHTING_PRESETS[t]}"][row] for row, t in targets]))
@@ -74,7 +79,8 @@ def rerender(data: Path, spp_list: list[int], size: int) -> tuple[dict, dict]:
         spp: frame_metrics(to_bchw(np.stack([frames[spp][key] for key in targets])), reference, flip=False)["psnr"]
         for spp in spp_list
     }
-    return quality, {spp: statistics.median(values) * 1e3 for spp, values in timings.items()}
+    ms = {spp: statistics.median(values) * 1e3 for spp, values in timings.items()}
+    return quality, ms, statistics.median(emission_timings) * 1e3
 
 
 def onnx_ms(folder: Path, file_name: str, size: int, repeats: int) -> float:
@@ -91,7 +97,7 @@ def main() -> None:
     run = Path(args.run)
     results = json.loads((run / "results.json").read_text())
     data = Path(args.data or results["data"]["relighting_pairs"])
-    quality, ms = rerender(data, sorted(args.spp), args.size)
+    quality, ms, emission_ms = rerender(data, sorted(args.spp), args.size)
     size = f"{args.size}x{args.size}"
     print(f"{torch.get_num_threads()} threads; re-render quality at the dataset's size, time at {size}")
     rows = [[f"Mitsuba re-render, {spp} spp", f"{quality[spp]:.2f}", f"{ms[spp]:.1f}", "-", "-"] for spp in quality]
@@ -110,6 +116,10 @@ def main() -> None:
             equal = f"not reached within {max(quality)} spp ({ms[max(quality)] / fp32:.1f}x the model's fp32 time)"
         rows.append([f"{entry.key} (ORT fp32 / int8)", f"{psnr:.2f}", f"{fp32:.1f} / {int8:.1f}", equal, ""])
     print(format_table(["method", "PSNR (dB)", "ms/frame", "equal-PSNR re-render", ""], rows))
+    print(
+        f"The models' emission input (emitters and sky seen directly) in Mitsuba at {size}: {emission_ms:.1f} ms "
+        "per frame (a depth-1 path trace at the dataset's spp; not in the models' times above)."
+    )
 
 
 if __name__ == "__main__":

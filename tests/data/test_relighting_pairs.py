@@ -121,7 +121,7 @@ def test_light_irradiance_is_the_deferred_lighting_of_the_presets_lights(preset)
 
 def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_data):
     baselines = json.loads((relighting_data / "baselines.json").read_text())
-    for name in ("identity", "colour_matrix"):
+    for name in ("identity", "colour_matrix", "colour_matrix_emission"):
         metrics = baselines["baselines"][name]
         for s, t in preset_pairs():
             pair = f"{LIGHTING_PRESETS[s]}_to_{LIGHTING_PRESETS[t]}"
@@ -130,13 +130,20 @@ def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_d
     assert matrices.shape == (4, 4, 3, 4) and np.allclose(matrices[0, 0], np.eye(3, 4))
     frames = np.random.default_rng(0).random((2, 3, 3, 3)).astype(np.float32)
     assert np.allclose(colour_matrix_frames(frames, np.eye(3, 4)), frames, atol=1e-4)  # the identity matrix
+    # With emission: the identity matrix on the reflected light, then the target's emission added.
+    source_emission, target_emission = 0.5 * frames, np.full_like(frames, 2.0)
+    composited = colour_matrix_frames(frames, np.eye(3, 4), source_emission, target_emission)
+    assert np.allclose(composited, 0.5 * frames + 2.0, atol=1e-4)
+    reflected = np.asarray(baselines["reflected_colour_matrices"])
+    assert reflected.shape == (4, 4, 3, 4) and not np.allclose(reflected, matrices)
 
 
 def test_a_dataset_without_the_irradiance_and_emission_columns_is_refused_by_name(monkeypatch, tmp_path):
     from uruk_hf.training.tasks import relighting
 
     monkeypatch.setattr(relighting, "load_split", lambda data, split: {"scene_id": np.arange(2)})
-    with pytest.raises(ValueError, match="has no irradiance_noon, emission_noon, .*emission_night: it was generated before"):
+    refusal = "has no irradiance_noon, emission_noon, .*emission_night: it was generated before"
+    with pytest.raises(ValueError, match=refusal):
         relighting.RelightingPairs(tmp_path, "train", list(LIGHTING_PRESETS))
 
 

@@ -15,8 +15,10 @@ view.
 
 The finalizing step measures the baselines of the WS4 issue on the test split, per preset pair, overall and on the
 pixels whose key-light visibility changes between the two presets (where a colour transform cannot be right):
-the identity (the source frame) and a least-squares 3x4 colour matrix per ordered pair fitted on the train split
-(in the tone-mapped space the metrics measure).
+the identity (the source frame), a least-squares 3x4 colour matrix per ordered pair fitted on the train split (in
+the tone-mapped space the metrics measure), and that matrix fitted on the reflected light (`frame - emission`) with
+the target's emission added (`colour_matrix_emission`: a colour grade composited with an engine's emissive and sky
+passes, which see what the models see of the emitters and the sky).
 """
 
 from dataclasses import dataclass, replace
@@ -246,28 +248,35 @@ def shadow_changed(source_shadow: np.ndarray, target_shadow: np.ndarray, mask: n
     return (difference > SHADOW_CHANGE_THRESHOLD) & (mask[..., 0] > 0.5)
 
 
-def fit_colour_matrices(folder: str | Path, max_pixels: int = 2_000_000, seed: int = 0) -> np.ndarray:
+def fit_colour_matrices(
+    folder: str | Path, max_pixels: int = 2_000_000, seed: int = 0, reflected: bool = False
+) -> np.ndarray:
     """The least-squares 3x4 colour matrix of every ordered preset pair on the train split of `folder`, fitted in
     the metric's display space (`tonemap`: what PSNR measures, so the strongest colour transform by that measure):
-    `display(target) ~= M @ [display(source), 1]`. Returns `(presets, presets, 3, 4)`, the identity on the
-    diagonal."""
+    `display(target) ~= M @ [display(source), 1]`. With `reflected`, both frames lose their directly seen emission
+    first (`frame - emission`: the light their surfaces reflect), for `colour_matrix_frames` with emission. Returns
+    `(presets, presets, 3, 4)`, the identity on the diagonal."""
     import torch
 
     from ...tonemap import tonemap
 
     columns = [f"frame_{name}" for name in LIGHTING_PRESETS]
+    if reflected:
+        columns += [f"emission_{name}" for name in LIGHTING_PRESETS]
     train = load_split(folder, "train", columns)
     rng = np.random.default_rng(seed)
     count = len(train[columns[0]])
     pixels = train[columns[0]].shape[1] * train[columns[0]].shape[2]
     chosen = rng.choice(count * pixels, size=min(max_pixels, count * pixels), replace=False)
     matrices = np.tile(np.eye(3, 4), (len(LIGHTING_PRESETS), len(LIGHTING_PRESETS), 1, 1))
-    flat = {
-        name: tonemap(torch.from_numpy(train[f"frame_{name}"].astype(np.float32).reshape(-1, 3)[chosen]))
-        .double()
-        .numpy()
-        for name in LIGHTING_PRESETS
-    }
+
+    def sampled(name):
+        frame = train[f"frame_{name}"].astype(np.float32).reshape(-1, 3)[chosen]
+        if reflected:
+            frame = np.maximum(frame - train[f"emission_{name}"].astype(np.float32).reshape(-1, 3)[chosen], 0.0)
+        return tonemap(torch.from_numpy(frame)).double().numpy()
+
+    flat = {name: sampled(name) for name in LIGHTING_PRESETS}
     for s, t in preset_pairs():
         source = np.concatenate([flat[LIGHTING_PRESETS[s]], np.ones((len(chosen), 1))], axis=1)
         solution, *_ = np.linalg.lstsq(source, flat[LIGHTING_PRESETS[t]], rcond=None)
@@ -275,31 +284,56 @@ def fit_colour_matrices(folder: str | Path, max_pixels: int = 2_000_000, seed: i
     return matrices
 
 
-def colour_matrix_frames(source: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+def colour_matrix_frames(
+    source: np.ndarray,
+    matrix: np.ndarray,
+    source_emission: np.ndarray | None = None,
+    target_emission: np.ndarray | None = None,
+) -> np.ndarray:
     """`(..., 3)` linear frames through one 3x4 colour matrix of `fit_colour_matrices` (applied to the tone-mapped
-    frames, mapped back to linear radiance)."""
+    frames, mapped back to linear radiance). With both emissions (and matrices fitted `reflected`), the matrix maps
+    the source's reflected light (`source - source_emission`) and the target's emission is added: a colour grade
+    composited with an engine's emissive and sky passes."""
     import torch
 
     from ...tonemap import inverse_tonemap, tonemap
 
-    display = tonemap(torch.from_numpy(np.asarray(source, np.float32))).numpy()
+    source = np.asarray(source, np.float32)
+    if source_emission is not None:
+        source = np.maximum(source - np.asarray(source_emission, np.float32), 0.0)
+    display = tonemap(torch.from_numpy(source)).numpy()
     mapped = display @ matrix[:, :3].T.astype(np.float32) + matrix[:, 3].astype(np.float32)
-    return inverse_tonemap(torch.from_numpy(mapped)).numpy()
+    frames = inverse_tonemap(torch.from_numpy(mapped)).numpy()
+    if target_emission is not None:
+        frames = frames + np.asarray(target_emission, np.float32)
+    return frames
 
 
 def baseline_metrics(
-    rows: dict[str, np.ndarray], matrices: np.ndarray, presets: tuple[str, ...] = LIGHTING_PRESETS, flip: bool = True
+    rows: dict[str, np.ndarray],
+    matrices: np.ndarray,
+    presets: tuple[str, ...] = LIGHTING_PRESETS,
+    flip: bool = True,
+    reflected_matrices: np.ndarray | None = None,
 ) -> dict[str, dict[str, float]]:
     """`relighting_metrics` of the identity and of the colour `matrices` (`fit_colour_matrices`) on every ordered
-    pair of every view of `rows` (a split's arrays)."""
+    pair of every view of `rows` (a split's arrays); with `reflected_matrices` (fitted `reflected`), also of
+    `colour_matrix_emission`: those matrices on the reflected light, with the target's emission added."""
     from ...metrics import relighting_metrics
 
-    targets, predictions, changed, pairs = [], {"identity": [], "colour_matrix": []}, [], []
+    names = ["identity", "colour_matrix"] + (["colour_matrix_emission"] if reflected_matrices is not None else [])
+    targets, predictions, changed, pairs = [], {name: [] for name in names}, [], []
     for s, t in preset_pairs():
         source = rows[f"frame_{presets[s]}"].astype(np.float32)
         targets.append(rows[f"frame_{presets[t]}"].astype(np.float32))
         predictions["identity"].append(source)
         predictions["colour_matrix"].append(colour_matrix_frames(source, matrices[s, t]))
+        if reflected_matrices is not None:
+            predictions["colour_matrix_emission"].append(
+                colour_matrix_frames(
+                    source, reflected_matrices[s, t], rows[f"emission_{presets[s]}"], rows[f"emission_{presets[t]}"]
+                )
+            )
         changed.append(shadow_changed(rows[f"shadow_{presets[s]}"], rows[f"shadow_{presets[t]}"], rows["mask"]))
         pairs += [(s, t)] * len(source)
     target, mask = np.concatenate(targets), np.concatenate(changed)
@@ -310,16 +344,17 @@ def baseline_metrics(
 
 
 def relighting_baselines(folder: str | Path, split: str = "test") -> dict:
-    """The identity and colour-matrix baselines on `split` (`baseline_metrics`), with the matrices fitted on the
-    train split."""
-    matrices = fit_colour_matrices(folder)
+    """The identity and both colour-matrix baselines on `split` (`baseline_metrics`), with the matrices fitted on
+    the train split."""
+    matrices, reflected = fit_colour_matrices(folder), fit_colour_matrices(folder, reflected=True)
     rows = load_split(folder, split)
     return {
         "split": split,
         "frames": len(rows["scene_id"]) * len(preset_pairs()),
         "views": len(rows["scene_id"]),
-        "baselines": baseline_metrics(rows, matrices),
+        "baselines": baseline_metrics(rows, matrices, reflected_matrices=reflected),
         "colour_matrices": matrices.tolist(),
+        "reflected_colour_matrices": reflected.tolist(),
     }
 
 
@@ -329,7 +364,7 @@ class RelightingPairGenerator(DatasetGenerator):
     kind = "relighting_pairs"
     version = "1.2"
     presets = RELIGHTING_PRESETS
-    report_baselines = ("identity", "colour_matrix")
+    report_baselines = ("identity", "colour_matrix", "colour_matrix_emission")
 
     def features(self, preset: RelightingPreset):
         from datasets import Array3D, Features, Sequence, Value
@@ -416,7 +451,8 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
 
 "Shadow-changed" pixels are those whose key-light visibility differs by more than {SHADOW_CHANGE_THRESHOLD} between
 the two presets. The colour matrix is a least-squares 3x4 matrix per ordered pair fitted on the train split (on
-tone-mapped frames).
+tone-mapped frames); `colour_matrix_emission` fits it on the reflected light (`frame - emission`) and adds the
+target's emission.
 
 {baselines_table(baselines["baselines"])}
 """

@@ -256,6 +256,11 @@ class ClipRenderer:
         `load_scene(spec, frame_divisors)` with `divisor` among its divisors."""
         return self._render(scene, frame, self.path, spp, seed, divisor)
 
+    def render_visible_emission(self, scene, frame: int, spp: int, seed: int) -> np.ndarray:
+        """The radiance the camera sees directly from emitters and the sky in `frame` (a path trace of depth 1, box
+        filter, at `spp`): `(H, W, 3)` linear radiance, what an engine's emissive and sky passes draw."""
+        return self._render(scene, frame, self.visible_emission, spp, seed)
+
     def _render(self, scene, frame: int, integrator, spp: int, seed: int, divisor: int = 1) -> np.ndarray:
         """One render of `frame`; with `divisor` > 1 at that fraction of the size, each pixel repeated
         `divisor x divisor` times back to the frame's size."""
@@ -422,8 +427,7 @@ class ClipRenderer:
     ):
         """All buffers of every frame of `spec`, as `{name: (H, W, C) float32}` dicts (plus `material_label`
         `(H, W)` int16; with `independent_ground_truth`, `ground_truth_independent`; with `visible_emission`,
-        `emission`: the radiance the camera sees directly from emitters and the sky, a path trace of depth 1 at the
-        ground truth's spp and pixel filter, what an engine's emissive and sky passes draw)."""
+        `emission`: `render_visible_emission` at the ground truth's spp)."""
         settings = self.settings
         scene = self.load_scene(spec, frame_divisors=(1, 2))
         names = [shape.id() for shape in scene.shapes()]
@@ -477,12 +481,8 @@ class ClipRenderer:
                     scene, frame, self.path, settings.ground_truth_spp, _render_seed(seed, clip_index, frame, 11)
                 )
             if visible_emission:
-                buffers["emission"] = self._render(
-                    scene,
-                    frame,
-                    self.visible_emission,
-                    settings.ground_truth_spp,
-                    _render_seed(seed, clip_index, frame, 13),
+                buffers["emission"] = self.render_visible_emission(
+                    scene, frame, settings.ground_truth_spp, _render_seed(seed, clip_index, frame, 13)
                 )
             frame_buffers = {name: np.ascontiguousarray(value, np.float32) for name, value in buffers.items()}
             frame_buffers["material_label"] = labels[index]
