@@ -62,8 +62,15 @@ class TestUrukWS4Remapper(ModelTesterMixin):
             brighter = pixel_values.clone()
             brighter[:, model.config.buffer_slice("target_emission")] += 1.0
             added = model(brighter, condition).frame - frame
-        # An untrained head reads no features, so the target's emission goes straight through.
+            lit = pixel_values.clone()
+            lit[:, model.config.buffer_slice("target_irradiance")] += 1.0
+            lit_added = model(lit, condition).frame - frame
+        # An untrained head reads no features, so the target's emission goes straight through, and the target's
+        # irradiance reaches the frame as a diffuse surface reflects it (albedo / pi), times the initial visibility.
         assert torch.allclose(added, buffer("target_emission") * (torch.e - 1) + torch.e - 1, atol=1e-4)
+        more_irradiance = buffer("target_irradiance") * (torch.e - 1) + torch.e - 1
+        expected_lit = 0.01 * pixel_values[:, model.config.buffer_slice("albedo")] * more_irradiance / torch.pi
+        assert torch.allclose(lit_added, expected_lit, atol=1e-4)
 
     def test_the_condition_changes_the_frame_once_trained(self):
         torch.manual_seed(0)

@@ -34,6 +34,9 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
             Input buffer of the frame under the source preset (3 channels, `log1p`-encoded).
         albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
             Input buffer whose 3 channels modulate the predicted illumination.
+        irradiance_buffer (`str`, *optional*, defaults to `"target_irradiance"`):
+            Input buffer of the target lights' unshadowed irradiance (3 channels, `log1p`-encoded): the head scales
+            it by a predicted visibility.
         source_emission_buffer (`str`, *optional*, defaults to `"source_emission"`):
             Input buffer of the radiance seen directly from emitters and the sky under the source preset (3 channels,
             `log1p`-encoded): taken out of the source frame before its colour gain.
@@ -52,6 +55,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         "lighting_presets",
         "source_buffer",
         "albedo_buffer",
+        "irradiance_buffer",
         "source_emission_buffer",
         "target_emission_buffer",
     )
@@ -82,6 +86,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         lighting_presets: list[str] | None = None,
         source_buffer: str = "source_frame",
         albedo_buffer: str = "albedo",
+        irradiance_buffer: str = "target_irradiance",
         source_emission_buffer: str = "source_emission",
         target_emission_buffer: str = "target_emission",
         role: str | None = None,
@@ -94,6 +99,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         self.depths = list(depths or full_size.get("depths", []))
         self.lighting_presets = list(lighting_presets or LIGHTING_PRESET_NAMES)
         self.source_buffer, self.albedo_buffer, self.role = source_buffer, albedo_buffer, role
+        self.irradiance_buffer = irradiance_buffer
         self.source_emission_buffer, self.target_emission_buffer = source_emission_buffer, target_emission_buffer
         super().__init__(**kwargs)
         if role not in self.presets["full"]:
@@ -102,7 +108,13 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
             )
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
-        for field in ("source_buffer", "albedo_buffer", "source_emission_buffer", "target_emission_buffer"):
+        for field in (
+            "source_buffer",
+            "albedo_buffer",
+            "irradiance_buffer",
+            "source_emission_buffer",
+            "target_emission_buffer",
+        ):
             part = self.buffer_slice(getattr(self, field))
             if part.stop - part.start != 3:
                 raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
