@@ -30,6 +30,15 @@ class TestUrukWS6Runtime(RendererModelTesterMixin):
             )
             assert v2 > v1 > student
 
+    def test_the_student_has_no_residual_blocks_at_full_resolution(self):
+        for preset in ("tiny", "quick", "full"):
+            model = UrukWS6RuntimeRenderer(UrukWS6RuntimeConfig.from_preset(preset, role="student")).eval()
+            assert len(model.unet.encoder_stages[0]) == 0 and len(model.unet.decoder_stages[0]) == 0
+            assert model.frame_head.kernel_size == (5 if preset == "tiny" else 3)
+        with torch.no_grad():  # the stem's features and the upsampled coarse levels reach the head at any size
+            frame = model(torch.rand(1, model.config.num_channels, 19, 27)).frame
+        assert frame.shape == (1, 3, 19, 27) and torch.isfinite(frame).all()
+
     def test_bad_divisor_is_refused(self):
         with pytest.raises(ValueError, match="cheap_render_divisor must be an integer >= 1, got 0"):
             UrukWS6RuntimeConfig(cheap_render_divisor=0)

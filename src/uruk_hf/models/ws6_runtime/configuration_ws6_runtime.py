@@ -13,8 +13,9 @@ class UrukWS6RuntimeConfig(UrukRendererConfig):
     `uruk_hf.schema.WS6_LAYOUT` (the full-resolution G-buffer, `path_half`, motion, history), refining the
     albedo-demodulated 2x upscale of `path_half` (`cheap_render_divisor=2`), with no material head. Role `"v2"` is
     the 1.20M rerun (`workstreams/ws6_runtime_optimization_v2`), role `"student"` the 0.15M student distilled from it
-    (`distillation/ws6_student`) with a 3x3 frame filter in place of 5x5: in ONNX Runtime most of a frame's time is
-    the per-pixel work around the trunk (input packing, upscale, filter, blend), not the trunk. Presets: `tiny`,
+    (`distillation/ws6_student`) with a 3x3 frame filter in place of 5x5 and no residual blocks at full resolution
+    (`depths[0] = 0`: the stem's features and the upsampled coarser levels feed the frame head): at 1080p most of a
+    frame's time is full-resolution work, and its parameters sit in the coarse levels anyway. Presets: `tiny`,
     `quick`, `full`.
 
     Example:
@@ -36,17 +37,17 @@ class UrukWS6RuntimeConfig(UrukRendererConfig):
         "tiny": {
             "v1": {"hidden_sizes": [8, 16], "depths": [1, 1]},
             "v2": {"hidden_sizes": [12, 24], "depths": [1, 1]},
-            "student": {"hidden_sizes": [4, 8], "depths": [1, 1]},
+            "student": {"hidden_sizes": [4, 8], "depths": [0, 1]},
         },
         "quick": {
             "v1": {"hidden_sizes": [12, 24, 48, 64], "depths": [1, 1, 1, 1]},
             "v2": {"hidden_sizes": [16, 32, 64, 128], "depths": [1, 1, 1, 1]},
-            "student": {"hidden_sizes": [8, 16, 32, 48], "depths": [1, 1, 1, 1], "frame_kernel_size": 3},
+            "student": {"hidden_sizes": [8, 16, 32, 48], "depths": [0, 1, 1, 1], "frame_kernel_size": 3},
         },
         "full": {
             "v1": {"hidden_sizes": [16, 32, 64, 80], "depths": [1, 1, 1, 1]},
             "v2": {"hidden_sizes": [24, 48, 96, 176], "depths": [1, 1, 1, 1]},
-            "student": {"hidden_sizes": [8, 16, 32, 64], "depths": [1, 1, 1, 1], "frame_kernel_size": 3},
+            "student": {"hidden_sizes": [8, 16, 32, 64], "depths": [0, 1, 1, 1], "frame_kernel_size": 3},
         },
     }
 
