@@ -111,6 +111,13 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
         "unshadowed irradiance of the target preset's lights (sun, sky, lamps and glowing props) at the surface, "
         "linear HDR, as an engine's deferred lighting pass computes it from its light list",
     ),
+    "target_key_irradiance": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "the part of target_irradiance that comes from the target's key light (the light target_shadow is the "
+        "visibility of), linear HDR; times target_shadow, the direct light of an engine's shadowed key-light pass",
+    ),
     "source_emission": BufferSpec(
         3,
         "log1p",
@@ -182,12 +189,13 @@ WS4_LAYOUT = make_layout(
         "source_emission",
         "target_shadow",
         "target_irradiance",
+        "target_key_irradiance",
         "target_emission",
     ]
 )
-"""WS4 world remapper, 29 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+"""WS4 world remapper, 32 channels: the G-buffer, world position, ambient occlusion, the frame under the source
 lighting preset and its directly seen emission, the target preset's key-light visibility, its lights' unshadowed
-irradiance and its directly seen emission."""
+irradiance (all of it, and its key light's part) and its directly seen emission."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

@@ -1,6 +1,7 @@
 """The `relighting_pairs` dataset kind (WS4's data) and the relighting task's batches."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from uruk_hf.data.rendering.relighting import (
     LIGHTING_PRESETS,
     RELIGHTING_PRESETS,
     colour_matrix_frames,
+    key_light_irradiance,
     light_irradiance,
     lit_scene,
     preset_pairs,
@@ -92,8 +94,6 @@ def test_presets_change_only_the_lights():
 
 @pytest.mark.parametrize("preset", LIGHTING_PRESETS)
 def test_light_irradiance_is_the_deferred_lighting_of_the_presets_lights(preset):
-    from dataclasses import replace
-
     _, specs, _ = lit_scene(0, 3)
     spec = specs[preset]
     up, down = np.array([[[0.0, 1.0, 0.0]]]), np.array([[[0.0, -1.0, 0.0]]])
@@ -119,6 +119,28 @@ def test_light_irradiance_is_the_deferred_lighting_of_the_presets_lights(preset)
         assert np.allclose(single[0, 0], lamp.radiance * area / (4.0 + area / np.pi), rtol=1e-5)
 
 
+@pytest.mark.parametrize("preset", LIGHTING_PRESETS)
+def test_key_light_irradiance_is_the_part_of_the_sun_or_the_strongest_lamp(preset):
+    _, specs, _ = lit_scene(0, 5)
+    spec = specs[preset]
+    rng = np.random.default_rng(0)
+    position = rng.uniform(-4.0, 4.0, (6, 7, 3)) * np.array([1.0, 0.0, 1.0])  # points on the ground
+    normal = np.broadcast_to([0.0, 1.0, 0.0], position.shape)
+    mask = np.ones((6, 7, 1))
+    key = key_light_irradiance(spec, position, normal, mask)
+    total = light_irradiance(spec, position, normal, mask)
+    assert (key <= total + 1e-5).all() and (key >= 0).all()
+    if preset in ("noon", "golden_hour"):  # the sun's cosine law alone
+        expected = spec.sun_irradiance * spec.sun_direction[1]
+        assert np.allclose(key, np.broadcast_to(expected, key.shape), rtol=1e-5)
+    elif preset == "night":  # the strongest lamp alone
+        lamp = spec.strongest_light()
+        alone = light_irradiance(replace(spec, objects=[lamp], sky_radiance=None), position, normal, mask)
+        assert key.any() and np.allclose(key, alone)
+    else:  # an overcast sky has no key light
+        assert not key.any()
+
+
 def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_data):
     baselines = json.loads((relighting_data / "baselines.json").read_text())
     for name in ("identity", "colour_matrix", "colour_matrix_emission"):
@@ -142,7 +164,7 @@ def test_a_dataset_without_the_irradiance_and_emission_columns_is_refused_by_nam
     from uruk_hf.training.tasks import relighting
 
     monkeypatch.setattr(relighting, "load_split", lambda data, split: {"scene_id": np.arange(2)})
-    refusal = "has no irradiance_noon, emission_noon, .*emission_night: it was generated before"
+    refusal = "has no irradiance_noon, key_irradiance_noon, emission_noon, .*emission_night: it was generated before"
     with pytest.raises(ValueError, match=refusal):
         relighting.RelightingPairs(tmp_path, "train", list(LIGHTING_PRESETS))
 

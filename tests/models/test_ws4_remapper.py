@@ -43,13 +43,14 @@ class TestUrukWS4Remapper(ModelTesterMixin):
 
     def test_layout_and_condition_sizes(self):
         config = UrukWS4RemapperConfig()
-        assert config.num_channels == 29 and config.condition_size == 12
+        assert config.num_channels == 32 and config.condition_size == 12
         assert [e["name"] for e in config.input_buffers] == [e["name"] for e in WS4_LAYOUT]
 
     def test_untrained_model_passes_reflected_light_and_adds_the_target_emission(self):
         torch.manual_seed(0)
         model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).eval()
         pixel_values, condition = self.random_inputs(model.config)
+        pixel_values[:, model.config.buffer_slice("target_key_irradiance")] = 0.0  # first, all light is fill light
 
         def buffer(name):
             return torch.expm1(pixel_values[:, model.config.buffer_slice(name)])
@@ -71,11 +72,22 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         more_irradiance = buffer("target_irradiance") * (torch.e - 1) + torch.e - 1
         expected_lit = 0.01 * pixel_values[:, model.config.buffer_slice("albedo")] * more_irradiance / torch.pi
         assert torch.allclose(lit_added, expected_lit, atol=1e-4)
+        # All of the irradiance from the key light instead: it goes through the shadow map, not the visibility.
+        keyed = pixel_values.clone()
+        keyed[:, model.config.buffer_slice("target_key_irradiance")] = pixel_values[
+            :, model.config.buffer_slice("target_irradiance")
+        ]
+        with torch.no_grad():
+            keyed_added = model(keyed, condition).frame - frame
+        albedo = pixel_values[:, model.config.buffer_slice("albedo")]
+        shadow = pixel_values[:, model.config.buffer_slice("target_shadow")]
+        expected_keyed = 0.01 * albedo * (shadow - 1.0) * buffer("target_irradiance") / torch.pi
+        assert torch.allclose(keyed_added, expected_keyed, atol=1e-4)
 
     def test_the_condition_changes_the_frame_once_trained(self):
         torch.manual_seed(0)
         model = UrukWS4Remapper(UrukWS4RemapperConfig.from_preset("tiny")).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
         pixel_values, condition = self.random_inputs(model.config, batch=1)
         for name in ("source_emission", "target_emission"):  # surfaces only: all of the frame is the model's
             pixel_values[:, model.config.buffer_slice(name)] = 0.0
@@ -94,7 +106,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         pixel_values, condition = self.random_inputs(model.config)
         with pytest.raises(ValueError, match="condition must be \\(batch, 12\\)"):
             model(pixel_values, condition[:, :5])
-        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 29, height, width\\)"):
+        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 32, height, width\\)"):
             model(pixel_values[:, :5], condition)
         condition[0, 0] = float("nan")
         with pytest.raises(ValueError, match="condition holds NaN/Inf"):

@@ -7,11 +7,12 @@ geometry and materials, only the sky, the sun and the artificial lights change. 
 per preset the path-traced frame, the visibility of that preset's key light (`shadow_<preset>`: the sun by day,
 the strongest lamp at night, 0 everywhere under an overcast sky, which has no key light) and the key light's
 direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
-sun), the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an
-engine's deferred lighting pass computes from its light list: `light_irradiance`) and the radiance the camera sees
-directly from its lit lamps, glowing props and sky (`emission_<preset>`, what an engine's emissive materials and
-sky draw for that time of day). A training pair is any (source, target) of two different presets of one row: 12 per
-view.
+sun), the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an engine's
+deferred lighting pass computes from its light list: `light_irradiance`), the part of it that comes from the key
+light (`key_irradiance_<preset>`: times `shadow_<preset>`, the direct light of an engine's shadowed key-light pass)
+and the radiance the camera sees directly from its lit lamps, glowing props and sky (`emission_<preset>`, what an
+engine's emissive materials and sky draw for that time of day). A training pair is any (source, target) of two
+different presets of one row: 12 per view.
 
 The finalizing step measures the baselines of the WS4 issue on the test split, per preset pair, overall and on the
 pixels whose key-light visibility changes between the two presets (where a colour transform cannot be right):
@@ -40,6 +41,7 @@ __all__ = [
     "baseline_metrics",
     "colour_matrix_frames",
     "fit_colour_matrices",
+    "key_light_irradiance",
     "light_irradiance",
     "lit_scene",
     "preset_pairs",
@@ -164,6 +166,20 @@ def light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, 
     return (irradiance * (np.asarray(mask)[..., :1] > 0.5)).astype(np.float32)
 
 
+def key_light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`(H, W, 3)` float32: the part of `light_irradiance` that comes from `spec`'s key light, the light whose
+    visibility `shadow_<preset>` holds (the sun by day, the strongest lit lamp at night; zero without one). Times
+    that visibility it is the direct light an engine's shadowed key-light pass computes."""
+    lamp = spec.strongest_light()
+    if spec.sun_direction is not None:
+        key = replace(spec, objects=[], sky_radiance=None)
+    elif lamp is not None and lamp.radiance is not None:
+        key = replace(spec, objects=[lamp], sky_radiance=None)
+    else:
+        return np.zeros((*np.shape(position)[:-1], 3), np.float32)
+    return light_irradiance(key, position, normal, mask)
+
+
 @dataclass(frozen=True)
 class RelightingPreset:
     """How much to generate and at what quality.
@@ -227,6 +243,11 @@ class _ViewWorker:
             row[f"light_{name}"] = lights[name].astype(np.float32)
             row[f"irradiance_{name}"] = light_irradiance(
                 specs[name], frame["position"], frame["normal"], frame["mask"]
+            )
+            row[f"key_irradiance_{name}"] = (
+                key_light_irradiance(specs[name], frame["position"], frame["normal"], frame["mask"])
+                if name != "overcast"
+                else np.zeros_like(row[f"irradiance_{name}"])
             )
             row[f"emission_{name}"] = np.minimum(frame["emission"], _FLOAT16_MAX)
         return [
@@ -362,7 +383,7 @@ class RelightingPairGenerator(DatasetGenerator):
     """Views of outdoor scenes under every lighting preset (see the module docstring)."""
 
     kind = "relighting_pairs"
-    version = "1.2"
+    version = "1.3"
     presets = RELIGHTING_PRESETS
     report_baselines = ("identity", "colour_matrix", "colour_matrix_emission")
 
@@ -378,6 +399,7 @@ class RelightingPairGenerator(DatasetGenerator):
             columns[f"shadow_{name}"] = Array3D((*shape, 1), "float16")
             columns[f"light_{name}"] = Sequence(Value("float32"), length=4)
             columns[f"irradiance_{name}"] = Array3D((*shape, 3), "float16")
+            columns[f"key_irradiance_{name}"] = Array3D((*shape, 3), "float16")
             columns[f"emission_{name}"] = Array3D((*shape, 3), "float16")
         columns["scene_id"] = Value("int32")
         return Features(columns)
@@ -443,7 +465,8 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
 - Per view: the G-buffer ({", ".join(RELIGHTING_BUFFERS)}); per preset `frame_<preset>` (linear HDR),
   `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast),
   `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun) and `irradiance_<preset>`
-  (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR) and
+  (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR),
+  `key_irradiance_<preset>` (the part of it from the key light whose visibility `shadow_<preset>` holds) and
   `emission_<preset>` (the radiance the camera sees directly from its lit lamps, glowing props and sky: a depth-1
   path trace, linear HDR).
 

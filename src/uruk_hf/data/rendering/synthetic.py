@@ -23,7 +23,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     `history` zeros with `history_valid` zeros (a clip's first frame), `path_1spp` is `direct` with per-pixel
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
     frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`), the
-    light's visibility (`target_shadow`), its unshadowed irradiance (`target_irradiance`) and the sky seen on
+    light's visibility (`target_shadow`), its unshadowed irradiance (`target_irradiance`, and as the only light
+    `target_key_irradiance`) and the sky seen on
     background pixels (`source_emission`, `target_emission`).
     """
     rng = np.random.default_rng(seed)
@@ -118,6 +119,7 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "source_frame": indirect,
         "target_shadow": shadow[..., None],
         "target_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
+        "target_key_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
         "source_emission": np.where(mask[..., None], 0.0, sky),
         "target_emission": np.where(mask[..., None], 0.0, sky),
     }

@@ -35,8 +35,12 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         albedo_buffer (`str`, *optional*, defaults to `"albedo"`):
             Input buffer whose 3 channels modulate the predicted illumination.
         irradiance_buffer (`str`, *optional*, defaults to `"target_irradiance"`):
-            Input buffer of the target lights' unshadowed irradiance (3 channels, `log1p`-encoded): the head scales
-            it by a predicted visibility.
+            Input buffer of the target lights' unshadowed irradiance (3 channels, `log1p`-encoded).
+        key_irradiance_buffer (`str`, *optional*, defaults to `"target_key_irradiance"`):
+            Input buffer of the part of it from the target's key light (3 channels, `log1p`-encoded).
+        shadow_buffer (`str`, *optional*, defaults to `"target_shadow"`):
+            Input buffer of the target key light's visibility (1 channel): the head multiplies the key light's
+            irradiance by it, as an engine's shadowed key-light pass does.
         source_emission_buffer (`str`, *optional*, defaults to `"source_emission"`):
             Input buffer of the radiance seen directly from emitters and the sky under the source preset (3 channels,
             `log1p`-encoded): taken out of the source frame before its colour gain.
@@ -56,6 +60,8 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         "source_buffer",
         "albedo_buffer",
         "irradiance_buffer",
+        "key_irradiance_buffer",
+        "shadow_buffer",
         "source_emission_buffer",
         "target_emission_buffer",
     )
@@ -87,6 +93,8 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         source_buffer: str = "source_frame",
         albedo_buffer: str = "albedo",
         irradiance_buffer: str = "target_irradiance",
+        key_irradiance_buffer: str = "target_key_irradiance",
+        shadow_buffer: str = "target_shadow",
         source_emission_buffer: str = "source_emission",
         target_emission_buffer: str = "target_emission",
         role: str | None = None,
@@ -99,7 +107,8 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         self.depths = list(depths or full_size.get("depths", []))
         self.lighting_presets = list(lighting_presets or LIGHTING_PRESET_NAMES)
         self.source_buffer, self.albedo_buffer, self.role = source_buffer, albedo_buffer, role
-        self.irradiance_buffer = irradiance_buffer
+        self.irradiance_buffer, self.key_irradiance_buffer = irradiance_buffer, key_irradiance_buffer
+        self.shadow_buffer = shadow_buffer
         self.source_emission_buffer, self.target_emission_buffer = source_emission_buffer, target_emission_buffer
         super().__init__(**kwargs)
         if role not in self.presets["full"]:
@@ -112,12 +121,16 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
             "source_buffer",
             "albedo_buffer",
             "irradiance_buffer",
+            "key_irradiance_buffer",
             "source_emission_buffer",
             "target_emission_buffer",
         ):
             part = self.buffer_slice(getattr(self, field))
             if part.stop - part.start != 3:
                 raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
+        part = self.buffer_slice(self.shadow_buffer)
+        if part.stop - part.start != 1:
+            raise ValueError(f"shadow_buffer={self.shadow_buffer!r} must have 1 channel.")
 
     @property
     def num_channels(self) -> int:

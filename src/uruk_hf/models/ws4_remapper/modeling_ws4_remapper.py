@@ -5,13 +5,16 @@ A residual U-Net (`uruk_hf.modules.unet`) whose every block is modulated by the 
 reads the G-buffer, the source frame, the target preset's key-light visibility and the unshadowed irradiance of its
 lights, and what the camera sees directly of the emitters and the sky under both presets (an engine draws these in
 its emissive and sky passes). Its head predicts the target frame as
-`softplus(g) * relu(source - source_emission) + albedo * (softplus(v) * irradiance / pi + softplus(s)) + softplus(e)
-+ target_emission`: a colour gain on the light the source's surfaces reflect (what a colour transform does, and all
-it can do); the target lights' unshadowed irradiance scaled by a predicted visibility (light and shadow where the
-target's sun and lamps put them: a diffuse surface reflects `albedo * irradiance / pi`) plus free illumination (the
-bounces), both modulated by the albedo; a learned remainder (edges, glossy reflections of the lights); and the
-target's emitters and sky, added as they are: a model cannot guess how bright a lamp is, and it need not. It starts
-as the identity on reflected light (gain 1, the learned terms small).
+
+    softplus(g) * relu(source - source_emission)
+    + albedo * (softplus(k) * shadow * key_irradiance + softplus(v) * (irradiance - key_irradiance)) / pi
+    + albedo * softplus(s) + softplus(e) + target_emission
+
+a colour gain on the light the source's surfaces reflect (what a colour transform does, and all it can do); the
+target's key light through its shadow map and its other lights through a predicted visibility, as a diffuse surface
+reflects them (`albedo * irradiance / pi`); free illumination (the bounces); a learned remainder (edges, glossy
+reflections of the lights); and the target's emitters and sky, added as they are: a model cannot guess how bright a
+lamp is, and it need not. It starts as the identity on reflected light (gain 1, the learned terms small).
 """
 
 import math
@@ -76,12 +79,14 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
     def __init__(self, config: UrukWS4RemapperConfig):
         super().__init__(config)
         self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths, config.condition_size)
-        self.head = nn.Conv2d(config.hidden_sizes[0], 12, kernel_size=3, padding=1)
+        self.head = nn.Conv2d(config.hidden_sizes[0], 15, kernel_size=3, padding=1)
         self._source_slice = config.buffer_slice(config.source_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
         self._source_emission_slice = config.buffer_slice(config.source_emission_buffer)
         self._target_emission_slice = config.buffer_slice(config.target_emission_buffer)
         self._irradiance_slice = config.buffer_slice(config.irradiance_buffer)
+        self._key_irradiance_slice = config.buffer_slice(config.key_irradiance_buffer)
+        self._shadow_slice = config.buffer_slice(config.shadow_buffer)
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -122,14 +127,18 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         stride = self.unet.stride
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         features = self.unet(padded, condition)[..., :height, :width]
-        gain, visibility, shading, emitted = F.softplus(self.head(features)).chunk(4, dim=1)
+        gain, direct, visibility, shading, emitted = F.softplus(self.head(features)).chunk(5, dim=1)
         # The processor's log1p, undone (exp - 1: ONNX has no expm1).
         source = torch.exp(pixel_values[:, self._source_slice]) - 1.0
         source_emission = torch.exp(pixel_values[:, self._source_emission_slice]) - 1.0
         target_emission = torch.exp(pixel_values[:, self._target_emission_slice]) - 1.0
         reflected = F.relu(source - source_emission)
         irradiance = torch.exp(pixel_values[:, self._irradiance_slice]) - 1.0
-        illumination = visibility * irradiance / math.pi + shading
+        key_irradiance = torch.exp(pixel_values[:, self._key_irradiance_slice]) - 1.0
+        # The key light through its shadow map; the other lights (sky, other lamps) through a predicted visibility.
+        key_light = pixel_values[:, self._shadow_slice] * key_irradiance
+        fill_light = F.relu(irradiance - key_irradiance)
+        illumination = (direct * key_light + visibility * fill_light) / math.pi + shading
         frame = gain * reflected + pixel_values[:, self._albedo_slice] * illumination + emitted + target_emission
         loss = None
         if frame_targets is not None:

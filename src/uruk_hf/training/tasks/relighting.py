@@ -2,11 +2,11 @@
 
 An item is one view of a `relighting_pairs` dataset and an ordered pair of two different presets. A batch packs
 the view's G-buffer, the frame under the source preset and its directly seen emission, the target preset's
-key-light visibility, its lights' unshadowed irradiance and its directly seen emission with the model's
-`UrukGBufferProcessor`, and the condition (source and target one-hots, the target's sun). The loss is L1 + MS-SSIM
-on tone-mapped frames; validation measures the frame metrics overall, on the pixels whose shadowing changes between
-the two presets, and per pair; the gate compares with a least-squares colour matrix per pair fitted on the train
-split; a student learns from its teacher's frames.
+key-light visibility, its lights' unshadowed irradiance (all, and its key light's) and its directly seen emission
+with the model's `UrukGBufferProcessor`, and the condition (source and target one-hots, the target's sun). The loss
+is L1 + MS-SSIM on tone-mapped frames; validation measures the frame metrics overall, on the pixels whose shadowing
+changes between the two presets, and per pair; the gate compares with a least-squares colour matrix per pair fitted
+on the train split; a student learns from its teacher's frames.
 """
 
 import time
@@ -52,14 +52,15 @@ class RelightingPairs(torch.utils.data.Dataset):
         missing = [
             f"{column}_{name}"
             for name in self.presets
-            for column in ("irradiance", "emission")
+            for column in ("irradiance", "key_irradiance", "emission")
             if f"{column}_{name}" not in self.arrays
         ]
         if missing:
             raise ValueError(
                 f"{self.folder} ({split} split) has no {', '.join(missing)}: it was generated before the "
-                "relighting_pairs kind stored each preset's light irradiance (generator 1.1) and directly seen "
-                "emission (generator 1.2); regenerate it with `uruk data generate --kind relighting_pairs`."
+                "relighting_pairs kind stored each preset's light irradiance (generator 1.1), directly seen "
+                "emission (1.2) and key-light irradiance (1.3); regenerate it with `uruk data generate --kind "
+                "relighting_pairs`."
             )
         views = len(self.arrays["scene_id"])
         if max_views is not None:
@@ -72,7 +73,8 @@ class RelightingPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         """The item's arrays: the view's G-buffer, the source frame and emission, both presets' key-light
-        visibility, the target lights' irradiance and emission, the target frame and key light, and the pair."""
+        visibility, the target lights' irradiance (all, and the key light's) and emission, the target frame and key
+        light, and the pair."""
         view, source, target = self.items[index]
         arrays, presets = self.arrays, self.presets
         item = {name: arrays[name][view] for name in RELIGHTING_BUFFERS}
@@ -82,6 +84,7 @@ class RelightingPairs(torch.utils.data.Dataset):
             source_shadow=arrays[f"shadow_{presets[source]}"][view],
             target_shadow=arrays[f"shadow_{presets[target]}"][view],
             target_irradiance=arrays[f"irradiance_{presets[target]}"][view],
+            target_key_irradiance=arrays[f"key_irradiance_{presets[target]}"][view],
             target_emission=arrays[f"emission_{presets[target]}"][view],
             target_frame=arrays[f"frame_{presets[target]}"][view],
             target_light=np.asarray(arrays[f"light_{presets[target]}"][view], np.float32),
