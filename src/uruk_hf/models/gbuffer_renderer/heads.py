@@ -6,6 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...modules.activations import softplus
 from ...modules.pooling import gather_segments, segment_means
 
 __all__ = ["UrukFrameHead", "UrukMaterialHead"]
@@ -129,7 +130,7 @@ class UrukFrameHead(nn.Module):
         filtered = filtered / weights.sum(dim=1, keepdim=True)
         if modulation is not None:
             filtered = filtered * modulation
-        frame = filtered + albedo * F.softplus(projected[:, taps : taps + 3])
+        frame = filtered + albedo * softplus(projected[:, taps : taps + 3])
         if not self.temporal_blend:
             return frame
         blend = torch.sigmoid(projected[:, taps + 3 :]) * history_valid

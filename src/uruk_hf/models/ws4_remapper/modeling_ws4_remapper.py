@@ -27,6 +27,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
+from ...modules.activations import softplus
 from ...modules.unet import UrukUNet
 from ...tonemap import tonemap
 from .configuration_ws4_remapper import UrukWS4RemapperConfig
@@ -127,7 +128,7 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         stride = self.unet.stride
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         features = self.unet(padded, condition)[..., :height, :width]
-        gain, direct, visibility, shading, emitted = F.softplus(self.head(features)).chunk(5, dim=1)
+        gain, direct, visibility, shading, emitted = softplus(self.head(features)).chunk(5, dim=1)
         # The processor's log1p, undone (exp - 1: ONNX has no expm1).
         source = torch.exp(pixel_values[:, self._source_slice]) - 1.0
         source_emission = torch.exp(pixel_values[:, self._source_emission_slice]) - 1.0
