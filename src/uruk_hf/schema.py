@@ -19,6 +19,7 @@ __all__ = [
     "NPC_STATES",
     "OPTIONAL_ZERO_BUFFERS",
     "RAY_RECONSTRUCTION_LAYOUT",
+    "RELIGHTING_INPUTS",
     "STRUCTURE_CLASSES",
     "V2_LAYOUT",
     "WORLD_KNOBS",
@@ -180,19 +181,18 @@ RAY_RECONSTRUCTION_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_1spp", *_V2_TAIL
 WS5_LAYOUT = make_layout([*_GBUFFER_NAMES, "direct", "position", "ao"])
 """WS5 cinematic renderer, 19 channels."""
 
-WS4_LAYOUT = make_layout(
-    [
-        *_GBUFFER_NAMES,
-        "position",
-        "ao",
-        "source_frame",
-        "source_emission",
-        "target_shadow",
-        "target_irradiance",
-        "target_key_irradiance",
-        "target_emission",
-    ]
+RELIGHTING_INPUTS = (
+    "source_frame",
+    "source_emission",
+    "target_shadow",
+    "target_irradiance",
+    "target_key_irradiance",
+    "target_emission",
 )
+"""The WS4 inputs that depend on the (source, target) preset pair: a `relighting_pairs` dataset stores them per
+preset, and its task picks them per pair."""
+
+WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", *RELIGHTING_INPUTS])
 """WS4 world remapper, 32 channels: the G-buffer, world position, ambient occlusion, the frame under the source
 lighting preset and its directly seen emission, the target preset's key-light visibility, its lights' unshadowed
 irradiance (all of it, and its key light's part) and its directly seen emission."""

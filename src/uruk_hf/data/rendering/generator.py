@@ -11,22 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ...schema import BUFFER_SPECS
+from ...schema import BUFFER_SPECS, RELIGHTING_INPUTS
 from ..folder import DatasetGenerator
 from .render import ClipRenderer, RenderSettings, select_variant
 from .scenes import generate_scene
 
 __all__ = ["DATA_PRESETS", "GBUFFER_CLIPS", "STORED_BUFFERS", "DataPreset", "GBufferClipGenerator", "clip_rows"]
 
-_RELIGHTING_INPUTS = (
-    "source_frame",
-    "source_emission",
-    "target_shadow",
-    "target_irradiance",
-    "target_key_irradiance",
-    "target_emission",
-)
-STORED_BUFFERS = [name for name in BUFFER_SPECS if name != "history" and name not in _RELIGHTING_INPUTS]
+STORED_BUFFERS = [name for name in BUFFER_SPECS if name != "history" and name not in RELIGHTING_INPUTS]
 """Buffers stored per frame; `history` is not stored (training fills it from the model's own previous output), and
 the relighting inputs belong to the `relighting_pairs` kind (`uruk_hf.data.rendering.relighting`)."""
 
