@@ -12,6 +12,18 @@ LIGHTING_PRESET_NAMES = ("noon", "golden_hour", "overcast", "night")
 """The default time-of-day presets, in condition order."""
 
 
+_BUFFER_FIELD_CHANNELS = {
+    "source_buffer": 3,
+    "albedo_buffer": 3,
+    "irradiance_buffer": 3,
+    "key_irradiance_buffer": 3,
+    "shadow_buffer": 1,
+    "source_emission_buffer": 3,
+    "target_emission_buffer": 3,
+}
+"""Each config field that names an input buffer the head reads, and the channels that buffer must have."""
+
+
 class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
     r"""Configuration of [`UrukWS4Remapper`]: a residual U-Net whose every block is modulated (FiLM) by the lighting
     condition, and a head that maps the source frame to the target one.
@@ -52,19 +64,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
     """
 
     model_type = "uruk_ws4_remapper"
-    required_fields = (
-        "input_buffers",
-        "hidden_sizes",
-        "depths",
-        "lighting_presets",
-        "source_buffer",
-        "albedo_buffer",
-        "irradiance_buffer",
-        "key_irradiance_buffer",
-        "shadow_buffer",
-        "source_emission_buffer",
-        "target_emission_buffer",
-    )
+    required_fields = ("input_buffers", "hidden_sizes", "depths", "lighting_presets", *_BUFFER_FIELD_CHANNELS)
     default_role = "v1"
     presets = {
         "tiny": {
@@ -117,20 +117,11 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
             )
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
-        for field in (
-            "source_buffer",
-            "albedo_buffer",
-            "irradiance_buffer",
-            "key_irradiance_buffer",
-            "source_emission_buffer",
-            "target_emission_buffer",
-        ):
+        for field, channels in _BUFFER_FIELD_CHANNELS.items():
             part = self.buffer_slice(getattr(self, field))
-            if part.stop - part.start != 3:
-                raise ValueError(f"{field}={getattr(self, field)!r} must have 3 channels.")
-        part = self.buffer_slice(self.shadow_buffer)
-        if part.stop - part.start != 1:
-            raise ValueError(f"shadow_buffer={self.shadow_buffer!r} must have 1 channel.")
+            if part.stop - part.start != channels:
+                plural = "s" if channels > 1 else ""
+                raise ValueError(f"{field}={getattr(self, field)!r} must have {channels} channel{plural}.")
 
     @property
     def num_channels(self) -> int:

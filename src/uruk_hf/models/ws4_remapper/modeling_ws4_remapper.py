@@ -81,13 +81,12 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         super().__init__(config)
         self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths, config.condition_size)
         self.head = nn.Conv2d(config.hidden_sizes[0], 15, kernel_size=3, padding=1)
-        self._source_slice = config.buffer_slice(config.source_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
-        self._source_emission_slice = config.buffer_slice(config.source_emission_buffer)
-        self._target_emission_slice = config.buffer_slice(config.target_emission_buffer)
-        self._irradiance_slice = config.buffer_slice(config.irradiance_buffer)
-        self._key_irradiance_slice = config.buffer_slice(config.key_irradiance_buffer)
         self._shadow_slice = config.buffer_slice(config.shadow_buffer)
+        self._radiance_slices = {
+            name: config.buffer_slice(getattr(config, f"{name}_buffer"))
+            for name in ("source", "source_emission", "target_emission", "irradiance", "key_irradiance")
+        }
         self.post_init()
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -129,18 +128,17 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         features = self.unet(padded, condition)[..., :height, :width]
         gain, direct, visibility, shading, emitted = softplus(self.head(features)).chunk(5, dim=1)
-        # The processor's log1p, undone (exp - 1: ONNX has no expm1).
-        source = torch.exp(pixel_values[:, self._source_slice]) - 1.0
-        source_emission = torch.exp(pixel_values[:, self._source_emission_slice]) - 1.0
-        target_emission = torch.exp(pixel_values[:, self._target_emission_slice]) - 1.0
-        reflected = F.relu(source - source_emission)
-        irradiance = torch.exp(pixel_values[:, self._irradiance_slice]) - 1.0
-        key_irradiance = torch.exp(pixel_values[:, self._key_irradiance_slice]) - 1.0
+        # The linear buffers, the processor's log1p undone (exp - 1: ONNX has no expm1).
+        linear = {name: torch.exp(pixel_values[:, part]) - 1.0 for name, part in self._radiance_slices.items()}
+        reflected = F.relu(linear["source"] - linear["source_emission"])
+        key_irradiance = linear["key_irradiance"]
         # The key light through its shadow map; the other lights (sky, other lamps) through a predicted visibility.
         key_light = pixel_values[:, self._shadow_slice] * key_irradiance
-        fill_light = F.relu(irradiance - key_irradiance)
+        fill_light = F.relu(linear["irradiance"] - key_irradiance)
         illumination = (direct * key_light + visibility * fill_light) / math.pi + shading
-        frame = gain * reflected + pixel_values[:, self._albedo_slice] * illumination + emitted + target_emission
+        frame = (
+            gain * reflected + pixel_values[:, self._albedo_slice] * illumination + emitted + linear["target_emission"]
+        )
         loss = None
         if frame_targets is not None:
             loss = F.l1_loss(tonemap(frame), tonemap(frame_targets))
