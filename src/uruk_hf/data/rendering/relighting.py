@@ -244,10 +244,8 @@ class _ViewWorker:
             row[f"irradiance_{name}"] = light_irradiance(
                 specs[name], frame["position"], frame["normal"], frame["mask"]
             )
-            row[f"key_irradiance_{name}"] = (
-                key_light_irradiance(specs[name], frame["position"], frame["normal"], frame["mask"])
-                if name != "overcast"
-                else np.zeros_like(row[f"irradiance_{name}"])
+            row[f"key_irradiance_{name}"] = key_light_irradiance(
+                specs[name], frame["position"], frame["normal"], frame["mask"]
             )
             row[f"emission_{name}"] = np.minimum(frame["emission"], _FLOAT16_MAX)
         return [
@@ -269,22 +267,35 @@ def shadow_changed(source_shadow: np.ndarray, target_shadow: np.ndarray, mask: n
     return (difference > SHADOW_CHANGE_THRESHOLD) & (mask[..., 0] > 0.5)
 
 
+def _reflected_light(frame: np.ndarray, emission: np.ndarray) -> np.ndarray:
+    """A frame less what the camera sees directly of emitters and the sky: the light its surfaces reflect."""
+    return np.maximum(np.asarray(frame, np.float32) - np.asarray(emission, np.float32), 0.0)
+
+
+def _train_columns(reflected: bool) -> list[str]:
+    """The train-split columns `fit_colour_matrices` reads."""
+    columns = [f"frame_{name}" for name in LIGHTING_PRESETS]
+    return columns + ([f"emission_{name}" for name in LIGHTING_PRESETS] if reflected else [])
+
+
 def fit_colour_matrices(
-    folder: str | Path, max_pixels: int = 2_000_000, seed: int = 0, reflected: bool = False
+    folder: str | Path,
+    max_pixels: int = 2_000_000,
+    seed: int = 0,
+    reflected: bool = False,
+    train: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The least-squares 3x4 colour matrix of every ordered preset pair on the train split of `folder`, fitted in
     the metric's display space (`tonemap`: what PSNR measures, so the strongest colour transform by that measure):
     `display(target) ~= M @ [display(source), 1]`. With `reflected`, both frames lose their directly seen emission
-    first (`frame - emission`: the light their surfaces reflect), for `colour_matrix_frames` with emission. Returns
-    `(presets, presets, 3, 4)`, the identity on the diagonal."""
+    first (`frame - emission`: the light their surfaces reflect), for `colour_matrix_frames` with emission. `train`
+    passes the split's arrays already loaded. Returns `(presets, presets, 3, 4)`, the identity on the diagonal."""
     import torch
 
     from ...tonemap import tonemap
 
-    columns = [f"frame_{name}" for name in LIGHTING_PRESETS]
-    if reflected:
-        columns += [f"emission_{name}" for name in LIGHTING_PRESETS]
-    train = load_split(folder, "train", columns)
+    columns = _train_columns(reflected)
+    train = load_split(folder, "train", columns) if train is None else train
     rng = np.random.default_rng(seed)
     count = len(train[columns[0]])
     pixels = train[columns[0]].shape[1] * train[columns[0]].shape[2]
@@ -294,7 +305,7 @@ def fit_colour_matrices(
     def sampled(name):
         frame = train[f"frame_{name}"].astype(np.float32).reshape(-1, 3)[chosen]
         if reflected:
-            frame = np.maximum(frame - train[f"emission_{name}"].astype(np.float32).reshape(-1, 3)[chosen], 0.0)
+            frame = _reflected_light(frame, train[f"emission_{name}"].reshape(-1, 3)[chosen])
         return tonemap(torch.from_numpy(frame)).double().numpy()
 
     flat = {name: sampled(name) for name in LIGHTING_PRESETS}
@@ -319,9 +330,7 @@ def colour_matrix_frames(
 
     from ...tonemap import inverse_tonemap, tonemap
 
-    source = np.asarray(source, np.float32)
-    if source_emission is not None:
-        source = np.maximum(source - np.asarray(source_emission, np.float32), 0.0)
+    source = np.asarray(source, np.float32) if source_emission is None else _reflected_light(source, source_emission)
     display = tonemap(torch.from_numpy(source)).numpy()
     mapped = display @ matrix[:, :3].T.astype(np.float32) + matrix[:, 3].astype(np.float32)
     frames = inverse_tonemap(torch.from_numpy(mapped)).numpy()
@@ -367,7 +376,9 @@ def baseline_metrics(
 def relighting_baselines(folder: str | Path, split: str = "test") -> dict:
     """The identity and both colour-matrix baselines on `split` (`baseline_metrics`), with the matrices fitted on
     the train split."""
-    matrices, reflected = fit_colour_matrices(folder), fit_colour_matrices(folder, reflected=True)
+    train = load_split(folder, "train", _train_columns(reflected=True))  # read once, for both fits
+    matrices = fit_colour_matrices(folder, train=train)
+    reflected = fit_colour_matrices(folder, reflected=True, train=train)
     rows = load_split(folder, split)
     return {
         "split": split,

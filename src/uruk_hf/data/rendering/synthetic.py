@@ -24,8 +24,7 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
     frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`), the
     light's visibility (`target_shadow`), its unshadowed irradiance (`target_irradiance`, and as the only light
-    `target_key_irradiance`) and the sky seen on
-    background pixels (`source_emission`, `target_emission`).
+    `target_key_irradiance`) and the sky seen on background pixels (`source_emission`, `target_emission`).
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
