@@ -5,11 +5,12 @@
 Quality: every test view is rebuilt from the dataset's seed and re-rendered under each target preset by the
 dataset's own renderer (Mitsuba, same variant) at each `--spp`, at the dataset's resolution, and scored against the
 stored frames over every ordered pair's target (the model's pairs); the **equal-PSNR** re-render is the fewest spp
-whose PSNR reaches the model's (`results.json`, the test split). Time: that re-render at `--size` x `--size`
-(median over the test views and presets, each scene traced once untimed first: a game keeps its acceleration
-structure) against the model's ONNX Runtime forward pass at the same size (fp32 and int8, batch 1, median of
-`--repeats`). The models read what the camera sees directly of the target's emitters and sky (an engine's emissive
-and sky passes); that pass in Mitsuba (a depth-1 path trace at the dataset's spp) is timed too and printed beside.
+whose PSNR reaches the exported model's, fp32 and int8 each at its own PSNR (the published folder's
+`evaluation.json`: the ONNX files scored on the test split). Time: that re-render at `--size` x `--size` (median
+over the test views and presets, each scene traced once untimed first: a game keeps its acceleration structure)
+against the model's ONNX Runtime forward pass at the same size (batch 1, median of `--repeats`). The models read
+what the camera sees directly of the target's emitters and sky (an engine's emissive and sky passes); that pass in
+Mitsuba (a depth-1 path trace at the dataset's spp) is timed too and printed beside.
 """
 
 import argparse
@@ -102,21 +103,20 @@ def main() -> None:
     size = f"{args.size}x{args.size}"
     print(f"{torch.get_num_threads()} threads; re-render quality at the dataset's size, time at {size}")
     rows = [[f"Mitsuba re-render, {spp} spp", f"{quality[spp]:.2f}", f"{ms[spp]:.1f}", "-", "-"] for spp in quality]
+    evaluation = json.loads((run / "hub" / "evaluation.json").read_text())["models"]
     for entry in get_family("ws4").models:
-        if entry.key not in results["models"]:
+        if entry.key not in evaluation:
             continue
-        psnr = results["models"][entry.key]["psnr"]
         folder = run / "hub" / entry.subfolder
-        fp32 = onnx_ms(folder, "model.onnx", args.size, args.repeats)
-        int8 = onnx_ms(folder, "model.int8.onnx", args.size, args.repeats)
-        reaching = [spp for spp in quality if quality[spp] >= psnr]
-        if reaching:
-            spp = min(reaching)
-            equal = f"{spp} spp: {ms[spp]:.1f} ms, {ms[spp] / fp32:.1f}x the model's fp32 time"
-        else:
-            equal = f"not reached within {max(quality)} spp ({ms[max(quality)] / fp32:.1f}x the model's fp32 time)"
-        rows.append([f"{entry.key} (ORT fp32 / int8)", f"{psnr:.2f}", f"{fp32:.1f} / {int8:.1f}", equal, ""])
-    print(format_table(["method", "PSNR (dB)", "ms/frame", "equal-PSNR re-render", ""], rows))
+        for precision, file_name in (("fp32", "model.onnx"), ("int8", "model.int8.onnx")):
+            psnr = evaluation[entry.key][f"onnx_{precision}"]["psnr"]
+            model_ms = onnx_ms(folder, file_name, args.size, args.repeats)
+            reaching = [spp for spp in quality if quality[spp] >= psnr]
+            spp = min(reaching) if reaching else max(quality)
+            equal = f"{spp} spp: {ms[spp]:.1f} ms" if reaching else f"not reached within {spp} spp"
+            ratio = f"{ms[spp] / model_ms:.2f}x" if reaching else f"> {ms[spp] / model_ms:.2f}x"
+            rows.append([f"{entry.key} (ORT {precision})", f"{psnr:.2f}", f"{model_ms:.1f}", equal, ratio])
+    print(format_table(["method", "PSNR (dB)", "ms/frame", "equal-PSNR re-render", "re-render / model time"], rows))
     print(
         f"The models' emission input (emitters and sky seen directly) in Mitsuba at {size}: {emission_ms:.1f} ms "
         "per frame (a depth-1 path trace at the dataset's spp; not in the models' times above)."

@@ -119,6 +119,13 @@ BUFFER_SPECS: dict[str, BufferSpec] = {
         "the part of target_irradiance that comes from the target's key light (the light target_shadow is the "
         "visibility of), linear HDR; times target_shadow, the direct light of an engine's shadowed key-light pass",
     ),
+    "target_key_specular": BufferSpec(
+        3,
+        "log1p",
+        True,
+        "the target's key light reflected by the GGX specular lobe of each pixel's material towards the camera, "
+        "unshadowed, linear HDR; times target_shadow, the glossy part of an engine's shadowed key-light pass",
+    ),
     "source_emission": BufferSpec(
         3,
         "log1p",
@@ -187,15 +194,17 @@ RELIGHTING_INPUTS = (
     "target_shadow",
     "target_irradiance",
     "target_key_irradiance",
+    "target_key_specular",
     "target_emission",
 )
 """The WS4 inputs that depend on the (source, target) preset pair: a `relighting_pairs` dataset stores them per
 preset, and its task picks them per pair."""
 
 WS4_LAYOUT = make_layout([*_GBUFFER_NAMES, "position", "ao", *RELIGHTING_INPUTS])
-"""WS4 world remapper, 32 channels: the G-buffer, world position, ambient occlusion, the frame under the source
+"""WS4 world remapper, 35 channels: the G-buffer, world position, ambient occlusion, the frame under the source
 lighting preset and its directly seen emission, the target preset's key-light visibility, its lights' unshadowed
-irradiance (all of it, and its key light's part) and its directly seen emission."""
+irradiance (all of it, and its key light's part), its key light's specular reflection and its directly seen
+emission."""
 
 WS6_LAYOUT = make_layout([*_GBUFFER_NAMES, "path_half", "motion", "history", "history_valid"])
 """WS6 runtime optimization, 21 channels: the full-resolution G-buffer, a half-resolution path-traced render, motion

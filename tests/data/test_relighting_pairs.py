@@ -13,10 +13,12 @@ from uruk_hf.data.rendering.relighting import (
     RELIGHTING_PRESETS,
     colour_matrix_frames,
     key_light_irradiance,
+    key_light_specular,
     light_irradiance,
     lit_scene,
     preset_pairs,
     shadow_changed,
+    specular_reflection,
 )
 
 pytestmark = pytest.mark.slow  # renders a tiny dataset with Mitsuba (about 25 s on 2 cores)
@@ -141,6 +143,53 @@ def test_key_light_irradiance_is_the_part_of_the_sun_or_the_strongest_lamp(prese
         assert not key.any()
 
 
+def test_specular_reflection_is_the_ggx_lobe_with_schlick_fresnel():
+    up = np.array([[[0.0, 1.0, 0.0]]])
+    light = np.array([[[0.6, 0.8, 0.0]]])
+    mirror = np.array([[[-0.6, 0.8, 0.0]]])
+    albedo, irradiance = np.array([[[0.9, 0.5, 0.1]]]), np.full((1, 1, 3), 2.0)
+
+    def reflection(view, roughness=0.3, metallic=0.0, specular=0.5):
+        material = [np.full((1, 1, 1), value) for value in (roughness, metallic, specular)]
+        return specular_reflection(irradiance, up, view, light, albedo, *material)[0, 0]
+
+    # At the mirror direction (n.h = 1, v.h = n.l = n.v = 0.8) the lobe is D G F / (4 n.l n.v) in closed form.
+    alpha2 = 0.3**4
+    smith = 2 * 0.8 / (0.8 + np.sqrt(alpha2 + (1 - alpha2) * 0.64))
+    fresnel = 0.04 + 0.96 * 0.2**5
+    expected = 2.0 * (1 / (np.pi * alpha2)) * smith**2 * fresnel / (4 * 0.64)
+    assert np.allclose(reflection(mirror), expected, rtol=1e-5)
+    assert (reflection(up) < 0.1 * reflection(mirror)).all()  # off the mirror direction, much less
+    assert (reflection(mirror, roughness=0.6) < reflection(mirror)).all()  # rougher: a lower, wider peak
+    metal = reflection(mirror, metallic=1.0)  # a metal's reflection takes its albedo's colour
+    assert metal[0] > metal[1] > metal[2] and np.allclose(metal / reflection(mirror), albedo[0, 0] / 0.04, rtol=0.1)
+    # A mirror-smooth surface is clamped to roughness 0.1, as an engine clamps it.
+    assert np.allclose(reflection(mirror, roughness=0.0), reflection(mirror, roughness=0.1))
+
+
+@pytest.mark.parametrize("preset", LIGHTING_PRESETS)
+def test_key_light_specular_reflects_the_key_light_towards_the_camera(preset):
+    _, specs, _ = lit_scene(0, 5)
+    spec = specs[preset]
+    lamp = spec.strongest_light()
+    point = np.zeros(3) if lamp is None else lamp.to_world[:3, 3] - np.array([0.0, 2.0, 0.0])  # under the lamp
+    position = point[None, None]
+    normal = np.array([[[0.0, 1.0, 0.0]]])
+    material = [np.full((1, 1, channels), value) for channels, value in ((3, 0.5), (1, 0.3), (1, 0.0), (1, 0.5))]
+    key = key_light_irradiance(spec, position, normal, np.ones((1, 1, 1)))
+    glossy = key_light_specular(spec, key, position, normal, *material)
+    if preset == "overcast":  # no key light, no reflection of it
+        assert not glossy.any()
+        return
+    towards_light = np.asarray(spec.sun_direction) if lamp is None else np.array([0.0, 1.0, 0.0])
+    # A camera where the key light's mirror image is seen, and the scene's own camera: the first sees more.
+    mirrored = point + towards_light * np.array([-1.0, 1.0, -1.0]) * 5.0
+    at_mirror = key_light_specular(replace(spec, camera_origins=mirrored[None]), key, position, normal, *material)
+    view = (spec.camera_origins[0] - point) / np.linalg.norm(spec.camera_origins[0] - point)
+    expected = specular_reflection(key, normal, view[None, None], towards_light[None, None], *material)
+    assert np.allclose(glossy, expected, rtol=1e-5) and (at_mirror > glossy).all() and (glossy > 0).all()
+
+
 def test_baselines_cover_every_pair_and_the_colour_matrix_is_fitted(relighting_data):
     baselines = json.loads((relighting_data / "baselines.json").read_text())
     for name in ("identity", "colour_matrix", "colour_matrix_emission"):
@@ -164,7 +213,7 @@ def test_a_dataset_without_the_irradiance_and_emission_columns_is_refused_by_nam
     from uruk_hf.training.tasks import relighting
 
     monkeypatch.setattr(relighting, "load_split", lambda data, split: {"scene_id": np.arange(2)})
-    refusal = "has no irradiance_noon, key_irradiance_noon, emission_noon, .*emission_night: it was generated before"
+    refusal = "has no irradiance_noon, key_irradiance_noon, emission_noon, key_specular_noon, .*key_specular_night: "
     with pytest.raises(ValueError, match=refusal):
         relighting.RelightingPairs(tmp_path, "train", list(LIGHTING_PRESETS))
 

@@ -43,7 +43,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
 
     def test_layout_and_condition_sizes(self):
         config = UrukWS4RemapperConfig()
-        assert config.num_channels == 32 and config.condition_size == 12
+        assert config.num_channels == 35 and config.condition_size == 12
         assert [e["name"] for e in config.input_buffers] == [e["name"] for e in WS4_LAYOUT]
 
     def test_untrained_model_passes_reflected_light_and_adds_the_target_emission(self):
@@ -83,6 +83,13 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         shadow = pixel_values[:, model.config.buffer_slice("target_shadow")]
         expected_keyed = 0.01 * albedo * (shadow - 1.0) * buffer("target_irradiance") / torch.pi
         assert torch.allclose(keyed_added, expected_keyed, atol=1e-4)
+        # The key light's specular reflection also goes through the shadow map, with no albedo.
+        glossy = pixel_values.clone()
+        glossy[:, model.config.buffer_slice("target_key_specular")] += 1.0
+        with torch.no_grad():
+            glossy_added = model(glossy, condition).frame - frame
+        more_specular = buffer("target_key_specular") * (torch.e - 1) + torch.e - 1
+        assert torch.allclose(glossy_added, 0.01 * shadow * more_specular, atol=1e-4)
 
     def test_the_condition_changes_the_frame_once_trained(self):
         torch.manual_seed(0)
@@ -106,7 +113,7 @@ class TestUrukWS4Remapper(ModelTesterMixin):
         pixel_values, condition = self.random_inputs(model.config)
         with pytest.raises(ValueError, match="condition must be \\(batch, 12\\)"):
             model(pixel_values, condition[:, :5])
-        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 32, height, width\\)"):
+        with pytest.raises(ValueError, match="pixel_values must be \\(batch, 35, height, width\\)"):
             model(pixel_values[:, :5], condition)
         condition[0, 0] = float("nan")
         with pytest.raises(ValueError, match="condition holds NaN/Inf"):

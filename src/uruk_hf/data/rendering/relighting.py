@@ -9,8 +9,9 @@ the strongest lamp at night, 0 everywhere under an overcast sky, which has no ke
 direction and intensity (`light_<preset>`: a unit vector towards the sun and its mean irradiance; zeros without a
 sun), the unshadowed irradiance of all its lights at each surface point (`irradiance_<preset>`, what an engine's
 deferred lighting pass computes from its light list: `light_irradiance`), the part of it that comes from the key
-light (`key_irradiance_<preset>`: times `shadow_<preset>`, the direct light of an engine's shadowed key-light pass)
-and the radiance the camera sees directly from its lit lamps, glowing props and sky (`emission_<preset>`, what an
+light (`key_irradiance_<preset>`: times `shadow_<preset>`, the direct light of an engine's shadowed key-light pass),
+that light's glossy reflection towards the camera (`key_specular_<preset>`: the same pass's GGX specular term) and
+the radiance the camera sees directly from its lit lamps, glowing props and sky (`emission_<preset>`, what an
 engine's emissive materials and sky draw for that time of day). A training pair is any (source, target) of two
 different presets of one row: 12 per view.
 
@@ -42,11 +43,13 @@ __all__ = [
     "colour_matrix_frames",
     "fit_colour_matrices",
     "key_light_irradiance",
+    "key_light_specular",
     "light_irradiance",
     "lit_scene",
     "preset_pairs",
     "relighting_baselines",
     "shadow_changed",
+    "specular_reflection",
 ]
 
 LIGHTING_PRESETS = ("noon", "golden_hour", "overcast", "night")
@@ -180,6 +183,64 @@ def key_light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarr
     return light_irradiance(key, position, normal, mask)
 
 
+def specular_reflection(
+    irradiance: np.ndarray,
+    normal: np.ndarray,
+    view: np.ndarray,
+    towards_light: np.ndarray,
+    albedo: np.ndarray,
+    roughness: np.ndarray,
+    metallic: np.ndarray,
+    specular: np.ndarray,
+) -> np.ndarray:
+    """`(H, W, 3)` float32: the radiance that one light's `irradiance` (its cosine term included) reflects towards
+    `view` through the GGX specular lobe `D G F / (4 (n . l) (n . v))` of each pixel's material, as an engine's
+    deferred pass computes it: alpha = roughness^2 with roughness at least 0.1 (an engine's clamp against sub-pixel
+    highlights), Smith shadowing-masking, Schlick Fresnel from `F0 = 0.08 * specular` blended towards the albedo by
+    `metallic` (the principled BSDF's parameters). `view` and `towards_light` are unit vectors from the surface."""
+    normal = np.asarray(normal, np.float64)
+    half = np.asarray(towards_light, np.float64) + np.asarray(view, np.float64)
+    half /= np.maximum(np.linalg.norm(half, axis=-1, keepdims=True), 1e-6)
+
+    def cosine(direction):
+        return np.clip(np.sum(normal * direction, axis=-1, keepdims=True), 1e-4, None)
+
+    n_l, n_v, n_h = cosine(towards_light), cosine(view), cosine(half)
+    v_h = np.clip(np.sum(np.asarray(view, np.float64) * half, axis=-1, keepdims=True), 0.0, 1.0)
+    alpha2 = np.maximum(np.asarray(roughness, np.float64), 0.1) ** 4
+    distribution = alpha2 / (np.pi * (n_h**2 * (alpha2 - 1.0) + 1.0) ** 2)
+
+    def smith(cos):
+        return 2.0 * cos / (cos + np.sqrt(alpha2 + (1.0 - alpha2) * cos**2))
+
+    metallic = np.asarray(metallic, np.float64)
+    f0 = (1.0 - metallic) * 0.08 * np.asarray(specular, np.float64) + metallic * np.asarray(albedo, np.float64)
+    fresnel = f0 + (1.0 - f0) * (1.0 - v_h) ** 5
+    lobe = distribution * smith(n_l) * smith(n_v) * fresnel / (4.0 * n_l * n_v)
+    return np.minimum(np.asarray(irradiance, np.float64) * lobe, _FLOAT16_MAX).astype(np.float32)
+
+
+def key_light_specular(
+    spec: SceneSpec, key_irradiance: np.ndarray, position: np.ndarray, normal: np.ndarray, *material: np.ndarray
+) -> np.ndarray:
+    """`(H, W, 3)` float32: the glossy reflection of `spec`'s key light towards its (first) camera, unshadowed:
+    `specular_reflection` of `key_irradiance` (`key_light_irradiance`), towards the sun by day and the strongest
+    lamp's centre at night, zero without a key light. `material` is the albedo, roughness, metallic and specular
+    buffers. Times `shadow_<preset>`, the glossy part of an engine's shadowed key-light pass."""
+    position = np.asarray(position, np.float64)
+    lamp = spec.strongest_light()
+    if spec.sun_direction is not None:
+        towards_light = np.broadcast_to(np.asarray(spec.sun_direction, np.float64), position.shape)
+    elif lamp is not None and lamp.radiance is not None:
+        towards_light = lamp.to_world[:3, 3] - position
+        towards_light /= np.maximum(np.linalg.norm(towards_light, axis=-1, keepdims=True), 1e-6)
+    else:
+        return np.zeros((*position.shape[:-1], 3), np.float32)
+    view = np.asarray(spec.camera_origins[0], np.float64) - position
+    view /= np.maximum(np.linalg.norm(view, axis=-1, keepdims=True), 1e-6)
+    return specular_reflection(key_irradiance, normal, view, towards_light, *material)
+
+
 @dataclass(frozen=True)
 class RelightingPreset:
     """How much to generate and at what quality.
@@ -246,6 +307,10 @@ class _ViewWorker:
             )
             row[f"key_irradiance_{name}"] = key_light_irradiance(
                 specs[name], frame["position"], frame["normal"], frame["mask"]
+            )
+            material = [frame[buffer] for buffer in ("albedo", "roughness", "metallic", "specular")]
+            row[f"key_specular_{name}"] = key_light_specular(
+                specs[name], row[f"key_irradiance_{name}"], frame["position"], frame["normal"], *material
             )
             row[f"emission_{name}"] = np.minimum(frame["emission"], _FLOAT16_MAX)
         return [
@@ -394,7 +459,7 @@ class RelightingPairGenerator(DatasetGenerator):
     """Views of outdoor scenes under every lighting preset (see the module docstring)."""
 
     kind = "relighting_pairs"
-    version = "1.3"
+    version = "1.4"
     presets = RELIGHTING_PRESETS
     report_baselines = ("identity", "colour_matrix", "colour_matrix_emission")
 
@@ -412,6 +477,7 @@ class RelightingPairGenerator(DatasetGenerator):
             columns[f"irradiance_{name}"] = Array3D((*shape, 3), "float16")
             columns[f"key_irradiance_{name}"] = Array3D((*shape, 3), "float16")
             columns[f"emission_{name}"] = Array3D((*shape, 3), "float16")
+            columns[f"key_specular_{name}"] = Array3D((*shape, 3), "float16")
         columns["scene_id"] = Value("int32")
         return Features(columns)
 
@@ -477,7 +543,8 @@ uruk data generate --kind relighting_pairs --preset {preset["name"]} --seed {rec
   `shadow_<preset>` (visibility of its key light: the sun, the strongest lamp at night, 0 under overcast),
   `light_<preset>` (direction towards the sun and its mean irradiance; zeros without a sun) and `irradiance_<preset>`
   (the unshadowed irradiance of its sun, sky, lamps and glowing props at each surface point, linear HDR),
-  `key_irradiance_<preset>` (the part of it from the key light whose visibility `shadow_<preset>` holds) and
+  `key_irradiance_<preset>` (the part of it from the key light whose visibility `shadow_<preset>` holds),
+  `key_specular_<preset>` (that light's GGX specular reflection towards the camera, unshadowed) and
   `emission_<preset>` (the radiance the camera sees directly from its lit lamps, glowing props and sky: a depth-1
   path trace, linear HDR).
 

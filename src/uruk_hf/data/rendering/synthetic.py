@@ -8,6 +8,7 @@ Training data comes from Mitsuba (`uruk_hf.data` rendering), not from here.
 import numpy as np
 
 from ...schema import MATERIAL_CLASSES
+from .relighting import specular_reflection
 
 __all__ = ["synthetic_gbuffer"]
 
@@ -24,7 +25,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     exponential noise standing in for path-tracing noise, and `path_half` the 2x2 block means of a second such
     frame (noise of 4 samples), repeated 2x2. The relighting inputs are the noise-free frame (`source_frame`), the
     light's visibility (`target_shadow`), its unshadowed irradiance (`target_irradiance`, and as the only light
-    `target_key_irradiance`) and the sky seen on background pixels (`source_emission`, `target_emission`).
+    `target_key_irradiance`), its GGX specular reflection (`target_key_specular`) and the sky seen on background
+    pixels (`source_emission`, `target_emission`).
     """
     rng = np.random.default_rng(seed)
     camera = np.array([0.0, 1.2, 4.0])
@@ -94,13 +96,20 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
     half = np.pad(half, ((0, height % 2), (0, width % 2), (0, 0)), mode="edge")
     half = half.reshape(half.shape[0] // 2, 2, half.shape[1] // 2, 2, 3).mean(axis=(1, 3))
 
+    key_irradiance = np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1)
+    surface_roughness = np.where(mask, roughness[safe_index], 0.0)[..., None]
+    surface_metallic = np.where(mask, metallic[safe_index], 0.0)[..., None]
+    surface_specular = np.where(mask, 0.5, 0.0)[..., None]
+    key_specular = specular_reflection(
+        key_irradiance, normal, -directions, to_light, albedo, surface_roughness, surface_metallic, surface_specular
+    )
     buffers = {
         "albedo": albedo,
         "normal": normal,
         "depth": depth[..., None],
-        "roughness": np.where(mask, roughness[safe_index], 0.0)[..., None],
-        "metallic": np.where(mask, metallic[safe_index], 0.0)[..., None],
-        "specular": np.where(mask, 0.5, 0.0)[..., None],
+        "roughness": surface_roughness,
+        "metallic": surface_metallic,
+        "specular": surface_specular,
         "emissive": np.zeros((height, width, 1)),
         "material_id": np.where(mask, object_ids[safe_index], 0.0)[..., None],
         "direct": direct,
@@ -118,7 +127,8 @@ def synthetic_gbuffer(height: int = 256, width: int = 256, seed: int = 0) -> dic
         "source_frame": indirect,
         "target_shadow": shadow[..., None],
         "target_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
-        "target_key_irradiance": np.where(mask[..., None], unshadowed[..., None], 0.0).repeat(3, axis=-1),
+        "target_key_irradiance": key_irradiance,
+        "target_key_specular": key_specular,
         "source_emission": np.where(mask[..., None], 0.0, sky),
         "target_emission": np.where(mask[..., None], 0.0, sky),
     }

@@ -17,6 +17,7 @@ _BUFFER_FIELD_CHANNELS = {
     "albedo_buffer": 3,
     "irradiance_buffer": 3,
     "key_irradiance_buffer": 3,
+    "key_specular_buffer": 3,
     "shadow_buffer": 1,
     "source_emission_buffer": 3,
     "target_emission_buffer": 3,
@@ -50,6 +51,9 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
             Input buffer of the target lights' unshadowed irradiance (3 channels, `log1p`-encoded).
         key_irradiance_buffer (`str`, *optional*, defaults to `"target_key_irradiance"`):
             Input buffer of the part of it from the target's key light (3 channels, `log1p`-encoded).
+        key_specular_buffer (`str`, *optional*, defaults to `"target_key_specular"`):
+            Input buffer of the target key light's unshadowed GGX specular reflection towards the camera (3
+            channels, `log1p`-encoded): the head passes it through the shadow map with a predicted gain.
         shadow_buffer (`str`, *optional*, defaults to `"target_shadow"`):
             Input buffer of the target key light's visibility (1 channel): the head multiplies the key light's
             irradiance by it, as an engine's shadowed key-light pass does.
@@ -94,6 +98,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         albedo_buffer: str = "albedo",
         irradiance_buffer: str = "target_irradiance",
         key_irradiance_buffer: str = "target_key_irradiance",
+        key_specular_buffer: str = "target_key_specular",
         shadow_buffer: str = "target_shadow",
         source_emission_buffer: str = "source_emission",
         target_emission_buffer: str = "target_emission",
@@ -108,6 +113,7 @@ class UrukWS4RemapperConfig(UrukConfigMixin, PretrainedConfig):
         self.lighting_presets = list(lighting_presets or LIGHTING_PRESET_NAMES)
         self.source_buffer, self.albedo_buffer, self.role = source_buffer, albedo_buffer, role
         self.irradiance_buffer, self.key_irradiance_buffer = irradiance_buffer, key_irradiance_buffer
+        self.key_specular_buffer = key_specular_buffer
         self.shadow_buffer = shadow_buffer
         self.source_emission_buffer, self.target_emission_buffer = source_emission_buffer, target_emission_buffer
         super().__init__(**kwargs)

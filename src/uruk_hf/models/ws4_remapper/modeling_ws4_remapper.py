@@ -2,19 +2,22 @@
 another, conditioned on the two presets and the target's sun.
 
 A residual U-Net (`uruk_hf.modules.unet`) whose every block is modulated by the condition (FiLM, zero-initialized)
-reads the G-buffer, the source frame, the target preset's key-light visibility and the unshadowed irradiance of its
-lights, and what the camera sees directly of the emitters and the sky under both presets (an engine draws these in
-its emissive and sky passes). Its head predicts the target frame as
+reads the G-buffer, the source frame, the target preset's key-light visibility, the unshadowed irradiance of its
+lights and the key light's specular reflection, and what the camera sees directly of the emitters and the sky under
+both presets (an engine computes these in its deferred lighting, emissive and sky passes). Its head predicts the
+target frame as
 
     softplus(g) * relu(source - source_emission)
     + albedo * (softplus(k) * shadow * key_irradiance + softplus(v) * (irradiance - key_irradiance)) / pi
-    + albedo * softplus(s) + softplus(e) + target_emission
+    + albedo * softplus(s) + softplus(r) * shadow * key_specular + softplus(e) + target_emission
 
 a colour gain on the light the source's surfaces reflect (what a colour transform does, and all it can do); the
 target's key light through its shadow map and its other lights through a predicted visibility, as a diffuse surface
-reflects them (`albedo * irradiance / pi`); free illumination (the bounces); a learned remainder (edges, glossy
-reflections of the lights); and the target's emitters and sky, added as they are: a model cannot guess how bright a
-lamp is, and it need not. It starts as the identity on reflected light (gain 1, the learned terms small).
+reflects them (`albedo * irradiance / pi`); free illumination (the bounces); the key light's glossy reflection
+through the shadow map (the sun's glare on a surface seen against a low sun); a learned remainder (edges, glossy
+reflections of the other lights); and the target's emitters and sky, added as they are: a model cannot guess how
+bright a lamp is, and it need not. It starts as the identity on reflected light (gain 1, the learned terms
+small).
 """
 
 import math
@@ -80,12 +83,19 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
     def __init__(self, config: UrukWS4RemapperConfig):
         super().__init__(config)
         self.unet = UrukUNet(config.num_channels, config.hidden_sizes, config.depths, config.condition_size)
-        self.head = nn.Conv2d(config.hidden_sizes[0], 15, kernel_size=3, padding=1)
+        self.head = nn.Conv2d(config.hidden_sizes[0], 18, kernel_size=3, padding=1)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
         self._shadow_slice = config.buffer_slice(config.shadow_buffer)
         self._radiance_slices = {
             name: config.buffer_slice(getattr(config, f"{name}_buffer"))
-            for name in ("source", "source_emission", "target_emission", "irradiance", "key_irradiance")
+            for name in (
+                "source",
+                "source_emission",
+                "target_emission",
+                "irradiance",
+                "key_irradiance",
+                "key_specular",
+            )
         }
         self.post_init()
 
@@ -127,17 +137,21 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         stride = self.unet.stride
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         features = self.unet(padded, condition)[..., :height, :width]
-        gain, direct, visibility, shading, emitted = softplus(self.head(features)).chunk(5, dim=1)
+        gain, direct, visibility, shading, emitted, glossy = softplus(self.head(features)).chunk(6, dim=1)
         # The linear buffers, the processor's log1p undone (exp - 1: ONNX has no expm1).
         linear = {name: torch.exp(pixel_values[:, part]) - 1.0 for name, part in self._radiance_slices.items()}
         reflected = F.relu(linear["source"] - linear["source_emission"])
         key_irradiance = linear["key_irradiance"]
         # The key light through its shadow map; the other lights (sky, other lamps) through a predicted visibility.
-        key_light = pixel_values[:, self._shadow_slice] * key_irradiance
+        shadow = pixel_values[:, self._shadow_slice]
         fill_light = F.relu(linear["irradiance"] - key_irradiance)
-        illumination = (direct * key_light + visibility * fill_light) / math.pi + shading
+        illumination = (direct * shadow * key_irradiance + visibility * fill_light) / math.pi + shading
         frame = (
-            gain * reflected + pixel_values[:, self._albedo_slice] * illumination + emitted + linear["target_emission"]
+            gain * reflected
+            + pixel_values[:, self._albedo_slice] * illumination
+            + glossy * shadow * linear["key_specular"]
+            + emitted
+            + linear["target_emission"]
         )
         loss = None
         if frame_targets is not None:

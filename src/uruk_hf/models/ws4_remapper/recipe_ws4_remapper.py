@@ -48,9 +48,10 @@ def train_ws4(data: Path, output: Path, preset: str, resume: bool, seed: int = 0
 _LIMITATIONS = [
     "Trained on 64x64 views of the library's procedural outdoor scenes at the quick preset, four fixed presets.",
     "It takes the target preset's key-light visibility (an engine's shadow map for that time of day), the "
-    "unshadowed irradiance of the target's lights (an engine's deferred lighting pass) and what the camera sees "
-    "directly of both presets' emitters and sky (an engine's emissive and sky passes) as inputs; without them, moved "
-    "shadows, the lamps' light pools and the lamps themselves are outside what it can predict.",
+    "unshadowed irradiance of the target's lights and its key light's GGX specular reflection (an engine's deferred "
+    "lighting pass) and what the camera sees directly of both presets' emitters and sky (an engine's emissive and "
+    "sky passes) as inputs; without them, moved shadows, the sun's glare, the lamps' light pools and the lamps "
+    "themselves are outside what it can predict.",
 ]
 
 FAMILY = Family(
@@ -72,8 +73,8 @@ FAMILY = Family(
             description=(
                 "WS4 world remapper, time of day: a rendered frame and its G-buffer under one lighting preset (noon, "
                 "golden hour, overcast, night) to the same view under another, conditioned (FiLM) on the two presets "
-                "and the target's sun, with the target's key-light visibility, its lights' unshadowed irradiance and "
-                "both presets' directly seen emitters and sky as inputs."
+                "and the target's sun, with the target's key-light visibility, its lights' unshadowed irradiance, its "
+                "key light's specular reflection and both presets' directly seen emitters and sky as inputs."
             ),
             legacy_files=("workstreams/ws4_world_remapper/ws4_best.pt",),
             onnx_files=("onnx/uruk_ws4_world_remapper_best.onnx",),

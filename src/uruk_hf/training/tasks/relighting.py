@@ -52,15 +52,15 @@ class RelightingPairs(torch.utils.data.Dataset):
         missing = [
             f"{column}_{name}"
             for name in self.presets
-            for column in ("irradiance", "key_irradiance", "emission")
+            for column in ("irradiance", "key_irradiance", "emission", "key_specular")
             if f"{column}_{name}" not in self.arrays
         ]
         if missing:
             raise ValueError(
                 f"{self.folder} ({split} split) has no {', '.join(missing)}: it was generated before the "
                 "relighting_pairs kind stored each preset's light irradiance (generator 1.1), directly seen "
-                "emission (1.2) and key-light irradiance (1.3); regenerate it with `uruk data generate --kind "
-                "relighting_pairs`."
+                "emission (1.2), key-light irradiance (1.3) and key-light specular reflection (1.4); regenerate it "
+                "with `uruk data generate --kind relighting_pairs`."
             )
         views = len(self.arrays["scene_id"])
         if max_views is not None:
@@ -73,8 +73,8 @@ class RelightingPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         """The item's arrays: the view's G-buffer, the source frame and emission, both presets' key-light
-        visibility, the target lights' irradiance (all, and the key light's) and emission, the target frame and key
-        light, and the pair."""
+        visibility, the target lights' irradiance (all, and the key light's), the key light's specular reflection
+        and the target's emission, the target frame and key light, and the pair."""
         view, source, target = self.items[index]
         arrays, presets = self.arrays, self.presets
         item = {name: arrays[name][view] for name in RELIGHTING_BUFFERS}
@@ -85,6 +85,7 @@ class RelightingPairs(torch.utils.data.Dataset):
             target_shadow=arrays[f"shadow_{presets[target]}"][view],
             target_irradiance=arrays[f"irradiance_{presets[target]}"][view],
             target_key_irradiance=arrays[f"key_irradiance_{presets[target]}"][view],
+            target_key_specular=arrays[f"key_specular_{presets[target]}"][view],
             target_emission=arrays[f"emission_{presets[target]}"][view],
             target_frame=arrays[f"frame_{presets[target]}"][view],
             target_light=np.asarray(arrays[f"light_{presets[target]}"][view], np.float32),
