@@ -259,8 +259,8 @@ STRUCTURE_CLASSES = ("tower", "wall", "arch", "bridge", "stairs", "house")
 BLOCK_TYPES = ("stone", "brick", "wood", "plaster", "roof", "metal")
 """What a block is made of (WS8's block-type tokens, in order)."""
 
-BLOCK_FIELDS = ("type", "x", "y", "z", "size_x", "size_y", "size_z")
-"""The tokens of one block, in order: its type, its lowest corner on the grid (y is up) and its extent."""
+BLOCK_FIELDS = ("type", "size_x", "size_y", "size_z", "x", "y", "z")
+"""The tokens of one block, in order: its type, its extent and its lowest corner on the grid (y is up)."""
 
 
 @dataclass(frozen=True)
@@ -269,8 +269,13 @@ class StructureTokenLayout:
     `BLOCK_FIELDS`, then `eos`; shorter sequences are padded with `pad`.
 
     Token ids: `pad` 0, `bos` 1, `eos` 2, the classes, the block types, then one range of `grid_size` tokens per
-    coordinate field (`x`, `y`, `z` as the cell index, `size_*` as the extent minus one), so that every field has
-    its own range and no id is shared between fields.
+    coordinate field, so that every field has its own range and no id is shared between fields. A `size_*` token
+    is the extent modulo `grid_size` (a full-grid extent is 0). An `x`, `y` or `z` token is the **offset** of the
+    block's lowest corner from the previous block's, modulo `grid_size` (the first block's from the grid's origin):
+    a block stacked on the one before has `y` offset equal to that one's height, a wall piece beside it an `x`
+    offset equal to its length, the same value as that size token, so placing a block is a copy where absolute
+    cells would ask for a sum. The extent comes before the corner, so a block can be placed knowing its own size
+    (a mirrored wall is laid towards lower x).
 
     Attributes:
         grid_size (`int`): cells per axis (positions and extents in `0 .. grid_size - 1`, extents `1 .. grid_size`).
@@ -307,7 +312,7 @@ class StructureTokenLayout:
     @property
     def vocab_size(self) -> int:
         """Tokens in the vocabulary."""
-        return self.field_range("size_z").stop
+        return self.field_range(BLOCK_FIELDS[-1]).stop
 
     @property
     def max_length(self) -> int:

@@ -11,7 +11,7 @@ from uruk_hf.data.grammar.generator import BLOCK_STRUCTURES
 from uruk_hf.data.grammar.metrics import BigramModel, sample_metrics, uniform_random_structures
 from uruk_hf.data.grammar.shapes import build_structure
 from uruk_hf.data.grammar.structures import Block, Structure, classify, structure_key
-from uruk_hf.schema import STRUCTURE_CLASSES
+from uruk_hf.schema import BLOCK_FIELDS, STRUCTURE_CLASSES, StructureTokenLayout
 
 
 @pytest.mark.parametrize("class_name", STRUCTURE_CLASSES)
@@ -39,9 +39,31 @@ def test_order_does_not_change_identity_and_a_bad_token_is_named():
     blocks = [Block(0, 0, 0, 0, 2, 2, 2), Block(1, 0, 2, 0, 2, 2, 2)]
     assert structure_key(Structure("tower", blocks)) == structure_key(Structure("tower", blocks[::-1]))
     tokens = Structure("tower", blocks).to_tokens()
-    tokens[4] = tokens[3]  # a y token where x belongs
-    with pytest.raises(ValueError, match="position 4 is not a 'y' token"):
+    tokens[4] = tokens[3]  # a size_x token where size_y belongs
+    with pytest.raises(ValueError, match="position 4 is not a 'size_y' token"):
         Structure.from_tokens(tokens)
+    with pytest.raises(ValueError, match="Block 1 .* lies outside the grid"):
+        Structure("tower", [blocks[0], Block(0, 32, 0, 0, 1, 1, 1)]).to_tokens()
+
+
+def test_a_block_is_its_extent_then_its_offset_from_the_previous_corner():
+    layout = StructureTokenLayout()
+
+    def values(structure):
+        tokens = structure.to_tokens()[2:-1]
+        return [
+            [tokens[7 * block + i] - layout.field_range(name).start for i, name in enumerate(BLOCK_FIELDS)]
+            for block in range(len(structure.blocks))
+        ]
+
+    # A stacked block's y offset is the height below it, the same value as that block's size_y token.
+    tower = Structure("tower", [Block(0, 5, 0, 7, 4, 3, 4), Block(0, 5, 3, 7, 4, 2, 4)])
+    assert values(tower) == [[0, 4, 3, 4, 5, 0, 7], [0, 4, 2, 4, 0, 3, 0]]
+    # A wall laid towards lower x: the offset is minus the new piece's length, modulo the grid.
+    wall = Structure("wall", [Block(1, 20, 0, 3, 6, 2, 1), Block(1, 15, 0, 3, 5, 2, 1)])
+    assert values(wall)[1] == [1, 5, 2, 1, 32 - 5, 0, 0]
+    whole = Structure("wall", [Block(2, 0, 0, 0, 32, 1, 1)])  # a full-grid extent is the token value 0
+    assert values(whole) == [[2, 0, 1, 1, 0, 0, 0]] and Structure.from_tokens(whole.to_tokens()) == whole
 
 
 def test_baselines_score_what_they_should():

@@ -91,7 +91,9 @@ def uniform_random_structures(
     for index in range(count):
         blocks = []
         for _ in range(int(rng.choice(block_counts))):
-            values = [int(rng.integers(len(layout.field_range(name)))) for name in BLOCK_FIELDS]
-            blocks.append(Block(*(v + 1 if n.startswith("size_") else v for n, v in zip(BLOCK_FIELDS, values))))
+            fields = {"type": int(rng.integers(len(layout.block_types)))}
+            for name in BLOCK_FIELDS[1:]:  # corners in 0 .. grid - 1, extents in 1 .. grid
+                fields[name] = int(rng.integers(layout.grid_size)) + name.startswith("size_")
+            blocks.append(Block(**fields))
         structures.append(Structure(STRUCTURE_CLASSES[index % len(STRUCTURE_CLASSES)], blocks))
     return structures

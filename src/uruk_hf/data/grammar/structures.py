@@ -39,7 +39,7 @@ class Block:
     size_z: int
 
     def as_tuple(self) -> tuple[int, ...]:
-        return tuple(getattr(self, name) for name in BLOCK_FIELDS)
+        return (self.type, self.x, self.y, self.z, self.size_x, self.size_y, self.size_z)
 
     @property
     def top(self) -> int:
@@ -65,28 +65,37 @@ class Structure:
 
     # Tokens ---------------------------------------------------------------------------------------------------
     def to_tokens(self, layout: StructureTokenLayout = LAYOUT, end: bool = True) -> list[int]:
-        """The token sequence: `bos`, the class, each block's fields, and `eos` unless `end` is False (a prefix to
-        complete with `generate`).
+        """The token sequence: `bos`, the class, each block's fields (`StructureTokenLayout`: its extent, then its
+        corner as an offset from the previous block's), and `eos` unless `end` is False (a prefix to complete with
+        `generate`).
 
         Raises:
-            ValueError: a block's field lies outside the grid's token range, or there are too many blocks.
+            ValueError: a block has an unknown type or lies outside the grid, or there are too many blocks.
         """
         if len(self.blocks) > layout.max_blocks:
             raise ValueError(f"{len(self.blocks)} blocks: a structure holds at most {layout.max_blocks}.")
+        grid = layout.grid_size
         tokens = [layout.bos, layout.field_range("class")[layout.classes.index(self.class_name)]]
+        previous = (0, 0, 0)
         for index, block in enumerate(self.blocks):
-            for name, value in zip(BLOCK_FIELDS, block.as_tuple()):
-                span = layout.field_range(name)
-                value = value - 1 if name.startswith("size_") else value
-                if not 0 <= value < len(span):
-                    raise ValueError(f"Block {index} has {name} {block.as_tuple()}: outside the token range.")
-                tokens.append(span[value])
+            corner, extent = (block.x, block.y, block.z), (block.size_x, block.size_y, block.size_z)
+            known_type = 0 <= block.type < len(layout.block_types)
+            if not (known_type and all(0 <= c < grid for c in corner) and all(1 <= e <= grid for e in extent)):
+                raise ValueError(f"Block {index} ({block}) has an unknown type or lies outside the grid.")
+            values = {
+                "type": block.type,
+                **{f"size_{axis}": e % grid for axis, e in zip("xyz", extent)},
+                **{axis: (c - p) % grid for axis, c, p in zip("xyz", corner, previous)},
+            }
+            tokens += [layout.field_range(name)[values[name]] for name in BLOCK_FIELDS]
+            previous = corner
         return tokens + ([layout.eos] if end else [])
 
     @classmethod
     def from_tokens(cls, tokens, layout: StructureTokenLayout = LAYOUT) -> "Structure":
         """The structure of a token sequence (as `to_tokens` writes or `generate` returns; padding and anything
-        after `eos` ignored, a trailing incomplete block dropped).
+        after `eos` ignored, a trailing incomplete block dropped). Offsets add up modulo the grid, so every corner
+        decodes inside it; a block may still reach past the grid's far side (`validity` counts it).
 
         Raises:
             ValueError: a token is not of its position's field (the message names the position and field).
@@ -97,7 +106,7 @@ class Structure:
                 f"A structure's tokens start with bos ({layout.bos}) and a class token, got {tokens[:2]}."
             )
         class_name = layout.classes[tokens[1] - layout.class_start]
-        blocks, fields = [], []
+        blocks, fields, previous = [], {}, dict.fromkeys("xyz", 0)
         for position in range(2, len(tokens)):
             token, name = tokens[position], layout.position_field(position)
             if token in (layout.eos, layout.pad) and name == "type":
@@ -106,15 +115,19 @@ class Structure:
             if token not in span:
                 raise ValueError(f"Token {token} at position {position} is not a {name!r} token ({span}).")
             value = token - span.start
-            fields.append(value + 1 if name.startswith("size_") else value)
+            if name in previous:
+                value = previous[name] = (previous[name] + value) % layout.grid_size
+            elif name.startswith("size_"):
+                value = value or layout.grid_size
+            fields[name] = value
             if len(fields) == len(BLOCK_FIELDS):
-                blocks.append(Block(*fields))
-                fields = []
+                blocks.append(Block(**fields))
+                fields = {}
         return cls(class_name, blocks)
 
     # Geometry -------------------------------------------------------------------------------------------------
     def array(self) -> np.ndarray:
-        """`(blocks, 7)` int array of the blocks' fields."""
+        """`(blocks, 7)` int array of the blocks' type, corner (x, y, z) and extent (`Block.as_tuple`)."""
         return np.array([block.as_tuple() for block in self.blocks], np.int64).reshape(-1, len(BLOCK_FIELDS))
 
     def voxels(self, grid_size: int = LAYOUT.grid_size) -> np.ndarray:

@@ -39,10 +39,10 @@ class UrukWS8StructureGeneratorConfig(UrukConfigMixin, GPT2Config):
         n_head (`int`, *optional*, defaults to 6):
             Attention heads per block.
         value_embeddings (`bool`, *optional*, defaults to `True`):
-            Whether every coordinate token (x, y, z and the three extents) also gets an embedding of its bin value,
-            one table shared by the six fields, added to its own token embedding. A position of 5 and an extent bin
-            of 5 then share a vector, so relations between fields (a block's y equal to the top of the one below,
-            its y plus its extent) are not learned once per pair of fields. `False` is plain GPT-2.
+            Whether every coordinate token (the three extents and the x, y, z offsets) also gets an embedding of its
+            bin value, one table shared by the six fields, added to its own token embedding. An offset of 5 and an
+            extent of 5 then share a vector, so relations between fields (a block's y offset equal to the height of
+            the one below it) are not learned once per pair of fields. `False` is plain GPT-2.
 
     Example:
 
