@@ -29,6 +29,7 @@ from uruk_hf.data.folder import load_split
 from uruk_hf.data.rendering.baselines import to_bchw
 from uruk_hf.data.rendering.relighting import LIGHTING_PRESETS, lit_scene, preset_pairs
 from uruk_hf.data.rendering.render import ClipRenderer, RenderSettings, select_variant
+from uruk_hf.file_utils import path_from_record
 from uruk_hf.metrics import frame_metrics
 from uruk_hf.tables import format_table
 
@@ -98,7 +99,7 @@ def main() -> None:
     args = parse_args()
     run = Path(args.run)
     results = json.loads((run / "results.json").read_text())
-    data = Path(args.data or results["data"]["relighting_pairs"])
+    data = Path(args.data) if args.data else path_from_record(results["data"]["relighting_pairs"], run)
     quality, ms, emission_ms = rerender(data, sorted(args.spp), args.size)
     size = f"{args.size}x{args.size}"
     print(f"{torch.get_num_threads()} threads; re-render quality at the dataset's size, time at {size}")

@@ -32,6 +32,7 @@ from uruk_hf.data.folder import load_split
 from uruk_hf.data.rendering.baselines import to_bchw
 from uruk_hf.data.rendering.render import ClipRenderer, RenderSettings, select_variant
 from uruk_hf.data.rendering.scenes import generate_scene
+from uruk_hf.file_utils import path_from_record
 from uruk_hf.metrics import frame_metrics
 from uruk_hf.tables import format_table
 
@@ -90,7 +91,7 @@ def main() -> None:
     args = parse_args()
     run = Path(args.run)
     results = json.loads((run / "results.json").read_text())
-    data = Path(args.data or results["data"]["gbuffer_clips"])
+    data = Path(args.data) if args.data else path_from_record(results["data"]["gbuffer_clips"], run)
     full, ms, truth = render_test_frames(data, sorted(args.spp))
     target = to_bchw(truth)
     quality = {spp: frame_metrics(to_bchw(frames), target)["psnr"] for spp, frames in full.items()}

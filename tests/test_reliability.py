@@ -272,3 +272,22 @@ def test_disk_full_is_one_line_and_leaves_the_data_whole(tiny_dataset, tmp_path,
     status, err = _cli([*arguments, "--variant", record["mitsuba_variant"]], capsys)
     assert status == 1 and f"Could not write {missing}: No space left on device" in err
     assert _digest(folder / "data") == before  # the leftover is gone, no new partial file, the rest untouched
+
+
+def test_a_run_records_its_data_folder_so_that_it_is_found_from_anywhere(tmp_path, monkeypatch):
+    from uruk_hf.file_utils import path_for_record, path_from_record
+
+    run = tmp_path / "runs" / "quick"
+    data, shared = run / "data", tmp_path / "shared_data"
+    data.mkdir(parents=True)
+    shared.mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert path_for_record(Path("runs/quick/data"), Path("runs/quick")) == "data"  # inside the run: relative to it
+    assert path_for_record(shared, run) == str(shared.resolve())  # elsewhere: absolute
+    monkeypatch.chdir(tmp_path / "runs")  # read from another working directory
+    assert path_from_record("data", Path("quick")).resolve() == data.resolve()
+    assert path_from_record(str(shared.resolve()), Path("quick")) == shared.resolve()
+    monkeypatch.chdir(tmp_path)  # an older record, relative to the directory its run was started in
+    assert path_from_record("runs/quick/data", run).resolve() == data.resolve()
+    with pytest.raises(FileNotFoundError, match="names missing, which is not there"):
+        path_from_record("missing", run)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .catalog import Family, dataset_kind, family_names, get_family, iter_families, resolve
-from .file_utils import atomic_path
+from .file_utils import atomic_path, path_for_record
 from .tables import format_table, metric_cells
 
 __all__ = [
@@ -203,7 +203,7 @@ def run_pipeline(
         "frames": first["size"],
         "preset": preset,
         "seed": seed,
-        "data": {kind: str(folder) for kind, folder in folders.items()},
+        "data": {kind: path_for_record(folder, output) for kind, folder in folders.items()},
         "seconds": {**seconds, "total": time.perf_counter() - started},
         "threads": torch.get_num_threads(),
         "roles": {model.key: model.role for family in selected for model in family.models},

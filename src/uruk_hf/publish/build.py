@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..catalog import iter_models, resolve
-from ..file_utils import atomic_path
+from ..file_utils import atomic_path, path_from_record
 from ..tables import format_metric, metric_cells
 from .manifest import manifest
 
@@ -249,7 +249,7 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
     results = json.loads((runs / "results.json").read_text())
     if "test_sets" not in results:
         raise ValueError(f"{runs / 'results.json'} was written by an older uruk_hf: run `uruk pipeline` again.")
-    data = {kind: Path(folder) for kind, folder in results["data"].items()}
+    data = {kind: path_from_record(folder, runs) for kind, folder in results["data"].items()}
     generation = {kind: json.loads((folder / "generation.json").read_text()) for kind, folder in data.items()}
     context = {
         "results": results,
