@@ -221,12 +221,19 @@ def specular_reflection(
 
 
 def key_light_specular(
-    spec: SceneSpec, key_irradiance: np.ndarray, position: np.ndarray, normal: np.ndarray, *material: np.ndarray
+    spec: SceneSpec,
+    key_irradiance: np.ndarray,
+    position: np.ndarray,
+    normal: np.ndarray,
+    albedo: np.ndarray,
+    roughness: np.ndarray,
+    metallic: np.ndarray,
+    specular: np.ndarray,
 ) -> np.ndarray:
     """`(H, W, 3)` float32: the glossy reflection of `spec`'s key light towards its (first) camera, unshadowed:
-    `specular_reflection` of `key_irradiance` (`key_light_irradiance`), towards the sun by day and the strongest
-    lamp's centre at night, zero without a key light. `material` is the albedo, roughness, metallic and specular
-    buffers. Times `shadow_<preset>`, the glossy part of an engine's shadowed key-light pass."""
+    `specular_reflection` of `key_irradiance` (`key_light_irradiance`) by the pixels' material buffers, towards the
+    sun by day and the strongest lamp's centre at night, zero without a key light. Times `shadow_<preset>`, the
+    glossy part of an engine's shadowed key-light pass."""
     position = np.asarray(position, np.float64)
     lamp = spec.strongest_light()
     if spec.sun_direction is not None:
@@ -238,7 +245,7 @@ def key_light_specular(
         return np.zeros((*position.shape[:-1], 3), np.float32)
     view = np.asarray(spec.camera_origins[0], np.float64) - position
     view /= np.maximum(np.linalg.norm(view, axis=-1, keepdims=True), 1e-6)
-    return specular_reflection(key_irradiance, normal, view, towards_light, *material)
+    return specular_reflection(key_irradiance, normal, view, towards_light, albedo, roughness, metallic, specular)
 
 
 @dataclass(frozen=True)
