@@ -56,9 +56,11 @@ def _train_keys(folder: Path) -> frozenset:
     return frozenset(train_keys(folder))
 
 
-def sample_structures(model, count: int, batch_size: int = 250, seed: int = 0) -> tuple[list[Structure], float]:
-    """`count` structures sampled from `model` at temperature 1 (classes in turn, seeded); returns them and the
-    seconds it took."""
+def sample_structures(
+    model, count: int, batch_size: int = 250, seed: int = 0, logits_processor: list | None = None
+) -> tuple[list[Structure], float]:
+    """`count` structures sampled from `model` at temperature 1 (classes in turn, seeded), through the extra
+    `logits_processor`s if given; returns them and the seconds it took."""
     layout = model.config.token_layout()
     classes = [index % len(layout.classes) for index in range(count)]
     torch.manual_seed(seed)
@@ -68,7 +70,12 @@ def sample_structures(model, count: int, batch_size: int = 250, seed: int = 0) -
             chunk = classes[begin : begin + batch_size]
             prompt = torch.tensor([[layout.bos, layout.field_range("class")[index]] for index in chunk])
             tokens = model.generate(
-                prompt, do_sample=True, temperature=1.0, top_k=0, attention_mask=torch.ones_like(prompt)
+                prompt,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                attention_mask=torch.ones_like(prompt),
+                logits_processor=logits_processor,
             )
             structures += [Structure.from_tokens(row.tolist(), layout) for row in tokens]
     return structures, time.perf_counter() - started
