@@ -169,16 +169,23 @@ def light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, 
     return (irradiance * (np.asarray(mask)[..., :1] > 0.5)).astype(np.float32)
 
 
+def _key_light_scene(spec: SceneSpec) -> SceneSpec | None:
+    """`spec` with its key light alone (the light whose visibility `shadow_<preset>` holds: the sun by day, the
+    strongest lit lamp at night), or `None` without one (overcast)."""
+    lamp = spec.strongest_light()
+    if spec.sun_direction is not None:
+        return replace(spec, objects=[], sky_radiance=None)
+    if lamp is not None and lamp.radiance is not None:
+        return replace(spec, objects=[lamp], sky_radiance=None)
+    return None
+
+
 def key_light_irradiance(spec: SceneSpec, position: np.ndarray, normal: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """`(H, W, 3)` float32: the part of `light_irradiance` that comes from `spec`'s key light, the light whose
     visibility `shadow_<preset>` holds (the sun by day, the strongest lit lamp at night; zero without one). Times
     that visibility it is the direct light an engine's shadowed key-light pass computes."""
-    lamp = spec.strongest_light()
-    if spec.sun_direction is not None:
-        key = replace(spec, objects=[], sky_radiance=None)
-    elif lamp is not None and lamp.radiance is not None:
-        key = replace(spec, objects=[lamp], sky_radiance=None)
-    else:
+    key = _key_light_scene(spec)
+    if key is None:
         return np.zeros((*np.shape(position)[:-1], 3), np.float32)
     return light_irradiance(key, position, normal, mask)
 
@@ -235,14 +242,14 @@ def key_light_specular(
     sun by day and the strongest lamp's centre at night, zero without a key light. Times `shadow_<preset>`, the
     glossy part of an engine's shadowed key-light pass."""
     position = np.asarray(position, np.float64)
-    lamp = spec.strongest_light()
-    if spec.sun_direction is not None:
-        towards_light = np.broadcast_to(np.asarray(spec.sun_direction, np.float64), position.shape)
-    elif lamp is not None and lamp.radiance is not None:
-        towards_light = lamp.to_world[:3, 3] - position
-        towards_light /= np.maximum(np.linalg.norm(towards_light, axis=-1, keepdims=True), 1e-6)
-    else:
+    key = _key_light_scene(spec)
+    if key is None:
         return np.zeros((*position.shape[:-1], 3), np.float32)
+    if key.sun_direction is not None:
+        towards_light = np.broadcast_to(np.asarray(key.sun_direction, np.float64), position.shape)
+    else:
+        towards_light = key.objects[0].to_world[:3, 3] - position
+        towards_light /= np.maximum(np.linalg.norm(towards_light, axis=-1, keepdims=True), 1e-6)
     view = np.asarray(spec.camera_origins[0], np.float64) - position
     view /= np.maximum(np.linalg.norm(view, axis=-1, keepdims=True), 1e-6)
     return specular_reflection(key_irradiance, normal, view, towards_light, albedo, roughness, metallic, specular)
