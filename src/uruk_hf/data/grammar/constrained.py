@@ -76,15 +76,16 @@ class StructureValidityLogitsProcessor(LogitsProcessor):
 
     def __init__(self, layout=LAYOUT):
         self.layout = layout
-        self._tables = {}
+        self._cache = {}
 
-    def _table(self, prefix: tuple, structure: Structure) -> np.ndarray:
-        """The summed-area table of the whole blocks of `prefix` (kept while their sequence is being extended)."""
-        if prefix not in self._tables:
-            if len(self._tables) > 4096:
-                self._tables.clear()
-            self._tables[prefix] = occupancy_sums(structure, self.layout.grid_size)
-        return self._tables[prefix]
+    def _cached(self, key: tuple, compute) -> np.ndarray:
+        """`compute()`, kept under `key` while its sequence is being extended: the summed-area table of a prefix's
+        whole blocks, and the placements of the block being placed, which its x, y and z steps all read."""
+        if key not in self._cache:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def allowed(self, tokens: list[int]) -> list[int] | None:
         """The token ids allowed after `tokens` (a sequence from `bos`, no padding), or `None` when this processor
@@ -94,7 +95,8 @@ class StructureValidityLogitsProcessor(LogitsProcessor):
             return None
         structure = Structure.from_tokens(tokens, layout)
         start = 2 + len(BLOCK_FIELDS) * len(structure.blocks)
-        table = self._table(tuple(tokens[:start]), structure)
+        prefix = tuple(tokens[:start])
+        table = self._cached(prefix, lambda: occupancy_sums(structure, grid))
         field = layout.position_field(len(tokens))
         values = [token - layout.field_range(name).start for token, name in zip(tokens[start:], BLOCK_FIELDS)]
         sizes = [value or grid for value in values[1:4]]
@@ -107,7 +109,7 @@ class StructureValidityLogitsProcessor(LogitsProcessor):
             return [layout.field_range(field)[size % grid] for size in range(1, largest + 1)]
         previous = structure.blocks[-1] if structure.blocks else None
         origin = (previous.x, previous.y, previous.z) if previous else (0, 0, 0)
-        placements = valid_placements(table, tuple(sizes))
+        placements = self._cached((prefix, tuple(sizes)), lambda: valid_placements(table, tuple(sizes)))
         corner = [(origin[axis] + offset) % grid for axis, offset in enumerate(values[4:])]
         reachable = placements[tuple(corner)].reshape(grid, -1).any(axis=1)
         axis = "xyz".index(field)
