@@ -2,11 +2,11 @@
 
 An item is one view of a `relighting_pairs` dataset and an ordered pair of two different presets. A batch packs
 the view's G-buffer, the frame under the source preset and its directly seen emission, the target preset's
-key-light visibility, its lights' unshadowed irradiance (all, and its key light's) and its directly seen emission
-with the model's `UrukGBufferProcessor`, and the condition (source and target one-hots, the target's sun). The loss
-is L1 + MS-SSIM on tone-mapped frames; validation measures the frame metrics overall, on the pixels whose shadowing
-changes between the two presets, and per pair; the gate compares with a least-squares colour matrix per pair fitted
-on the train split; a student learns from its teacher's frames.
+key-light visibility, its lights' unshadowed irradiance (all, and its key light's), its key light's specular
+reflection and its directly seen emission with the model's `UrukGBufferProcessor`, and the condition (source and
+target one-hots, the target's sun). The loss is L1 + MS-SSIM on tone-mapped frames; validation measures the frame
+metrics overall, on the pixels whose shadowing changes between the two presets, and per pair; the gate compares
+with a least-squares colour matrix per pair fitted on the train split; a student learns from its teacher's frames.
 """
 
 import time
