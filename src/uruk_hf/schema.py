@@ -333,7 +333,8 @@ WORLD_MATERIALS = ("water", "sand", "grass", "forest", "wetland", "rock", "snow"
 """The surface classes of a world map (WS3), one one-hot channel each."""
 
 WORLD_MAP_CHANNELS = ("height", *(f"material_{name}" for name in WORLD_MATERIALS), "props")
-"""The channels of a world map as a model sees it: normalized height, the material one-hots, prop presence."""
+"""The channels of a world map as a model sees it: normalized height, the material one-hots, the props' local
+density (`uruk_hf.data.terrain.worldmap.WorldMap.to_channels`)."""
 
 WORLD_KNOBS = (
     "water_fraction",

@@ -66,6 +66,17 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         with pytest.raises(ValueError, match="roughness"):
             model(sample, timesteps, knobs=knobs)
 
+    def test_what_it_predicts_is_named_and_required(self, tmp_path):
+        with pytest.raises(ValueError, match="prediction_type 'epsilon' is not one of"):
+            UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type="epsilon")
+        self.tiny_model().save_pretrained(tmp_path)
+        saved = json.loads((tmp_path / "config.json").read_text())
+        assert saved["prediction_type"] == "sample"
+        del saved["prediction_type"]  # a folder saved when every model predicted the velocity
+        (tmp_path / "config.json").write_text(json.dumps(saved))
+        with pytest.raises(ValueError, match="lacks the fields \\['prediction_type'\\]"):
+            UrukWS3WorldAuthoring.from_pretrained(tmp_path)
+
 
 def _pipeline(seed=0):
     config = UrukWS3WorldAuthoringConfig.from_preset("tiny")
@@ -119,22 +130,27 @@ def test_pipeline_loads_from_its_folder_and_from_the_hub_cache_offline(tmp_path)
     assert name == "UrukWS3WorldAuthoring"
 
 
-def test_the_student_loss_adds_the_teacher_noise_term():
-    from uruk_hf.training.tasks.world_authoring import NoiseDistillationWeights, WorldAuthoringTask
+@pytest.mark.parametrize("prediction_type", ["sample", "v_prediction"])
+def test_the_student_loss_adds_the_teacher_prediction_term(prediction_type):
+    from uruk_hf.training.tasks.world_authoring import DenoiserDistillationWeights, WorldAuthoringTask
 
-    config = UrukWS3WorldAuthoringConfig.from_preset("tiny")
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type)
     task = WorldAuthoringTask(config)
     torch.manual_seed(0)
-    student = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny", role="student"))
+    student_config = UrukWS3WorldAuthoringConfig.from_preset("tiny", role="student", prediction_type=prediction_type)
+    student = UrukWS3WorldAuthoring(student_config)
     teacher = UrukWS3WorldAuthoring(config).eval()
     maps = torch.rand(2, 9, 64, 64) * 2 - 1
     batch = task.collate([{"maps": m.numpy(), "knobs": np.full(16, 0.3, np.float32)} for m in maps])
     outputs = task.forward(student, batch)
     teacher_outputs = task.teacher_outputs(teacher, batch)
-    plain = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(0.0))
-    taught = task.distillation_loss(outputs, teacher_outputs, batch, None, NoiseDistillationWeights(1.0))
-    implied_student, implied_teacher = (task.implied_noise(o.sample, batch) for o in (outputs, teacher_outputs))
-    torch.testing.assert_close(taught - plain, torch.nn.functional.mse_loss(implied_student, implied_teacher))
-    # A velocity equal to the true one implies exactly the true noise.
-    true_velocity = task.target(batch["maps"], batch["noise"], batch["timesteps"])
-    torch.testing.assert_close(task.implied_noise(true_velocity, batch), batch["noise"], rtol=1e-4, atol=1e-4)
+    plain = task.distillation_loss(outputs, teacher_outputs, batch, None, DenoiserDistillationWeights(0.0))
+    taught = task.distillation_loss(outputs, teacher_outputs, batch, None, DenoiserDistillationWeights(1.0))
+    target = task.target(batch["maps"], batch["noise"], batch["timesteps"])
+    if prediction_type == "sample":  # the clean maps are the target, and the teacher term compares them directly
+        torch.testing.assert_close(target, batch["maps"])
+        compared = outputs.sample, teacher_outputs.sample
+    else:  # a velocity equal to the true one implies exactly the true noise; the term compares implied noise
+        torch.testing.assert_close(task.implied_noise(target, batch), batch["noise"], rtol=1e-4, atol=1e-4)
+        compared = (task.implied_noise(o.sample, batch) for o in (outputs, teacher_outputs))
+    torch.testing.assert_close(taught - plain, torch.nn.functional.mse_loss(*compared))

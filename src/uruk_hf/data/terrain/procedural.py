@@ -19,7 +19,7 @@ The generator aims at its knobs: water fraction and the biome shares it hits exa
 import numpy as np
 
 from ...schema import WORLD_KNOBS, WORLD_MATERIALS
-from .worldmap import KNOB_SCALES, WorldMap
+from .worldmap import KNOB_SCALES, WorldMap, place_props
 
 __all__ = ["generate_world", "sample_knobs"]
 
@@ -150,21 +150,7 @@ def generate_world(knobs: np.ndarray, rng: np.random.Generator, size: int = 64) 
         material.reshape(-1)[ranked[start : start + counts[name]]] = WORLD_MATERIALS.index(name)
         start += counts[name]
 
-    props = np.zeros((size, size), np.float32)
     target = round(k["prop_density"] * KNOB_SCALES["prop_density"] * len(land_cells))
-    if target:
-        preference = np.array([_PROP_PREFERENCE.get(name, 0.0) for name in WORLD_MATERIALS])[material.reshape(-1)]
-        keys = -np.log(rng.uniform(1e-12, 1.0, size * size)) / np.maximum(preference, 1e-6)
-        blocked = water.copy()
-        placed = 0
-        for cell in np.argsort(keys)[: len(land_cells)]:
-            row, column = divmod(int(cell), size)
-            if blocked[row, column]:
-                continue
-            props[row, column] = 1.0
-            blocked[max(row - 1, 0) : row + 2, column] = True
-            blocked[row, max(column - 1, 0) : column + 2] = True
-            placed += 1
-            if placed == target:
-                break
+    preference = np.array([_PROP_PREFERENCE.get(name, 0.0) for name in WORLD_MATERIALS])[material]
+    props = place_props(preference, land, target, rng)
     return WorldMap(height, material, props)

@@ -1,6 +1,7 @@
 """World maps (WS3): a square grid of normalized height, a surface material per cell and prop presence; the
-measurement of every knob (`WORLD_KNOBS`) from a map; the map as model channels and back; its walkable grid (the
-NPC simulator's map format) and its Mitsuba scene.
+measurement of every knob (`WORLD_KNOBS`) from a map; the map as model channels and back (the props as a smooth
+density, which a denoiser can predict, placed again by Poisson-disk sampling); its walkable grid (the NPC
+simulator's map format) and its Mitsuba scene.
 """
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ import numpy as np
 
 from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
 
-__all__ = ["KNOB_SCALES", "WorldMap", "measure_knobs"]
+__all__ = ["KNOB_SCALES", "WorldMap", "measure_knobs", "place_props", "prop_density_field"]
 
 WATER = WORLD_MATERIALS.index("water")
 
@@ -36,15 +37,18 @@ class WorldMap:
         return self.height.shape[0]
 
     def to_channels(self) -> np.ndarray:
-        """`(len(WORLD_MAP_CHANNELS), size, size)` float32 in [-1, 1]: height, the material one-hots, props."""
+        """`(len(WORLD_MAP_CHANNELS), size, size)` float32 in [-1, 1]: height, the material one-hots, and the
+        props' local density (`prop_density_field`, scaled by `PROP_DENSITY_MAX`)."""
         one_hot = np.eye(len(WORLD_MATERIALS), dtype=np.float32)[self.material].transpose(2, 0, 1)
-        channels = np.concatenate([self.height[None], one_hot, self.props[None]]).astype(np.float32)
+        density = np.clip(prop_density_field(self.props) / PROP_DENSITY_MAX, 0.0, 1.0)
+        channels = np.concatenate([self.height[None], one_hot, density[None]]).astype(np.float32)
         return channels * 2.0 - 1.0
 
     @classmethod
     def from_channels(cls, channels: np.ndarray) -> "WorldMap":
         """The map of model channels (as `to_channels` writes or a sampler returns): height clipped to [0, 1], the
-        material with the largest one-hot channel, props where their channel is above 0.
+        material with the largest one-hot channel, and as many props as the density channel sums to, placed on the
+        land where it is densest (`place_props`, seeded: the same channels always give the same map).
 
         Raises:
             ValueError: not `(len(WORLD_MAP_CHANNELS), size, size)`, or NaN/Inf values.
@@ -61,11 +65,10 @@ class WorldMap:
         if not np.isfinite(channels).all():
             raise ValueError("World map channels hold NaN/Inf values.")
         values = (channels + 1.0) / 2.0
-        return cls(
-            np.clip(values[0], 0.0, 1.0),
-            values[1 : 1 + len(WORLD_MATERIALS)].argmax(axis=0),
-            (values[-1] > 0.5).astype(np.float32),
-        )
+        material = values[1 : 1 + len(WORLD_MATERIALS)].argmax(axis=0)
+        density = np.clip(values[-1], 0.0, 1.0) * PROP_DENSITY_MAX  # as many props as it sums to, seeded
+        props = place_props(density, material != WATER, round(float(density.sum())), np.random.default_rng(0))
+        return cls(np.clip(values[0], 0.0, 1.0), material, props)
 
     def knobs(self) -> np.ndarray:
         """`measure_knobs(self)`."""
@@ -102,6 +105,45 @@ class WorldMap:
         from .scene import world_scene
 
         return world_scene(self, seed, cell_size, relief)
+
+
+PROP_DENSITY_SIGMA = 1.5
+"""Cells: the width of the Gaussian that spreads each prop into the density channel."""
+
+PROP_DENSITY_MAX = 0.5
+"""The densest prop field (props per cell) the channel holds: no two props stand on orthogonally adjacent cells, so
+half the cells at most."""
+
+
+def prop_density_field(props: np.ndarray) -> np.ndarray:
+    """Props per cell, smoothed: each prop spread by a Gaussian of `PROP_DENSITY_SIGMA` cells (reflected at the
+    border, so the field sums to the prop count)."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(props.astype(np.float64), PROP_DENSITY_SIGMA, mode="reflect")
+
+
+def place_props(weights: np.ndarray, land: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`(size, size)` float32, 1 where a prop stands: `count` props (fewer if the land runs out of room) on `land`
+    cells drawn in a random order weighted by `weights` (exponential keys), none orthogonally adjacent to another:
+    Poisson-disk sampling on the grid, as the generator places props and as `from_channels` decodes a density."""
+    props = np.zeros(weights.shape, np.float32)
+    if count == 0:
+        return props
+    keys = -np.log(rng.uniform(1e-12, 1.0, weights.size)) / np.maximum(weights.reshape(-1), 1e-9)
+    blocked = ~land
+    placed = 0
+    for cell in np.argsort(keys):
+        row, column = divmod(int(cell), weights.shape[1])
+        if blocked[row, column]:
+            continue
+        props[row, column] = 1.0
+        blocked[max(row - 1, 0) : row + 2, column] = True
+        blocked[row, max(column - 1, 0) : column + 2] = True
+        placed += 1
+        if placed == count:
+            break
+    return props
 
 
 def _high_frequency_share(height: np.ndarray) -> float:

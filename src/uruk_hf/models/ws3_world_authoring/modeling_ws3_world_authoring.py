@@ -19,8 +19,9 @@ class UrukWS3WorldAuthoringOutput(ModelOutput):
 
     Args:
         sample (`torch.FloatTensor` of shape `(batch_size, map_channels, map_size, map_size)`):
-            The prediction for the noisy maps: the velocity `v = sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) *
-            map` of diffusers' `v_prediction` (the noise and the clean map both follow from it and the noisy map).
+            The prediction for the noisy maps, of `config.prediction_type`: the clean map (`"sample"`) or the
+            velocity `v = sqrt(alpha_bar) * noise - sqrt(1 - alpha_bar) * map` (`"v_prediction"`); the noise and the
+            clean map both follow from either and the noisy map.
     """
 
     sample: torch.FloatTensor | None = None

@@ -1,22 +1,22 @@
 """The WS3 world-authoring family: its registry entry and its lifecycle (DESIGN §4).
 
-Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, v-prediction,
-condition dropout), gated on the held-out denoising loss; then Distillation of the 3.36M student through
-`UrukDistillationTrainer`, the teacher's noise prediction as its teacher term.
+Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, clean-map
+prediction, condition dropout), gated on the held-out denoising loss; then Distillation of the 3.36M student through
+`UrukDistillationTrainer`, the teacher's prediction as its teacher term.
 """
 
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry
 from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
-from ...training.tasks.world_authoring import NoiseDistillationWeights
+from ...training.tasks.world_authoring import DenoiserDistillationWeights
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 from .modeling_ws3_world_authoring import UrukWS3WorldAuthoring
 
 __all__ = ["FAMILY", "WS3_CURRICULUM", "train_ws3"]
 
-WS3_CURRICULUM = [("distillation", None, NoiseDistillationWeights(teacher_noise=1.0))]
-"""The student's single stage: the true noise and the teacher's noise prediction."""
+WS3_CURRICULUM = [("distillation", None, DenoiserDistillationWeights(teacher_prediction=1.0))]
+"""The student's single stage: the true target and the teacher's prediction."""
 
 _TIME_BUDGETS = {"quick": (150.0, 50.0)}
 """Production and distillation seconds at the quick preset."""

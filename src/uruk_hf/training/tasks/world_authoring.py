@@ -1,11 +1,14 @@
 """The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (diffusers'
-`DDPMScheduler` noise, v-prediction), with condition dropout for classifier-free guidance.
+`DDPMScheduler` noise; the model predicts the clean map, or the velocity, as its config's `prediction_type` says),
+with condition dropout for classifier-free guidance.
 
 Each batch draws its noise, timesteps and dropped conditions in `collate`, so a student and its frozen teacher see
-the same noisy maps; the teacher term of a student is the squared error to the teacher's noise prediction (the
-noise each one's velocity implies for the noisy map). Validation measures the held-out denoising loss (the training
-objective: the squared error of the predicted velocity) on a fixed grid of timesteps and seeded noise
-(`DENOISING_STEPS`).
+the same noisy maps. The teacher term of a student compares the two predictions: for a velocity model, the noise
+each one's velocity implies for the noisy map; for a clean-map model, the clean maps themselves (the noise a clean
+map implies, `(noisy - sqrt(alpha_bar) * map) / sqrt(1 - alpha_bar)`, would weight each timestep's error by its
+signal-to-noise ratio, thousands of times more at the lowest timesteps than at the middle ones). Validation
+measures the held-out denoising loss (the training objective: the squared error of the prediction) on a fixed grid
+of timesteps and seeded noise (`DENOISING_STEPS`).
 `evaluate(full=True)` adds sampling through `UrukWorldMapPipeline` (DPM-Solver++, the config's steps and guidance):
 the knob error of a map sampled for each of the first `SAMPLED_REQUESTS` test requests (also at
 `REFERENCE_STEPS` steps when the model's default differs), the diversity of `DIVERSITY_SAMPLES` maps for each of the
@@ -24,7 +27,7 @@ from ...data.terrain.generator import KNOB_ADHERENCE_COLUMNS, fixed_knob_diversi
 from ...data.terrain.worldmap import WorldMap
 from .base import Task
 
-__all__ = ["NoiseDistillationWeights", "WorldAuthoringTask", "WorldMapSet", "sample_worlds"]
+__all__ = ["DenoiserDistillationWeights", "WorldAuthoringTask", "WorldMapSet", "sample_worlds"]
 
 DENOISING_STEPS = (50, 150, 300, 500, 700, 900)
 """Timesteps of the held-out denoising loss."""
@@ -43,15 +46,15 @@ REFERENCE_STEPS = 25
 
 
 @dataclass(frozen=True)
-class NoiseDistillationWeights:
+class DenoiserDistillationWeights:
     """The teacher term of a WS3 student.
 
     Attributes:
-        teacher_noise (`float`): weight of the squared error to the teacher's noise prediction, beside the task's
-            own squared error to the true noise.
+        teacher_prediction (`float`): weight of the squared error to the teacher's prediction
+            (`WorldAuthoringTask.teacher_term_values`), beside the task's own squared error to the true target.
     """
 
-    teacher_noise: float = 1.0
+    teacher_prediction: float = 1.0
 
 
 class WorldMapSet(torch.utils.data.Dataset):
@@ -143,7 +146,9 @@ class WorldAuthoringTask(Task):
         return model(noisy, batch["timesteps"], knobs=batch["knobs"], drop_condition=batch["drop_condition"])
 
     def target(self, maps: torch.Tensor, noise: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        """What the model predicts: the velocity of diffusers' `v_prediction`."""
+        """What the model predicts: the clean maps (`"sample"`) or their velocity (`"v_prediction"`)."""
+        if self.config.prediction_type == "sample":
+            return maps
         return self.scheduler.get_velocity(maps, noise, timesteps)
 
     def implied_noise(self, velocity: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -153,26 +158,33 @@ class WorldAuthoringTask(Task):
         noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
         return alpha_bar.sqrt() * velocity + (1 - alpha_bar).sqrt() * noisy
 
+    def teacher_term_values(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
+        """What the teacher term compares (see the module docstring): the clean maps a clean-map model predicts,
+        the noise a velocity implies."""
+        if self.config.prediction_type == "sample":
+            return prediction
+        return self.implied_noise(prediction, batch)
+
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
         target = self.target(batch["maps"], batch["noise"], batch["timesteps"])
         return torch.nn.functional.mse_loss(outputs.sample, target)
 
     def uses_teacher(self, terms) -> bool:
-        return bool(terms is not None and terms.teacher_noise)
+        return bool(terms is not None and terms.teacher_prediction)
 
     def distillation_loss(self, student_outputs, teacher_outputs, batch, weights, terms) -> torch.Tensor:
-        """The task loss plus `terms.teacher_noise` x the squared error between the noise predictions the student's
-        and the teacher's velocities imply (`implied_noise`)."""
+        """The task loss plus `terms.teacher_prediction` x the squared error between the student's and the teacher's
+        predictions (`teacher_term_values`)."""
         loss = self.loss(student_outputs, batch, weights)
         if not self.uses_teacher(terms):
             return loss
-        teacher = self.implied_noise(teacher_outputs.sample.detach(), batch)
-        student = self.implied_noise(student_outputs.sample, batch)
-        return loss + terms.teacher_noise * torch.nn.functional.mse_loss(student, teacher)
+        teacher = self.teacher_term_values(teacher_outputs.sample.detach(), batch)
+        student = self.teacher_term_values(student_outputs.sample, batch)
+        return loss + terms.teacher_prediction * torch.nn.functional.mse_loss(student, teacher)
 
     # Measurement ----------------------------------------------------------------------------------------------
     def denoising_loss(self, model, dataset: WorldMapSet, count: int | None, batch_size: int = 32) -> float:
-        """The mean squared error of the prediction (the velocity) over the first `count` maps of `dataset` at every
+        """The mean squared error of the prediction (`target`) over the first `count` maps of `dataset` at every
         timestep of `DENOISING_STEPS`, the noise seeded, conditioned on each map's knobs."""
         count = len(dataset) if count is None else min(count, len(dataset))
         generator = torch.Generator().manual_seed(1234)
@@ -281,6 +293,7 @@ class WorldAuthoringTask(Task):
             "map_size": self.config.map_size,
             "inference_steps": self.config.num_inference_steps,
             "guidance_scale": self.config.guidance_scale,
+            "prediction": {"sample": "the clean map", "v_prediction": "the velocity"}[self.config.prediction_type],
         }
 
 
