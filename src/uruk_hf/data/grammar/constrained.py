@@ -26,13 +26,18 @@ def occupancy_sums(structure: Structure, grid_size: int = LAYOUT.grid_size) -> n
     return table
 
 
-def _box_sum(table: np.ndarray, low: tuple, size: tuple) -> np.ndarray:
-    """Occupied cells of the boxes of extent `size` whose lowest corners are the index grids `low` (x, y, z)."""
-    x0, y0, z0 = low
-    x1, y1, z1 = x0 + size[0], y0 + size[1], z0 + size[2]
+def _box_sums(table: np.ndarray, size: tuple[int, int, int]) -> np.ndarray:
+    """`(G - sx + 1, G - sy + 1, G - sz + 1)`: the occupied cells of the box of extent `size` at every lowest corner
+    that keeps it inside the grid, from eight shifted views of the summed-area `table` (no index arrays)."""
+    grid = table.shape[0] - 1
+    (sx, sy, sz), (nx, ny, nz) = size, (grid - size[0] + 1, grid - size[1] + 1, grid - size[2] + 1)
+
+    def view(x: int, y: int, z: int) -> np.ndarray:
+        return table[x : x + nx, y : y + ny, z : z + nz]
+
     return (
-        table[x1, y1, z1] - table[x0, y1, z1] - table[x1, y0, z1] - table[x1, y1, z0]
-        + table[x0, y0, z1] + table[x0, y1, z0] + table[x1, y0, z0] - table[x0, y0, z0]
+        view(sx, sy, sz) - view(0, sy, sz) - view(sx, 0, sz) - view(sx, sy, 0)
+        + view(0, 0, sz) + view(0, sy, 0) + view(sx, 0, 0) - view(0, 0, 0)
     )  # fmt: skip
 
 
@@ -44,11 +49,11 @@ def valid_placements(table: np.ndarray, size: tuple[int, int, int]) -> np.ndarra
     placements = np.zeros((grid,) * 3, bool)
     if any(not 1 <= side <= grid for side in size):
         return placements
-    corners = np.meshgrid(*(np.arange(grid - side + 1) for side in size), indexing="ij")
-    free = _box_sum(table, corners, size) == 0
-    below = (corners[0], np.maximum(corners[1] - 1, 0), corners[2])
-    supported = (corners[1] == 0) | (_box_sum(table, below, (size[0], 1, size[2])) > 0)
-    placements[tuple(slice(0, grid - side + 1) for side in size)] = free & supported
+    free = _box_sums(table, size) == 0
+    below = _box_sums(table, (size[0], 1, size[2]))  # the layer under a corner at y is the one-high box at y - 1
+    supported = np.ones_like(free)
+    supported[:, 1:] = below[:, : free.shape[1] - 1] > 0
+    placements[tuple(slice(0, side) for side in free.shape)] = free & supported
     return placements
 
 
