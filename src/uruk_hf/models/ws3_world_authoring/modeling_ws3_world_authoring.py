@@ -43,7 +43,7 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
 
     >>> model = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny")).eval()
     >>> noisy = torch.randn(2, model.config.map_channels, 64, 64)
-    >>> noise = model(noisy, torch.tensor([10, 500]), knobs=torch.rand(2, model.config.num_knobs)).sample
+    >>> clean = model(noisy, torch.tensor([10, 500]), knobs=torch.rand(2, model.config.num_knobs)).sample
     ```
     """
 

@@ -76,7 +76,7 @@ FAMILY = Family(
             budget=3_360_000,
             description=(
                 "WS3 world-authoring student: the same knob-conditioned denoiser at a third of the size, distilled "
-                "from the teacher's noise predictions."
+                "from the teacher's predictions."
             ),
             legacy_files=("distillation/ws3_student_best.pt", "distillation/ws3_student_final.pt"),
             curve=("ws3/distillation",),
