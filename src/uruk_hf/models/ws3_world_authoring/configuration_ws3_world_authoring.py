@@ -91,7 +91,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         "prediction_type",
     )
     presets = WS3_PRESETS
-    prediction_types = ("sample", "v_prediction")
+    prediction_types = {"sample": "the clean map", "v_prediction": "the velocity"}
+    """What each `prediction_type` predicts, in words (the card says it)."""
     default_role = "teacher"
 
     def __init__(
@@ -125,7 +126,7 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         self.num_inference_steps, self.guidance_scale, self.role = num_inference_steps, guidance_scale, role
         super().__init__(**kwargs)
         if prediction_type not in self.prediction_types:
-            raise ValueError(f"prediction_type {prediction_type!r} is not one of {self.prediction_types}.")
+            raise ValueError(f"prediction_type {prediction_type!r} is not one of {tuple(self.prediction_types)}.")
         if any(width % norm_num_groups for width in self.block_out_channels):
             raise ValueError(
                 f"norm_num_groups {norm_num_groups} must divide every width of {self.block_out_channels}."

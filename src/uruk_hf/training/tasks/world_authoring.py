@@ -293,7 +293,7 @@ class WorldAuthoringTask(Task):
             "map_size": self.config.map_size,
             "inference_steps": self.config.num_inference_steps,
             "guidance_scale": self.config.guidance_scale,
-            "prediction": {"sample": "the clean map", "v_prediction": "the velocity"}[self.config.prediction_type],
+            "prediction": self.config.prediction_types[self.config.prediction_type],
         }
 
 
