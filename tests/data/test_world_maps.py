@@ -9,7 +9,14 @@ import pytest
 from uruk_hf.data.folder import generate_dataset, load_split
 from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error
 from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
-from uruk_hf.data.terrain.worldmap import WorldMap, measure_knobs, prop_density_field
+from uruk_hf.data.terrain.worldmap import (
+    HEIGHT_LINEAR_KNOBS,
+    WorldMap,
+    height_knob_patterns,
+    measure_knobs,
+    measure_knobs_from_channels,
+    prop_density_field,
+)
 from uruk_hf.schema import WORLD_KNOBS, WORLD_MATERIALS
 
 
@@ -45,6 +52,34 @@ def test_knobs_move_what_they_name():
         generate_world(dense, np.random.default_rng(3)).props.sum()
         > 4 * generate_world(sparse, np.random.default_rng(3)).props.sum()
     )
+
+
+def test_the_differentiable_measurement_of_channels_is_the_measurement_of_the_map():
+    import torch
+
+    rng = np.random.default_rng(6)
+    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(12)]
+    channels = torch.from_numpy(np.stack([world.to_channels() for world in worlds])).requires_grad_()
+    measured = measure_knobs_from_channels(channels)
+    np.testing.assert_allclose(
+        measured.detach().numpy(), np.stack([measure_knobs(world) for world in worlds]), atol=1e-4
+    )
+    # Every knob reaches the channels it is measured from: relief the height, shares the materials, props the
+    # density.
+    for knob, channel in (("tilt_x", 0), ("roughness", 0), ("grass_share", 3), ("prop_density", -1)):
+        (gradient,) = torch.autograd.grad(measured[:, _knob(knob)].sum(), channels, retain_graph=True)
+        assert gradient[:, channel].abs().sum() > 0, knob
+
+
+def test_each_height_pattern_moves_its_own_knob_alone():
+    flat = generate_world(sample_knobs(np.random.default_rng(7)), np.random.default_rng(8))
+    flat = WorldMap(np.full_like(flat.height, 0.5), flat.material, flat.props)
+    base = measure_knobs(flat)
+    columns = [_knob(name) for name in HEIGHT_LINEAR_KNOBS]
+    for index, pattern in enumerate(height_knob_patterns(flat.size)):
+        moved = measure_knobs(WorldMap(flat.height + 0.05 * pattern, flat.material, flat.props)) - base
+        assert moved[columns[index]] > 0.03
+        assert np.abs(np.delete(moved[columns], index)).max() < 1e-6
 
 
 def test_channels_round_trip_and_bad_channels_are_refused():

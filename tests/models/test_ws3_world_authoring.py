@@ -14,6 +14,7 @@ import torch
 from diffusers import DPMSolverMultistepScheduler
 
 from uruk_hf import UrukWorldMapPipeline, UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
+from uruk_hf.data.terrain.worldmap import measure_knobs_from_channels
 from uruk_hf.schema import WORLD_KNOBS, WORLD_MAP_CHANNELS
 
 from ..hub_cache import lay_out_hub_cache
@@ -76,6 +77,29 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         (tmp_path / "config.json").write_text(json.dumps(saved))
         with pytest.raises(ValueError, match="lacks the fields \\['prediction_type'\\]"):
             UrukWS3WorldAuthoring.from_pretrained(tmp_path)
+        for field in ("knob_features", "knob_maps"):  # a folder saved before the knobs had features and maps
+            saved = self.tiny_model().config.to_dict()
+            del saved[field]
+            (tmp_path / "config.json").write_text(json.dumps(saved))
+            with pytest.raises(ValueError, match=f"lacks the fields \\['{field}'\\]"):
+                UrukWS3WorldAuthoring.from_pretrained(tmp_path)
+
+    def test_knobs_of_a_height_pattern_reach_the_unet_as_that_pattern(self):
+        from uruk_hf.data.terrain.worldmap import HEIGHT_LINEAR_KNOBS, height_knob_patterns
+
+        model = self.tiny_model()
+        sample, _, knobs = self.random_inputs(model.config)
+        maps = model._knob_maps(sample, knobs, torch.tensor([False, True]))
+        assert maps.shape == (2, len(HEIGHT_LINEAR_KNOBS), 32, 32)
+        patterns = torch.from_numpy(height_knob_patterns(32))
+        for channel, name in enumerate(HEIGHT_LINEAR_KNOBS):
+            torch.testing.assert_close(maps[0, channel], (knobs[0, WORLD_KNOBS.index(name)] - 0.5) * patterns[channel])
+        assert not maps[1].any()  # no condition, no pattern
+        assert not model._knob_maps(sample, None, None).any()
+        # The sinusoidal features tell apart two requests a hundredth apart far more than the knob itself does.
+        near = knobs.clone()
+        near[:, WORLD_KNOBS.index("tilt_x")] += 0.01
+        assert (model._knob_features(near) - model._knob_features(knobs)).abs().max() > 0.5
 
 
 def _pipeline(seed=0):
@@ -154,3 +178,30 @@ def test_the_student_loss_adds_the_teacher_prediction_term(prediction_type):
         torch.testing.assert_close(task.implied_noise(target, batch), batch["noise"], rtol=1e-4, atol=1e-4)
         compared = (task.implied_noise(o.sample, batch) for o in (outputs, teacher_outputs))
     torch.testing.assert_close(taught - plain, torch.nn.functional.mse_loss(*compared))
+
+
+@pytest.mark.parametrize("prediction_type", ["sample", "v_prediction"])
+def test_the_knob_consistency_term_scores_the_predicted_maps_knobs(prediction_type):
+    from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights, WorldAuthoringTask
+
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type)
+    task = WorldAuthoringTask(config)
+    rng = np.random.default_rng(0)
+    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(3)]
+    batch = task.collate([{"maps": w.to_channels(), "knobs": w.knobs()} for w in worlds])
+    batch["drop_condition"] = torch.tensor([False, False, True])
+    batch["timesteps"] = torch.tensor([10, 400, 10])
+    exact = task.target(batch["maps"], batch["noise"], batch["timesteps"])  # the true clean map, or its velocity
+    torch.testing.assert_close(task.clean_maps(exact, batch), batch["maps"], rtol=1e-4, atol=1e-4)
+    assert float(task.knob_consistency(exact, batch)) < 1e-4  # a map meets its own knobs
+    flat = exact.clone()
+    flat[:, 0] = task.target(torch.zeros_like(batch["maps"]), batch["noise"], batch["timesteps"])[:, 0]
+    error = (measure_knobs_from_channels(task.clean_maps(flat, batch)) - batch["knobs"]).abs().mean(dim=1)
+    alpha_bar = task.scheduler.alphas_cumprod[batch["timesteps"]]
+    expected = (alpha_bar[0] * error[0] + alpha_bar[1] * error[1]) / 3  # the row without a condition adds nothing
+    torch.testing.assert_close(task.knob_consistency(flat, batch), expected, rtol=1e-4, atol=1e-5)
+    outputs = type("Outputs", (), {"sample": flat})()
+    plain = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=0.0))
+    weighted = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=2.0))
+    torch.testing.assert_close(weighted - plain, 2.0 * expected, rtol=1e-4, atol=1e-5)

@@ -10,12 +10,37 @@ import numpy as np
 
 from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
 
-__all__ = ["KNOB_SCALES", "WorldMap", "measure_knobs", "place_props", "prop_density_field"]
+__all__ = [
+    "HEIGHT_LINEAR_KNOBS",
+    "KNOB_SCALES",
+    "WorldMap",
+    "height_knob_patterns",
+    "measure_knobs",
+    "measure_knobs_from_channels",
+    "place_props",
+    "prop_density_field",
+]
 
 WATER = WORLD_MATERIALS.index("water")
 
 KNOB_SCALES = {"height_amplitude": 0.3, "roughness": 0.5, "tilt": 0.3, "centre_bias": 0.5, "prop_density": 0.3}
 """The raw value each measurement is divided by to land in [0, 1] (tilts and the centre bias are centred on 0.5)."""
+
+HEIGHT_LINEAR_KNOBS = ("tilt_x", "tilt_z", "centre_bias")
+"""The knobs whose measurement is a linear function of the height alone: each reads one height pattern
+(`height_knob_patterns`)."""
+
+_CENTRE_RADIUS, _BORDER_RADIUS = 0.4, 0.85
+"""The centre bias compares the mean height within the first radius with that beyond the second (map half-widths)."""
+
+
+def height_knob_patterns(size: int) -> np.ndarray:
+    """`(len(HEIGHT_LINEAR_KNOBS), size, size)` float32: the height pattern each of those knobs measures, in
+    [-1, 1]: a ramp along x, a ramp along z, and 1 within the centre falling linearly to -1 at the border ring."""
+    coordinates = np.linspace(-1.0, 1.0, size)
+    z, x = np.meshgrid(coordinates, coordinates, indexing="ij")
+    centre = 1.0 - 2.0 * np.clip((np.hypot(x, z) - _CENTRE_RADIUS) / (_BORDER_RADIUS - _CENTRE_RADIUS), 0.0, 1.0)
+    return np.stack([x, z, centre]).astype(np.float32)
 
 
 @dataclass
@@ -146,11 +171,19 @@ def place_props(weights: np.ndarray, land: np.ndarray, count: int, rng: np.rando
     return props
 
 
+_SMOOTHING_SIGMA = 2.0
+"""Cells: the Gaussian whose residual is the roughness measurement's high-frequency part."""
+
+
 def _high_frequency_share(height: np.ndarray) -> float:
     from scipy import ndimage
 
     spread = height.std()
-    return float((height - ndimage.gaussian_filter(height, 2.0, mode="nearest")).std() / spread) if spread > 0 else 0.0
+    return (
+        float((height - ndimage.gaussian_filter(height, _SMOOTHING_SIGMA, mode="nearest")).std() / spread)
+        if spread > 0
+        else 0.0
+    )
 
 
 def measure_knobs(world: WorldMap) -> np.ndarray:
@@ -164,7 +197,7 @@ def measure_knobs(world: WorldMap) -> np.ndarray:
     tilt_x = float((centred * x).sum() / (x * x).sum())
     tilt_z = float((centred * z).sum() / (z * z).sum())
     radius = np.hypot(x, z)
-    centre_bias = float(height[radius < 0.4].mean() - height[radius > 0.85].mean())
+    centre_bias = float(height[radius < _CENTRE_RADIUS].mean() - height[radius > _BORDER_RADIUS].mean())
     gradient_z, gradient_x = np.gradient(height)
     jxx, jzz, jxz = (gradient_x**2).mean(), (gradient_z**2).mean(), (gradient_x * gradient_z).mean()
     energy = jxx + jzz
@@ -185,3 +218,75 @@ def measure_knobs(world: WorldMap) -> np.ndarray:
         **{f"{name}_share": share for name, share in zip(WORLD_MATERIALS[1:], shares)},
     }
     return np.clip(np.array([values[name] for name in WORLD_KNOBS], np.float32), 0.0, 1.0)
+
+
+MATERIAL_SHARPNESS = 20.0
+"""The softmax sharpness `measure_knobs_from_channels` reads the material channels with (one-hot channels give
+shares within 1e-6 of the argmax's)."""
+
+
+def measure_knobs_from_channels(channels, sharpness: float = MATERIAL_SHARPNESS):
+    """`measure_knobs` of a batch of maps in model channels (as `WorldMap.to_channels` writes and a denoiser
+    predicts), differentiably, for a training loss on predicted maps: height clipped to [0, 1] as `from_channels`
+    reads it; each cell's material a softmax of its one-hot channels (times `sharpness`) instead of their argmax;
+    the props the density channel's sum instead of the props `place_props` would put down for it. On the channels
+    of a map it measures what `measure_knobs` does (up to props where the land has no room left for them).
+
+    Args:
+        channels (`torch.Tensor` of shape `(batch, len(WORLD_MAP_CHANNELS), size, size)`): maps in [-1, 1].
+
+    Returns:
+        `torch.Tensor` of shape `(batch, len(WORLD_KNOBS))`: every knob in [0, 1].
+    """
+    import torch
+    from torch.nn import functional as F
+
+    values = (channels.float() + 1.0) / 2.0
+    height = values[:, 0].clamp(0.0, 1.0)
+    materials = torch.softmax(values[:, 1 : 1 + len(WORLD_MATERIALS)] * sharpness, dim=1)
+    density = values[:, -1].clamp(0.0, 1.0) * PROP_DENSITY_MAX
+    size = height.shape[-1]
+    land = 1.0 - materials[:, WATER]
+    land_cells = land.sum(dim=(1, 2)).clamp_min(1.0)
+
+    coordinates = torch.linspace(-1.0, 1.0, size, device=height.device)
+    z, x = torch.meshgrid(coordinates, coordinates, indexing="ij")
+    centred = height - height.mean(dim=(1, 2), keepdim=True)
+    tilt_x = (centred * x).sum(dim=(1, 2)) / (x * x).sum()
+    tilt_z = (centred * z).sum(dim=(1, 2)) / (z * z).sum()
+    radius = torch.hypot(x, z)
+    centre_bias = height[:, radius < _CENTRE_RADIUS].mean(dim=1) - height[:, radius > _BORDER_RADIUS].mean(dim=1)
+    gradient_z, gradient_x = torch.gradient(height, dim=(1, 2))
+    jxx, jzz = (gradient_x**2).mean(dim=(1, 2)), (gradient_z**2).mean(dim=(1, 2))
+    jxz = (gradient_x * gradient_z).mean(dim=(1, 2))
+    energy = (jxx + jzz).clamp_min(1e-12)
+
+    radius_cells = int(4.0 * _SMOOTHING_SIGMA + 0.5)  # scipy's truncation of the kernel at 4 sigma
+    offsets = torch.arange(-radius_cells, radius_cells + 1, dtype=height.dtype, device=height.device)
+    kernel = torch.exp(-0.5 * (offsets / _SMOOTHING_SIGMA) ** 2)
+    kernel = kernel / kernel.sum()
+    smooth = F.pad(height[:, None], (radius_cells,) * 4, mode="replicate")
+    smooth = F.conv2d(smooth, kernel.view(1, 1, 1, -1))
+    smooth = F.conv2d(smooth, kernel.view(1, 1, -1, 1))[:, 0]
+    spread = height.std(dim=(1, 2), unbiased=False)
+    residual = (height - smooth).std(dim=(1, 2), unbiased=False)
+    high_frequency = torch.where(spread > 0, residual / spread.clamp_min(1e-12), torch.zeros_like(spread))
+
+    measured = {
+        "water_fraction": 1.0 - land.mean(dim=(1, 2)),
+        "land_height": (height * land).sum(dim=(1, 2)) / land.sum(dim=(1, 2)).clamp_min(1e-6),
+        "height_amplitude": spread / KNOB_SCALES["height_amplitude"],
+        "roughness": high_frequency / KNOB_SCALES["roughness"],
+        "tilt_x": 0.5 + tilt_x / (2 * KNOB_SCALES["tilt"]),
+        "tilt_z": 0.5 + tilt_z / (2 * KNOB_SCALES["tilt"]),
+        "centre_bias": 0.5 + centre_bias / (2 * KNOB_SCALES["centre_bias"]),
+        "anisotropy_x": 0.5 + 0.5 * (jxx - jzz) / energy,
+        "anisotropy_z": 0.5 + 0.5 * 2.0 * jxz / energy,
+        "prop_density": density.sum(dim=(1, 2)) / land_cells / KNOB_SCALES["prop_density"],
+        **{
+            f"{name}_share": materials[:, index].sum(dim=(1, 2)) / land_cells
+            for index, name in enumerate(WORLD_MATERIALS)
+            if index != WATER
+        },
+    }
+    return torch.stack([measured[name] for name in WORLD_KNOBS], dim=1).clamp(0.0, 1.0)

@@ -58,6 +58,17 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             Residual blocks per level.
         norm_num_groups (`int`, *optional*, defaults to 16):
             Group-norm groups (must divide every width).
+        knob_features (`int`, *optional*, defaults to 16):
+            Sinusoidal features per knob fed to the knob embedding beside the knob itself (diffusers'
+            `get_timestep_embedding`, as a timestep is embedded; frequencies from about 2 to 100 radians per knob
+            unit): they let a small network tell apart requests that differ by a few hundredths. 0 feeds the raw
+            knobs only.
+        knob_maps (`bool`, *optional*, defaults to `True`):
+            Also feed the U-Net the knobs that describe a height pattern as that pattern, one input channel each
+            (`HEIGHT_LINEAR_KNOBS`: a ramp along x for `tilt_x`, along z for `tilt_z`, the centre above the border
+            for `centre_bias`, each scaled by the knob's distance from 0.5; zero without a condition). The knob
+            embedding reaches every cell as the same vector, from which a few minutes of training do not learn to
+            draw a tilt.
         condition_dropout (`float`, *optional*, defaults to 0.1):
             Share of training items whose knobs are replaced by the learned null condition (classifier-free
             guidance).
@@ -89,6 +100,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         "layers_per_block",
         "norm_num_groups",
         "prediction_type",
+        "knob_features",
+        "knob_maps",
     )
     presets = WS3_PRESETS
     prediction_types = {"sample": "the clean map", "v_prediction": "the velocity"}
@@ -104,6 +117,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         block_out_channels: list[int] | None = None,
         layers_per_block: int = 2,
         norm_num_groups: int = 16,
+        knob_features: int = 16,
+        knob_maps: bool = True,
         condition_dropout: float = 0.1,
         num_train_timesteps: int = 1000,
         beta_schedule: str = "squaredcos_cap_v2",
@@ -117,6 +132,7 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         self.patch_size = patch_size
         self.block_out_channels = list(block_out_channels or WS3_PRESETS["full"][role]["block_out_channels"])
         self.layers_per_block, self.norm_num_groups = layers_per_block, norm_num_groups
+        self.knob_features, self.knob_maps = knob_features, knob_maps
         self.condition_dropout, self.num_train_timesteps, self.beta_schedule = (
             condition_dropout,
             num_train_timesteps,
@@ -127,6 +143,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         super().__init__(**kwargs)
         if prediction_type not in self.prediction_types:
             raise ValueError(f"prediction_type {prediction_type!r} is not one of {tuple(self.prediction_types)}.")
+        if knob_features < 0 or knob_features % 2:
+            raise ValueError(f"knob_features must be an even number >= 0 (sines and cosines), got {knob_features}.")
         if any(width % norm_num_groups for width in self.block_out_channels):
             raise ValueError(
                 f"norm_num_groups {norm_num_groups} must divide every width of {self.block_out_channels}."
@@ -143,6 +161,13 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         return self.patch_size * 2 ** (len(self.block_out_channels) - 1)
 
     @property
+    def knob_map_channels(self) -> int:
+        """Input channels the knob maps add (`knob_maps`)."""
+        from ...data.terrain.worldmap import HEIGHT_LINEAR_KNOBS
+
+        return len(HEIGHT_LINEAR_KNOBS) if self.knob_maps else 0
+
+    @property
     def condition_size(self) -> int:
         """Width of the knob embedding: the U-Net's time-embedding width, to which it is added."""
         return self.block_out_channels[0] * 4
@@ -153,7 +178,7 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         levels = len(self.block_out_channels)
         return {
             "sample_size": self.map_size // self.patch_size,
-            "in_channels": self.map_channels * self.patch_size**2,
+            "in_channels": (self.map_channels + self.knob_map_channels) * self.patch_size**2,
             "out_channels": self.map_channels * self.patch_size**2,
             "block_out_channels": tuple(self.block_out_channels),
             "layers_per_block": self.layers_per_block,

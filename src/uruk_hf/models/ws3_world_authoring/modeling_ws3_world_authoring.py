@@ -12,6 +12,9 @@ from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 
 __all__ = ["UrukWS3WorldAuthoring", "UrukWS3WorldAuthoringOutput"]
 
+_KNOB_FREQUENCY_MAX = 100.0
+"""Radians per knob unit of the fastest sinusoidal knob feature (they fall geometrically towards 1)."""
+
 
 @dataclass
 class UrukWS3WorldAuthoringOutput(ModelOutput):
@@ -30,10 +33,11 @@ class UrukWS3WorldAuthoringOutput(ModelOutput):
 class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
     """The WS3 denoiser (9.03M teacher, 3.36M student at full size): diffusers' `UNet2DModel` (its residual,
     attention, down- and up-sampling blocks and timestep embedding), whose class embedding is an MLP of the knob
-    vector; rows without a condition use a learned null embedding instead, so one model gives both terms of
-    classifier-free guidance. It is a `PreTrainedModel` so that `AutoModel.from_pretrained(repo, subfolder=...)`
-    and the Trainer load it like every Uruk model; `UrukWorldMapPipeline` (a diffusers `DiffusionPipeline`) samples
-    maps with it.
+    vector and its sinusoidal features (`config.knob_features`); the knobs that describe a height pattern also enter
+    as that pattern, one input channel each (`config.knob_maps`). Rows without a condition use a learned null
+    embedding and no patterns instead, so one model gives both terms of classifier-free guidance. It is a
+    `PreTrainedModel` so that `AutoModel.from_pretrained(repo, subfolder=...)` and the Trainer load it like every
+    Uruk model; `UrukWorldMapPipeline` (a diffusers `DiffusionPipeline`) samples maps with it.
 
     Example:
 
@@ -58,7 +62,9 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         width = config.condition_size
         self.unet = UNet2DModel(**config.unet_kwargs())
         self.knob_embedding = torch.nn.Sequential(
-            torch.nn.Linear(config.num_knobs, width), torch.nn.SiLU(), torch.nn.Linear(width, width)
+            torch.nn.Linear(config.num_knobs * (1 + config.knob_features), width),
+            torch.nn.SiLU(),
+            torch.nn.Linear(width, width),
         )
         self.null_condition = torch.nn.Parameter(torch.zeros(width))
         self.post_init()
@@ -97,18 +103,54 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         if knobs is None:
             condition = null
         else:
-            condition = self.knob_embedding(knobs.to(sample.dtype))
+            condition = self.knob_embedding(self._knob_features(knobs.to(sample.dtype)))
             if drop_condition is not None:
                 condition = torch.where(drop_condition[:, None].to(condition.device), null, condition)
         if not torch.is_tensor(timestep) or timestep.ndim == 0:
             timestep = torch.full((batch,), int(timestep), device=sample.device, dtype=torch.long)
         patch = self.config.patch_size
-        patches = torch.nn.functional.pixel_unshuffle(sample, patch) if patch > 1 else sample
+        inputs = sample
+        if self.config.knob_maps:
+            inputs = torch.cat([sample, self._knob_maps(sample, knobs, drop_condition)], dim=1)
+        patches = torch.nn.functional.pixel_unshuffle(inputs, patch) if patch > 1 else inputs
         prediction = self.unet(patches, timestep, class_labels=condition).sample
         prediction = torch.nn.functional.pixel_shuffle(prediction, patch) if patch > 1 else prediction
         if not return_dict:
             return (prediction,)
         return UrukWS3WorldAuthoringOutput(sample=prediction)
+
+    def _knob_maps(
+        self, sample: torch.Tensor, knobs: torch.Tensor | None, drop_condition: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The knob maps (`config.knob_maps`): each pattern of `height_knob_patterns` times its knob minus 0.5,
+        zero for rows without a condition."""
+        from ...data.terrain.worldmap import HEIGHT_LINEAR_KNOBS, height_knob_patterns
+        from ...schema import WORLD_KNOBS
+
+        batch, size = sample.shape[0], sample.shape[-1]
+        patterns = torch.from_numpy(height_knob_patterns(size)).to(sample.device, sample.dtype)
+        if knobs is None:
+            return patterns.new_zeros(batch, *patterns.shape)
+        columns = [WORLD_KNOBS.index(name) for name in HEIGHT_LINEAR_KNOBS]
+        scales = knobs[:, columns].to(sample.dtype) - 0.5
+        if drop_condition is not None:
+            scales = torch.where(drop_condition[:, None].to(scales.device), 0.0, scales)
+        return scales[:, :, None, None] * patterns
+
+    def _knob_features(self, knobs: torch.Tensor) -> torch.Tensor:
+        """Each knob followed by its `config.knob_features` sinusoidal features."""
+        if not self.config.knob_features:
+            return knobs
+        from diffusers.models.embeddings import get_timestep_embedding
+
+        features = get_timestep_embedding(
+            knobs.reshape(-1) * _KNOB_FREQUENCY_MAX,
+            self.config.knob_features,
+            flip_sin_to_cos=True,
+            downscale_freq_shift=0,
+            max_period=int(_KNOB_FREQUENCY_MAX),
+        )
+        return torch.cat([knobs, features.to(knobs.dtype).view(len(knobs), -1)], dim=1)
 
     def _check_input(self, sample: torch.Tensor, knobs: torch.Tensor | None) -> None:
         config = self.config

@@ -1,22 +1,25 @@
 """The WS3 world-authoring family: its registry entry and its lifecycle (DESIGN §4).
 
 Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, clean-map
-prediction, condition dropout), gated on the held-out denoising loss; then Distillation of the 3.36M student through
-`UrukDistillationTrainer`, the teacher's prediction as its teacher term.
+prediction, condition dropout, the knob-consistency term), gated on the held-out denoising loss; then Distillation
+of the 3.36M student through `UrukDistillationTrainer`, the teacher's prediction as its teacher term.
 """
 
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry
 from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
-from ...training.tasks.world_authoring import DenoiserDistillationWeights
+from ...training.tasks.world_authoring import DenoiserDistillationWeights, WorldAuthoringLossWeights
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 from .modeling_ws3_world_authoring import UrukWS3WorldAuthoring
 
-__all__ = ["FAMILY", "WS3_CURRICULUM", "train_ws3"]
+__all__ = ["FAMILY", "WS3_CURRICULUM", "WS3_LOSS", "train_ws3"]
 
-WS3_CURRICULUM = [("distillation", None, DenoiserDistillationWeights(teacher_prediction=1.0))]
-"""The student's single stage: the true target and the teacher's prediction."""
+WS3_LOSS = WorldAuthoringLossWeights(denoising=1.0, knob_consistency=1.0)
+"""The teacher's and the student's task loss: the denoising error and the knob-consistency term."""
+
+WS3_CURRICULUM = [("distillation", WS3_LOSS, DenoiserDistillationWeights(teacher_prediction=1.0))]
+"""The student's single stage: its task loss and the teacher's prediction."""
 
 _TIME_BUDGETS = {"quick": (150.0, 50.0)}
 """Production and distillation seconds at the quick preset."""
@@ -32,9 +35,9 @@ def train_ws3(
     `time_scale`); writes both models, the teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE, seed=seed)
-    teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", None)
+    teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", WS3_LOSS)
     save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
-    lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, None)
+    lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, WS3_LOSS)
     return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
 
 

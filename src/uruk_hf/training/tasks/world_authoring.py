@@ -1,6 +1,7 @@
 """The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (diffusers'
 `DDPMScheduler` noise; the model predicts the clean map, or the velocity, as its config's `prediction_type` says),
-with condition dropout for classifier-free guidance.
+with condition dropout for classifier-free guidance, and a knob-consistency term: the knobs measured from the
+predicted clean map against the requested ones (`WorldAuthoringLossWeights`).
 
 Each batch draws its noise, timesteps and dropped conditions in `collate`, so a student and its frozen teacher see
 the same noisy maps. The teacher term of a student compares the two predictions: for a velocity model, the noise
@@ -24,10 +25,16 @@ import torch
 
 from ...data.folder import load_split
 from ...data.terrain.generator import KNOB_ADHERENCE_COLUMNS, fixed_knob_diversity, knob_error
-from ...data.terrain.worldmap import WorldMap
+from ...data.terrain.worldmap import WorldMap, measure_knobs_from_channels
 from .base import Task
 
-__all__ = ["DenoiserDistillationWeights", "WorldAuthoringTask", "WorldMapSet", "sample_worlds"]
+__all__ = [
+    "DenoiserDistillationWeights",
+    "WorldAuthoringLossWeights",
+    "WorldAuthoringTask",
+    "WorldMapSet",
+    "sample_worlds",
+]
 
 DENOISING_STEPS = (50, 150, 300, 500, 700, 900)
 """Timesteps of the held-out denoising loss."""
@@ -43,6 +50,20 @@ DIVERSITY_REQUESTS, DIVERSITY_SAMPLES = 4, 4
 
 REFERENCE_STEPS = 25
 """Sampler steps every model is also measured at when its own default differs (a student's few-step sampler)."""
+
+
+@dataclass(frozen=True)
+class WorldAuthoringLossWeights:
+    """Weights of the terms of the WS3 denoising loss.
+
+    Attributes:
+        denoising (`float`): the squared error of the prediction (`WorldAuthoringTask.target`).
+        knob_consistency (`float`): the knob-consistency term (`WorldAuthoringTask.knob_consistency`): the mean
+            absolute error between the knobs measured from the predicted clean map and the requested knobs.
+    """
+
+    denoising: float = 1.0
+    knob_consistency: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +132,7 @@ class WorldAuthoringTask(Task):
     gate_metric = "denoising_score"
     gate_baseline = "predict_zero"
     gate_margin_scale = 0.05
-    loss_weights_class = None
+    loss_weights_class = WorldAuthoringLossWeights
     report_columns = (
         *KNOB_ADHERENCE_COLUMNS,
         ("denoising_loss", "held-out denoising loss"),
@@ -165,9 +186,37 @@ class WorldAuthoringTask(Task):
             return prediction
         return self.implied_noise(prediction, batch)
 
+    def clean_maps(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The clean maps a prediction stands for: itself for a clean-map model; for a velocity model,
+        `sqrt(alpha_bar) * noisy - sqrt(1 - alpha_bar) * v`."""
+        if self.config.prediction_type == "sample":
+            return prediction
+        alpha_bar = self.scheduler.alphas_cumprod.to(prediction.device)[batch["timesteps"]].view(-1, 1, 1, 1)
+        noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
+        return alpha_bar.sqrt() * noisy - (1 - alpha_bar).sqrt() * prediction
+
+    def knob_consistency(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The knob-consistency term (the cycle-consistency reward of ControlNet++, Li et al. 2024, with the knob
+        measurement as the condition extractor): the mean absolute error between the knobs measured from the
+        predicted clean map (`measure_knobs_from_channels`, differentiable) and the requested ones, over the rows
+        that kept their condition, each weighted by its signal share `alpha_bar(t)`. A training map meets its
+        knobs exactly, so the term asks nothing the data does not; the weight keeps it away from the noisiest
+        timesteps, whose best clean-map estimate is a blurred mean that meets no knob of spread or detail."""
+        measured = measure_knobs_from_channels(self.clean_maps(prediction, batch))
+        alpha_bar = self.scheduler.alphas_cumprod.to(prediction.device)[batch["timesteps"]]
+        weight = alpha_bar * (~batch["drop_condition"].to(prediction.device)).float()
+        error = (measured - batch["knobs"].to(measured.device)).abs().mean(dim=1)
+        return (weight * error).sum() / len(error)
+
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
+        """`weights.denoising` x the squared error of the prediction (`target`) plus `weights.knob_consistency` x
+        the knob-consistency term."""
+        weights = weights if weights is not None else WorldAuthoringLossWeights()
         target = self.target(batch["maps"], batch["noise"], batch["timesteps"])
-        return torch.nn.functional.mse_loss(outputs.sample, target)
+        loss = weights.denoising * torch.nn.functional.mse_loss(outputs.sample, target)
+        if weights.knob_consistency:
+            loss = loss + weights.knob_consistency * self.knob_consistency(outputs.sample, batch)
+        return loss
 
     def uses_teacher(self, terms) -> bool:
         return bool(terms is not None and terms.teacher_prediction)
@@ -294,6 +343,8 @@ class WorldAuthoringTask(Task):
             "inference_steps": self.config.num_inference_steps,
             "guidance_scale": self.config.guidance_scale,
             "prediction": self.config.prediction_types[self.config.prediction_type],
+            "knob_features": self.config.knob_features,
+            "knob_maps": self.config.knob_maps,
         }
 
 
