@@ -7,6 +7,8 @@ ordered list of `{"name": ..., "channels": ...}` entries, so a user with another
 
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = [
     "BLOCK_FIELDS",
     "BLOCK_TYPES",
@@ -354,3 +356,20 @@ WORLD_KNOBS = (
 its high-frequency share; its tilt along x and z; the centre's height above the border; the direction and strength
 of its ridges (structure-tensor anisotropy, two components); props per land cell; and each land material's share
 of the land."""
+
+WORLD_HEIGHT_LINEAR_KNOBS = ("tilt_x", "tilt_z", "centre_bias")
+"""The world knobs whose measurement is a linear function of the height alone: each reads one height pattern
+(`world_height_knob_patterns`)."""
+
+WORLD_CENTRE_RADIUS, WORLD_BORDER_RADIUS = 0.4, 0.85
+"""The centre bias compares the mean height within the first radius with that beyond the second (in map
+half-widths, from the centre)."""
+
+
+def world_height_knob_patterns(size: int) -> np.ndarray:
+    """`(len(WORLD_HEIGHT_LINEAR_KNOBS), size, size)` float32: the height pattern each of those knobs measures, in
+    [-1, 1]: a ramp along x, a ramp along z, and 1 within the centre falling linearly to -1 at the border ring."""
+    coordinates = np.linspace(-1.0, 1.0, size)
+    z, x = np.meshgrid(coordinates, coordinates, indexing="ij")
+    ring = (np.hypot(x, z) - WORLD_CENTRE_RADIUS) / (WORLD_BORDER_RADIUS - WORLD_CENTRE_RADIUS)
+    return np.stack([x, z, 1.0 - 2.0 * np.clip(ring, 0.0, 1.0)]).astype(np.float32)

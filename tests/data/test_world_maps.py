@@ -10,14 +10,12 @@ from uruk_hf.data.folder import generate_dataset, load_split
 from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error
 from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
 from uruk_hf.data.terrain.worldmap import (
-    HEIGHT_LINEAR_KNOBS,
     WorldMap,
-    height_knob_patterns,
     measure_knobs,
     measure_knobs_from_channels,
     prop_density_field,
 )
-from uruk_hf.schema import WORLD_KNOBS, WORLD_MATERIALS
+from uruk_hf.schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, WORLD_MATERIALS, world_height_knob_patterns
 
 
 def _knob(name):
@@ -75,8 +73,8 @@ def test_each_height_pattern_moves_its_own_knob_alone():
     flat = generate_world(sample_knobs(np.random.default_rng(7)), np.random.default_rng(8))
     flat = WorldMap(np.full_like(flat.height, 0.5), flat.material, flat.props)
     base = measure_knobs(flat)
-    columns = [_knob(name) for name in HEIGHT_LINEAR_KNOBS]
-    for index, pattern in enumerate(height_knob_patterns(flat.size)):
+    columns = [_knob(name) for name in WORLD_HEIGHT_LINEAR_KNOBS]
+    for index, pattern in enumerate(world_height_knob_patterns(flat.size)):
         moved = measure_knobs(WorldMap(flat.height + 0.05 * pattern, flat.material, flat.props)) - base
         assert moved[columns[index]] > 0.03
         assert np.abs(np.delete(moved[columns], index)).max() < 1e-6

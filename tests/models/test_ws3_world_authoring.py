@@ -85,14 +85,14 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
                 UrukWS3WorldAuthoring.from_pretrained(tmp_path)
 
     def test_knobs_of_a_height_pattern_reach_the_unet_as_that_pattern(self):
-        from uruk_hf.data.terrain.worldmap import HEIGHT_LINEAR_KNOBS, height_knob_patterns
+        from uruk_hf.schema import WORLD_HEIGHT_LINEAR_KNOBS, world_height_knob_patterns
 
         model = self.tiny_model()
         sample, _, knobs = self.random_inputs(model.config)
         maps = model._knob_maps(sample, knobs, torch.tensor([False, True]))
-        assert maps.shape == (2, len(HEIGHT_LINEAR_KNOBS), 32, 32)
-        patterns = torch.from_numpy(height_knob_patterns(32))
-        for channel, name in enumerate(HEIGHT_LINEAR_KNOBS):
+        assert maps.shape == (2, len(WORLD_HEIGHT_LINEAR_KNOBS), 32, 32)
+        patterns = torch.from_numpy(world_height_knob_patterns(32))
+        for channel, name in enumerate(WORLD_HEIGHT_LINEAR_KNOBS):
             torch.testing.assert_close(maps[0, channel], (knobs[0, WORLD_KNOBS.index(name)] - 0.5) * patterns[channel])
         assert not maps[1].any()  # no condition, no pattern
         assert not model._knob_maps(sample, None, None).any()

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
+from ...schema import WORLD_BORDER_RADIUS, WORLD_CENTRE_RADIUS, WORLD_KNOBS, WORLD_MAP_CHANNELS, WORLD_MATERIALS
 
 __all__ = [
-    "HEIGHT_LINEAR_KNOBS",
     "KNOB_SCALES",
     "WorldMap",
-    "height_knob_patterns",
     "measure_knobs",
     "measure_knobs_from_channels",
     "place_props",
@@ -25,22 +23,6 @@ WATER = WORLD_MATERIALS.index("water")
 
 KNOB_SCALES = {"height_amplitude": 0.3, "roughness": 0.5, "tilt": 0.3, "centre_bias": 0.5, "prop_density": 0.3}
 """The raw value each measurement is divided by to land in [0, 1] (tilts and the centre bias are centred on 0.5)."""
-
-HEIGHT_LINEAR_KNOBS = ("tilt_x", "tilt_z", "centre_bias")
-"""The knobs whose measurement is a linear function of the height alone: each reads one height pattern
-(`height_knob_patterns`)."""
-
-_CENTRE_RADIUS, _BORDER_RADIUS = 0.4, 0.85
-"""The centre bias compares the mean height within the first radius with that beyond the second (map half-widths)."""
-
-
-def height_knob_patterns(size: int) -> np.ndarray:
-    """`(len(HEIGHT_LINEAR_KNOBS), size, size)` float32: the height pattern each of those knobs measures, in
-    [-1, 1]: a ramp along x, a ramp along z, and 1 within the centre falling linearly to -1 at the border ring."""
-    coordinates = np.linspace(-1.0, 1.0, size)
-    z, x = np.meshgrid(coordinates, coordinates, indexing="ij")
-    centre = 1.0 - 2.0 * np.clip((np.hypot(x, z) - _CENTRE_RADIUS) / (_BORDER_RADIUS - _CENTRE_RADIUS), 0.0, 1.0)
-    return np.stack([x, z, centre]).astype(np.float32)
 
 
 @dataclass
@@ -197,7 +179,7 @@ def measure_knobs(world: WorldMap) -> np.ndarray:
     tilt_x = float((centred * x).sum() / (x * x).sum())
     tilt_z = float((centred * z).sum() / (z * z).sum())
     radius = np.hypot(x, z)
-    centre_bias = float(height[radius < _CENTRE_RADIUS].mean() - height[radius > _BORDER_RADIUS].mean())
+    centre_bias = float(height[radius < WORLD_CENTRE_RADIUS].mean() - height[radius > WORLD_BORDER_RADIUS].mean())
     gradient_z, gradient_x = np.gradient(height)
     jxx, jzz, jxz = (gradient_x**2).mean(), (gradient_z**2).mean(), (gradient_x * gradient_z).mean()
     energy = jxx + jzz
@@ -255,7 +237,9 @@ def measure_knobs_from_channels(channels, sharpness: float = MATERIAL_SHARPNESS)
     tilt_x = (centred * x).sum(dim=(1, 2)) / (x * x).sum()
     tilt_z = (centred * z).sum(dim=(1, 2)) / (z * z).sum()
     radius = torch.hypot(x, z)
-    centre_bias = height[:, radius < _CENTRE_RADIUS].mean(dim=1) - height[:, radius > _BORDER_RADIUS].mean(dim=1)
+    centre_bias = height[:, radius < WORLD_CENTRE_RADIUS].mean(dim=1) - height[:, radius > WORLD_BORDER_RADIUS].mean(
+        dim=1
+    )
     gradient_z, gradient_x = torch.gradient(height, dim=(1, 2))
     jxx, jzz = (gradient_x**2).mean(dim=(1, 2)), (gradient_z**2).mean(dim=(1, 2))
     jxz = (gradient_x * gradient_z).mean(dim=(1, 2))

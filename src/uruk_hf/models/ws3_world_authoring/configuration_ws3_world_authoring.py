@@ -65,10 +65,10 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             knobs only.
         knob_maps (`bool`, *optional*, defaults to `True`):
             Also feed the U-Net the knobs that describe a height pattern as that pattern, one input channel each
-            (`HEIGHT_LINEAR_KNOBS`: a ramp along x for `tilt_x`, along z for `tilt_z`, the centre above the border
-            for `centre_bias`, each scaled by the knob's distance from 0.5; zero without a condition). The knob
-            embedding reaches every cell as the same vector, from which a few minutes of training do not learn to
-            draw a tilt.
+            (`WORLD_HEIGHT_LINEAR_KNOBS`: a ramp along x for `tilt_x`, along z for `tilt_z`, the centre above the
+            border for `centre_bias`, each scaled by the knob's distance from 0.5; zero without a condition). The
+            knob embedding reaches every cell as the same vector, from which a few minutes of training do not learn
+            to draw a tilt.
         condition_dropout (`float`, *optional*, defaults to 0.1):
             Share of training items whose knobs are replaced by the learned null condition (classifier-free
             guidance).
@@ -163,9 +163,9 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
     @property
     def knob_map_channels(self) -> int:
         """Input channels the knob maps add (`knob_maps`)."""
-        from ...data.terrain.worldmap import HEIGHT_LINEAR_KNOBS
+        from ...schema import WORLD_HEIGHT_LINEAR_KNOBS
 
-        return len(HEIGHT_LINEAR_KNOBS) if self.knob_maps else 0
+        return len(WORLD_HEIGHT_LINEAR_KNOBS) if self.knob_maps else 0
 
     @property
     def condition_size(self) -> int:

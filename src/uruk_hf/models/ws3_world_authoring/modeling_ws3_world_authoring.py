@@ -122,16 +122,15 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
     def _knob_maps(
         self, sample: torch.Tensor, knobs: torch.Tensor | None, drop_condition: torch.Tensor | None
     ) -> torch.Tensor:
-        """The knob maps (`config.knob_maps`): each pattern of `height_knob_patterns` times its knob minus 0.5,
+        """The knob maps (`config.knob_maps`): each pattern of `world_height_knob_patterns` times its knob minus 0.5,
         zero for rows without a condition."""
-        from ...data.terrain.worldmap import HEIGHT_LINEAR_KNOBS, height_knob_patterns
-        from ...schema import WORLD_KNOBS
+        from ...schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, world_height_knob_patterns
 
         batch, size = sample.shape[0], sample.shape[-1]
-        patterns = torch.from_numpy(height_knob_patterns(size)).to(sample.device, sample.dtype)
+        patterns = torch.from_numpy(world_height_knob_patterns(size)).to(sample.device, sample.dtype)
         if knobs is None:
             return patterns.new_zeros(batch, *patterns.shape)
-        columns = [WORLD_KNOBS.index(name) for name in HEIGHT_LINEAR_KNOBS]
+        columns = [WORLD_KNOBS.index(name) for name in WORLD_HEIGHT_LINEAR_KNOBS]
         scales = knobs[:, columns].to(sample.dtype) - 0.5
         if drop_condition is not None:
             scales = torch.where(drop_condition[:, None].to(scales.device), 0.0, scales)
