@@ -24,6 +24,9 @@ __all__ = [
     "RELIGHTING_INPUTS",
     "STRUCTURE_CLASSES",
     "V2_LAYOUT",
+    "WORLD_BORDER_RADIUS",
+    "WORLD_CENTRE_RADIUS",
+    "WORLD_HEIGHT_LINEAR_KNOBS",
     "WORLD_KNOBS",
     "WORLD_MAP_CHANNELS",
     "WORLD_MATERIALS",
@@ -35,6 +38,7 @@ __all__ = [
     "layout_channels",
     "layout_slice",
     "make_layout",
+    "world_height_knob_patterns",
 ]
 
 

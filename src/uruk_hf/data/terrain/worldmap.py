@@ -237,9 +237,8 @@ def measure_knobs_from_channels(channels, sharpness: float = MATERIAL_SHARPNESS)
     tilt_x = (centred * x).sum(dim=(1, 2)) / (x * x).sum()
     tilt_z = (centred * z).sum(dim=(1, 2)) / (z * z).sum()
     radius = torch.hypot(x, z)
-    centre_bias = height[:, radius < WORLD_CENTRE_RADIUS].mean(dim=1) - height[:, radius > WORLD_BORDER_RADIUS].mean(
-        dim=1
-    )
+    centre = height[:, radius < WORLD_CENTRE_RADIUS].mean(dim=1)
+    centre_bias = centre - height[:, radius > WORLD_BORDER_RADIUS].mean(dim=1)
     gradient_z, gradient_x = torch.gradient(height, dim=(1, 2))
     jxx, jzz = (gradient_x**2).mean(dim=(1, 2)), (gradient_z**2).mean(dim=(1, 2))
     jxz = (gradient_x * gradient_z).mean(dim=(1, 2))

@@ -172,11 +172,15 @@ class WorldAuthoringTask(Task):
             return maps
         return self.scheduler.get_velocity(maps, noise, timesteps)
 
+    def _noisy_maps(self, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's noisy maps and the signal share `alpha_bar` of each (shaped to broadcast over a map)."""
+        alpha_bar = self.scheduler.alphas_cumprod.to(device)[batch["timesteps"]].view(-1, 1, 1, 1)
+        return self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"]), alpha_bar
+
     def implied_noise(self, velocity: torch.Tensor, batch: dict) -> torch.Tensor:
         """The noise a velocity prediction implies for the batch's noisy maps:
         `sqrt(alpha_bar) * v + sqrt(1 - alpha_bar) * noisy`."""
-        alpha_bar = self.scheduler.alphas_cumprod.to(velocity.device)[batch["timesteps"]].view(-1, 1, 1, 1)
-        noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
+        noisy, alpha_bar = self._noisy_maps(batch, velocity.device)
         return alpha_bar.sqrt() * velocity + (1 - alpha_bar).sqrt() * noisy
 
     def teacher_term_values(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -191,8 +195,7 @@ class WorldAuthoringTask(Task):
         `sqrt(alpha_bar) * noisy - sqrt(1 - alpha_bar) * v`."""
         if self.config.prediction_type == "sample":
             return prediction
-        alpha_bar = self.scheduler.alphas_cumprod.to(prediction.device)[batch["timesteps"]].view(-1, 1, 1, 1)
-        noisy = self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"])
+        noisy, alpha_bar = self._noisy_maps(batch, prediction.device)
         return alpha_bar.sqrt() * noisy - (1 - alpha_bar).sqrt() * prediction
 
     def knob_consistency(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -201,7 +204,10 @@ class WorldAuthoringTask(Task):
         predicted clean map (`measure_knobs_from_channels`, differentiable) and the requested ones, over the rows
         that kept their condition, each weighted by its signal share `alpha_bar(t)`. A training map meets its
         knobs exactly, so the term asks nothing the data does not; the weight keeps it away from the noisiest
-        timesteps, whose best clean-map estimate is a blurred mean that meets no knob of spread or detail."""
+        timesteps, whose best clean-map estimate is a blurred mean that meets no knob of spread or detail. The
+        middle timesteps' estimates are blurred too, and being asked for a map's spread there leaves the sampled
+        maps' height spread above the request (README, WS3); asked only near t = 0 the term loses most of what it
+        buys (the props count)."""
         measured = measure_knobs_from_channels(self.clean_maps(prediction, batch))
         alpha_bar = self.scheduler.alphas_cumprod.to(prediction.device)[batch["timesteps"]]
         weight = alpha_bar * (~batch["drop_condition"].to(prediction.device)).float()
