@@ -4,7 +4,7 @@ student 3.36M)."""
 from transformers import PretrainedConfig
 
 from ...configuration_utils import UrukConfigMixin
-from ...schema import WORLD_KNOBS, WORLD_MAP_CHANNELS
+from ...schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, WORLD_MAP_CHANNELS
 
 __all__ = ["WS3_PRESETS", "UrukWS3WorldAuthoringConfig"]
 
@@ -163,8 +163,6 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
     @property
     def knob_map_channels(self) -> int:
         """Input channels the knob maps add (`knob_maps`)."""
-        from ...schema import WORLD_HEIGHT_LINEAR_KNOBS
-
         return len(WORLD_HEIGHT_LINEAR_KNOBS) if self.knob_maps else 0
 
     @property

@@ -2,18 +2,29 @@
 on a knob vector, with a learned null condition for classifier-free guidance."""
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
+from ...schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, world_height_knob_patterns
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 
 __all__ = ["UrukWS3WorldAuthoring", "UrukWS3WorldAuthoringOutput"]
 
 _KNOB_FREQUENCY_MAX = 100.0
 """Radians per knob unit of the fastest sinusoidal knob feature (they fall geometrically towards 1)."""
+
+_HEIGHT_KNOB_COLUMNS = [WORLD_KNOBS.index(name) for name in WORLD_HEIGHT_LINEAR_KNOBS]
+"""Where the knobs of `WORLD_HEIGHT_LINEAR_KNOBS` sit in a knob vector."""
+
+
+@lru_cache(maxsize=8)
+def _height_knob_patterns(size: int) -> torch.Tensor:
+    """`world_height_knob_patterns(size)` as a tensor, made once per map size (every denoiser call reads it)."""
+    return torch.from_numpy(world_height_knob_patterns(size))
 
 
 @dataclass
@@ -124,14 +135,10 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
     ) -> torch.Tensor:
         """The knob maps (`config.knob_maps`): each pattern of `world_height_knob_patterns` times its knob minus 0.5,
         zero for rows without a condition."""
-        from ...schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, world_height_knob_patterns
-
-        batch, size = sample.shape[0], sample.shape[-1]
-        patterns = torch.from_numpy(world_height_knob_patterns(size)).to(sample.device, sample.dtype)
+        patterns = _height_knob_patterns(sample.shape[-1]).to(sample.device, sample.dtype)
         if knobs is None:
-            return patterns.new_zeros(batch, *patterns.shape)
-        columns = [WORLD_KNOBS.index(name) for name in WORLD_HEIGHT_LINEAR_KNOBS]
-        scales = knobs[:, columns].to(sample.dtype) - 0.5
+            return patterns.new_zeros(sample.shape[0], *patterns.shape)
+        scales = knobs[:, _HEIGHT_KNOB_COLUMNS].to(sample.dtype) - 0.5
         if drop_condition is not None:
             scales = torch.where(drop_condition[:, None].to(scales.device), 0.0, scales)
         return scales[:, :, None, None] * patterns
@@ -166,8 +173,6 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         if has_non_finite(sample):
             raise ValueError("sample holds NaN/Inf values.")
         if knobs is not None and has_non_finite(knobs):
-            from ...schema import WORLD_KNOBS
-
             bad = (~torch.isfinite(knobs)).any(dim=0).tolist()
             named = [name for name, flag in zip(WORLD_KNOBS, bad) if flag] if len(bad) == len(WORLD_KNOBS) else bad
             raise ValueError(f"knobs hold NaN/Inf values in {named}.")

@@ -172,9 +172,13 @@ class WorldAuthoringTask(Task):
             return maps
         return self.scheduler.get_velocity(maps, noise, timesteps)
 
+    def _signal_share(self, batch: dict, device: torch.device) -> torch.Tensor:
+        """`alpha_bar(t)` of each row of the batch, `(batch_size,)`."""
+        return self.scheduler.alphas_cumprod.to(device)[batch["timesteps"]]
+
     def _noisy_maps(self, batch: dict, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """The batch's noisy maps and the signal share `alpha_bar` of each (shaped to broadcast over a map)."""
-        alpha_bar = self.scheduler.alphas_cumprod.to(device)[batch["timesteps"]].view(-1, 1, 1, 1)
+        alpha_bar = self._signal_share(batch, device).view(-1, 1, 1, 1)
         return self.scheduler.add_noise(batch["maps"], batch["noise"], batch["timesteps"]), alpha_bar
 
     def implied_noise(self, velocity: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -209,8 +213,9 @@ class WorldAuthoringTask(Task):
         maps' height spread above the request (README, WS3); asked only near t = 0 the term loses most of what it
         buys (the props count)."""
         measured = measure_knobs_from_channels(self.clean_maps(prediction, batch))
-        alpha_bar = self.scheduler.alphas_cumprod.to(prediction.device)[batch["timesteps"]]
-        weight = alpha_bar * (~batch["drop_condition"].to(prediction.device)).float()
+        weight = (
+            self._signal_share(batch, prediction.device) * (~batch["drop_condition"].to(prediction.device)).float()
+        )
         error = (measured - batch["knobs"].to(measured.device)).abs().mean(dim=1)
         return (weight * error).sum() / len(error)
 
