@@ -77,12 +77,21 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         (tmp_path / "config.json").write_text(json.dumps(saved))
         with pytest.raises(ValueError, match="lacks the fields \\['prediction_type'\\]"):
             UrukWS3WorldAuthoring.from_pretrained(tmp_path)
-        for field in ("knob_features", "knob_maps"):  # a folder saved before the knobs had features and maps
+        # Folders saved before the knobs had features and maps, and before they scaled the residual blocks.
+        for field in ("knob_features", "knob_maps", "resnet_time_scale_shift"):
             saved = self.tiny_model().config.to_dict()
             del saved[field]
             (tmp_path / "config.json").write_text(json.dumps(saved))
             with pytest.raises(ValueError, match=f"lacks the fields \\['{field}'\\]"):
                 UrukWS3WorldAuthoring.from_pretrained(tmp_path)
+
+    def test_the_condition_scales_and_shifts_each_residual_block(self):
+        model = self.tiny_model()
+        for block in (*model.unet.down_blocks, model.unet.mid_block, *model.unet.up_blocks):
+            for resnet in block.resnets:
+                assert resnet.time_emb_proj.out_features == 2 * resnet.conv1.out_channels  # a scale and a shift
+        with pytest.raises(ValueError, match="resnet_time_scale_shift 'film' is not one of"):
+            UrukWS3WorldAuthoringConfig.from_preset("tiny", resnet_time_scale_shift="film")
 
     def test_knobs_of_a_height_pattern_reach_the_unet_as_that_pattern(self):
         from uruk_hf.schema import WORLD_HEIGHT_LINEAR_KNOBS, world_height_knob_patterns

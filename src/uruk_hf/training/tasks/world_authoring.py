@@ -356,6 +356,7 @@ class WorldAuthoringTask(Task):
             "prediction": self.config.prediction_types[self.config.prediction_type],
             "knob_features": self.config.knob_features,
             "knob_maps": self.config.knob_maps,
+            "scale_shift": self.config.resnet_time_scale_shift == "scale_shift",
         }
 
 
