@@ -113,6 +113,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
     presets = WS3_PRESETS
     prediction_types = {"sample": "the clean map", "v_prediction": "the velocity"}
     """What each `prediction_type` predicts, in words (the card says it)."""
+    resnet_time_scale_shifts = ("default", "scale_shift")
+    """The values of `resnet_time_scale_shift` (diffusers' `UNet2DModel` takes these two)."""
     default_role = "teacher"
 
     def __init__(
@@ -152,9 +154,9 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         super().__init__(**kwargs)
         if prediction_type not in self.prediction_types:
             raise ValueError(f"prediction_type {prediction_type!r} is not one of {tuple(self.prediction_types)}.")
-        if resnet_time_scale_shift not in ("default", "scale_shift"):
+        if resnet_time_scale_shift not in self.resnet_time_scale_shifts:
             raise ValueError(
-                f"resnet_time_scale_shift {resnet_time_scale_shift!r} is not one of ('default', 'scale_shift')."
+                f"resnet_time_scale_shift {resnet_time_scale_shift!r} is not one of {self.resnet_time_scale_shifts}."
             )
         if knob_features < 0 or knob_features % 2:
             raise ValueError(f"knob_features must be an even number >= 0 (sines and cosines), got {knob_features}.")
