@@ -93,6 +93,37 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         with pytest.raises(ValueError, match="resnet_time_scale_shift 'film' is not one of"):
             UrukWS3WorldAuthoringConfig.from_preset("tiny", resnet_time_scale_shift="film")
 
+    def test_a_student_starts_from_the_teachers_weights_cut_to_its_widths(self):
+        teacher = self.tiny_model(seed=2)
+        twin = self.tiny_model(seed=3)
+        twin.initialize_from_teacher(teacher)  # the same widths: the same model
+        sample, timesteps, knobs = self.random_inputs(teacher.config)
+        with torch.no_grad():
+            torch.testing.assert_close(twin(sample, timesteps, knobs=knobs).sample,
+                                       teacher(sample, timesteps, knobs=knobs).sample)  # fmt: skip
+        config = UrukWS3WorldAuthoringConfig.from_preset("tiny", block_out_channels=[8, 8, 16], norm_num_groups=8)
+        student = UrukWS3WorldAuthoring(config)
+        report = student.initialize_from_teacher(teacher)  # widths [16, 16, 32] -> [8, 8, 16], 8 groups each
+        assert report["student_parameters"] < report["teacher_parameters"]
+        ours, theirs = student.state_dict(), teacher.state_dict()
+
+        def kept(width, narrower):  # in each of the 8 groups, its leading channels
+            per_group, kept_per_group = width // 8, narrower // 8
+            return torch.tensor([group * per_group + i for group in range(8) for i in range(kept_per_group)])
+
+        torch.testing.assert_close(ours["unet.conv_in.weight"], theirs["unet.conv_in.weight"][kept(16, 8)])
+        torch.testing.assert_close(ours["knob_embedding.0.weight"], theirs["knob_embedding.0.weight"][kept(64, 32)])
+        # the up path's first block reads [hidden (32 wide at the teacher), skip (32)]: half of each part
+        name = "unet.up_blocks.0.resnets.0.conv1.weight"
+        both_parts = torch.cat([kept(32, 16), 32 + kept(32, 16)])
+        torch.testing.assert_close(ours[name], theirs[name][kept(32, 16)][:, both_parts])
+        with pytest.raises(ValueError, match="differs from this denoiser in \\['layers_per_block'\\]"):
+            UrukWS3WorldAuthoring(
+                UrukWS3WorldAuthoringConfig.from_preset("tiny", layers_per_block=2)
+            ).initialize_from_teacher(teacher)
+        with pytest.raises(ValueError, match="exceed the teacher's"):
+            teacher.initialize_from_teacher(student)
+
     def test_knobs_of_a_height_pattern_reach_the_unet_as_that_pattern(self):
         from uruk_hf.schema import WORLD_HEIGHT_LINEAR_KNOBS, world_height_knob_patterns
 

@@ -357,12 +357,15 @@ class Lifecycle:
         save_legacy(model, self.legacy_path(key), "production_v2", record["best"])
         return model, record
 
-    def train_student(self, key: str, teacher, learning_rate: float, curriculum: list, weights) -> tuple[object, dict]:
-        """Smoke of student `key` under `weights`, then its `distill` curriculum from `teacher`; saves it under
-        `models/<key>` with its legacy files: its global best as the first, the curriculum's final weights as the
-        second. Returns the student (holding its global best) and the distillation record."""
+    def train_student(
+        self, key: str, teacher, learning_rate: float, curriculum: list, weights, prune_teacher: bool = False
+    ) -> tuple[object, dict]:
+        """Smoke of student `key` under `weights`, then its `distill` curriculum from `teacher` (from the teacher's
+        pruned weights with `prune_teacher`); saves it under `models/<key>` with its legacy files: its global best
+        as the first, the curriculum's final weights as the second. Returns the student (holding its global best)
+        and the distillation record."""
         self.smoke(self.new_model(key), weights, name="smoke_student")
-        student, record = self.distill(key, teacher, learning_rate, curriculum)
+        student, record = self.distill(key, teacher, learning_rate, curriculum, prune_teacher=prune_teacher)
         self.save_model(key, student, record)
         self.save_curriculum_legacy(key, student, record, {})
         final = type(student).from_pretrained(self.output / "distillation" / "final")
@@ -386,9 +389,12 @@ class Lifecycle:
         curriculum: list,
         folder_name: str = "distillation",
         time_s: float | None = None,
+        prune_teacher: bool = False,
     ) -> tuple[object, dict]:
         """The curriculum of student `key` through `UrukDistillationTrainer` (from scratch when `teacher` is None),
-        the default gate after every stage, within `time_s` (default: the preset's curriculum budget)."""
+        the default gate after every stage, within `time_s` (default: the preset's curriculum budget). With
+        `prune_teacher` the student starts from the teacher's weights cut to its widths (its model class's
+        `initialize_from_teacher`; the report is the `student_init` stage) instead of a fresh initialization."""
         folder = self.output / folder_name
         stages = curriculum_stages(
             curriculum,
@@ -397,6 +403,8 @@ class Lifecycle:
             [self.gate()] * len(curriculum),
         )
         student = self.new_model(key)
+        if prune_teacher:
+            self.stages["student_init"] = {"method": "pruned teacher", **student.initialize_from_teacher(teacher)}
         record = finished_record(folder, self.resume)
         if record is not None:
             best = next(stage for stage in record["stages"] if stage["stage"] == record["global_best_stage"])

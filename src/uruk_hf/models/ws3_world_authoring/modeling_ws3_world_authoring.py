@@ -27,6 +27,40 @@ def _height_knob_patterns(size: int) -> torch.Tensor:
     return torch.from_numpy(world_height_knob_patterns(size))
 
 
+def _kept_channels(width: int, kept: int, groups: int | None) -> torch.Tensor:
+    """Which of `width` channels a narrower copy with `kept` keeps: the leading ones of each of `groups` groups when
+    both divide into them, else the leading ones."""
+    if groups and width % groups == 0 and kept % groups == 0:
+        per_group, kept_per_group = width // groups, kept // groups
+        return torch.tensor([group * per_group + i for group in range(groups) for i in range(kept_per_group)])
+    return torch.arange(kept)
+
+
+def _up_block_inputs(widths: list[int], teacher_widths: list[int], layers_per_block: int) -> dict:
+    """For each residual block of `UNet2DModel`'s up path (its parameter-name prefix): the widths of the two parts of
+    its input, `((hidden, hidden_teacher), (skip, skip_teacher))`, as diffusers' `UpBlock2D` concatenates them."""
+    reversed_widths, reversed_teacher = list(reversed(widths)), list(reversed(teacher_widths))
+    levels, parts = len(widths), {}
+    output, output_teacher = reversed_widths[0], reversed_teacher[0]
+    for level in range(levels):
+        previous, previous_teacher = output, output_teacher
+        output, output_teacher = reversed_widths[level], reversed_teacher[level]
+        below = min(level + 1, levels - 1)
+        for index in range(layers_per_block + 1):
+            hidden = (previous, previous_teacher) if index == 0 else (output, output_teacher)
+            last = index == layers_per_block
+            skip = (reversed_widths[below], reversed_teacher[below]) if last else (output, output_teacher)
+            parts[f"unet.up_blocks.{level}.resnets.{index}."] = (hidden, skip)
+    return parts
+
+
+def _is_block_input(name: str, dim: int) -> bool:
+    """Whether dimension `dim` of parameter `name` of an up-path residual block runs over its concatenated input."""
+    if name.endswith(("norm1.weight", "norm1.bias")):
+        return dim == 0
+    return name.endswith(("conv1.weight", "conv_shortcut.weight")) and dim == 1
+
+
 @dataclass
 class UrukWS3WorldAuthoringOutput(ModelOutput):
     """Output of [`UrukWS3WorldAuthoring`].
@@ -129,6 +163,59 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         if not return_dict:
             return (prediction,)
         return UrukWS3WorldAuthoringOutput(sample=prediction)
+
+    def initialize_from_teacher(self, teacher: "UrukWS3WorldAuthoring") -> dict:
+        """Sets every weight of this denoiser to the matching slice of a wider `teacher`'s (structured width
+        pruning, as Minitron starts a student before distilling it): each channel space keeps, in every group-norm
+        group, the teacher's leading channels, so the groups normalize what they did (the leading channels overall
+        where the two group counts differ); the up-path's inputs, where diffusers concatenates the skip connection
+        to the hidden features, take each part's channels. On the quick preset a student so pruned from a trained
+        teacher, before any training, had a held-out denoising loss of 0.115 against the teacher's 0.107 and 0.168
+        for the same student distilled from scratch (README, WS3).
+
+        Returns:
+            The report: `teacher_parameters`, `student_parameters`.
+
+        Raises:
+            ValueError: the two differ in a field other than the widths and the group count, or a width of this
+                model exceeds the teacher's.
+        """
+        ours, theirs = self.config, teacher.config
+        shared = ("map_channels", "num_knobs", "patch_size", "layers_per_block", "knob_features", "knob_maps",
+                  "resnet_time_scale_shift", "prediction_type")  # fmt: skip
+        differing = [name for name in shared if getattr(ours, name) != getattr(theirs, name)]
+        if len(ours.block_out_channels) != len(theirs.block_out_channels):
+            differing.append("len(block_out_channels)")
+        if differing:
+            raise ValueError(f"The teacher differs from this denoiser in {differing}; only widths may differ.")
+        if any(mine > its for mine, its in zip(ours.block_out_channels, theirs.block_out_channels)):
+            raise ValueError(
+                f"block_out_channels {ours.block_out_channels} exceed the teacher's {theirs.block_out_channels}."
+            )
+        groups = ours.norm_num_groups if ours.norm_num_groups == theirs.norm_num_groups else None
+        concatenated = _up_block_inputs(ours.block_out_channels, theirs.block_out_channels, ours.layers_per_block)
+        source = teacher.state_dict()
+        with torch.no_grad():
+            for name, tensor in self.state_dict().items():
+                kept = source[name]
+                for dim in range(tensor.ndim):
+                    if tensor.shape[dim] == kept.shape[dim]:
+                        continue
+                    parts = next((widths for prefix, widths in concatenated.items() if name.startswith(prefix)), None)
+                    if parts is not None and _is_block_input(name, dim):
+                        (hidden, hidden_teacher), (skip, skip_teacher) = parts
+                        index = torch.cat(
+                            [_kept_channels(hidden_teacher, hidden, groups),
+                             hidden_teacher + _kept_channels(skip_teacher, skip, groups)]
+                        )  # fmt: skip
+                    else:
+                        index = _kept_channels(kept.shape[dim], tensor.shape[dim], groups)
+                    kept = kept.index_select(dim, index)
+                tensor.copy_(kept)
+        return {
+            "teacher_parameters": sum(p.numel() for p in teacher.parameters()),
+            "student_parameters": sum(p.numel() for p in self.parameters()),
+        }
 
     def _knob_maps(
         self, sample: torch.Tensor, knobs: torch.Tensor | None, drop_condition: torch.Tensor | None

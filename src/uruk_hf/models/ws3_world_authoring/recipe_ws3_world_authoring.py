@@ -2,7 +2,8 @@
 
 Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, clean-map
 prediction, condition dropout, the knob-consistency term), gated on the held-out denoising loss; then Distillation
-of the 3.36M student through `UrukDistillationTrainer`, the teacher's prediction as its teacher term.
+of the 3.36M student through `UrukDistillationTrainer`, the teacher's prediction as its teacher term, starting from
+the teacher's weights pruned to the student's widths (`UrukWS3WorldAuthoring.initialize_from_teacher`).
 """
 
 from pathlib import Path
@@ -31,13 +32,14 @@ _STAGE = {"batch_size": 32, "eval_every": 100, "warmup_steps": 30, "patience": 4
 def train_ws3(
     data: Path, output: Path, preset: str, resume: bool, seed: int = 0, time_scale: str | None = None
 ) -> dict:
-    """The teacher's Smoke, Calibration and Production, then the student's distillation (budgets times
-    `time_scale`); writes both models, the teacher's `ws3_best.pt` and the student's best and final `.pt` files."""
+    """The teacher's Smoke, Calibration and Production, then the student's distillation from the pruned teacher
+    (budgets times `time_scale`); writes both models, the teacher's `ws3_best.pt` and the student's best and
+    final `.pt` files."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(FAMILY, data, output, preset, resume, budgets, _STAGE, seed=seed)
     teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", WS3_LOSS)
     save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
-    lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, WS3_LOSS)
+    lifecycle.train_student("ws3_student", teacher, learning_rate, WS3_CURRICULUM, WS3_LOSS, prune_teacher=True)
     return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
 
 
