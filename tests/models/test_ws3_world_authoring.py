@@ -124,6 +124,28 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         with pytest.raises(ValueError, match="exceed the teacher's"):
             teacher.initialize_from_teacher(student)
 
+    def test_a_narrower_timestep_embedding_reads_the_teachers_sinusoids_of_its_frequencies(self):
+        from diffusers.models.embeddings import Timesteps
+
+        def model(widths):  # first widths 48 and 32, as the full preset's teacher and student
+            config = UrukWS3WorldAuthoringConfig.from_preset("tiny", block_out_channels=widths, norm_num_groups=16)
+            return UrukWS3WorldAuthoring(config)
+
+        teacher, student = model([48, 48, 96]), model([32, 32, 64])
+        student.initialize_from_teacher(teacher)
+        timesteps = torch.tensor([3.0, 250.0, 999.0])
+        wide, narrow = Timesteps(48, True, 0)(timesteps), Timesteps(32, True, 0)(timesteps)
+        rows = torch.tensor([group * 12 + i for group in range(16) for i in range(8)])  # 192 -> 128 in 16 groups
+        name = "unet.time_embedding.linear_1.weight"
+        ours, theirs = student.state_dict()[name], teacher.state_dict()[name][rows]
+        matched = 0
+        for column in range(32):
+            same = [i for i in range(48) if torch.allclose(wide[:, i], narrow[:, column], atol=1e-4)]
+            if same:  # every other sinusoid of the student's has its own frequency among the teacher's
+                torch.testing.assert_close(ours[:, column], theirs[:, same[0]])
+                matched += 1
+        assert matched == 16
+
     def test_knobs_of_a_height_pattern_reach_the_unet_as_that_pattern(self):
         from uruk_hf.schema import WORLD_HEIGHT_LINEAR_KNOBS, world_height_knob_patterns
 

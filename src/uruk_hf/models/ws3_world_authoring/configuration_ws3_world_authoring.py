@@ -94,7 +94,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             Classifier-free guidance scale of the pipeline by default (1 disables guidance); chosen on the validation
             split's knob error.
         role (`str`, *optional*, defaults to `"teacher"`):
-            `"teacher"` or `"student"` (the student is distilled from the teacher's predictions).
+            `"teacher"` or `"student"` (the student starts from the teacher's pruned weights and is distilled from
+            its predictions).
     """
 
     model_type = "uruk_ws3_world_authoring"

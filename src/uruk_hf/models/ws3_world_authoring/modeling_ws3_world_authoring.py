@@ -36,6 +36,15 @@ def _kept_channels(width: int, kept: int, groups: int | None) -> torch.Tensor:
     return torch.arange(kept)
 
 
+def _nearest_sinusoids(width: int, kept: int) -> torch.Tensor:
+    """For each feature of a `kept`-wide timestep embedding of diffusers' `Timesteps` (cosines then sines, frequency
+    `i` of `n / 2` being `10000 ** (-i / (n / 2))`), the `width`-wide embedding's feature nearest in frequency (the
+    same frequency for every other one when `width / kept` is 3/2, as from the full teacher to its student)."""
+    half, kept_half = width // 2, kept // 2
+    nearest = torch.round(torch.arange(kept_half) * half / kept_half).long()
+    return torch.cat([nearest, half + nearest])
+
+
 def _up_block_inputs(widths: list[int], teacher_widths: list[int], layers_per_block: int) -> dict:
     """For each residual block of `UNet2DModel`'s up path (its parameter-name prefix): the widths of the two parts of
     its input, `((hidden, hidden_teacher), (skip, skip_teacher))`, as diffusers' `UpBlock2D` concatenates them."""
@@ -169,9 +178,10 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         pruning, as Minitron starts a student before distilling it): each channel space keeps, in every group-norm
         group, the teacher's leading channels, so the groups normalize what they did (the leading channels overall
         where the two group counts differ); the up-path's inputs, where diffusers concatenates the skip connection
-        to the hidden features, take each part's channels. On the quick preset a student so pruned from a trained
-        teacher, before any training, had a held-out denoising loss of 0.115 against the teacher's 0.107 and 0.168
-        for the same student distilled from scratch (README, WS3).
+        to the hidden features, take each part's channels; the first layer of the timestep embedding reads, for
+        each sinusoid of this model's, the teacher's of the nearest frequency. On the quick preset a student so
+        pruned from a trained teacher, before any training, had a held-out denoising loss of 0.115 against the
+        teacher's 0.107 and 0.168 for the same student distilled from scratch (README, WS3).
 
         Returns:
             The report: `teacher_parameters`, `student_parameters`.
@@ -202,7 +212,9 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
                     if tensor.shape[dim] == kept.shape[dim]:
                         continue
                     parts = next((widths for prefix, widths in concatenated.items() if name.startswith(prefix)), None)
-                    if parts is not None and _is_block_input(name, dim):
+                    if name == "unet.time_embedding.linear_1.weight" and dim == 1:
+                        index = _nearest_sinusoids(kept.shape[dim], tensor.shape[dim])
+                    elif parts is not None and _is_block_input(name, dim):
                         (hidden, hidden_teacher), (skip, skip_teacher) = parts
                         index = torch.cat(
                             [_kept_channels(hidden_teacher, hidden, groups),

@@ -80,8 +80,8 @@ FAMILY = Family(
             subfolder="distillation/ws3_student",
             budget=3_360_000,
             description=(
-                "WS3 world-authoring student: the same knob-conditioned denoiser at a third of the size, distilled "
-                "from the teacher's predictions."
+                "WS3 world-authoring student: the same knob-conditioned denoiser at a third of the size, pruned from "
+                "the teacher and distilled from its predictions."
             ),
             legacy_files=("distillation/ws3_student_best.pt", "distillation/ws3_student_final.pt"),
             curve=("ws3/distillation",),

@@ -357,6 +357,7 @@ class WorldAuthoringTask(Task):
             "knob_features": self.config.knob_features,
             "knob_maps": self.config.knob_maps,
             "scale_shift": self.config.resnet_time_scale_shift == "scale_shift",
+            "student": self.config.role == "student",
         }
 
 
