@@ -93,6 +93,24 @@ class TestUrukWS3WorldAuthoring(ModelTesterMixin):
         with pytest.raises(ValueError, match="resnet_time_scale_shift 'film' is not one of"):
             UrukWS3WorldAuthoringConfig.from_preset("tiny", resnet_time_scale_shift="film")
 
+    def test_circular_padding_makes_the_denoiser_a_map_on_the_torus(self):
+        torch.manual_seed(4)
+        model = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny", padding_mode="circular")).eval()
+        sample, timesteps, _ = self.random_inputs(model.config)
+        stride = model.config.map_stride  # shifts by whole U-Net cells at the lowest level
+        shifted = torch.roll(sample, shifts=(stride, 2 * stride), dims=(-2, -1))
+        with torch.no_grad():  # no condition: no knob maps, whose ramps are not periodic
+            output, output_shifted = model(sample, timesteps).sample, model(shifted, timesteps).sample
+        torch.testing.assert_close(torch.roll(output, shifts=(stride, 2 * stride), dims=(-2, -1)), output_shifted)
+        zeros = UrukWS3WorldAuthoring(UrukWS3WorldAuthoringConfig.from_preset("tiny", padding_mode="zeros")).eval()
+        zeros.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            output, output_shifted = zeros(sample, timesteps).sample, zeros(shifted, timesteps).sample
+        rolled = torch.roll(output, shifts=(stride, 2 * stride), dims=(-2, -1))
+        assert (rolled - output_shifted).abs().max() > 1e-3  # zero padding: the edges are where the map ends
+        with pytest.raises(ValueError, match="padding_mode 'reflect' is not one of"):
+            UrukWS3WorldAuthoringConfig.from_preset("tiny", padding_mode="reflect")
+
     def test_a_student_starts_from_the_teachers_weights_cut_to_its_widths(self):
         teacher = self.tiny_model(seed=2)
         twin = self.tiny_model(seed=3)
@@ -267,3 +285,37 @@ def test_the_knob_consistency_term_scores_the_predicted_maps_knobs(prediction_ty
     plain = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=0.0))
     weighted = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=2.0))
     torch.testing.assert_close(weighted - plain, 2.0 * expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("prediction_type", ["sample", "v_prediction"])
+def test_the_height_gradient_term_scores_neighbour_differences_of_the_predicted_height(prediction_type):
+    from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights, WorldAuthoringTask
+
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type)
+    task = WorldAuthoringTask(config)
+    rng = np.random.default_rng(1)
+    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(2)]
+    batch = task.collate([{"maps": w.to_channels(), "knobs": w.knobs()} for w in worlds])
+    batch["timesteps"] = torch.tensor([30, 600])
+    noisy, alpha_bar = task._noisy_maps(batch, torch.device("cpu"))
+
+    def predicting(clean):  # the prediction whose clean-map estimate is `clean`
+        if prediction_type == "sample":
+            return clean
+        return (alpha_bar.sqrt() * noisy - clean) / (1 - alpha_bar).sqrt()
+
+    assert float(task.height_gradient_error(predicting(batch["maps"]), batch)) < 1e-8
+    size = batch["maps"].shape[-1]
+    stripes = torch.zeros_like(batch["maps"])
+    stripes[:, 0] = 0.1 * (torch.arange(size) % 2).float()  # alternating columns: differences of 0.1 along x only
+    shifted = stripes.clone()
+    shifted[:, 1:] = 0.5  # other channels and a constant height offset leave the term alone
+    shifted[:, 0] += 0.3
+    for offset in (stripes, shifted):
+        error = task.height_gradient_error(predicting(batch["maps"] + offset), batch)
+        torch.testing.assert_close(float(error), 0.01, rtol=1e-3, atol=1e-6)
+    outputs = type("Outputs", (), {"sample": predicting(batch["maps"] + stripes)})()
+    plain = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=0.0))
+    weighted = task.loss(outputs, batch, WorldAuthoringLossWeights(height_gradient=3.0))
+    torch.testing.assert_close(float(weighted - plain), 0.03, rtol=1e-3, atol=1e-6)

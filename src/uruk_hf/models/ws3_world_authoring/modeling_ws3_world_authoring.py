@@ -115,6 +115,9 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         super().__init__(config)
         width = config.condition_size
         self.unet = UNet2DModel(**config.unet_kwargs())
+        for module in self.unet.modules():  # diffusers' blocks pad with zeros; `config.padding_mode` says otherwise
+            if isinstance(module, torch.nn.Conv2d) and any(module.padding):
+                module.padding_mode = config.padding_mode
         self.knob_embedding = torch.nn.Sequential(
             torch.nn.Linear(config.num_knobs * (1 + config.knob_features), width),
             torch.nn.SiLU(),
@@ -192,7 +195,7 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         """
         ours, theirs = self.config, teacher.config
         shared = ("map_channels", "num_knobs", "patch_size", "layers_per_block", "knob_features", "knob_maps",
-                  "resnet_time_scale_shift", "prediction_type")  # fmt: skip
+                  "resnet_time_scale_shift", "padding_mode", "prediction_type")  # fmt: skip
         differing = [name for name in shared if getattr(ours, name) != getattr(theirs, name)]
         if len(ours.block_out_channels) != len(theirs.block_out_channels):
             differing.append("len(block_out_channels)")

@@ -1,9 +1,9 @@
 """The WS3 world-authoring family: its registry entry and its lifecycle (DESIGN §4).
 
 Smoke -> Calibration -> Production of the teacher denoiser (diffusers' `DDPMScheduler` noise, clean-map
-prediction, condition dropout, the knob-consistency term), gated on the held-out denoising loss; then Distillation
-of the 3.36M student through `UrukDistillationTrainer`, the teacher's prediction as its teacher term, starting from
-the teacher's weights pruned to the student's widths (`UrukWS3WorldAuthoring.initialize_from_teacher`).
+prediction, condition dropout, the knob-consistency term), gated on the held-out denoising loss; then
+Distillation of the 3.36M student through `UrukDistillationTrainer`, the teacher's prediction as its teacher term,
+starting from the teacher's weights pruned to the student's widths (`UrukWS3WorldAuthoring.initialize_from_teacher`).
 """
 
 from pathlib import Path

@@ -1,7 +1,8 @@
 """The task of WS3 world authoring: denoising world maps conditioned on their measured knobs (diffusers'
 `DDPMScheduler` noise; the model predicts the clean map, or the velocity, as its config's `prediction_type` says),
-with condition dropout for classifier-free guidance, and a knob-consistency term: the knobs measured from the
-predicted clean map against the requested ones (`WorldAuthoringLossWeights`).
+with condition dropout for classifier-free guidance, a knob-consistency term (the knobs measured from the
+predicted clean map against the requested ones) and, when its weight asks, a height-gradient term
+(`WorldAuthoringLossWeights`).
 
 Each batch draws its noise, timesteps and dropped conditions in `collate`, so a student and its frozen teacher see
 the same noisy maps. The teacher term of a student compares the two predictions: for a velocity model, the noise
@@ -60,10 +61,13 @@ class WorldAuthoringLossWeights:
         denoising (`float`): the squared error of the prediction (`WorldAuthoringTask.target`).
         knob_consistency (`float`): the knob-consistency term (`WorldAuthoringTask.knob_consistency`): the mean
             absolute error between the knobs measured from the predicted clean map and the requested knobs.
+        height_gradient (`float`): the height-gradient term (`WorldAuthoringTask.height_gradient_error`): the
+            squared error of the predicted clean map's height differences between neighbouring cells.
     """
 
     denoising: float = 1.0
     knob_consistency: float = 0.0
+    height_gradient: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -219,14 +223,27 @@ class WorldAuthoringTask(Task):
         error = (measured - batch["knobs"].to(measured.device)).abs().mean(dim=1)
         return (weight * error).sum() / len(error)
 
+    def height_gradient_error(self, prediction: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The height-gradient term: the mean squared error of the height differences between neighbouring cells
+        of the predicted clean map against the true map's, along x plus along z. The plain squared error spreads
+        over all channels, where the material channels' edges dominate it (their cell-to-cell differences have a
+        mean square of 0.21, the height's 0.0044, on the quick data), so the relief at the scale of a few cells,
+        which the roughness and ridge-direction knobs measure from gradients, counts for little. A difference is
+        linear in the map: the term weights each height frequency `f` by `4 sin^2(pi f)` and leaves the best
+        estimate (the posterior mean) what it was."""
+        error = self.clean_maps(prediction, batch)[:, 0] - batch["maps"][:, 0].to(prediction.device)
+        return error.diff(dim=-1).pow(2).mean() + error.diff(dim=-2).pow(2).mean()
+
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
         """`weights.denoising` x the squared error of the prediction (`target`) plus `weights.knob_consistency` x
-        the knob-consistency term."""
+        the knob-consistency term plus `weights.height_gradient` x the height-gradient term."""
         weights = weights if weights is not None else WorldAuthoringLossWeights()
         target = self.target(batch["maps"], batch["noise"], batch["timesteps"])
         loss = weights.denoising * torch.nn.functional.mse_loss(outputs.sample, target)
         if weights.knob_consistency:
             loss = loss + weights.knob_consistency * self.knob_consistency(outputs.sample, batch)
+        if weights.height_gradient:
+            loss = loss + weights.height_gradient * self.height_gradient_error(outputs.sample, batch)
         return loss
 
     def uses_teacher(self, terms) -> bool:
@@ -358,6 +375,7 @@ class WorldAuthoringTask(Task):
             "knob_maps": self.config.knob_maps,
             "scale_shift": self.config.resnet_time_scale_shift == "scale_shift",
             "student": self.config.role == "student",
+            "circular_padding": self.config.padding_mode == "circular",
         }
 
 
