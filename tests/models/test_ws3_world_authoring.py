@@ -260,16 +260,22 @@ def test_the_student_loss_adds_the_teacher_prediction_term(prediction_type):
     torch.testing.assert_close(taught - plain, torch.nn.functional.mse_loss(*compared))
 
 
+def _task_and_generated_batch(prediction_type: str, maps: int, seed: int):
+    """A tiny-preset `WorldAuthoringTask` and a collated batch of `maps` maps from the terrain generator."""
+    from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringTask
+
+    task = WorldAuthoringTask(UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type))
+    rng = np.random.default_rng(seed)
+    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(maps)]
+    return task, task.collate([{"maps": w.to_channels(), "knobs": w.knobs()} for w in worlds])
+
+
 @pytest.mark.parametrize("prediction_type", ["sample", "v_prediction"])
 def test_the_knob_consistency_term_scores_the_predicted_maps_knobs(prediction_type):
-    from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
-    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights, WorldAuthoringTask
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights
 
-    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type)
-    task = WorldAuthoringTask(config)
-    rng = np.random.default_rng(0)
-    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(3)]
-    batch = task.collate([{"maps": w.to_channels(), "knobs": w.knobs()} for w in worlds])
+    task, batch = _task_and_generated_batch(prediction_type, maps=3, seed=0)
     batch["drop_condition"] = torch.tensor([False, False, True])
     batch["timesteps"] = torch.tensor([10, 400, 10])
     exact = task.target(batch["maps"], batch["noise"], batch["timesteps"])  # the true clean map, or its velocity
@@ -289,14 +295,9 @@ def test_the_knob_consistency_term_scores_the_predicted_maps_knobs(prediction_ty
 
 @pytest.mark.parametrize("prediction_type", ["sample", "v_prediction"])
 def test_the_height_gradient_term_scores_neighbour_differences_of_the_predicted_height(prediction_type):
-    from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
-    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights, WorldAuthoringTask
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringLossWeights
 
-    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", prediction_type=prediction_type)
-    task = WorldAuthoringTask(config)
-    rng = np.random.default_rng(1)
-    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(2)]
-    batch = task.collate([{"maps": w.to_channels(), "knobs": w.knobs()} for w in worlds])
+    task, batch = _task_and_generated_batch(prediction_type, maps=2, seed=1)
     batch["timesteps"] = torch.tensor([30, 600])
     noisy, alpha_bar = task._noisy_maps(batch, torch.device("cpu"))
 
