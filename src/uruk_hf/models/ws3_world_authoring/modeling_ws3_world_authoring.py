@@ -211,10 +211,10 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
         with torch.no_grad():
             for name, tensor in self.state_dict().items():
                 kept = source[name]
+                parts = next((widths for prefix, widths in concatenated.items() if name.startswith(prefix)), None)
                 for dim in range(tensor.ndim):
                     if tensor.shape[dim] == kept.shape[dim]:
                         continue
-                    parts = next((widths for prefix, widths in concatenated.items() if name.startswith(prefix)), None)
                     if name == "unet.time_embedding.linear_1.weight" and dim == 1:
                         index = _nearest_sinusoids(kept.shape[dim], tensor.shape[dim])
                     elif parts is not None and _is_block_input(name, dim):
