@@ -320,3 +320,31 @@ def test_the_height_gradient_term_scores_neighbour_differences_of_the_predicted_
     plain = task.loss(outputs, batch, WorldAuthoringLossWeights(knob_consistency=0.0))
     weighted = task.loss(outputs, batch, WorldAuthoringLossWeights(height_gradient=3.0))
     torch.testing.assert_close(float(weighted - plain), 0.03, rtol=1e-3, atol=1e-6)
+
+
+def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_error(tmp_path):
+    """`Lifecycle.save_model` asks the task for a trained model's inference settings: WS3 samples the validation
+    requests at every scale of `GUIDANCE_SCALES` from the same noise, records each one's knob error, and saves the
+    model with the best."""
+    from uruk_hf.catalog import get_family
+    from uruk_hf.data.folder import generate_dataset
+    from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error
+    from uruk_hf.training.run import Lifecycle
+    from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, SAMPLED_REQUESTS, sample_worlds
+
+    generate_dataset(WORLD_MAPS, tmp_path / "worlds", "tiny", seed=0, progress=False)
+    lifecycle = Lifecycle(get_family("ws3"), tmp_path / "worlds", tmp_path / "run", "tiny", resume=False)
+    model = lifecycle.new_model("ws3_world_authoring")
+    model.config.guidance_scale = 3.0  # not a candidate: whatever is saved was chosen
+    folder = lifecycle.save_model("ws3_world_authoring", model, {"stage": "production"})
+    record = lifecycle.stages["inference_ws3_world_authoring"]
+    requests = lifecycle.validation.knobs[:SAMPLED_REQUESTS]
+    measured = {}
+    for scale in GUIDANCE_SCALES:
+        model.config.guidance_scale = scale
+        measured[scale] = knob_error(requests, sample_worlds(model, requests))["knob_error"]
+    assert len(set(measured.values())) == len(GUIDANCE_SCALES)  # the scales sample different maps
+    assert {row["guidance_scale"]: row["knob_error"] for row in record["candidates"]} == pytest.approx(measured)
+    best = min(measured, key=measured.get)
+    assert record["chosen_guidance_scale"] == best
+    assert UrukWS3WorldAuthoringConfig.from_pretrained(folder).guidance_scale == best

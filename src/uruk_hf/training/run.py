@@ -425,8 +425,12 @@ class Lifecycle:
         return student, record
 
     def save_model(self, key: str, model, record: dict) -> Path:
-        """Saves the trained model `key` (Hub format, with its task's extras and `record`) under
-        `models/<key>`; returns the folder."""
+        """Chooses the trained model `key`'s inference settings on the validation split (`Task.tune_inference`,
+        recorded as the stage `inference_<key>` when the task has any), then saves it (Hub format, with its task's
+        extras and `record`) under `models/<key>`; returns the folder."""
+        tuned = self.task.tune_inference(model, self.validation)
+        if tuned:
+            self.stages[f"inference_{key}"] = tuned
         folder = self.output / "models" / key
         save_trained_model(model, record, folder, self.task)
         return folder

@@ -100,8 +100,9 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
         num_inference_steps (`int`, *optional*, defaults to 25):
             Steps of the pipeline's `DPMSolverMultistepScheduler` by default.
         guidance_scale (`float`, *optional*, defaults to 1.25):
-            Classifier-free guidance scale of the pipeline by default (1 disables guidance); chosen on the validation
-            split's knob error.
+            Classifier-free guidance scale of the pipeline by default (1 disables guidance). Training sets it: the
+            lifecycle chooses each trained model's scale on the validation split's knob error
+            (`WorldAuthoringTask.tune_inference`).
         role (`str`, *optional*, defaults to `"teacher"`):
             `"teacher"` or `"student"` (the student starts from the teacher's pruned weights and is distilled from
             its predictions).

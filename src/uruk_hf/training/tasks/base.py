@@ -110,6 +110,12 @@ class Task:
         """Baselines a gate may compare with, measured on `dataset`, by name."""
         return {}
 
+    def tune_inference(self, model, dataset) -> dict:
+        """Chooses, on `dataset` (the validation split), the inference settings of the trained `model` that no
+        training step sets (a sampler's guidance scale), writes them into `model.config` and returns what was
+        measured, for the record; nothing by default."""
+        return {}
+
     def selection_score(self, metrics: dict, weights) -> float:
         """The score that makes a checkpoint the best of a stage (higher is better)."""
         return float(metrics[self.gate_metric])
