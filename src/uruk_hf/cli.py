@@ -172,6 +172,8 @@ def _train(args: argparse.Namespace) -> int:
         chosen = f"; {source} lr {record['learning_rate']:g}"
     lines = [f"{args.family} ({args.preset}): smoke passed{chosen}."]
     for name, stage in stages.items():
+        if name.startswith("production_diverged"):
+            lines.append(f"  {name}: {stage['error']} Set aside; Production started again at the next lower rate.")
         for part in stage.get("stages", [stage]):
             if "gate" not in part:
                 continue

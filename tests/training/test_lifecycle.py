@@ -137,6 +137,52 @@ def test_uruk_train_ws5_runs_the_lifecycle_and_writes_records(tiny_dataset, tmp_
         assert (tmp_path / "legacy" / legacy).is_file()
 
 
+def test_a_diverged_production_starts_again_from_the_next_lower_calibrated_rate(tiny_dataset, tmp_path, monkeypatch):
+    import json
+
+    from uruk_hf.catalog import get_family
+    from uruk_hf.training.losses import FRAME_LOSS
+    from uruk_hf.training.progress import TrainingDivergedError
+    from uruk_hf.training.run import Lifecycle
+    from uruk_hf.training.stage import _AccelerateStage
+
+    folder, _ = tiny_dataset
+    calibrate, train_step = Lifecycle.calibrate, _AccelerateStage.train_step
+    monkeypatch.setattr(Lifecycle, "calibrate", lambda self, *args: (5e-3, calibrate(self, *args)[1]))
+    diverging = {5e-3}
+
+    def train_step_diverging(stage, batch):  # a NaN loss at the third step of Production at a diverging rate
+        if (
+            stage.settings.name == "production"
+            and stage.settings.learning_rate in diverging
+            and stage.progress.step == 2
+        ):
+            raise TrainingDivergedError("production: loss is nan at step 3.")
+        return train_step(stage, batch)
+
+    monkeypatch.setattr(_AccelerateStage, "train_step", train_step_diverging)
+    family, key = get_family("ws5"), "ws5_cinematic_renderer"
+    lifecycle = Lifecycle(family, folder, tmp_path / "run", "tiny", resume=False)
+    _, record, learning_rate = lifecycle.train_model(key, FRAME_LOSS)
+    assert learning_rate == 1e-3 and record["settings"]["learning_rate"] == 1e-3 and record["gate"]["passed"]
+    set_aside = tmp_path / "run" / "production_diverged_lr0.005"
+    expected = {"stage": "production", "learning_rate": 5e-3, "error": "production: loss is nan at step 3."}
+    assert json.loads((set_aside / "diverged.json").read_text()) == expected
+    assert lifecycle.stages["production_diverged_lr0.005"] == expected
+    assert (set_aside / "checkpoint").is_dir() and (tmp_path / "run" / "models" / key / "config.json").is_file()
+
+    resumed = Lifecycle(family, folder, tmp_path / "run", "tiny", resume=True)  # skips the rate set aside
+    _, again, learning_rate = resumed.train_model(key, FRAME_LOSS)
+    assert (
+        learning_rate == 1e-3 and again["best"] == record["best"] and "production_diverged_lr0.005" in resumed.stages
+    )
+
+    diverging.add(1e-3)  # no lower rate left: the error is raised
+    with pytest.raises(TrainingDivergedError, match="loss is nan at step 3"):
+        Lifecycle(family, folder, tmp_path / "again", "tiny", resume=False).train_model(key, FRAME_LOSS)
+    assert (tmp_path / "again" / "production_diverged_lr0.005" / "diverged.json").is_file()
+
+
 @pytest.mark.slow
 def test_uruk_train_v2_families_write_the_seed_checkpoints(tiny_dataset, tmp_path, capsys):
     """V2-Ultra: teacher, then the student's two stages with the seed's .pt files (loaded literally as the seed's

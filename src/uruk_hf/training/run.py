@@ -14,10 +14,12 @@ continues from its last complete checkpoint.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -28,11 +30,12 @@ from .curriculum import curriculum_stages
 from .distillation import run_distillation
 from .gates import QualityGate
 from .lifecycle import SmokeSettings, finished_record, run_calibration, run_smoke, train_curriculum
-from .progress import OPTIMIZER_FILE, StageSettings
+from .progress import OPTIMIZER_FILE, StageSettings, TrainingDivergedError
 from .stage import save_trained_model
 from .warm_start import load_initial_weights
 
 __all__ = [
+    "DIVERGED_RECORD",
     "LIFECYCLE_PRESETS",
     "TIME_SCALE_OPTION",
     "Lifecycle",
@@ -145,6 +148,24 @@ def _git_revision() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.strip() or None
+
+
+DIVERGED_RECORD = "diverged.json"
+"""Written into a diverged Production's set-aside folder: its rate and error (`Lifecycle.train_model`)."""
+
+
+def _set_aside_diverged(folder: Path, set_aside: Path, learning_rate: float, error: Exception) -> dict:
+    """Renames the diverged stage `folder` to `set_aside` (replacing what an earlier run, not resumed, set aside
+    there) and writes its `DIVERGED_RECORD`; returns the record."""
+    record = {"stage": folder.name, "learning_rate": learning_rate, "error": str(error)}
+    if set_aside.exists():
+        shutil.rmtree(set_aside)
+    if folder.exists():
+        folder.rename(set_aside)
+    set_aside.mkdir(parents=True, exist_ok=True)
+    with atomic_path(set_aside / DIVERGED_RECORD) as temporary:
+        temporary.write_text(json.dumps(record, indent=2))
+    return record
 
 
 def _without_history(record: dict) -> dict:
@@ -291,7 +312,11 @@ class Lifecycle:
         )
         self.stages["calibration"] = record
         chosen = record["chosen_learning_rate"]
-        return chosen, folder / f"calibration_lr{chosen:g}" / "best"
+        return chosen, self.calibration_weights(chosen)
+
+    def calibration_weights(self, learning_rate: float) -> Path:
+        """The best weights of Calibration's candidate at `learning_rate`."""
+        return self.output / "calibration" / f"calibration_lr{learning_rate:g}" / "best"
 
     def calibrated_model(self, key: str, weights, make_model=None) -> tuple[object, float]:
         """Smoke, then Calibration of model `key` (`make_model` builds a fresh one; default `new_model(key)`);
@@ -331,10 +356,35 @@ class Lifecycle:
 
     def train_model(self, key: str, weights) -> tuple[object, dict, float]:
         """Smoke, Calibration and Production of a fresh model `key` under the loss-term `weights`, saved under
-        `models/<key>`; returns the model (holding its best weights), the Production record and the chosen
-        learning rate."""
-        model, learning_rate = self.calibrated_model(key, weights)
-        record = self.production(model, weights, learning_rate)
+        `models/<key>`; returns the model (holding its best weights), the Production record and the learning rate
+        it trained at.
+
+        A Production that diverges (`TrainingDivergedError`: a NaN loss, a dead gradient) starts again from the
+        Calibration weights of the next lower candidate rate, at that rate; the diverged run's folder is set aside
+        as `production_diverged_lr<rate>` with the error in its `diverged.json` (also a stage of the lifecycle
+        record), and a resumed run skips the rates set aside. The error is raised when no lower rate is left.
+        Calibration's few steps cannot tell a rate that stays stable for thousands of steps from one that does
+        not: the WS3 teacher with circular padding diverged at 4e-3 after 155 steps on one seed of three."""
+        make_model = partial(self.new_model, key)
+        self.smoke(make_model(), weights)
+        chosen, _ = self.calibrate(make_model, weights)
+        rates = sorted((rate for rate in self.budget.calibration_learning_rates if rate <= chosen), reverse=True)
+        for learning_rate in rates:
+            set_aside = self.output / f"production_diverged_lr{learning_rate:g}"
+            if self.resume and (set_aside / DIVERGED_RECORD).is_file():
+                self.stages[set_aside.name] = json.loads((set_aside / DIVERGED_RECORD).read_text())
+                continue
+            model = make_model()
+            model.load_state_dict(type(model).from_pretrained(self.calibration_weights(learning_rate)).state_dict())
+            try:
+                record = self.production(model, weights, learning_rate)
+                break
+            except TrainingDivergedError as error:
+                if learning_rate == rates[-1]:
+                    raise
+                self.stages[set_aside.name] = _set_aside_diverged(
+                    self.output / "production", set_aside, learning_rate, error
+                )
         self.save_model(key, model, record)
         return model, record, learning_rate
 
