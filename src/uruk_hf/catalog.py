@@ -150,9 +150,9 @@ class ModelEntry:
     config_overrides: tuple[tuple[str, Any], ...] = ()
     compared_with: tuple[str, ...] = ()
 
-    def config(self, preset: str = "full"):
-        """The config of this model at `preset`."""
-        overrides = dict(self.config_overrides)
+    def config(self, preset: str = "full", **fields):
+        """The config of this model at `preset`, with `fields` set on top of it (and of `config_overrides`)."""
+        overrides = {**dict(self.config_overrides), **fields}
         if self.role is None:
             return self.config_class.from_preset(preset, **overrides)
         return self.config_class.from_preset(preset, role=self.role, **overrides)

@@ -322,18 +322,27 @@ def test_the_height_gradient_term_scores_neighbour_differences_of_the_predicted_
     torch.testing.assert_close(float(weighted - plain), 0.03, rtol=1e-3, atol=1e-6)
 
 
-def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_error(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_worlds(tmp_path_factory):
+    """A tiny-preset `world_maps` dataset folder, generated once for this module."""
+    from uruk_hf.data.folder import generate_dataset
+    from uruk_hf.data.terrain.generator import WORLD_MAPS
+
+    folder = tmp_path_factory.mktemp("worlds")
+    generate_dataset(WORLD_MAPS, folder, "tiny", seed=0, progress=False)
+    return folder
+
+
+def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_error(tiny_worlds, tmp_path):
     """`Lifecycle.save_model` asks the task for a trained model's inference settings: WS3 samples the validation
     requests at every scale of `GUIDANCE_SCALES` from the same noise, records each one's knob error, and saves the
     model with the best."""
     from uruk_hf.catalog import get_family
-    from uruk_hf.data.folder import generate_dataset
-    from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error
+    from uruk_hf.data.terrain.generator import knob_error
     from uruk_hf.training.run import Lifecycle
     from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, SAMPLED_REQUESTS, sample_worlds
 
-    generate_dataset(WORLD_MAPS, tmp_path / "worlds", "tiny", seed=0, progress=False)
-    lifecycle = Lifecycle(get_family("ws3"), tmp_path / "worlds", tmp_path / "run", "tiny", resume=False)
+    lifecycle = Lifecycle(get_family("ws3"), tiny_worlds, tmp_path / "run", "tiny", resume=False)
     model = lifecycle.new_model("ws3_world_authoring")
     model.config.guidance_scale = 3.0  # not a candidate: whatever is saved was chosen
     folder = lifecycle.save_model("ws3_world_authoring", model, {"stage": "production"})
@@ -348,3 +357,21 @@ def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_
     best = min(measured, key=measured.get)
     assert record["chosen_guidance_scale"] == best
     assert UrukWS3WorldAuthoringConfig.from_pretrained(folder).guidance_scale == best
+
+
+def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly(tiny_worlds, tmp_path, capsys):
+    from uruk_hf.cli import main
+
+    output = tmp_path / "run"
+    arguments = ["train", "ws3", "--data", str(tiny_worlds), "--output", str(output), "--preset", "tiny"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*arguments, "--recipe", "medium"])
+    assert stopped.value.code == 2
+    assert "--recipe must be one of ['long', 'short'], got 'medium'." in capsys.readouterr().err
+    assert main([*arguments, "--recipe", "long"]) == 0
+    record = json.loads((output / "lifecycle.json").read_text())
+    assert record["recipe"] == "long" and record["stages"]["student_init"]["method"] == "pruned teacher"
+    for key in ("ws3_world_authoring", "ws3_student"):
+        config = UrukWS3WorldAuthoringConfig.from_pretrained(output / "models" / key)
+        assert config.padding_mode == "circular"
+        assert config.guidance_scale == record["stages"][f"inference_{key}"]["chosen_guidance_scale"]

@@ -215,6 +215,7 @@ class Lifecycle:
         task_model: the model whose config decides the task and its data (default: the family's first).
         calibration_learning_rates: the family's own Calibration candidates instead of the preset's.
         seed: the training seed (initialization, shuffling, sampling) of every stage; the data stay as generated.
+        config_fields: config fields the recipe sets on top of the preset in every model it builds (`new_model`).
     """
 
     def __init__(
@@ -229,6 +230,7 @@ class Lifecycle:
         task_model: str | None = None,
         calibration_learning_rates: tuple[float, ...] | None = None,
         seed: int = 0,
+        config_fields: dict | None = None,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
@@ -248,6 +250,7 @@ class Lifecycle:
             curriculum_time_s=curriculum_time_s,
             calibration_learning_rates=calibration_learning_rates or preset_budget.calibration_learning_rates,
         )
+        self.config_fields = dict(config_fields or {})
         self.stages: dict[str, dict] = {}
         self.started = time.perf_counter()
         task_entry = family.model(task_model) if task_model is not None else family.models[0]
@@ -276,10 +279,10 @@ class Lifecycle:
         return replace(self.budget.stage, learning_rate=learning_rate)
 
     def new_model(self, key: str):
-        """A freshly initialized model `key` at the preset (seeded)."""
+        """A freshly initialized model `key` at the preset, with the recipe's `config_fields` (seeded)."""
         entry = self.family.model(key)
         torch.manual_seed(self.budget.stage.seed)
-        return entry.model_class(entry.config(self.preset))
+        return entry.model_class(entry.config(self.preset, **self.config_fields))
 
     def warm_started_model(self, key: str, init_from: str | Path, reinitialize: tuple[str, ...] = ()):
         """A new model `key` holding the weights of `init_from` (`load_initial_weights`: the tensors under

@@ -80,10 +80,10 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             own) or `"circular"` (the map wraps around, a torus). Zero padding makes each map's left and right edges
             a step along x and its top and bottom a step along z, which is what the ridge-direction knob
             `anisotropy_x` measures, and with it that knob was never learned. Padded circularly, with the loss's
-            height-gradient term at 4, it was learned in one of two runs, and 2,500-3,000 steps of the quick-size
-            teacher reached a test knob error of 0.0438 and 0.0452 against 0.0482 and 0.0496; but within the quick
-            preset's budget that recipe was worse (0.071-0.073 against 0.061-0.063; README, WS3), so zeros stay the
-            default.
+            height-gradient term at 4 (the `long` recipe of `uruk train ws3 --recipe`, the full preset's), it can
+            be learned, and 3,000 steps of the quick-size teacher reached lower test knob errors than with zeros;
+            within the quick preset's budget that recipe is worse (README, WS3), so zeros stay the default and the
+            `short` recipe's.
         condition_dropout (`float`, *optional*, defaults to 0.1):
             Share of training items whose knobs are replaced by the learned null condition (classifier-free
             guidance).
