@@ -168,7 +168,8 @@ def _train(args: argparse.Namespace) -> int:
     stages = record["stages"]
     chosen = ""
     if "learning_rate" in record:
-        source = "calibration chose" if "calibration" in stages else "trained at"
+        restarted = any(name.startswith("production_diverged") for name in stages)
+        source = "calibration chose" if "calibration" in stages and not restarted else "trained at"
         chosen = f"; {source} lr {record['learning_rate']:g}"
     lines = [f"{args.family} ({args.preset}): smoke passed{chosen}."]
     for name, stage in stages.items():
