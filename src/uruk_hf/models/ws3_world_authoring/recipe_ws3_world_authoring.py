@@ -42,8 +42,8 @@ WS3_RECIPES = {
 }
 """The recipes by `--recipe`. `short`: the denoising error and the knob-consistency term, zero padding; the best
 within the quick preset's minutes. `long`: circular padding and the height-gradient term at 4, which after 3,000
-steps of the quick-size teacher gave test knob errors of 0.0387-0.0406 against 0.0454-0.0461 for `short`
-(README, WS3), and within the quick budget 0.071-0.073 against 0.061-0.063."""
+steps of the quick-size teacher gave test knob errors of 0.0348-0.0431 over four seeds against 0.0442-0.0461 for
+`short` (README, WS3), and within the quick budget 0.071-0.073 against 0.061-0.063."""
 
 _DEFAULT_RECIPES = {"tiny": "short", "quick": "short", "full": "long"}
 """The recipe of each preset when `--recipe` is not given."""
