@@ -371,7 +371,8 @@ class Lifecycle:
         make_model = partial(self.new_model, key)
         self.smoke(make_model(), weights)
         chosen, _ = self.calibrate(make_model, weights)
-        rates = sorted((rate for rate in self.budget.calibration_learning_rates if rate <= chosen), reverse=True)
+        lower = sorted((rate for rate in self.budget.calibration_learning_rates if rate < chosen), reverse=True)
+        rates = [chosen, *lower]
         for learning_rate in rates:
             set_aside = self.output / f"production_diverged_lr{learning_rate:g}"
             if self.resume and (set_aside / DIVERGED_RECORD).is_file():
