@@ -371,6 +371,8 @@ def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly(tiny_wo
     assert main([*arguments, "--recipe", "long"]) == 0
     record = json.loads((output / "lifecycle.json").read_text())
     assert record["recipe"] == "long" and record["stages"]["student_init"]["method"] == "pruned teacher"
+    candidates = [candidate["learning_rate"] for candidate in record["stages"]["calibration"]["candidates"]]
+    assert candidates == [1e-3, 2e-3]  # the long recipe's own, not the tiny preset's
     for key in ("ws3_world_authoring", "ws3_student"):
         config = UrukWS3WorldAuthoringConfig.from_pretrained(output / "models" / key)
         assert config.padding_mode == "circular"
