@@ -153,7 +153,7 @@ def _train(args: argparse.Namespace) -> int:
     from .training.gates import GateFailure
     from .training.lifecycle import SmokeFailure
     from .training.progress import TrainingDivergedError
-    from .training.run import train_family
+    from .training.run import DIVERGED_STAGE_PREFIX, train_family
     from .training.warm_start import WarmStartError
 
     family = get_family(args.family)
@@ -168,12 +168,12 @@ def _train(args: argparse.Namespace) -> int:
     stages = record["stages"]
     chosen = ""
     if "learning_rate" in record:
-        restarted = any(name.startswith("production_diverged") for name in stages)
+        restarted = any(name.startswith(DIVERGED_STAGE_PREFIX) for name in stages)
         source = "calibration chose" if "calibration" in stages and not restarted else "trained at"
         chosen = f"; {source} lr {record['learning_rate']:g}"
     lines = [f"{args.family} ({args.preset}): smoke passed{chosen}."]
     for name, stage in stages.items():
-        if name.startswith("production_diverged"):
+        if name.startswith(DIVERGED_STAGE_PREFIX):
             lines.append(f"  {name}: {stage['error']} Set aside; Production started again at the next lower rate.")
         for part in stage.get("stages", [stage]):
             if "gate" not in part:

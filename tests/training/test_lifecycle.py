@@ -148,7 +148,12 @@ def test_a_diverged_production_starts_again_from_the_next_lower_calibrated_rate(
 
     folder, _ = tiny_dataset
     calibrate, train_step = Lifecycle.calibrate, _AccelerateStage.train_step
-    monkeypatch.setattr(Lifecycle, "calibrate", lambda self, *args: (5e-3, calibrate(self, *args)[1]))
+
+    def calibrate_choosing_the_higher_rate(self, *args):  # every candidate is trained; 5e-3 is chosen
+        calibrate(self, *args)
+        return 5e-3
+
+    monkeypatch.setattr(Lifecycle, "calibrate", calibrate_choosing_the_higher_rate)
     diverging = {5e-3}
 
     def train_step_diverging(stage, batch):  # a NaN loss at the third step of Production at a diverging rate

@@ -36,6 +36,7 @@ from .warm_start import load_initial_weights
 
 __all__ = [
     "DIVERGED_RECORD",
+    "DIVERGED_STAGE_PREFIX",
     "LIFECYCLE_PRESETS",
     "TIME_SCALE_OPTION",
     "Lifecycle",
@@ -152,6 +153,9 @@ def _git_revision() -> str | None:
 
 DIVERGED_RECORD = "diverged.json"
 """Written into a diverged Production's set-aside folder: its rate and error (`Lifecycle.train_model`)."""
+
+DIVERGED_STAGE_PREFIX = "production_diverged_lr"
+"""The name of a diverged Production's set-aside folder and lifecycle stage, before its rate."""
 
 
 def _set_aside_diverged(folder: Path, set_aside: Path, learning_rate: float, error: Exception) -> dict:
@@ -297,8 +301,9 @@ class Lifecycle:
             model, self.task, self.train, weights, self.budget.smoke, folder
         )
 
-    def calibrate(self, make_model, weights) -> tuple[float, Path]:
-        """Calibration over the preset's learning rates; returns the chosen rate and the winner's best weights."""
+    def calibrate(self, make_model, weights) -> float:
+        """Calibration over the preset's learning rates; returns the chosen rate (its candidate's best weights:
+        `calibration_weights`)."""
         folder = self.output / "calibration"
         (stage,) = curriculum_stages([("calibration", weights, None)], self.template(0.0))
         settings = replace(
@@ -314,22 +319,25 @@ class Lifecycle:
             folder,
         )
         self.stages["calibration"] = record
-        chosen = record["chosen_learning_rate"]
-        return chosen, self.calibration_weights(chosen)
+        return record["chosen_learning_rate"]
 
     def calibration_weights(self, learning_rate: float) -> Path:
         """The best weights of Calibration's candidate at `learning_rate`."""
         return self.output / "calibration" / f"calibration_lr{learning_rate:g}" / "best"
+
+    def model_from_calibration(self, make_model, learning_rate: float):
+        """A fresh `make_model()` holding the best weights of Calibration's candidate at `learning_rate`."""
+        model = make_model()
+        model.load_state_dict(type(model).from_pretrained(self.calibration_weights(learning_rate)).state_dict())
+        return model
 
     def calibrated_model(self, key: str, weights, make_model=None) -> tuple[object, float]:
         """Smoke, then Calibration of model `key` (`make_model` builds a fresh one; default `new_model(key)`);
         returns a model holding the winner's weights and the chosen learning rate."""
         make_model = make_model or (lambda: self.new_model(key))
         self.smoke(make_model(), weights)
-        learning_rate, winner = self.calibrate(make_model, weights)
-        model = make_model()
-        model.load_state_dict(type(model).from_pretrained(winner).state_dict())
-        return model, learning_rate
+        learning_rate = self.calibrate(make_model, weights)
+        return self.model_from_calibration(make_model, learning_rate), learning_rate
 
     def accelerate_curriculum(self, model, curriculum: list, learning_rate: float, time_s: float | None, gates):
         """The stages of `curriculum` on the Accelerate loop (each from the previous stage's best weights, its gate
@@ -370,16 +378,15 @@ class Lifecycle:
         not: the WS3 teacher with circular padding diverged at 4e-3 after 155 steps on one seed of three."""
         make_model = partial(self.new_model, key)
         self.smoke(make_model(), weights)
-        chosen, _ = self.calibrate(make_model, weights)
+        chosen = self.calibrate(make_model, weights)
         lower = sorted((rate for rate in self.budget.calibration_learning_rates if rate < chosen), reverse=True)
         rates = [chosen, *lower]
         for learning_rate in rates:
-            set_aside = self.output / f"production_diverged_lr{learning_rate:g}"
+            set_aside = self.output / f"{DIVERGED_STAGE_PREFIX}{learning_rate:g}"
             if self.resume and (set_aside / DIVERGED_RECORD).is_file():
                 self.stages[set_aside.name] = json.loads((set_aside / DIVERGED_RECORD).read_text())
                 continue
-            model = make_model()
-            model.load_state_dict(type(model).from_pretrained(self.calibration_weights(learning_rate)).state_dict())
+            model = self.model_from_calibration(make_model, learning_rate)
             try:
                 record = self.production(model, weights, learning_rate)
                 break
