@@ -12,6 +12,7 @@ import numpy as np
 __all__ = [
     "BLOCK_FIELDS",
     "BLOCK_TYPES",
+    "BOUNDS_FIELDS",
     "BUFFER_SPECS",
     "GBUFFER_LAYOUT",
     "MATERIAL_CLASSES",
@@ -268,20 +269,27 @@ BLOCK_TYPES = ("stone", "brick", "wood", "plaster", "roof", "metal")
 BLOCK_FIELDS = ("type", "size_x", "size_y", "size_z", "x", "y", "z")
 """The tokens of one block, in order: its type, its extent and its lowest corner on the grid (y is up)."""
 
+BOUNDS_FIELDS = tuple(f"bounds_{name}" for name in BLOCK_FIELDS[1:])
+"""The tokens of a structure's bounds, the box that holds all its blocks, before its first block: its extent and its
+lowest corner, each in the range of the block field of the same name."""
+
 
 @dataclass(frozen=True)
 class StructureTokenLayout:
-    """The token vocabulary of block structures (WS8): `bos`, one class token, then per block one token per field of
-    `BLOCK_FIELDS`, then `eos`; shorter sequences are padded with `pad`.
+    """The token vocabulary of block structures (WS8): `bos`, one class token, the structure's **bounds** (one token
+    per field of `BOUNDS_FIELDS`), then per block one token per field of `BLOCK_FIELDS`, then `eos`; shorter
+    sequences are padded with `pad`.
 
     Token ids: `pad` 0, `bos` 1, `eos` 2, the classes, the block types, then one range of `grid_size` tokens per
     coordinate field, so that every field has its own range and no id is shared between fields. A `size_*` token
     is the extent modulo `grid_size` (a full-grid extent is 0). An `x`, `y` or `z` token is the **offset** of the
-    block's lowest corner from the previous block's, modulo `grid_size` (the first block's from the grid's origin):
-    a block stacked on the one before has `y` offset equal to that one's height, a wall piece beside it an `x`
-    offset equal to its length, the same value as that size token, so placing a block is a copy where absolute
+    block's lowest corner from the previous block's, modulo `grid_size` (the first block's from the bounds'
+    corner): a block stacked on the one before has `y` offset equal to that one's height, a wall piece beside it an
+    `x` offset equal to its length, the same value as that size token, so placing a block is a copy where absolute
     cells would ask for a sum. The extent comes before the corner, so a block can be placed knowing its own size
-    (a mirrored wall is laid towards lower x).
+    (a mirrored wall is laid towards lower x). The bounds come first, extent then corner (from the grid's origin),
+    written with the block fields' tokens: the structure's size is decided, and placed inside the grid, before
+    its first block, so that a long wall or a wide arch does not find the grid's edge halfway through.
 
     Attributes:
         grid_size (`int`): cells per axis (positions and extents in `0 .. grid_size - 1`, extents `1 .. grid_size`).
@@ -304,8 +312,15 @@ class StructureTokenLayout:
         """The id of the first class token."""
         return 3
 
+    @property
+    def blocks_start(self) -> int:
+        """The position of the first block's first token (after `bos`, the class and the bounds)."""
+        return 2 + len(BOUNDS_FIELDS)
+
     def field_range(self, field: str) -> range:
-        """The token ids of `field`: `"class"` or one of `BLOCK_FIELDS`."""
+        """The token ids of `field`: `"class"`, one of `BLOCK_FIELDS` or one of `BOUNDS_FIELDS` (the range of the
+        block field of the same name)."""
+        field = field.removeprefix("bounds_")
         if field == "class":
             return range(self.class_start, self.class_start + len(self.classes))
         start = self.class_start + len(self.classes)
@@ -322,17 +337,19 @@ class StructureTokenLayout:
 
     @property
     def max_length(self) -> int:
-        """The longest sequence: `bos`, the class, `max_blocks` blocks and `eos`."""
-        return 3 + self.max_blocks * len(BLOCK_FIELDS)
+        """The longest sequence: `bos`, the class, the bounds, `max_blocks` blocks and `eos`."""
+        return self.blocks_start + self.max_blocks * len(BLOCK_FIELDS) + 1
 
     def position_field(self, position: int) -> str:
-        """The field of the token at `position` of a sequence: `"bos"`, `"class"` or a block field (whose `"type"`
-        positions may also hold `eos`)."""
+        """The field of the token at `position` of a sequence: `"bos"`, `"class"`, a bounds field or a block field
+        (whose `"type"` positions may also hold `eos`)."""
         if position == 0:
             return "bos"
         if position == 1:
             return "class"
-        return BLOCK_FIELDS[(position - 2) % len(BLOCK_FIELDS)]
+        if position < self.blocks_start:
+            return BOUNDS_FIELDS[position - 2]
+        return BLOCK_FIELDS[(position - self.blocks_start) % len(BLOCK_FIELDS)]
 
 
 WORLD_MATERIALS = ("water", "sand", "grass", "forest", "wetland", "rock", "snow")

@@ -27,6 +27,8 @@ CELL_FORMATS = {
     "memory_mb": (1.0, 1),
     "validity": (100.0, 1),
     "class_adherence": (100.0, 1),
+    "box_validity": (100.0, 1),
+    "box_inside": (100.0, 1),
     "novelty": (100.0, 1),
     "distinct_share": (100.0, 1),
     "diversity": (1.0, 3),

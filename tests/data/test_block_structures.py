@@ -11,7 +11,7 @@ from uruk_hf.data.grammar.generator import BLOCK_STRUCTURES
 from uruk_hf.data.grammar.metrics import BigramModel, sample_metrics, uniform_random_structures
 from uruk_hf.data.grammar.shapes import build_structure
 from uruk_hf.data.grammar.structures import Block, Structure, classify, structure_key
-from uruk_hf.schema import BLOCK_FIELDS, STRUCTURE_CLASSES, StructureTokenLayout
+from uruk_hf.schema import BLOCK_FIELDS, BOUNDS_FIELDS, STRUCTURE_CLASSES, StructureTokenLayout
 
 
 @pytest.mark.parametrize("class_name", STRUCTURE_CLASSES)
@@ -39,31 +39,80 @@ def test_order_does_not_change_identity_and_a_bad_token_is_named():
     blocks = [Block(0, 0, 0, 0, 2, 2, 2), Block(1, 0, 2, 0, 2, 2, 2)]
     assert structure_key(Structure("tower", blocks)) == structure_key(Structure("tower", blocks[::-1]))
     tokens = Structure("tower", blocks).to_tokens()
-    tokens[4] = tokens[3]  # a size_x token where size_y belongs
-    with pytest.raises(ValueError, match="position 4 is not a 'size_y' token"):
+    tokens[10] = tokens[9]  # the first block's size_x token where its size_y belongs
+    with pytest.raises(ValueError, match="position 10 is not a 'size_y' token"):
+        Structure.from_tokens(tokens)
+    tokens = Structure("tower", blocks).to_tokens()
+    tokens[3] = tokens[2]
+    with pytest.raises(ValueError, match="position 3 is not a 'bounds_size_y' token"):
         Structure.from_tokens(tokens)
     with pytest.raises(ValueError, match="Block 1 .* lies outside the grid"):
         Structure("tower", [blocks[0], Block(0, 32, 0, 0, 1, 1, 1)]).to_tokens()
 
 
-def test_a_block_is_its_extent_then_its_offset_from_the_previous_corner():
+def _values(tokens: list[int], names) -> list[int]:
+    """The bin values of `tokens`, each read in the range of its field in `names`."""
     layout = StructureTokenLayout()
+    return [token - layout.field_range(name).start for token, name in zip(tokens, names)]
+
+
+def test_the_bounds_come_first_then_each_block_is_its_extent_and_its_offset_from_the_previous_corner():
+    layout = StructureTokenLayout()
+    assert layout.blocks_start == 2 + len(BOUNDS_FIELDS) and layout.max_length == 9 + 7 * layout.max_blocks
 
     def values(structure):
-        tokens = structure.to_tokens()[2:-1]
-        return [
-            [tokens[7 * block + i] - layout.field_range(name).start for i, name in enumerate(BLOCK_FIELDS)]
-            for block in range(len(structure.blocks))
-        ]
+        tokens = structure.to_tokens()[layout.blocks_start : -1]
+        return [_values(tokens[7 * block : 7 * block + 7], BLOCK_FIELDS) for block in range(len(structure.blocks))]
 
-    # A stacked block's y offset is the height below it, the same value as that block's size_y token.
+    # The bounds: the box of the blocks, extent then lowest corner; the first block's offset starts there.
     tower = Structure("tower", [Block(0, 5, 0, 7, 4, 3, 4), Block(0, 5, 3, 7, 4, 2, 4)])
-    assert values(tower) == [[0, 4, 3, 4, 5, 0, 7], [0, 4, 2, 4, 0, 3, 0]]
-    # A wall laid towards lower x: the offset is minus the new piece's length, modulo the grid.
+    assert _values(tower.to_tokens()[2 : layout.blocks_start], BOUNDS_FIELDS) == [4, 5, 4, 5, 0, 7]
+    assert tower.bounds() == (5, 0, 7, 4, 5, 4)
+    # A stacked block's y offset is the height below it, the same value as that block's size_y token.
+    assert values(tower) == [[0, 4, 3, 4, 0, 0, 0], [0, 4, 2, 4, 0, 3, 0]]
+    # A wall laid towards lower x: the first piece sits 5 cells into its box, the next one's offset is minus its
+    # length, modulo the grid.
     wall = Structure("wall", [Block(1, 20, 0, 3, 6, 2, 1), Block(1, 15, 0, 3, 5, 2, 1)])
-    assert values(wall)[1] == [1, 5, 2, 1, 32 - 5, 0, 0]
+    assert wall.bounds() == (15, 0, 3, 11, 2, 1)
+    assert values(wall) == [[1, 6, 2, 1, 5, 0, 0], [1, 5, 2, 1, 32 - 5, 0, 0]]
     whole = Structure("wall", [Block(2, 0, 0, 0, 32, 1, 1)])  # a full-grid extent is the token value 0
     assert values(whole) == [[2, 0, 1, 1, 0, 0, 0]] and Structure.from_tokens(whole.to_tokens()) == whole
+    # A block past the grid's far side (a sampled one) is written; its bounds stop at the grid.
+    past = Structure("wall", [Block(0, 30, 0, 0, 4, 1, 1)])
+    assert past.bounds() == (30, 0, 0, 2, 1, 1) and Structure.from_tokens(past.to_tokens()) == past
+
+
+def test_box_metrics_check_that_structures_keep_inside_and_fill_their_boxes():
+    from uruk_hf.data.grammar.metrics import box_metrics
+
+    rng = np.random.default_rng(5)
+    structures = [build_structure(name, rng) for name in STRUCTURE_CLASSES]
+    own = box_metrics(structures, [structure.bounds() for structure in structures])
+    assert own == {"box_validity": 1.0, "box_class_adherence": 1.0, "box_inside": 1.0, "box_filled": 1.0}
+    larger = [(x, y, z, sx + 1, sy, sz) for x, y, z, sx, sy, sz in (s.bounds() for s in structures)]
+    assert box_metrics(structures, larger)["box_inside"] == 1.0 and box_metrics(structures, larger)["box_filled"] == 0
+    shifted = [(x + 1, y, z, sx, sy, sz) for x, y, z, sx, sy, sz in (s.bounds() for s in structures)]
+    assert box_metrics(structures, shifted)["box_inside"] == 0.0
+    with pytest.raises(ValueError, match="one structure per box"):
+        box_metrics(structures, larger[:2])
+
+
+def test_a_prefix_carries_the_box_to_complete_it_in():
+    layout = StructureTokenLayout()
+    partial = Structure("house", [Block(0, 4, 0, 4, 6, 3, 1)])
+    tokens = partial.to_tokens(end=False, bounds=(4, 0, 4, 6, 5, 6))
+    assert _values(tokens[2 : layout.blocks_start], BOUNDS_FIELDS) == [6, 5, 6, 4, 0, 4]
+    assert len(tokens) == layout.blocks_start + 7 and Structure.from_tokens(tokens) == partial
+    assert partial.to_tokens(end=False)[2 : layout.blocks_start] == partial.to_tokens()[2 : layout.blocks_start]
+    assert Structure("tower", []).to_tokens(end=False) == [layout.bos, layout.field_range("class")[0]]
+    box_only = Structure("tower", []).to_tokens(end=False, bounds=(0, 0, 0, 4, 12, 4))
+    assert len(box_only) == layout.blocks_start and Structure.from_tokens(box_only).blocks == []
+    with pytest.raises(ValueError, match="do not hold the blocks"):
+        partial.to_tokens(end=False, bounds=(5, 0, 4, 6, 5, 6))
+    with pytest.raises(ValueError, match="inside the 32\\^3 grid"):
+        partial.to_tokens(end=False, bounds=(4, 0, 4, 30, 5, 6))
+    with pytest.raises(ValueError, match="needs at least one block"):
+        Structure("tower", []).to_tokens()
 
 
 def test_baselines_score_what_they_should():

@@ -1,12 +1,15 @@
 """WS8 structure generator: the shared model tests, and what is special to a GPT-2 over block-structure tokens:
 field-constrained `generate()` with the KV cache, completion of a prefix, packed training batches."""
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
 from uruk_hf import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
+from uruk_hf.data.grammar.shapes import build_structure
 from uruk_hf.data.grammar.structures import Block, Structure
+from uruk_hf.models.ws8_structure.modeling_ws8_structure import ROOM_BINS
 from uruk_hf.schema import BLOCK_FIELDS
 
 from .test_modeling_common import ModelTesterMixin
@@ -58,24 +61,89 @@ class TestUrukWS8StructureGenerator(ModelTesterMixin):
         assert tokens.shape[1] == layout.max_length and tokens[0, -1] == layout.eos
         assert len(Structure.from_tokens(tokens[0]).blocks) == layout.max_blocks
 
-    def test_cache_gives_the_same_logits_as_the_whole_sequence(self):
-        model = self.tiny_model(seed=3)
+    def room_model(self, seed: int) -> UrukWS8StructureGenerator:
+        """A tiny model with the cursor-room embeddings on."""
+        torch.manual_seed(seed)
+        return UrukWS8StructureGenerator(
+            UrukWS8StructureGeneratorConfig.from_preset("tiny", room_embeddings=True)
+        ).eval()
+
+    @pytest.mark.parametrize("rooms", [False, True])
+    def test_cache_gives_the_same_logits_as_the_whole_sequence(self, rooms):
+        model = self.room_model(3) if rooms else self.tiny_model(seed=3)
         tokens = torch.tensor(
             [Structure("wall", [Block(0, 1, 0, 2, 5, 2, 1), Block(1, 6, 0, 2, 4, 2, 1)]).to_tokens()]
         )
+        extra = {"cursor_rooms": model.cursor_rooms(tokens)[:, 15:]} if rooms else {}
         with torch.no_grad():
             whole = model(tokens).logits
-            first = model(tokens[:, :9], use_cache=True)
-            rest = model(tokens[:, 9:], past_key_values=first.past_key_values).logits
-        torch.testing.assert_close(rest, whole[:, 9:], rtol=1e-5, atol=1e-5)
+            first = model(tokens[:, :15], use_cache=True)
+            rest = model(tokens[:, 15:], past_key_values=first.past_key_values, **extra).logits
+            torch.testing.assert_close(rest, whole[:, 15:], rtol=1e-5, atol=1e-5)
+            if rooms:
+                with pytest.raises(ValueError, match="pass cursor_rooms"):
+                    model(tokens[:, 15:], past_key_values=first.past_key_values)
+
+    @pytest.mark.parametrize("rooms", [False, True])
+    def test_generate_scores_equal_the_logits_of_the_whole_sampled_sequence(self, rooms):
+        model = self.room_model(6) if rooms else self.tiny_model(seed=6)
+        layout = model.config.token_layout()
+        prompt = torch.tensor([[layout.bos, layout.field_range("class")[index]] for index in (1, 3, 5)])
+        torch.manual_seed(1)
+        out = model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=30,
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
+        scores = torch.stack(out.scores, 1)  # after the field processor: -inf outside each field
+        with torch.no_grad():
+            whole = model(out.sequences).logits[:, prompt.shape[1] - 1 : -1]
+        finite = torch.isfinite(scores)
+        torch.testing.assert_close(scores[finite], whole[finite], rtol=1e-5, atol=1e-5)
+
+    def test_cursor_rooms_are_the_cells_left_to_the_bounds_far_side(self):
+        model = self.room_model(7)
+        layout = model.config.token_layout()
+        # Bounds x 15..26, y 0..3, z 3..4; the cursor moves to each block's corner as its offsets arrive.
+        wall = Structure(
+            "wall", [Block(1, 20, 0, 3, 6, 2, 1), Block(1, 15, 0, 3, 5, 2, 1), Block(1, 15, 2, 3, 1, 1, 1)]
+        )
+        rooms = model.cursor_rooms(torch.tensor([wall.to_tokens()]))[0]
+        cells = (rooms - torch.arange(3) * ROOM_BINS - layout.grid_size).tolist()
+        ready = layout.blocks_start - 1
+        assert all(
+            row == [ROOM_BINS - 1 - layout.grid_size] * 3 for row in cells[:ready]
+        )  # before the bounds are whole
+        assert cells[ready] == [11, 3, 1]  # at the bounds' corner
+        first_x = layout.blocks_start + BLOCK_FIELDS.index("x")
+        assert cells[first_x] == [6, 3, 1] and cells[first_x + 7] == [11, 3, 1] and cells[first_x + 15] == [11, 1, 1]
+        # Packed rows give every sequence its own rooms.
+        from uruk_hf.training.tasks.structure_generation import StructureGenerationTask
+
+        structures = [build_structure(name, np.random.default_rng(2)) for name in ("house", "wall", "bridge")]
+        batch = StructureGenerationTask(model.config).collate(
+            [{"input_ids": np.asarray(s.to_tokens())} for s in structures]
+        )
+        packed, start = model.cursor_rooms(batch["input_ids"], batch["position_ids"])[0], 0
+        for structure in sorted(structures, key=lambda s: -len(s.to_tokens())):
+            alone = model.cursor_rooms(torch.tensor([structure.to_tokens()]))[0]
+            assert torch.equal(packed[start : start + len(alone)], alone)
+            start += len(alone)
+        without = self.tiny_model()  # off by default
+        assert without.room_embedding is None and "room_embedding.weight" not in without.state_dict()
 
     def test_a_prefix_is_completed_in_place(self):
         model = self.tiny_model(seed=4)
         partial = Structure("bridge", [Block(0, 4, 0, 10, 2, 5, 3)])
-        prompt = torch.tensor([partial.to_tokens(end=False)])
+        prompt = torch.tensor([partial.to_tokens(end=False, bounds=(4, 0, 10, 20, 6, 3))])
         tokens = model.generate(prompt, do_sample=True, top_k=0, max_new_tokens=2 * len(BLOCK_FIELDS))
         completed = Structure.from_tokens(tokens[0])
         assert completed.class_name == "bridge" and completed.blocks[0] == partial.blocks[0]
+        assert tokens[0, : prompt.shape[1]].tolist() == prompt[0].tolist()
 
     def test_coordinate_fields_share_one_value_embedding(self):
         from transformers import GPT2LMHeadModel

@@ -94,12 +94,12 @@ class StructureValidityLogitsProcessor(LogitsProcessor):
 
     def allowed(self, tokens: list[int]) -> list[int] | None:
         """The token ids allowed after `tokens` (a sequence from `bos`, no padding), or `None` when this processor
-        leaves the position to the field processor (`bos` and the class)."""
+        leaves the position to the field processor (`bos`, the class and the bounds: a box need not be filled)."""
         layout, grid = self.layout, self.layout.grid_size
-        if len(tokens) < 2:
+        if len(tokens) < layout.blocks_start:
             return None
         structure = Structure.from_tokens(tokens, layout)
-        start = 2 + len(BLOCK_FIELDS) * len(structure.blocks)
+        start = layout.blocks_start + len(BLOCK_FIELDS) * len(structure.blocks)
         prefix = tuple(tokens[:start])
         table = self._cached(prefix, lambda: occupancy_sums(structure, grid))
         field = layout.position_field(len(tokens))
@@ -112,8 +112,11 @@ class StructureValidityLogitsProcessor(LogitsProcessor):
         if field.startswith("size_"):  # the extents so far, this one, and 1 for those to come
             largest = _largest_fitting(lambda size: valid_placements(table, (*sizes, size, 1, 1)[:3]).any(), grid)
             return [layout.field_range(field)[size % grid] for size in range(1, largest + 1)]
-        previous = structure.blocks[-1] if structure.blocks else None
-        origin = (previous.x, previous.y, previous.z) if previous else (0, 0, 0)
+        if structure.blocks:
+            origin = (structure.blocks[-1].x, structure.blocks[-1].y, structure.blocks[-1].z)
+        else:  # the first block's offsets start at the bounds' corner, the three tokens before it
+            corner = tokens[layout.blocks_start - 3 : layout.blocks_start]
+            origin = tuple(token - layout.field_range(axis).start for token, axis in zip(corner, "xyz"))
         placements = self._cached((prefix, tuple(sizes)), lambda: valid_placements(table, tuple(sizes)))
         corner = [(origin[axis] + offset) % grid for axis, offset in enumerate(values[4:])]
         reachable = placements[tuple(corner)].reshape(grid, -1).any(axis=1)

@@ -114,7 +114,7 @@ class BlockStructureGenerator(DatasetGenerator):
     """Structures of the shape grammar (see the module docstring)."""
 
     kind = "block_structures"
-    version = "1.1"
+    version = "1.2"
     presets = STRUCTURE_PRESETS
     report_baselines = ("shape_grammar", "bigram", "uniform_random_blocks")
 
@@ -182,10 +182,11 @@ uruk data generate --kind block_structures --preset {preset["name"]} --seed {rec
 ```
 
 - {preset["num_structures"]} structures, the classes in turn; splits are disjoint by structure.
-- `tokens`: `bos`, the class token, then per block 7 tokens (type of {", ".join(BLOCK_TYPES)}; its extent along
-  x, y, z; its lowest corner as an offset from the previous block's, each in {LAYOUT.grid_size} bins, modulo the
-  grid), then `eos` (`uruk_hf.schema.StructureTokenLayout`, {LAYOUT.vocab_size} tokens); `label` (the class
-  index), `num_blocks`.
+- `tokens`: `bos`, the class token, the bounds (6 tokens: the extent and lowest corner of the box that holds the
+  blocks), then per block 7 tokens (type of {", ".join(BLOCK_TYPES)}; its extent along x, y, z; its lowest corner
+  as an offset from the previous block's, the first block's from the bounds' corner, each in {LAYOUT.grid_size}
+  bins, modulo the grid), then `eos` (`uruk_hf.schema.StructureTokenLayout`, {LAYOUT.vocab_size} tokens);
+  `label` (the class index), `num_blocks`.
 - `uruk_hf.data.grammar.structures.Structure.from_tokens` decodes a row; `.to_scene()` makes its Mitsuba scene.
 
 ## Baselines (test split, {baselines["structures"]} structures; sampling baselines draw {baselines["samples"]})

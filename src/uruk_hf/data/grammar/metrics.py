@@ -3,6 +3,8 @@
 - `sample_metrics`: validity rate (no repair), class adherence (the rule-based classifier agrees with the requested
   class), novelty (share not in the training split), distinct share and diversity (mean `1 - voxel IoU` of random
   same-class pairs).
+- `box_metrics`: the same validity and class adherence for structures asked for inside a box, and whether they
+  keep inside it and fill it.
 - `BigramModel`: a token bigram fitted on the training split (add-k smoothing): its held-out NLL is the floor a
   sequence model must beat, and it samples under the same field ranges as the model.
 - `uniform_random_structures`: blocks drawn uniformly from each field's range (what a generator that learned
@@ -14,7 +16,7 @@ import numpy as np
 from ...schema import BLOCK_FIELDS, STRUCTURE_CLASSES
 from .structures import LAYOUT, Block, Structure, classify, pairwise_voxel_distance, structure_key
 
-__all__ = ["BigramModel", "sample_metrics", "uniform_random_structures"]
+__all__ = ["BigramModel", "box_metrics", "sample_metrics", "uniform_random_structures"]
 
 
 def sample_metrics(structures: list[Structure], train_keys: set | None = None, pairs_per_class: int = 100) -> dict:
@@ -36,6 +38,29 @@ def sample_metrics(structures: list[Structure], train_keys: set | None = None, p
     metrics["diversity"] = float(np.mean(distances)) if distances else 0.0
     metrics["mean_blocks"] = float(np.mean([len(structure.blocks) for structure in structures]))
     return metrics
+
+
+def box_metrics(structures: list[Structure], boxes: list[tuple[int, ...]]) -> dict:
+    """Scores structures sampled inside requested `boxes` (one `(x, y, z, size_x, size_y, size_z)` each):
+    `box_validity` and `box_class_adherence` (as `sample_metrics`), `box_inside` (every block inside its box) and
+    `box_filled` (the blocks' own box is the requested box)."""
+    if not structures or len(structures) != len(boxes):
+        raise ValueError(f"{len(structures)} structures for {len(boxes)} boxes: one structure per box.")
+    inside, filled = [], []
+    for structure, box in zip(structures, boxes):
+        own = structure.bounds() if structure.blocks else None
+        blocks = structure.array()
+        low, high = blocks[:, 1:4], blocks[:, 1:4] + blocks[:, 4:7]
+        inside.append(
+            bool(structure.blocks) and bool((low >= box[:3]).all() and (high <= np.add(box[:3], box[3:])).all())
+        )
+        filled.append(own == tuple(box))
+    return {
+        "box_validity": float(np.mean([structure.is_valid for structure in structures])),
+        "box_class_adherence": float(np.mean([classify(s) == s.class_name for s in structures])),
+        "box_inside": float(np.mean(inside)),
+        "box_filled": float(np.mean(filled)),
+    }
 
 
 class BigramModel:

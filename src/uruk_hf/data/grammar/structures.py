@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...schema import BLOCK_FIELDS, BLOCK_TYPES, STRUCTURE_CLASSES, StructureTokenLayout
+from ...schema import BLOCK_FIELDS, BLOCK_TYPES, BOUNDS_FIELDS, STRUCTURE_CLASSES, StructureTokenLayout
 
 __all__ = [
     "Block",
@@ -64,24 +64,69 @@ class Structure:
             raise ValueError(f"Unknown structure class {self.class_name!r}; choose one of {STRUCTURE_CLASSES}.")
 
     # Tokens ---------------------------------------------------------------------------------------------------
-    def to_tokens(self, layout: StructureTokenLayout = LAYOUT, end: bool = True) -> list[int]:
-        """The token sequence: `bos`, the class, each block's fields (`StructureTokenLayout`: its extent, then its
-        corner as an offset from the previous block's), and `eos` unless `end` is False (a prefix to complete with
-        `generate`).
+    def bounds(self, grid_size: int = LAYOUT.grid_size) -> tuple[int, int, int, int, int, int]:
+        """The box that holds every block's cells inside the grid (a block reaching past the grid's far side is
+        clipped to it): its lowest corner `(x, y, z)` and its extent `(size_x, size_y, size_z)`.
 
         Raises:
-            ValueError: a block has an unknown type or lies outside the grid, or there are too many blocks.
+            ValueError: the structure has no blocks.
+        """
+        if not self.blocks:
+            raise ValueError("A structure without blocks has no bounds.")
+        blocks = self.array()
+        low = blocks[:, 1:4].min(axis=0)
+        high = np.minimum(blocks[:, 1:4] + blocks[:, 4:7], grid_size).max(axis=0)
+        return (*(int(value) for value in low), *(int(value) for value in high - low))
+
+    def to_tokens(
+        self, layout: StructureTokenLayout = LAYOUT, end: bool = True, bounds: tuple[int, ...] | None = None
+    ) -> list[int]:
+        """The token sequence: `bos`, the class, the bounds (their extent, then their lowest corner), each block's
+        fields (`StructureTokenLayout`: its extent, then its corner as an offset from the previous block's, the
+        first block's from the bounds' corner), and `eos` unless `end` is False (a prefix to complete with
+        `generate`).
+
+        Args:
+            layout (`StructureTokenLayout`): the vocabulary.
+            end (`bool`): whether the sequence is whole (`eos` at the end) or a prefix to complete.
+            bounds (`tuple[int, ...]`, *optional*): for a prefix, the box `(x, y, z, size_x, size_y, size_z)` the
+                completed structure should fill (its blocks' own box, `bounds()`, when not given and there are
+                blocks; a prefix without blocks and bounds is `bos` and the class, and the model chooses the box).
+                A whole structure always writes its own box.
+
+        Raises:
+            ValueError: a block has an unknown type or lies outside the grid, or there are too many blocks; the
+                bounds lie outside the grid or do not hold the blocks; a whole structure has no blocks.
         """
         if len(self.blocks) > layout.max_blocks:
             raise ValueError(f"{len(self.blocks)} blocks: a structure holds at most {layout.max_blocks}.")
         grid = layout.grid_size
         tokens = [layout.bos, layout.field_range("class")[layout.classes.index(self.class_name)]]
-        previous = (0, 0, 0)
         for index, block in enumerate(self.blocks):
             corner, extent = (block.x, block.y, block.z), (block.size_x, block.size_y, block.size_z)
             known_type = 0 <= block.type < len(layout.block_types)
             if not (known_type and all(0 <= c < grid for c in corner) and all(1 <= e <= grid for e in extent)):
                 raise ValueError(f"Block {index} ({block}) has an unknown type or lies outside the grid.")
+        if end or bounds is None:
+            if not self.blocks:
+                if end:
+                    raise ValueError("A whole structure needs at least one block (its bounds are its blocks' box).")
+                return tokens
+            bounds = self.bounds(grid)
+        bounds = tuple(int(value) for value in bounds)
+        corner, extent = bounds[:3], bounds[3:]
+        if len(bounds) != 6 or not all(c >= 0 and e >= 1 and c + e <= grid for c, e in zip(corner, extent)):
+            raise ValueError(f"bounds {bounds} must be (x, y, z, size_x, size_y, size_z) inside the {grid}^3 grid.")
+        if self.blocks and not _box_holds(bounds, self.bounds(grid)):
+            raise ValueError(f"bounds {bounds} do not hold the blocks (their box is {self.bounds(grid)}).")
+        values = {
+            **{f"bounds_size_{axis}": e % grid for axis, e in zip("xyz", extent)},
+            **{f"bounds_{axis}": c for axis, c in zip("xyz", corner)},
+        }
+        tokens += [layout.field_range(name)[values[name]] for name in BOUNDS_FIELDS]
+        previous = corner
+        for block in self.blocks:
+            corner, extent = (block.x, block.y, block.z), (block.size_x, block.size_y, block.size_z)
             values = {
                 "type": block.type,
                 **{f"size_{axis}": e % grid for axis, e in zip("xyz", extent)},
@@ -95,7 +140,8 @@ class Structure:
     def from_tokens(cls, tokens, layout: StructureTokenLayout = LAYOUT) -> "Structure":
         """The structure of a token sequence (as `to_tokens` writes or `generate` returns; padding and anything
         after `eos` ignored, a trailing incomplete block dropped). Offsets add up modulo the grid, so every corner
-        decodes inside it; a block may still reach past the grid's far side (`validity` counts it).
+        decodes inside it; a block may still reach past the grid's far side (`validity` counts it). The bounds
+        place the first block; that the blocks keep inside them is not required (`decode_bounds` reads them).
 
         Raises:
             ValueError: a token is not of its position's field (the message names the position and field).
@@ -109,12 +155,16 @@ class Structure:
         blocks, fields, previous = [], {}, dict.fromkeys("xyz", 0)
         for position in range(2, len(tokens)):
             token, name = tokens[position], layout.position_field(position)
-            if token in (layout.eos, layout.pad) and name == "type":
+            if token in (layout.eos, layout.pad) and name in ("type", BOUNDS_FIELDS[0]):
                 break
             span = layout.field_range(name)
             if token not in span:
                 raise ValueError(f"Token {token} at position {position} is not a {name!r} token ({span}).")
             value = token - span.start
+            if name.startswith("bounds_"):  # the bounds' corner is where the first block's offsets start
+                if name.removeprefix("bounds_") in previous:
+                    previous[name.removeprefix("bounds_")] = value
+                continue
             if name in previous:
                 value = previous[name] = (previous[name] + value) % layout.grid_size
             elif name.startswith("size_"):
@@ -173,6 +223,11 @@ class Structure:
         from .scene import structure_scene
 
         return structure_scene(self, seed, cell_size, frames)
+
+
+def _box_holds(outer: tuple[int, ...], inner: tuple[int, ...]) -> bool:
+    """Whether the box `inner` lies inside the box `outer` (both `(x, y, z, size_x, size_y, size_z)`)."""
+    return all(outer[a] <= inner[a] and inner[a] + inner[a + 3] <= outer[a] + outer[a + 3] for a in range(3))
 
 
 def structure_key(structure: Structure) -> tuple:

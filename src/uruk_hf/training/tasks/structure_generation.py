@@ -5,7 +5,9 @@ causal LM cross-entropy over every token after `bos`. Validation measures the he
 first `VALIDATION_STRUCTURES` structures, for speed). `evaluate(full=True)` adds what a user of a generator cares
 about, from `SAMPLES` structures sampled at temperature 1 with the classes in turn and **no repair**: validity,
 class adherence, novelty against the training split, diversity, and the time per structure (in batches, and for
-one full-length structure of `max_blocks` blocks at batch size 1).
+one full-length structure of `max_blocks` blocks at batch size 1); and from `BOX_SAMPLES` structures asked for
+inside the boxes of the split's first structures (each one's class and bounds as the prompt): their validity,
+class adherence and whether they keep inside and fill the box.
 """
 
 import time
@@ -17,7 +19,7 @@ import torch
 
 from ...data.folder import load_split
 from ...data.grammar.generator import train_keys
-from ...data.grammar.metrics import BigramModel, sample_metrics
+from ...data.grammar.metrics import BigramModel, box_metrics, sample_metrics
 from ...data.grammar.structures import Structure
 from .base import Task
 
@@ -25,6 +27,9 @@ __all__ = ["StructureGenerationTask", "StructureSequences", "sample_structures"]
 
 SAMPLES = 1000
 """Structures sampled by a full evaluation (the classes in turn)."""
+
+BOX_SAMPLES = 300
+"""Structures a full evaluation samples inside the boxes of the split's first structures."""
 
 VALIDATION_STRUCTURES = 1000
 """Structures of the split whose NLL a validation pass measures."""
@@ -57,18 +62,29 @@ def _train_keys(folder: Path) -> frozenset:
 
 
 def sample_structures(
-    model, count: int, batch_size: int = 250, seed: int = 0, logits_processor: list | None = None
+    model,
+    count: int,
+    batch_size: int = 250,
+    seed: int = 0,
+    logits_processor: list | None = None,
+    boxes: list[tuple[str, tuple[int, ...]]] | None = None,
 ) -> tuple[list[Structure], float]:
     """`count` structures sampled from `model` at temperature 1 (classes in turn, seeded), through the extra
-    `logits_processor`s if given; returns them and the seconds it took."""
+    `logits_processor`s if given, or one inside each of `boxes` (`(class_name, bounds)` pairs, `count` ignored);
+    returns them and the seconds it took."""
     layout = model.config.token_layout()
-    classes = [index % len(layout.classes) for index in range(count)]
+    if boxes is None:
+        prompts = [
+            Structure(layout.classes[index % len(layout.classes)]).to_tokens(layout, end=False)
+            for index in range(count)
+        ]
+    else:
+        prompts = [Structure(name).to_tokens(layout, end=False, bounds=box) for name, box in boxes]
     torch.manual_seed(seed)
     structures, started = [], time.perf_counter()
     with torch.inference_mode():
-        for begin in range(0, count, batch_size):
-            chunk = classes[begin : begin + batch_size]
-            prompt = torch.tensor([[layout.bos, layout.field_range("class")[index]] for index in chunk])
+        for begin in range(0, len(prompts), batch_size):
+            prompt = torch.tensor(prompts[begin : begin + batch_size])
             tokens = model.generate(
                 prompt,
                 do_sample=True,
@@ -113,6 +129,8 @@ class StructureGenerationTask(Task):
         ("class_adherence", "class adherence %"),
         ("novelty", "novel %"),
         ("diversity", "diversity (1 - IoU)"),
+        ("box_validity", "in a given box: valid %"),
+        ("box_inside", "in a given box: inside %"),
         ("ms_per_structure", "ms/structure"),
     )
     curve_metrics = (("nll", "validation NLL (nats/token)"),)
@@ -192,6 +210,12 @@ class StructureGenerationTask(Task):
             metrics["ms_per_structure"] = 1000.0 * seconds / len(structures)
             metrics["ms_per_full_structure"] = 1000.0 * full_length_seconds(model)
             metrics["samples"] = len(structures)
+            layout = model.config.token_layout()
+            given = [Structure.from_tokens(sequence.tolist(), layout) for sequence in dataset.sequences[:BOX_SAMPLES]]
+            boxes = [(structure.class_name, structure.bounds()) for structure in given]
+            inside, _ = sample_structures(model, len(boxes), boxes=boxes)
+            metrics.update(box_metrics(inside, [box for _, box in boxes]))
+            metrics["box_samples"] = len(boxes)
         return metrics
 
     def gate_baselines(self, dataset: StructureSequences) -> dict[str, dict[str, float]]:
