@@ -19,6 +19,14 @@ from .structures import LAYOUT, Block, Structure, classify, pairwise_voxel_dista
 __all__ = ["BigramModel", "box_metrics", "sample_metrics", "uniform_random_structures"]
 
 
+def _validity_and_adherence(structures: list[Structure]) -> dict[str, float]:
+    """The share of `structures` that are valid (no repair) and the share the classifier names as requested."""
+    return {
+        "validity": float(np.mean([structure.is_valid for structure in structures])),
+        "class_adherence": float(np.mean([classify(s) == s.class_name for s in structures])),
+    }
+
+
 def sample_metrics(structures: list[Structure], train_keys: set | None = None, pairs_per_class: int = 100) -> dict:
     """Scores generated `structures` (each carries its requested class): `validity`, `class_adherence`,
     `novelty` (against `train_keys`, `structure_key`s of the training split; omitted without them),
@@ -26,11 +34,7 @@ def sample_metrics(structures: list[Structure], train_keys: set | None = None, p
     if not structures:
         raise ValueError("No structures to score.")
     keys = [structure_key(structure) for structure in structures]
-    metrics = {
-        "validity": float(np.mean([structure.is_valid for structure in structures])),
-        "class_adherence": float(np.mean([classify(s) == s.class_name for s in structures])),
-        "distinct_share": len(set(keys)) / len(keys),
-    }
+    metrics = {**_validity_and_adherence(structures), "distinct_share": len(set(keys)) / len(keys)}
     if train_keys is not None:
         metrics["novelty"] = float(np.mean([key not in train_keys for key in keys]))
     by_class = [[s for s in structures if s.class_name == name and s.blocks] for name in STRUCTURE_CLASSES]
@@ -56,8 +60,7 @@ def box_metrics(structures: list[Structure], boxes: list[tuple[int, ...]]) -> di
         )
         filled.append(own == tuple(box))
     return {
-        "box_validity": float(np.mean([structure.is_valid for structure in structures])),
-        "box_class_adherence": float(np.mean([classify(s) == s.class_name for s in structures])),
+        **{f"box_{name}": value for name, value in _validity_and_adherence(structures).items()},
         "box_inside": float(np.mean(inside)),
         "box_filled": float(np.mean(filled)),
     }

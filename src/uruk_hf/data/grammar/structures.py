@@ -141,7 +141,7 @@ class Structure:
         """The structure of a token sequence (as `to_tokens` writes or `generate` returns; padding and anything
         after `eos` ignored, a trailing incomplete block dropped). Offsets add up modulo the grid, so every corner
         decodes inside it; a block may still reach past the grid's far side (`validity` counts it). The bounds
-        place the first block; that the blocks keep inside them is not required (`decode_bounds` reads them).
+        place the first block; that the blocks keep inside them is not required.
 
         Raises:
             ValueError: a token is not of its position's field (the message names the position and field).
