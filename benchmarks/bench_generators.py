@@ -1,7 +1,8 @@
 """Time per generated item of the content generators against the procedural generators they learn, on this
-machine's threads: WS8 (one full-length structure of 64 blocks at batch size 1, and structures sampled 250 at a time)
-beside the shape grammar; WS3 (one 64x64 map, the teacher at 25 sampler steps and the student at its own steps and
-at 25) beside the terrain generator.
+machine's threads: WS8 (one full-length structure of 64 blocks at batch size 1, and structures sampled 250 at a
+time) in PyTorch and exported to ONNX Runtime (fp32, and the published int8), beside the shape grammar; WS3 (one
+64x64 map, the teacher at 25 sampler steps and the student at its own steps and at 25) beside the terrain
+generator.
 
     python benchmarks/bench_generators.py                       # random weights at the quick and full presets
     python benchmarks/bench_generators.py --hub PIPELINE_DIR/hub # the published models (and the presets)
@@ -11,6 +12,7 @@ structure is forced by holding `eos` back), so random weights at the published s
 """
 
 import argparse
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import torch
 from bench_inference import median_ms
 
 from uruk_hf import (
+    UrukORTWS8StructureGenerator,
     UrukWS3WorldAuthoring,
     UrukWS3WorldAuthoringConfig,
     UrukWS8StructureGenerator,
@@ -26,6 +29,7 @@ from uruk_hf import (
 )
 from uruk_hf.data.grammar.shapes import build_structure
 from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
+from uruk_hf.exporters.onnx import export_onnx
 from uruk_hf.schema import STRUCTURE_CLASSES
 from uruk_hf.tables import format_table
 from uruk_hf.training.tasks.structure_generation import full_length_seconds, sample_structures
@@ -33,16 +37,29 @@ from uruk_hf.training.tasks.world_authoring import sample_worlds
 
 
 def ws8_rows(models: dict, repeats: int) -> list[list[str]]:
+    """`models`: name -> (model, parameter count), PyTorch or ONNX Runtime."""
     rng = np.random.default_rng(0)
     grammar_ms = median_ms(repeats, lambda: [build_structure(c, rng) for c in STRUCTURE_CLASSES]) / 6
     rows = [["shape grammar", "-", "-", f"{grammar_ms:.2f}", "1.0x"]]
-    for name, model in models.items():
+    for name, (model, params) in models.items():
+        full_length_seconds(model, 1)  # warm-up
         full = 1000 * float(np.median([full_length_seconds(model, 1) for _ in range(repeats)]))
         _, seconds = sample_structures(model, 250)
         batched = 1000 * seconds / 250
-        params = sum(p.numel() for p in model.parameters()) / 1e6
-        rows.append([name, f"{params:.2f}M", f"{full:.0f}", f"{batched:.1f}", f"{batched / grammar_ms:.0f}x"])
+        rows.append([name, f"{params / 1e6:.2f}M", f"{full:.0f}", f"{batched:.1f}", f"{batched / grammar_ms:.0f}x"])
     return rows
+
+
+def with_onnx(name: str, model, folder: Path, files=("model.onnx",)) -> dict:
+    """`model` and its export(s) in `folder` (exported there first unless `folder` holds `files`), by name."""
+    entries = {name: (model, sum(p.numel() for p in model.parameters()))}
+    if not (folder / files[0]).is_file():
+        model.save_pretrained(folder)
+        export_onnx(folder, folder)
+    for file_name in files:
+        runtime = UrukORTWS8StructureGenerator.from_pretrained(folder, file_name=file_name)
+        entries[f"{name}, ONNX Runtime {'int8' if 'int8' in file_name else 'fp32'}"] = (runtime, entries[name][1])
+    return entries
 
 
 def ws3_rows(models: dict, repeats: int) -> list[list[str]]:
@@ -67,13 +84,17 @@ def main() -> None:
     torch.manual_seed(0)
 
     structures, worlds = {}, {}
+    scratch = tempfile.TemporaryDirectory()
     if args.hub:
         hub = Path(args.hub)
-        structures["published"] = UrukWS8StructureGenerator.from_pretrained(hub / "ws8_structure_generator").eval()
+        folder = hub / "ws8_structure_generator"
+        published = UrukWS8StructureGenerator.from_pretrained(folder).eval()
+        structures.update(with_onnx("published", published, folder, ("model.onnx", "model.int8.onnx")))
         worlds["published teacher"] = UrukWS3WorldAuthoring.from_pretrained(hub / "workstreams/ws3_world_authoring")
         worlds["published student"] = UrukWS3WorldAuthoring.from_pretrained(hub / "distillation/ws3_student")
     for preset in args.presets:
-        structures[preset] = UrukWS8StructureGenerator(UrukWS8StructureGeneratorConfig.from_preset(preset)).eval()
+        model = UrukWS8StructureGenerator(UrukWS8StructureGeneratorConfig.from_preset(preset)).eval()
+        structures.update(with_onnx(preset, model, Path(scratch.name) / preset))
         for role in ("teacher", "student"):
             config = UrukWS3WorldAuthoringConfig.from_preset(preset, role=role)
             worlds[f"{preset} {role}"] = UrukWS3WorldAuthoring(config).eval()

@@ -34,6 +34,7 @@ _LAZY_ATTRIBUTES = {
     "UrukV2Ultra": "uruk_hf.models.v2_ultra.modeling_v2_ultra",
     "UrukV2UltraConfig": "uruk_hf.models.v2_ultra.configuration_v2_ultra",
     "UrukORTWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ort_ws4_remapper",
+    "UrukORTWS8StructureGenerator": "uruk_hf.models.ws8_structure.modeling_ort_ws8_structure",
     "UrukWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ws4_remapper",
     "UrukWS4RemapperConfig": "uruk_hf.models.ws4_remapper.configuration_ws4_remapper",
     "UrukWS5CinematicConfig": "uruk_hf.models.ws5_cinematic.configuration_ws5_cinematic",
@@ -60,6 +61,7 @@ __all__ = [
     "UrukORTNPCDirector",
     "UrukORTRenderer",
     "UrukORTWS4Remapper",
+    "UrukORTWS8StructureGenerator",
     "UrukRendererConfig",
     "UrukRendererOutput",
     "UrukRendererPreTrainedModel",
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer
     from .models.ws6_runtime import UrukWS6RuntimeConfig, UrukWS6RuntimeRenderer
     from .models.ws8_structure import UrukWS8StructureGenerator, UrukWS8StructureGeneratorConfig
+    from .models.ws8_structure.modeling_ort_ws8_structure import UrukORTWS8StructureGenerator
     from .pipelines import UrukWorldMapPipeline
     from .presets import PRESET_NAMES
 

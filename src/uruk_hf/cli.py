@@ -397,7 +397,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="export a trained model to a deployment format")
     export_commands = export.add_subparsers(dest="export_command", required=True)
-    onnx = export_commands.add_parser("onnx", help="ONNX through Optimum, validated at two resolutions")
+    onnx = export_commands.add_parser("onnx", help="ONNX through Optimum, validated at two input shapes")
     onnx.add_argument("model_dir", help="a Hub-format model folder (config.json + model.safetensors)")
     onnx.add_argument("--output", required=True, help="folder for model.onnx (may be the model folder itself)")
     onnx.add_argument("--opset", type=int, default=17)

@@ -6,7 +6,7 @@ legacy `.pt` checkpoints, read and written without executing anything (`uruk_hf.
 import os
 from pathlib import Path
 
-__all__ = ["UrukORTModel", "UrukPreTrainedModelMixin", "check_model_source", "has_non_finite"]
+__all__ = ["UrukORTModel", "UrukPreTrainedModelMixin", "check_model_source", "has_non_finite", "onnx_model_files"]
 
 
 def has_non_finite(values) -> bool:
@@ -128,6 +128,28 @@ class UrukPreTrainedModelMixin:
         )
 
 
+def onnx_model_files(path_or_repo_id, subfolder: str, file_name: str, **hub_kwargs) -> tuple[Path, Path]:
+    """The local paths of an exported model's ONNX file `file_name` and its `config.json`, in a folder
+    (`path_or_repo_id/subfolder`) or a Hub repo (through the local cache when `HF_HUB_OFFLINE=1`; `hub_kwargs` go to
+    `hf_hub_download`, e.g. `revision`).
+
+    Raises:
+        FileNotFoundError: the folder has no `file_name` or `config.json`.
+    """
+    folder = Path(path_or_repo_id) / subfolder
+    if Path(path_or_repo_id).is_dir():
+        model_path, config_path = folder / file_name, folder / "config.json"
+        for path in (model_path, config_path):
+            if not path.is_file():
+                raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
+        return model_path, config_path
+    from huggingface_hub import hf_hub_download
+
+    kwargs = {"subfolder": subfolder or None, **hub_kwargs}
+    model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
+    return model_path, Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+
+
 class UrukORTModel:
     """Base of the ONNX Runtime classes of every family, in the style of Optimum's `ORTModel`: `from_pretrained`
     takes a local folder or a Hub repo id (with `subfolder`); a subclass implements `__call__` for its inputs.
@@ -161,18 +183,7 @@ class UrukORTModel:
         import onnxruntime
         from transformers import AutoConfig
 
-        folder = Path(path_or_repo_id) / subfolder
-        if Path(path_or_repo_id).is_dir():
-            model_path, config_path = folder / file_name, folder / "config.json"
-            for path in (model_path, config_path):
-                if not path.is_file():
-                    raise FileNotFoundError(f"{path} does not exist: export the model with `uruk export onnx` first.")
-        else:
-            from huggingface_hub import hf_hub_download
-
-            kwargs = {"subfolder": subfolder or None, **hub_kwargs}
-            model_path = Path(hf_hub_download(str(path_or_repo_id), file_name, **kwargs))
-            config_path = Path(hf_hub_download(str(path_or_repo_id), "config.json", **kwargs))
+        model_path, config_path = onnx_model_files(path_or_repo_id, subfolder, file_name, **hub_kwargs)
         config = AutoConfig.from_pretrained(config_path.parent)
         session = onnxruntime.InferenceSession(str(model_path), sess_options=session_options, providers=[provider])
         return cls(session, config, model_path)

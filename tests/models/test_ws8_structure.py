@@ -203,3 +203,55 @@ def test_packed_batches_give_each_sequence_its_own_loss():
             losses.append(model(input_ids=ids, labels=ids).loss * (ids.shape[1] - 1))
             counts.append(ids.shape[1] - 1)
     torch.testing.assert_close(packed, sum(losses) / sum(counts), rtol=1e-5, atol=1e-6)
+
+
+def test_padded_batches_give_the_packed_nll():
+    """The NLL of ONNX Runtime's batches (one sequence per row, padded) equals that of the packed rows."""
+    from uruk_hf.training.tasks.structure_generation import StructureGenerationTask
+
+    config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    torch.manual_seed(0)
+    model = UrukWS8StructureGenerator(config).eval()
+    task = StructureGenerationTask(config)
+    classes = config.token_layout().classes
+    structures = [build_structure(name, np.random.default_rng(seed)) for seed, name in enumerate(classes)]
+    items = [{"input_ids": np.asarray(structure.to_tokens(), np.int64)} for structure in structures]
+    packed = task._nll(model, items, None)
+    task.collate = task.padded  # the batches `_nll` builds for a model that is not a torch module
+    assert task._nll(model, items, None) == pytest.approx(packed, rel=1e-5)
+
+
+def test_the_exported_decoder_generates_what_eager_generates(tmp_path):
+    """`export_onnx` validates Optimum's decoder-with-past export of the generator; on ONNX Runtime its `generate()`
+    keeps the field ranges and decodes greedily the same tokens as PyTorch, from a class and inside a box; the
+    dynamic int8 file loads and generates; a model with room embeddings is refused by name."""
+    from uruk_hf import UrukORTWS8StructureGenerator
+    from uruk_hf.exporters.onnx import export_onnx, quantize_onnx
+
+    torch.manual_seed(0)
+    config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    model = UrukWS8StructureGenerator(config).eval()
+    model.save_pretrained(tmp_path)
+    record = export_onnx(tmp_path, tmp_path)
+    assert [check["batch_size"] for check in record["validation"]] == [2, 3]
+    assert all(check["logits_max_difference"] <= 1e-4 for check in record["validation"])
+    runtime = UrukORTWS8StructureGenerator.from_pretrained(tmp_path)
+    layout = config.token_layout()
+    prompts = [Structure("tower").to_tokens(layout, end=False)]
+    prompts.append(Structure("wall").to_tokens(layout, end=False, bounds=(2, 0, 3, 12, 4, 1)))
+    for prompt in prompts:
+        prompt = torch.tensor([prompt])
+        with torch.inference_mode():
+            eager = model.generate(prompt, do_sample=False)
+        onnx = runtime.generate(prompt, do_sample=False)
+        assert torch.equal(onnx, eager)
+        Structure.from_tokens(onnx[0].tolist(), layout)  # every field in range: it decodes
+    quantize_onnx(tmp_path, None, operators=("MatMul", "Gemm"), float_modules=())
+    quantized = UrukORTWS8StructureGenerator.from_pretrained(tmp_path, file_name="model.int8.onnx")
+    sampled = quantized.generate(torch.tensor(prompts[:1]), do_sample=True, max_new_tokens=22)
+    Structure.from_tokens(sampled[0].tolist(), layout)
+    rooms = tmp_path / "rooms"
+    with_rooms = UrukWS8StructureGeneratorConfig.from_preset("tiny", room_embeddings=True)
+    UrukWS8StructureGenerator(with_rooms).save_pretrained(rooms)
+    with pytest.raises(ValueError, match="room_embeddings=True"):
+        export_onnx(rooms, rooms)

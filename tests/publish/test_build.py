@@ -177,12 +177,19 @@ def test_the_built_folder_loads_by_repo_id_from_an_offline_cache(built, tmp_path
         """
         import torch
         import uruk_hf
-        from uruk_hf import UrukORTRenderer, UrukV2Ultra
+        from uruk_hf import UrukORTRenderer, UrukORTWS8StructureGenerator, UrukV2Ultra
 
         model = UrukV2Ultra.from_pretrained("org/uruk", subfolder="v2_ultra")
         ort = UrukORTRenderer.from_pretrained("org/uruk", subfolder="v2_ultra")
         frame = ort(torch.rand(1, model.config.num_channels, 16, 16)).frame
         print(tuple(frame.shape))
+        structures = UrukORTWS8StructureGenerator.from_pretrained(
+            "org/uruk", subfolder="ws8_structure_generator", file_name="model.int8.onnx"
+        )
+        layout = structures.config.token_layout()
+        prompt = torch.tensor([[layout.bos, layout.field_range("class")[0]]])
+        tokens = structures.generate(prompt, do_sample=True, min_new_tokens=15, max_new_tokens=15)
+        print("structure tokens", tokens.shape[1])
         """
     )
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf_home"), "HF_HUB_OFFLINE": "1"}
@@ -190,6 +197,7 @@ def test_the_built_folder_loads_by_repo_id_from_an_offline_cache(built, tmp_path
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "(1, 3, 16, 16)" in result.stdout
+    assert "structure tokens 17" in result.stdout
 
 
 def test_upload_calls_upload_folder_without_touching_the_network(built):

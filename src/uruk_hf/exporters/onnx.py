@@ -112,7 +112,7 @@ def _slim(path: Path) -> dict:
 
 def quantize_onnx(
     onnx_dir: str | Path,
-    calibration: list[np.ndarray],
+    calibration: list[np.ndarray] | None,
     output_name: str = "model.int8.onnx",
     operators: tuple[str, ...] = ("Conv", "ConvTranspose"),
     float_modules: tuple[str, ...] = ("material_head",),
@@ -121,7 +121,9 @@ def quantize_onnx(
     `onnx_dir/model.onnx` through Optimum's `ORTQuantizer`; writes `onnx_dir/<output_name>` atomically and returns
     the record. Only `operators` are quantized, and nothing under the modules `float_modules`; the family's
     `OnnxConfig` says which (`QUANTIZED_OPERATORS`, `FLOAT_MODULES`). `calibration` holds inputs of the model's
-    first input (one batch each), or for models of several inputs dicts of every input by name.
+    first input (one batch each), or for models of several inputs dicts of every input by name; `None` asks for
+    ONNX Runtime's dynamic int8 instead (weights per channel offline, activations scaled per call: the decoders,
+    whose cache a static calibration would fix to one length).
 
     The renderers' choices: static rather than dynamic (ONNX Runtime's dynamic mode quantizes activations per call
     and leaves most convolutions in float, while a renderer is almost all convolutions with stable activation
@@ -140,29 +142,35 @@ def quantize_onnx(
         node.name for node in model.graph.node if any(node.name.startswith(f"/{name}/") for name in float_modules)
     ]
     config = AutoQuantizationConfig.avx512_vnni(
-        is_static=True, per_channel=True, operators_to_quantize=list(operators), nodes_to_exclude=excluded
+        is_static=calibration is not None,
+        per_channel=True,
+        operators_to_quantize=list(operators),
+        nodes_to_exclude=excluded,
     )
-    if isinstance(calibration[0], dict):  # several inputs: one batch of each per entry
-        columns = {name: [entry[name][0] for entry in calibration] for name in calibration[0]}
-    else:
-        columns = {model.graph.input[0].name: [array[0] for array in calibration]}
-    samples = Dataset.from_dict(columns).with_format("numpy")
-    with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
-        ranges = quantizer.fit(
-            dataset=samples,
-            calibration_config=AutoCalibrationConfig.minmax(samples),
-            onnx_augmented_model_name=Path(scratch) / "augmented.onnx",
-            operators_to_quantize=config.operators_to_quantize,
-        )
-        written = quantizer.quantize(config, scratch, file_suffix="int8", calibration_tensors_range=ranges)
-        with atomic_path(onnx_dir / output_name) as temporary:
-            shutil.copyfile(Path(written) / "model_int8.onnx", temporary)
-    return {
+    record = {
         "file": output_name,
-        "mode": "static",
+        "mode": "static" if config.is_static else "dynamic",
         "format": str(config.format),
         "per_channel": config.per_channel,
-        "calibration_frames": len(calibration),
         "operators": list(config.operators_to_quantize),
         "float_modules": sorted({name for name in float_modules if any(f"/{name}/" in n for n in excluded)}),
     }
+    with tempfile.TemporaryDirectory(dir=onnx_dir) as scratch:
+        ranges = None
+        if calibration is not None:
+            if isinstance(calibration[0], dict):  # several inputs: one batch of each per entry
+                columns = {name: [entry[name][0] for entry in calibration] for name in calibration[0]}
+            else:
+                columns = {model.graph.input[0].name: [array[0] for array in calibration]}
+            samples = Dataset.from_dict(columns).with_format("numpy")
+            ranges = quantizer.fit(
+                dataset=samples,
+                calibration_config=AutoCalibrationConfig.minmax(samples),
+                onnx_augmented_model_name=Path(scratch) / "augmented.onnx",
+                operators_to_quantize=config.operators_to_quantize,
+            )
+            record["calibration_frames"] = len(calibration)
+        written = quantizer.quantize(config, scratch, file_suffix="int8", calibration_tensors_range=ranges)
+        with atomic_path(onnx_dir / output_name) as temporary:
+            shutil.copyfile(Path(written) / "model_int8.onnx", temporary)
+    return record

@@ -108,6 +108,7 @@ def _int8_summary(task, change: dict) -> str:
         if key in change:
             scale, digits = CELL_FORMATS.get(key, (1.0, 4))
             unit = " points" if scale == 100.0 else (" dB" if key.startswith("psnr") else "")
+            unit = " ms" if key.startswith("ms_") else unit
             parts.append(f"{key.replace('_', ' ')} {change[key] * scale:+.{digits}f}{unit}")
     return ", ".join(parts)
 
@@ -164,6 +165,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         subfolder=entry.subfolder,
         model_class=entry.model_class.__name__,
         int8=int8,
+        onnx_fp32=onnx.get("onnx_fp32"),
         legacy_path=entry.legacy_files[0] if entry.legacy_files else None,
         frames=test["size"],
         test_size=f"{test['size']} {test['unit']}",
@@ -207,10 +209,10 @@ def _publish_model(family, entry, source: Path, folder: Path, data: Path, contex
     if family.onnx_config is not None:
         onnx_config = resolve(family.onnx_config)
         evaluation["onnx_export"] = export_onnx(folder, folder, onnx_config_class=onnx_config)
-        validation = task.dataset(data, "validation")
+        static = getattr(onnx_config, "INT8_MODE", "static") == "static"
         evaluation["int8"] = quantize_onnx(
             folder,
-            task.calibration_inputs(model, validation),
+            task.calibration_inputs(model, task.dataset(data, "validation")) if static else None,
             operators=onnx_config.QUANTIZED_OPERATORS,
             float_modules=onnx_config.FLOAT_MODULES,
         )

@@ -8,7 +8,7 @@ from ...modeling_utils import UrukPreTrainedModelMixin
 from ...schema import BLOCK_FIELDS, StructureTokenLayout
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
 
-__all__ = ["ROOM_BINS", "StructureFieldLogitsProcessor", "UrukWS8StructureGenerator"]
+__all__ = ["ROOM_BINS", "StructureFieldLogitsProcessor", "StructureGenerationMixin", "UrukWS8StructureGenerator"]
 
 ROOM_BINS = 66
 """Indices per axis of the room table: rooms of -32 .. 32 cells, then one for tokens before the bounds are whole."""
@@ -48,7 +48,24 @@ class StructureFieldLogitsProcessor(LogitsProcessor):
         return scores.masked_fill(~allowed, float("-inf"))
 
 
-class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
+class StructureGenerationMixin:
+    """`generate()` of a structure generator, for the PyTorch model and its ONNX Runtime class alike (listed before
+    the class that brings transformers' `GenerationMixin`)."""
+
+    def generate(self, inputs=None, logits_processor=None, constrain_fields: bool = True, **kwargs):
+        """transformers' `generate()`, with the field ranges enforced first unless `constrain_fields=False`, and
+        `max_length` defaulting to the layout's longest sequence."""
+        layout = self.config.token_layout()
+        processors = LogitsProcessorList(logits_processor or [])
+        if constrain_fields:
+            processors.insert(0, StructureFieldLogitsProcessor(layout))
+        if "max_new_tokens" not in kwargs:
+            kwargs.setdefault("max_length", layout.max_length)
+        kwargs.setdefault("pad_token_id", layout.pad)
+        return super().generate(inputs, logits_processor=processors, **kwargs)
+
+
+class UrukWS8StructureGenerator(StructureGenerationMixin, UrukPreTrainedModelMixin, GPT2LMHeadModel):
     """The WS8 structure generator (2.83M at full size): `GPT2LMHeadModel` with its own config, so that the KV
     cache, sampling, beam search and logits processors of `generate()` are transformers' own. Coordinate tokens
     also share an embedding of their value across fields (`config.value_embeddings`). `generate()` adds a
@@ -142,7 +159,16 @@ class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
             rooms.append(torch.where(ready, room, ROOM_BINS - 1) + axis * ROOM_BINS)
         return torch.stack(rooms, -1)
 
-    def forward(self, input_ids=None, inputs_embeds=None, cursor_rooms=None, position_ids=None, **kwargs):
+    def forward(
+        self,
+        input_ids=None,
+        past_key_values=None,
+        attention_mask=None,
+        position_ids=None,
+        inputs_embeds=None,
+        cursor_rooms=None,
+        **kwargs,
+    ):
         """`GPT2LMHeadModel.forward`; with `config.value_embeddings`, the input embeddings of coordinate tokens
         also carry their shared value embedding, and with `config.room_embeddings` every token also carries the
         embeddings of the cursor's room to the bounds' far side along each axis (`cursor_rooms`, computed from
@@ -155,8 +181,7 @@ class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
                 inputs_embeds = inputs_embeds + self.value_embedding(values.clamp(min=0)) * (values >= 0).unsqueeze(-1)
             if self.room_embedding is not None:
                 if cursor_rooms is None:
-                    past = kwargs.get("past_key_values")
-                    if past is not None and past.get_seq_length() > 0:
+                    if past_key_values is not None and past_key_values.get_seq_length() > 0:
                         raise ValueError(
                             "With a KV cache, input_ids hold only the new tokens: pass cursor_rooms="
                             "model.cursor_rooms(whole_sequence)[:, -new_tokens:] (generate() does)."
@@ -164,7 +189,14 @@ class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
                     cursor_rooms = self.cursor_rooms(input_ids, position_ids)
                 inputs_embeds = inputs_embeds + self.room_embedding(cursor_rooms).sum(-2)
             input_ids = None
-        return super().forward(input_ids=input_ids, inputs_embeds=inputs_embeds, position_ids=position_ids, **kwargs)
+        return super().forward(
+            input_ids=input_ids,
+            past_key_values=past_key_values,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            **kwargs,
+        )
 
     def prepare_inputs_for_generation(
         self, input_ids, past_key_values=None, attention_mask=None, inputs_embeds=None, cache_position=None, **kwargs
@@ -182,15 +214,3 @@ class UrukWS8StructureGenerator(UrukPreTrainedModelMixin, GPT2LMHeadModel):
         if self.room_embedding is not None and inputs.get("input_ids") is not None:
             inputs["cursor_rooms"] = self.cursor_rooms(input_ids)[:, -inputs["input_ids"].shape[1] :]
         return inputs
-
-    def generate(self, inputs=None, logits_processor=None, constrain_fields: bool = True, **kwargs):
-        """transformers' `generate()`, with the field ranges enforced first unless `constrain_fields=False`, and
-        `max_length` defaulting to the layout's longest sequence."""
-        layout = self.config.token_layout()
-        processors = LogitsProcessorList(logits_processor or [])
-        if constrain_fields:
-            processors.insert(0, StructureFieldLogitsProcessor(layout))
-        if "max_new_tokens" not in kwargs:
-            kwargs.setdefault("max_length", layout.max_length)
-        kwargs.setdefault("pad_token_id", layout.pad)
-        return super().generate(inputs, logits_processor=processors, **kwargs)

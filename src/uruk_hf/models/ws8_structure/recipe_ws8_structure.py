@@ -45,6 +45,7 @@ FAMILY = Family(
     task="uruk_hf.training.tasks.structure_generation:StructureGenerationTask",
     train=train_ws8,
     options=(TIME_SCALE_OPTION,),
+    onnx_config="uruk_hf.models.ws8_structure.onnx_ws8_structure:UrukWS8StructureGeneratorOnnxConfig",
     models=(
         ModelEntry(
             key="ws8_structure_generator",

@@ -134,6 +134,7 @@ class StructureGenerationTask(Task):
         ("ms_per_structure", "ms/structure"),
     )
     curve_metrics = (("nll", "validation NLL (nats/token)"),)
+    int8_metrics = ("nll", "validity", "class_adherence", "ms_per_structure", "ms_per_full_structure")
     card_template = "model_card_structures.md.j2"
     card_tags = ("procedural-generation", "shape-grammar", "text-generation", "gpt2", "pytorch")
 
@@ -182,12 +183,29 @@ class StructureGenerationTask(Task):
     def loss(self, outputs, batch: dict, weights) -> torch.Tensor:
         return outputs.loss
 
+    def padded(self, items: list[dict]) -> dict:
+        """One sequence per row, padded on the right, with a 2D attention mask: the batches of a model that takes
+        no 4D mask (ONNX Runtime's decoder); the same labels as `collate`."""
+        layout = self.config.token_layout()
+        length = max(len(item["input_ids"]) for item in items)
+        input_ids = torch.full((len(items), length), layout.pad, dtype=torch.long)
+        attention_mask = torch.zeros((len(items), length), dtype=torch.long)
+        for index, item in enumerate(items):
+            input_ids[index, : len(item["input_ids"])] = torch.from_numpy(item["input_ids"])
+            attention_mask[index, : len(item["input_ids"])] = 1
+        labels = input_ids.masked_fill(attention_mask == 0, -100)
+        labels[:, 0] = -100
+        position_ids = torch.arange(length).expand(len(items), -1)
+        return {"input_ids": input_ids, "position_ids": position_ids, "attention_mask": attention_mask,
+                "labels": labels}  # fmt: skip
+
     def _nll(self, model, dataset: StructureSequences, limit: int | None, batch_size: int = 256) -> float:
         total, count = 0.0, 0
         items = [dataset[index] for index in range(min(len(dataset), limit or len(dataset)))]
+        batches = self.collate if isinstance(model, torch.nn.Module) else self.padded
         with torch.inference_mode():
             for begin in range(0, len(items), batch_size):
-                batch = self.collate(items[begin : begin + batch_size])
+                batch = batches(items[begin : begin + batch_size])
                 labels = batch.pop("labels")[:, 1:]
                 logits = model(**batch).logits[:, :-1]
                 total += float(
@@ -201,7 +219,8 @@ class StructureGenerationTask(Task):
     def evaluate(self, model, dataset: StructureSequences, full: bool = False) -> dict[str, float]:
         """The NLL per token (of the first `VALIDATION_STRUCTURES` unless `full`); with `full` also the sample
         metrics of `SAMPLES` structures and the timings (see the module docstring)."""
-        model.eval()
+        if isinstance(model, torch.nn.Module):
+            model.eval()
         nll = self._nll(model, dataset, None if full else VALIDATION_STRUCTURES)
         metrics = {"nll": nll, "log_likelihood": -nll}
         if full:
@@ -236,6 +255,12 @@ class StructureGenerationTask(Task):
         return float((first.logits - second.logits).abs().max())
 
     # Publishing ---------------------------------------------------------------------------------------------
+    def onnx_model(self, folder: Path, file_name: str):
+        """The ONNX file `file_name` of `folder` as a model `evaluate` accepts (`generate()` on ONNX Runtime)."""
+        from ...models.ws8_structure.modeling_ort_ws8_structure import UrukORTWS8StructureGenerator
+
+        return UrukORTWS8StructureGenerator.from_pretrained(folder, file_name=file_name)
+
     def write_examples(self, model, dataset: StructureSequences, path: Path, items: int = 3) -> str:
         """Rendered structures, one row per class: a test structure of the grammar, then `items` samples of the
         model (seeded, temperature 1, no repair), each titled valid or not."""
