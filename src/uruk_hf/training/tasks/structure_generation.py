@@ -1,7 +1,8 @@
 """The task of the WS8 structure generator: next-token prediction over block-structure token sequences.
 
-Training items are whole sequences (`bos`, class, blocks, `eos`), padded per batch; the loss is the model's own
-causal LM cross-entropy over every token after `bos`. Validation measures the held-out NLL per token (on the
+Training items are whole sequences (`bos`, class, bounds, blocks, `eos`), packed into rows (`collate`; one padded
+row per sequence for ONNX Runtime, `padded`); the loss is the model's own causal LM cross-entropy over every token
+after `bos`. Validation measures the held-out NLL per token (on the
 first `VALIDATION_STRUCTURES` structures, for speed). `evaluate(full=True)` adds what a user of a generator cares
 about, from `SAMPLES` structures sampled at temperature 1 with the classes in turn and **no repair**: validity,
 class adherence, novelty against the training split, diversity, and the time per structure (in batches, and for
