@@ -33,6 +33,7 @@ _LAZY_ATTRIBUTES = {
     "UrukV2OptimizedConfig": "uruk_hf.models.v2_optimized.configuration_v2_optimized",
     "UrukV2Ultra": "uruk_hf.models.v2_ultra.modeling_v2_ultra",
     "UrukV2UltraConfig": "uruk_hf.models.v2_ultra.configuration_v2_ultra",
+    "UrukORTWS3WorldAuthoring": "uruk_hf.models.ws3_world_authoring.modeling_ort_ws3_world_authoring",
     "UrukORTWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ort_ws4_remapper",
     "UrukORTWS8StructureGenerator": "uruk_hf.models.ws8_structure.modeling_ort_ws8_structure",
     "UrukWS4Remapper": "uruk_hf.models.ws4_remapper.modeling_ws4_remapper",
@@ -60,6 +61,7 @@ __all__ = [
     "UrukORTAnimationDirector",
     "UrukORTNPCDirector",
     "UrukORTRenderer",
+    "UrukORTWS3WorldAuthoring",
     "UrukORTWS4Remapper",
     "UrukORTWS8StructureGenerator",
     "UrukRendererConfig",
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
     from .models.v2_optimized import UrukV2Optimized, UrukV2OptimizedConfig
     from .models.v2_ultra import UrukV2Ultra, UrukV2UltraConfig
     from .models.ws3_world_authoring import UrukWS3WorldAuthoring, UrukWS3WorldAuthoringConfig
+    from .models.ws3_world_authoring.modeling_ort_ws3_world_authoring import UrukORTWS3WorldAuthoring
     from .models.ws4_remapper import UrukWS4Remapper, UrukWS4RemapperConfig
     from .models.ws4_remapper.modeling_ort_ws4_remapper import UrukORTWS4Remapper
     from .models.ws5_cinematic import UrukWS5CinematicConfig, UrukWS5CinematicRenderer

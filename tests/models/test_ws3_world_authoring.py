@@ -377,3 +377,46 @@ def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly(tiny_wo
         config = UrukWS3WorldAuthoringConfig.from_pretrained(output / "models" / key)
         assert config.padding_mode == "circular"
         assert config.guidance_scale == record["stages"][f"inference_{key}"]["chosen_guidance_scale"]
+
+
+def test_the_exported_denoiser_samples_the_pipelines_maps(tiny_worlds, tmp_path):
+    """`export_onnx` validates the denoiser (prediction parity at two batch sizes); on ONNX Runtime it predicts
+    what PyTorch does with and without knobs, `UrukWorldMapPipeline` samples the same maps around it, bad input is
+    named, and the static int8 file calibrated on the task's inputs loads and samples."""
+    from uruk_hf import UrukORTWS3WorldAuthoring
+    from uruk_hf.exporters.onnx import export_onnx, quantize_onnx
+    from uruk_hf.models.ws3_world_authoring.onnx_ws3_world_authoring import UrukWS3WorldAuthoringOnnxConfig
+    from uruk_hf.training.tasks.world_authoring import WorldAuthoringTask, WorldMapSet
+
+    torch.manual_seed(0)
+    config = UrukWS3WorldAuthoringConfig.from_preset("tiny", role="teacher", padding_mode="circular")
+    model = UrukWS3WorldAuthoring(config).eval()
+    model.save_pretrained(tmp_path)
+    record = export_onnx(tmp_path, tmp_path)
+    assert [check["batch_size"] for check in record["validation"]] == [2, 5]
+    assert all(check["prediction_max_difference"] <= 1e-4 for check in record["validation"])
+    runtime = UrukORTWS3WorldAuthoring.from_pretrained(tmp_path)
+    sample = torch.randn(3, config.map_channels, config.map_size, config.map_size)
+    knobs = torch.rand(3, config.num_knobs)
+    with torch.inference_mode():
+        for kwargs in ({"knobs": knobs}, {}, {"knobs": knobs, "drop_condition": torch.tensor([True, False, True])}):
+            expected = model(sample, 500, **kwargs).sample
+            torch.testing.assert_close(runtime(sample, 500, **kwargs).sample, expected, rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="knobs must be"):
+        runtime(sample, 500, knobs=knobs[:, :3])
+    scheduler = DPMSolverMultistepScheduler(**config.sampler_kwargs())
+    request = np.random.default_rng(0).uniform(size=(2, config.num_knobs))
+    maps = {}
+    for name, denoiser in (("eager", model), ("onnx", runtime)):
+        pipeline = UrukWorldMapPipeline(denoiser=denoiser, scheduler=scheduler)
+        maps[name] = pipeline(request, 4, generator=torch.Generator().manual_seed(3)).maps
+    np.testing.assert_allclose(maps["onnx"], maps["eager"], rtol=0, atol=1e-3)
+    task = WorldAuthoringTask(config)
+    calibration = task.calibration_inputs(model, WorldMapSet(tiny_worlds, "validation"), max_items=8)
+    onnx_config = UrukWS3WorldAuthoringOnnxConfig
+    quantize_onnx(
+        tmp_path, calibration, operators=onnx_config.QUANTIZED_OPERATORS, float_modules=onnx_config.FLOAT_MODULES
+    )
+    quantized = UrukORTWS3WorldAuthoring.from_pretrained(tmp_path, file_name="model.int8.onnx")
+    pipeline = UrukWorldMapPipeline(denoiser=quantized, scheduler=scheduler)
+    assert np.isfinite(pipeline(request, 2, generator=torch.Generator().manual_seed(3)).maps).all()

@@ -108,7 +108,7 @@ def _int8_summary(task, change: dict) -> str:
         if key in change:
             scale, digits = CELL_FORMATS.get(key, (1.0, 4))
             unit = " points" if scale == 100.0 else (" dB" if key.startswith("psnr") else "")
-            unit = " ms" if key.startswith("ms_") else unit
+            unit = " ms" if key.startswith("ms_") else (" s" if key.startswith("seconds_") else unit)
             parts.append(f"{key.replace('_', ' ')} {change[key] * scale:+.{digits}f}{unit}")
     return ", ".join(parts)
 

@@ -12,7 +12,7 @@ from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from ...schema import WORLD_HEIGHT_LINEAR_KNOBS, WORLD_KNOBS, world_height_knob_patterns
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 
-__all__ = ["UrukWS3WorldAuthoring", "UrukWS3WorldAuthoringOutput"]
+__all__ = ["UrukWS3WorldAuthoring", "UrukWS3WorldAuthoringOutput", "check_denoiser_input"]
 
 _KNOB_FREQUENCY_MAX = 100.0
 """Radians per knob unit of the fastest sinusoidal knob feature (they fall geometrically towards 1)."""
@@ -25,6 +25,29 @@ _HEIGHT_KNOB_COLUMNS = [WORLD_KNOBS.index(name) for name in WORLD_HEIGHT_LINEAR_
 def _height_knob_patterns(size: int) -> torch.Tensor:
     """`world_height_knob_patterns(size)` as a tensor, made once per map size (every denoiser call reads it)."""
     return torch.from_numpy(world_height_knob_patterns(size))
+
+
+def check_denoiser_input(config, sample: torch.Tensor, knobs: torch.Tensor | None) -> None:
+    """Checks a denoiser call's `sample` and `knobs` against `config` (the PyTorch model and its ONNX Runtime class).
+
+    Raises:
+        ValueError: wrong shapes, or NaN/Inf in `sample` or `knobs` (the message names the knobs).
+    """
+    if not isinstance(sample, torch.Tensor) or sample.ndim != 4 or sample.shape[1] != config.map_channels:
+        shape = tuple(sample.shape) if isinstance(sample, torch.Tensor) else type(sample).__name__
+        raise ValueError(f"sample must be (batch, {config.map_channels}, size, size), got {shape}.")
+    if sample.shape[-1] % config.map_stride or sample.shape[-2] != sample.shape[-1]:
+        raise ValueError(
+            f"sample maps must be square with a side divisible by {config.map_stride}, got {tuple(sample.shape[-2:])}."
+        )
+    if knobs is not None and (knobs.ndim != 2 or tuple(knobs.shape) != (sample.shape[0], config.num_knobs)):
+        raise ValueError(f"knobs must be (batch={sample.shape[0]}, {config.num_knobs}), got {tuple(knobs.shape)}.")
+    if has_non_finite(sample):
+        raise ValueError("sample holds NaN/Inf values.")
+    if knobs is not None and has_non_finite(knobs):
+        bad = (~torch.isfinite(knobs)).any(dim=0).tolist()
+        named = [name for name, flag in zip(WORLD_KNOBS, bad) if flag] if len(bad) == len(WORLD_KNOBS) else bad
+        raise ValueError(f"knobs hold NaN/Inf values in {named}.")
 
 
 def _kept_channels(width: int, kept: int, groups: int | None) -> torch.Tensor:
@@ -154,7 +177,7 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
             ValueError: wrong shapes, or NaN/Inf in `sample` or `knobs`.
         """
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
-        self._check_input(sample, knobs)
+        check_denoiser_input(self.config, sample, knobs)
         batch = sample.shape[0]
         null = self.null_condition.to(sample.dtype).expand(batch, -1)
         if knobs is None:
@@ -258,23 +281,4 @@ class UrukWS3WorldAuthoring(UrukPreTrainedModelMixin, PreTrainedModel):
             downscale_freq_shift=0,
             max_period=int(_KNOB_FREQUENCY_MAX),
         )
-        return torch.cat([knobs, features.to(knobs.dtype).view(len(knobs), -1)], dim=1)
-
-    def _check_input(self, sample: torch.Tensor, knobs: torch.Tensor | None) -> None:
-        config = self.config
-        if not isinstance(sample, torch.Tensor) or sample.ndim != 4 or sample.shape[1] != config.map_channels:
-            shape = tuple(sample.shape) if isinstance(sample, torch.Tensor) else type(sample).__name__
-            raise ValueError(f"sample must be (batch, {config.map_channels}, size, size), got {shape}.")
-        if sample.shape[-1] % config.map_stride or sample.shape[-2] != sample.shape[-1]:
-            raise ValueError(
-                f"sample maps must be square with a side divisible by {config.map_stride}, got "
-                f"{tuple(sample.shape[-2:])}."
-            )
-        if knobs is not None and (knobs.ndim != 2 or tuple(knobs.shape) != (sample.shape[0], config.num_knobs)):
-            raise ValueError(f"knobs must be (batch={sample.shape[0]}, {config.num_knobs}), got {tuple(knobs.shape)}.")
-        if has_non_finite(sample):
-            raise ValueError("sample holds NaN/Inf values.")
-        if knobs is not None and has_non_finite(knobs):
-            bad = (~torch.isfinite(knobs)).any(dim=0).tolist()
-            named = [name for name, flag in zip(WORLD_KNOBS, bad) if flag] if len(bad) == len(WORLD_KNOBS) else bad
-            raise ValueError(f"knobs hold NaN/Inf values in {named}.")
+        return torch.cat([knobs, features.to(knobs.dtype).view(knobs.shape[0], -1)], dim=1)  # traceable batch

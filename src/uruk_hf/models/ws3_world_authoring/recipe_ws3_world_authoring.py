@@ -101,6 +101,7 @@ FAMILY = Family(
     dataset_kind="world_maps",
     task="uruk_hf.training.tasks.world_authoring:WorldAuthoringTask",
     train=train_ws3,
+    onnx_config="uruk_hf.models.ws3_world_authoring.onnx_ws3_world_authoring:UrukWS3WorldAuthoringOnnxConfig",
     options=(
         TIME_SCALE_OPTION,
         TrainOption(

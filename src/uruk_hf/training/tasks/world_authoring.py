@@ -147,6 +147,7 @@ class WorldAuthoringTask(Task):
         ("seconds_per_map", "s/map"),
     )
     curve_metrics = (("denoising_loss", "validation denoising loss"),)
+    int8_metrics = ("knob_error", "denoising_loss", "seconds_per_map")
     card_template = "model_card_world_authoring.md.j2"
     card_tags = ("procedural-generation", "terrain", "diffusion", "diffusers", "pytorch")
 
@@ -350,6 +351,34 @@ class WorldAuthoringTask(Task):
         return float((first.sample - second.sample).abs().max())
 
     # Publishing ---------------------------------------------------------------------------------------------
+    def calibration_inputs(self, model, dataset: WorldMapSet, max_items: int = 64) -> list[dict]:
+        """The exported denoiser's inputs (by ONNX name, a batch of one each) on the first maps of `dataset`, each
+        noised at a timestep spread over the schedule, every other one unconditional (as a guided batch holds
+        them), for static int8 calibration."""
+        generator = torch.Generator().manual_seed(4321)
+        count = min(max_items, len(dataset))
+        timesteps = np.linspace(0, self.config.num_train_timesteps - 1, count).astype(np.int64)
+        entries = []
+        for index in range(count):
+            maps = torch.from_numpy(dataset[index]["maps"][None])
+            timestep = torch.tensor([timesteps[index]])
+            noisy = self.scheduler.add_noise(maps, torch.randn(maps.shape, generator=generator), timestep)
+            entries.append(
+                {
+                    "sample": noisy.numpy(),
+                    "timestep": timestep.numpy(),
+                    "knobs": dataset.knobs[index : index + 1].astype(np.float32),
+                    "drop_condition": np.array([index % 2 == 1]),
+                }
+            )
+        return entries
+
+    def onnx_model(self, folder: Path, file_name: str):
+        """The ONNX file `file_name` of `folder` as a denoiser `evaluate` and `UrukWorldMapPipeline` accept."""
+        from ...models.ws3_world_authoring.modeling_ort_ws3_world_authoring import UrukORTWS3WorldAuthoring
+
+        return UrukORTWS3WorldAuthoring.from_pretrained(folder, file_name=file_name)
+
     def save_extras(self, folder: Path) -> None:
         """The pipeline's sampler config (`scheduler/scheduler_config.json`), made from the training schedule."""
         from diffusers import DPMSolverMultistepScheduler
