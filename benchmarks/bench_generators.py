@@ -1,8 +1,8 @@
 """Time per generated item of the content generators against the procedural generators they learn, on this
 machine's threads: WS8 (one full-length structure of 64 blocks at batch size 1, and structures sampled 250 at a
-time) in PyTorch and exported to ONNX Runtime (fp32, and the published int8), beside the shape grammar; WS3 (one
-64x64 map, the teacher at 25 sampler steps and the student at its own steps and at 25) beside the terrain
-generator.
+time) beside the shape grammar; WS3 (one 64x64 map, the teacher at 25 sampler steps and the student at its own
+steps and at 25) beside the terrain generator. Each model in PyTorch and exported to ONNX Runtime (fp32, and the
+published int8).
 
     python benchmarks/bench_generators.py                       # random weights at the quick and full presets
     python benchmarks/bench_generators.py --hub PIPELINE_DIR/hub # the published models (and the presets)
@@ -22,6 +22,7 @@ import torch
 from bench_inference import median_ms
 
 from uruk_hf import (
+    UrukORTWS3WorldAuthoring,
     UrukORTWS8StructureGenerator,
     UrukWS3WorldAuthoring,
     UrukWS3WorldAuthoringConfig,
@@ -56,14 +57,18 @@ def ws8_rows(models: dict, repeats: int) -> list[list[str]]:
     return rows
 
 
-def with_onnx(name: str, model, folder: Path, files=("model.onnx",)) -> dict:
-    """`model` and its export(s) in `folder` (exported there first unless `folder` holds `files`), by name."""
+PUBLISHED_FILES = ("model.onnx", "model.int8.onnx")
+
+
+def with_onnx(name: str, model, runtime_class, folder: Path, files=("model.onnx",)) -> dict:
+    """`model` and its export(s) in `folder` (exported there first unless `folder` holds `files`) on
+    `runtime_class`, by name, each with the model's parameter count."""
     entries = {name: (model, sum(p.numel() for p in model.parameters()))}
     if not (folder / files[0]).is_file():
         model.save_pretrained(folder)
         export_onnx(folder, folder)
     for file_name in files:
-        runtime = UrukORTWS8StructureGenerator.from_pretrained(folder, file_name=file_name)
+        runtime = runtime_class.from_pretrained(folder, file_name=file_name)
         entries[f"{name}, ONNX Runtime {'int8' if 'int8' in file_name else 'fp32'}"] = (runtime, entries[name][1])
     return entries
 
@@ -73,11 +78,10 @@ def ws3_rows(models: dict, repeats: int) -> list[list[str]]:
     knobs = sample_knobs(rng)[None]
     generator_ms = median_ms(repeats, lambda: generate_world(knobs[0], rng))
     rows = [["terrain generator", "-", "-", f"{generator_ms:.1f}", "1.0x"]]
-    for name, model in models.items():
-        params = sum(p.numel() for p in model.parameters()) / 1e6
+    for name, (model, params) in models.items():
         for steps in sorted({model.config.num_inference_steps, 25}):
             ms = median_ms(repeats, sample_worlds, model, knobs, 1, 100, 0, steps)
-            rows.append([name, f"{params:.2f}M", str(steps), f"{ms:.0f}", f"{ms / generator_ms:.0f}x"])
+            rows.append([name, f"{params / 1e6:.2f}M", str(steps), f"{ms:.0f}", f"{ms / generator_ms:.0f}x"])
     return rows
 
 
@@ -95,15 +99,20 @@ def main() -> None:
         hub = Path(args.hub)
         folder = hub / "ws8_structure_generator"
         published = UrukWS8StructureGenerator.from_pretrained(folder).eval()
-        structures.update(with_onnx("published", published, folder, ("model.onnx", "model.int8.onnx")))
-        worlds["published teacher"] = UrukWS3WorldAuthoring.from_pretrained(hub / "workstreams/ws3_world_authoring")
-        worlds["published student"] = UrukWS3WorldAuthoring.from_pretrained(hub / "distillation/ws3_student")
+        structures.update(with_onnx("published", published, UrukORTWS8StructureGenerator, folder, PUBLISHED_FILES))
+        ws3_folders = {"teacher": "workstreams/ws3_world_authoring", "student": "distillation/ws3_student"}
+        for role, subfolder in ws3_folders.items():
+            folder = hub / subfolder
+            published = UrukWS3WorldAuthoring.from_pretrained(folder).eval()
+            worlds.update(with_onnx(f"published {role}", published, UrukORTWS3WorldAuthoring, folder, PUBLISHED_FILES))
     for preset in args.presets:
         model = UrukWS8StructureGenerator(UrukWS8StructureGeneratorConfig.from_preset(preset)).eval()
-        structures.update(with_onnx(preset, model, Path(scratch.name) / preset))
+        structures.update(with_onnx(preset, model, UrukORTWS8StructureGenerator, Path(scratch.name) / preset))
         for role in ("teacher", "student"):
             config = UrukWS3WorldAuthoringConfig.from_preset(preset, role=role)
-            worlds[f"{preset} {role}"] = UrukWS3WorldAuthoring(config).eval()
+            model = UrukWS3WorldAuthoring(config).eval()
+            folder = Path(scratch.name) / f"{preset}_{role}"
+            worlds.update(with_onnx(f"{preset} {role}", model, UrukORTWS3WorldAuthoring, folder))
 
     started = time.perf_counter()
     print(f"WS8 structures ({torch.get_num_threads()} threads):")
