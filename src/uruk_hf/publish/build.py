@@ -103,12 +103,13 @@ def _int8_summary(task, change: dict) -> str:
     """The change of each of the task's int8 metrics, in the units of its tables."""
     from ..tables import CELL_FORMATS
 
+    prefix_units = (("psnr", " dB"), ("ms_", " ms"), ("seconds_", " s"))
     parts = []
     for key in task.int8_metrics:
         if key in change:
             scale, digits = CELL_FORMATS.get(key, (1.0, 4))
-            unit = " points" if scale == 100.0 else (" dB" if key.startswith("psnr") else "")
-            unit = " ms" if key.startswith("ms_") else (" s" if key.startswith("seconds_") else unit)
+            unit = next((unit for prefix, unit in prefix_units if key.startswith(prefix)), "")
+            unit = " points" if scale == 100.0 else unit
             parts.append(f"{key.replace('_', ' ')} {change[key] * scale:+.{digits}f}{unit}")
     return ", ".join(parts)
 
