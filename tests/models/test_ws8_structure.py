@@ -255,3 +255,48 @@ def test_the_exported_decoder_generates_what_eager_generates(tmp_path):
     UrukWS8StructureGenerator(with_rooms).save_pretrained(rooms)
     with pytest.raises(ValueError, match="room_embeddings=True"):
         export_onnx(rooms, rooms)
+
+
+def test_self_training_keeps_only_valid_samples_of_their_class(monkeypatch):
+    from uruk_hf.training.tasks import structure_generation
+
+    config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    tower = build_structure("tower", np.random.default_rng(0))
+    floating = Structure("tower", [Block(0, 3, 0, 3, 4, 5, 4), Block(0, 3, 9, 3, 4, 5, 4)])
+    samples = [tower, Structure("wall", tower.blocks), floating, Structure("tower", [])]
+    monkeypatch.setattr(structure_generation, "sample_structures", lambda model, count, seed: (samples, 1.0))
+    kept, share = structure_generation.StructureGenerationTask(config).self_training_sequences(
+        UrukWS8StructureGenerator(config), 4, seed=0
+    )
+    assert share == 0.25 and [sequence.tolist() for sequence in kept] == [tower.to_tokens()]
+
+
+def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_round(tmp_path, monkeypatch):
+    """Rounds are judged by the share of fresh samples kept: here 0.5 after Production, 0.6 after round 1, 0.55
+    after round 2, so round 1's weights are the model, its stage is the record, and no third round runs."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from uruk_hf.data.folder import generate_dataset
+    from uruk_hf.data.grammar.generator import BLOCK_STRUCTURES
+    from uruk_hf.models.ws8_structure.recipe_ws8_structure import train_ws8
+    from uruk_hf.training.tasks.structure_generation import StructureGenerationTask, StructureSequences
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    generate_dataset(BLOCK_STRUCTURES, data, "tiny", seed=0, progress=False)
+    grammar = StructureSequences(data, "train").sequences[:32]
+    shares = iter([0.5, 0.6, 0.55, 0.9])
+    monkeypatch.setattr(
+        StructureGenerationTask, "self_training_sequences", lambda self, model, count, seed: (grammar, next(shares))
+    )
+    train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="3")
+    record = json.loads((run / "lifecycle.json").read_text())["stages"]
+    assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55]
+    assert record["self_training"]["chosen_round"] == 1 and record["self_training"]["rounds_trained"] == 2
+    assert {"self_training_1", "self_training_2"} <= set(record) and "self_training_3" not in record
+    saved = load_file(run / "models" / "ws8_structure_generator" / "model.safetensors")
+    chosen = load_file(run / "self_training_1" / "best" / "model.safetensors")
+    later = load_file(run / "self_training_2" / "best" / "model.safetensors")
+    assert all(torch.equal(saved[name], chosen[name]) for name in chosen)
+    assert any(not torch.equal(saved[name], later[name]) for name in later)

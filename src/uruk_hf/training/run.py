@@ -339,15 +339,25 @@ class Lifecycle:
         learning_rate = self.calibrate(make_model, weights)
         return self.model_from_calibration(make_model, learning_rate), learning_rate
 
-    def accelerate_curriculum(self, model, curriculum: list, learning_rate: float, time_s: float | None, gates):
+    def accelerate_curriculum(
+        self,
+        model,
+        curriculum: list,
+        learning_rate: float,
+        time_s: float | None,
+        gates,
+        train_dataset=None,
+        **settings,
+    ):
         """The stages of `curriculum` on the Accelerate loop (each from the previous stage's best weights, its gate
-        checked at its end); the best weights of the last stage end in `model`. Returns the stage records."""
-        stages = curriculum_stages(curriculum, self.template(learning_rate), time_s, gates)
+        checked at its end); the best weights of the last stage end in `model`. Returns the stage records.
+        `train_dataset` replaces the training split, `settings` fields of the stage template (e.g. `max_steps`)."""
+        stages = curriculum_stages(curriculum, replace(self.template(learning_rate), **settings), time_s, gates)
         records = train_curriculum(
             self.make_accelerator,
             model,
             self.task,
-            self.train,
+            self.train if train_dataset is None else train_dataset,
             self.validation,
             stages,
             self.output,

@@ -1,13 +1,19 @@
 """The WS8 structure generator family: its registry entry and its lifecycle (DESIGN §4).
 
 Smoke -> Calibration -> Production of the GPT-2 decoder on the shape grammar's token sequences, gated on held-out
-log-likelihood above a token bigram's.
+log-likelihood above a token bigram's; then, when asked, rounds of **self-training** (expert iteration): the model
+samples structures at temperature 1, those valid with no repair and of their class are kept, and a short stage
+trains on them beside some of the grammar's own. Each round is judged by the share of fresh samples kept; the
+rounds stop, and the model goes back to the round before, when that share stops rising.
 """
 
+import copy
+import random
 from pathlib import Path
 
-from ...catalog import Family, ModelEntry
-from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
+from ...catalog import Family, ModelEntry, TrainOption
+from ...training.run import TIME_SCALE_OPTION, Lifecycle, positive_number, save_legacy, scaled_time_budgets
+from ...training.tasks.structure_generation import SequenceList
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
 from .modeling_ws8_structure import UrukWS8StructureGenerator
 
@@ -24,18 +30,82 @@ _CALIBRATION_RATES = (2e-3, 4e-3, 8e-3)
 candidates reach."""
 
 
+_SELF_TRAINING = {"samples": 2000, "learning_rate": 1e-3, "max_steps": 200, "warmup_steps": 20}
+"""Per self-training round: structures sampled (and the share kept measured on them), and the stage's settings
+(the rate restarts from a short warmup and anneals within the round)."""
+
+_GRAMMAR_SHARE = 0.15
+"""The share of a round's training sequences drawn from the grammar's training split (the rest: the kept samples of
+the last four rounds), so that the model does not drift from the grammar's distribution."""
+
+
+def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[object, dict | None]:
+    """Up to `rounds` self-training rounds of `model` (see the module docstring); returns the model holding the
+    weights of the round with the highest share kept (Production's if none beat it) and that round's stage record
+    (`None` for Production's). The shares are the lifecycle's `self_training` stage."""
+    task, samples = lifecycle.task, _SELF_TRAINING["samples"]
+    grammar = lifecycle.train.sequences
+    pool, rates, best, last_record = [], [], (None, None, None), None  # best: (share kept, weights, record)
+    for round_index in range(1, rounds + 2):
+        kept, rate = task.self_training_sequences(model, samples, seed=1000 * seed + round_index)
+        rates.append(rate)
+        if best[0] is not None and rate <= best[0]:
+            break
+        best = (rate, copy.deepcopy(model.state_dict()), last_record)
+        pool = (pool + kept)[-4 * samples :]
+        if round_index > rounds or not pool:
+            break
+        shuffle = random.Random(1000 * seed + round_index)
+        mixed = pool + shuffle.sample(grammar, round(len(pool) * _GRAMMAR_SHARE / (1 - _GRAMMAR_SHARE)))
+        max_steps = min(_SELF_TRAINING["max_steps"], lifecycle.budget.stage.max_steps)  # the tiny preset's few
+        settings = {"max_steps": max_steps, "warmup_steps": min(_SELF_TRAINING["warmup_steps"], max_steps)}
+        (last_record,) = lifecycle.accelerate_curriculum(
+            model,
+            [(f"self_training_{round_index}", None, None)],
+            _SELF_TRAINING["learning_rate"],
+            None,
+            [lifecycle.gate()],
+            train_dataset=SequenceList(mixed),
+            eval_every=settings["max_steps"],
+            **settings,
+        )
+    model.load_state_dict(best[1])
+    lifecycle.stages["self_training"] = {
+        "stage": "self_training",
+        "samples_per_round": samples,
+        "share_kept": rates,
+        "rounds_trained": len(rates) - 1,
+        "chosen_round": rates.index(best[0]),
+    }
+    return model, best[2]
+
+
 def train_ws8(
-    data: Path, output: Path, preset: str, resume: bool, seed: int = 0, time_scale: str | None = None
+    data: Path,
+    output: Path,
+    preset: str,
+    resume: bool,
+    seed: int = 0,
+    time_scale: str | None = None,
+    self_training_rounds: str | None = None,
 ) -> dict:
-    """Production of the structure generator (its budget times `time_scale`); writes the model and
-    `ws8_structure_generator/best_model.pt`."""
+    """Production of the structure generator (its budget times `time_scale`), then `self_training_rounds` rounds of
+    self-training (none by default); writes the model and `ws8_structure_generator/best_model.pt`."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(
         FAMILY, data, output, preset, resume, budgets, _STAGE, calibration_learning_rates=_CALIBRATION_RATES, seed=seed
     )
-    model, record, learning_rate = lifecycle.train_model("ws8_structure_generator", None)
-    save_legacy(model, lifecycle.legacy_path("ws8_structure_generator"), "production", record["best"])
-    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale})
+    key = "ws8_structure_generator"
+    model, record, learning_rate = lifecycle.train_model(key, None)
+    stage = "production"
+    rounds = int(positive_number(self_training_rounds, "--self-training-rounds")) if self_training_rounds else 0
+    if rounds:
+        model, round_record = self_train(lifecycle, model, rounds, seed)
+        if round_record is not None:
+            record, stage = round_record, round_record["stage"]
+            lifecycle.save_model(key, model, record)
+    save_legacy(model, lifecycle.legacy_path(key), stage, record["best"])
+    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale, "self_training_rounds": rounds})
 
 
 FAMILY = Family(
@@ -44,7 +114,14 @@ FAMILY = Family(
     dataset_kind="block_structures",
     task="uruk_hf.training.tasks.structure_generation:StructureGenerationTask",
     train=train_ws8,
-    options=(TIME_SCALE_OPTION,),
+    options=(
+        TIME_SCALE_OPTION,
+        TrainOption(
+            "--self-training-rounds",
+            "after Production, up to this many rounds of training on the model's own valid samples of their class "
+            "(2,000 sampled per round, about 2 minutes a round on 2 cores at quick size; none by default)",
+        ),
+    ),
     onnx_config="uruk_hf.models.ws8_structure.onnx_ws8_structure:UrukWS8StructureGeneratorOnnxConfig",
     models=(
         ModelEntry(

@@ -21,10 +21,10 @@ import torch
 from ...data.folder import load_split
 from ...data.grammar.generator import train_keys
 from ...data.grammar.metrics import BigramModel, box_metrics, sample_metrics
-from ...data.grammar.structures import Structure
+from ...data.grammar.structures import Structure, classify
 from .base import Task
 
-__all__ = ["StructureGenerationTask", "StructureSequences", "sample_structures"]
+__all__ = ["SequenceList", "StructureGenerationTask", "StructureSequences", "sample_structures"]
 
 SAMPLES = 1000
 """Structures sampled by a full evaluation (the classes in turn)."""
@@ -49,6 +49,23 @@ class StructureSequences(torch.utils.data.Dataset):
         self.folder, self.split = Path(folder), split
         tokens = load_split(folder, split, ["tokens"])["tokens"]
         self.sequences = [np.asarray(sequence, np.int64) for sequence in tokens[:max_items]]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"input_ids": self.sequences[index]}
+
+
+class SequenceList(torch.utils.data.Dataset):
+    """Token sequences held in memory (a self-training round's samples), items as `StructureSequences` gives them.
+
+    Args:
+        sequences: the token sequences, each from `bos` to `eos`.
+    """
+
+    def __init__(self, sequences: list[np.ndarray]):
+        self.sequences = list(sequences)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -237,6 +254,20 @@ class StructureGenerationTask(Task):
             metrics.update(box_metrics(inside, [box for _, box in boxes]))
             metrics["box_samples"] = len(boxes)
         return metrics
+
+    def self_training_sequences(self, model, count: int, seed: int) -> tuple[list[np.ndarray], float]:
+        """`count` structures sampled from `model` at temperature 1 (classes in turn, `seed`), of which those valid
+        with no repair and of their requested class are kept: their token sequences and the share kept (the
+        measure a self-training round is judged by; fresh samples, no split involved)."""
+        model.eval()
+        layout = model.config.token_layout()
+        structures, _ = sample_structures(model, count, seed=seed)
+        kept = [
+            np.asarray(structure.to_tokens(layout), np.int64)
+            for structure in structures
+            if structure.blocks and structure.is_valid and classify(structure) == structure.class_name
+        ]
+        return kept, len(kept) / len(structures)
 
     def gate_baselines(self, dataset: StructureSequences) -> dict[str, dict[str, float]]:
         """A token bigram fitted on the training split, measured on `dataset` (the first `VALIDATION_STRUCTURES`,
