@@ -4,7 +4,7 @@ Smoke -> Calibration -> Production of the GPT-2 decoder on the shape grammar's t
 log-likelihood above a token bigram's; then, when asked, rounds of **self-training** (expert iteration): the model
 samples structures at temperature 1, those valid with no repair and of their class are kept, and a short stage
 trains on them beside some of the grammar's own. Each round is judged by the share of fresh samples kept; the
-rounds stop, and the model goes back to the round before, when that share stops rising.
+rounds stop when that share has not risen for more than `_PATIENCE` rounds, and the model is the best round's.
 """
 
 import copy
@@ -34,6 +34,10 @@ _SELF_TRAINING = {"samples": 2000, "learning_rate": 1e-3, "max_steps": 200, "war
 """Per self-training round: structures sampled (and the share kept measured on them), and the stage's settings
 (the rate restarts from a short warmup and anneals within the round)."""
 
+_PATIENCE = 1
+"""Rounds in a row whose share kept may stay at or below the best before the rounds stop: one round's share moves
+by about a point between samplings of 2,000, so one round that does not rise is not yet a plateau."""
+
 _GRAMMAR_SHARE = 0.15
 """The share of a round's training sequences drawn from the grammar's training split (the rest: the kept samples of
 the last four rounds), so that the model does not drift from the grammar's distribution."""
@@ -49,9 +53,10 @@ def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[obj
     for round_index in range(1, rounds + 2):
         kept, rate = task.self_training_sequences(model, samples, seed=1000 * seed + round_index)
         rates.append(rate)
-        if best[0] is not None and rate <= best[0]:
+        if best[0] is None or rate > best[0]:
+            best = (rate, copy.deepcopy(model.state_dict()), last_record)
+        elif len(rates) - 1 - rates.index(best[0]) > _PATIENCE:
             break
-        best = (rate, copy.deepcopy(model.state_dict()), last_record)
         pool = (pool + kept)[-4 * samples :]
         if round_index > rounds or not pool:
             break
