@@ -49,6 +49,8 @@ def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[obj
     (`None` for Production's). The shares are the lifecycle's `self_training` stage."""
     task, samples = lifecycle.task, _SELF_TRAINING["samples"]
     grammar = lifecycle.train.sequences
+    max_steps = min(_SELF_TRAINING["max_steps"], lifecycle.budget.stage.max_steps)  # the tiny preset's few
+    warmup_steps = min(_SELF_TRAINING["warmup_steps"], max_steps)
     pool, rates, best, last_record = [], [], (None, None, None), None  # best: (share kept, weights, record)
     for round_index in range(1, rounds + 2):
         kept, rate = task.self_training_sequences(model, samples, seed=1000 * seed + round_index)
@@ -62,8 +64,6 @@ def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[obj
             break
         shuffle = random.Random(1000 * seed + round_index)
         mixed = pool + shuffle.sample(grammar, round(len(pool) * _GRAMMAR_SHARE / (1 - _GRAMMAR_SHARE)))
-        max_steps = min(_SELF_TRAINING["max_steps"], lifecycle.budget.stage.max_steps)  # the tiny preset's few
-        settings = {"max_steps": max_steps, "warmup_steps": min(_SELF_TRAINING["warmup_steps"], max_steps)}
         (last_record,) = lifecycle.accelerate_curriculum(
             model,
             [(f"self_training_{round_index}", None, None)],
@@ -71,8 +71,9 @@ def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[obj
             None,
             [lifecycle.gate()],
             train_dataset=SequenceList(mixed),
-            eval_every=settings["max_steps"],
-            **settings,
+            max_steps=max_steps,
+            warmup_steps=warmup_steps,
+            eval_every=max_steps,
         )
     model.load_state_dict(best[1])
     lifecycle.stages["self_training"] = {

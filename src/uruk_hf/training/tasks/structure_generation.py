@@ -36,29 +36,8 @@ VALIDATION_STRUCTURES = 1000
 """Structures of the split whose NLL a validation pass measures."""
 
 
-class StructureSequences(torch.utils.data.Dataset):
-    """The token sequences of one split of a `block_structures` folder.
-
-    Args:
-        folder: the dataset folder.
-        split: `train`, `validation` or `test`.
-        max_items: keep only the first structures (Smoke, tests).
-    """
-
-    def __init__(self, folder: str | Path, split: str, max_items: int | None = None):
-        self.folder, self.split = Path(folder), split
-        tokens = load_split(folder, split, ["tokens"])["tokens"]
-        self.sequences = [np.asarray(sequence, np.int64) for sequence in tokens[:max_items]]
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __getitem__(self, index: int) -> dict:
-        return {"input_ids": self.sequences[index]}
-
-
 class SequenceList(torch.utils.data.Dataset):
-    """Token sequences held in memory (a self-training round's samples), items as `StructureSequences` gives them.
+    """Token sequences held in memory, each item `{"input_ids": sequence}` (a self-training round's samples).
 
     Args:
         sequences: the token sequences, each from `bos` to `eos`.
@@ -72,6 +51,21 @@ class SequenceList(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         return {"input_ids": self.sequences[index]}
+
+
+class StructureSequences(SequenceList):
+    """The token sequences of one split of a `block_structures` folder.
+
+    Args:
+        folder: the dataset folder.
+        split: `train`, `validation` or `test`.
+        max_items: keep only the first structures (Smoke, tests).
+    """
+
+    def __init__(self, folder: str | Path, split: str, max_items: int | None = None):
+        self.folder, self.split = Path(folder), split
+        tokens = load_split(folder, split, ["tokens"])["tokens"]
+        super().__init__([np.asarray(sequence, np.int64) for sequence in tokens[:max_items]])
 
 
 @cache
