@@ -264,7 +264,9 @@ def test_self_training_keeps_only_valid_samples_of_their_class(monkeypatch):
     tower = build_structure("tower", np.random.default_rng(0))
     floating = Structure("tower", [Block(0, 3, 0, 3, 4, 5, 4), Block(0, 3, 9, 3, 4, 5, 4)])
     samples = [tower, Structure("wall", tower.blocks), floating, Structure("tower", [])]
-    monkeypatch.setattr(structure_generation, "sample_structures", lambda model, count, seed: (samples, 1.0))
+    monkeypatch.setattr(
+        structure_generation, "sample_structures", lambda model, count, seed, logits_processor: (samples, 1.0)
+    )
     kept, share = structure_generation.StructureGenerationTask(config).self_training_sequences(
         UrukWS8StructureGenerator(config), 4, seed=0
     )
@@ -274,7 +276,8 @@ def test_self_training_keeps_only_valid_samples_of_their_class(monkeypatch):
 def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_round(tmp_path, monkeypatch):
     """Rounds are judged by the share of fresh samples kept: here 0.5 after Production, 0.6 after round 1, then
     0.55 and 0.58, two rounds in a row below it (one more than the patience), so round 1's weights are the model,
-    its stage is the record, and no fourth round runs."""
+    its stage is the record, and no fourth round runs. The structures trained on are sampled at the temperature
+    asked for."""
     import json
 
     from safetensors.torch import load_file
@@ -287,12 +290,17 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     data, run = tmp_path / "data", tmp_path / "run"
     generate_dataset(BLOCK_STRUCTURES, data, "tiny", seed=0, progress=False)
     grammar = StructureSequences(data, "train").sequences[:32]
-    shares = iter([0.5, 0.6, 0.55, 0.58, 0.9])
-    monkeypatch.setattr(
-        StructureGenerationTask, "self_training_sequences", lambda self, model, count, seed: (grammar, next(shares))
-    )
-    train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="5")
+    shares, temperatures = iter([0.5, 0.6, 0.55, 0.58, 0.9]), []
+    monkeypatch.setattr(StructureGenerationTask, "share_kept", lambda self, model, count, seed: next(shares))
+
+    def sampled(self, model, count, seed, geometry_temperature):
+        temperatures.append(geometry_temperature)
+        return grammar, 1.0
+
+    monkeypatch.setattr(StructureGenerationTask, "self_training_sequences", sampled)
+    train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="5", self_training_geometry_temperature="0.6")
     record = json.loads((run / "lifecycle.json").read_text())["stages"]
+    assert temperatures == [0.6, 0.6, 0.6] and record["self_training"]["geometry_temperature"] == 0.6
     assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58]
     assert record["self_training"]["chosen_round"] == 1 and record["self_training"]["rounds_trained"] == 3
     assert {"self_training_1", "self_training_3"} <= set(record) and "self_training_4" not in record
@@ -301,3 +309,27 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     later = load_file(run / "self_training_3" / "best" / "model.safetensors")
     assert all(torch.equal(saved[name], chosen[name]) for name in chosen)
     assert any(not torch.equal(saved[name], later[name]) for name in later)
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "1.5"])
+def test_self_training_rounds_must_be_a_whole_number(value):
+    from uruk_hf.models.ws8_structure.recipe_ws8_structure import _round_count
+
+    with pytest.raises(ValueError, match="--self-training-rounds must be a whole number"):
+        _round_count(value)
+
+
+def test_block_geometry_temperature_cools_only_extents_and_offsets():
+    from uruk_hf.models.ws8_structure import BlockGeometryTemperatureLogitsProcessor
+
+    layout = UrukWS8StructureGeneratorConfig.from_preset("tiny").token_layout()
+    tokens = build_structure("tower", np.random.default_rng(0)).to_tokens(layout)
+    processor = BlockGeometryTemperatureLogitsProcessor(0.5, layout)
+    scores = torch.randn(1, layout.vocab_size)
+    for length in range(1, len(tokens)):
+        cooled = processor(torch.tensor([tokens[:length]]), scores)
+        field = layout.position_field(length)
+        expected = scores / 0.5 if field in ("size_x", "size_y", "size_z", "x", "y", "z") else scores
+        assert torch.equal(cooled, expected), (length, field)
+    with pytest.raises(ValueError, match="geometry temperature must be above 0"):
+        BlockGeometryTemperatureLogitsProcessor(0.0, layout)

@@ -1,6 +1,15 @@
 """The WS8 structure generator: its config and model (its registry entry and lifecycle: `recipe_ws8_structure`)."""
 
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
-from .modeling_ws8_structure import StructureFieldLogitsProcessor, UrukWS8StructureGenerator
+from .modeling_ws8_structure import (
+    BlockGeometryTemperatureLogitsProcessor,
+    StructureFieldLogitsProcessor,
+    UrukWS8StructureGenerator,
+)
 
-__all__ = ["StructureFieldLogitsProcessor", "UrukWS8StructureGenerator", "UrukWS8StructureGeneratorConfig"]
+__all__ = [
+    "BlockGeometryTemperatureLogitsProcessor",
+    "StructureFieldLogitsProcessor",
+    "UrukWS8StructureGenerator",
+    "UrukWS8StructureGeneratorConfig",
+]

@@ -8,10 +8,24 @@ from ...modeling_utils import UrukPreTrainedModelMixin
 from ...schema import BLOCK_FIELDS, StructureTokenLayout
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
 
-__all__ = ["ROOM_BINS", "StructureFieldLogitsProcessor", "StructureGenerationMixin", "UrukWS8StructureGenerator"]
+__all__ = [
+    "ROOM_BINS",
+    "BlockGeometryTemperatureLogitsProcessor",
+    "StructureFieldLogitsProcessor",
+    "StructureGenerationMixin",
+    "UrukWS8StructureGenerator",
+]
 
 ROOM_BINS = 66
 """Indices per axis of the room table: rooms of -32 .. 32 cells, then one for tokens before the bounds are whole."""
+
+
+def _next_rows(input_ids: torch.LongTensor, layout: StructureTokenLayout) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sequence, the position of the token to come (its non-padding tokens so far) and its row in a table of
+    one row per position before the first block, then one per block field."""
+    position = (input_ids != layout.pad).sum(dim=-1)
+    start = layout.blocks_start
+    return position, torch.where(position < start, position, start + (position - start) % len(BLOCK_FIELDS))
 
 
 class StructureFieldLogitsProcessor(LogitsProcessor):
@@ -37,15 +51,36 @@ class StructureFieldLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         layout = self.layout
-        position = (input_ids != layout.pad).sum(dim=-1)
-        start = layout.blocks_start
-        row = torch.where(position < start, position, start + (position - start) % len(BLOCK_FIELDS))
+        position, row = _next_rows(input_ids, layout)
         allowed = self.allowed.to(scores.device)[row]
         last = position >= layout.max_length - 1
         if last.any():
             allowed[last] = False
             allowed[last, layout.eos] = True
         return scores.masked_fill(~allowed, float("-inf"))
+
+
+class BlockGeometryTemperatureLogitsProcessor(LogitsProcessor):
+    """Divides the scores of each block's geometry tokens (its extents and corner offsets) by `temperature`, and
+    leaves the class, the bounds and each block's type (or `eos`) to the sampler's own temperature: cooler
+    placements, which are valid more often, in structures as varied in size, place, length and materials as the
+    sampler's. Self-training samples through it (`recipe_ws8_structure`); a user may too:
+    `model.generate(prompt, do_sample=True, logits_processor=[BlockGeometryTemperatureLogitsProcessor(0.5, layout)])`.
+
+    Args:
+        temperature (`float`): the geometry tokens' temperature, above 0 (below 1: cooler).
+        layout (`StructureTokenLayout`): the vocabulary (the model config's `token_layout()`).
+    """
+
+    def __init__(self, temperature: float, layout: StructureTokenLayout):
+        if not temperature > 0:
+            raise ValueError(f"The geometry temperature must be above 0, got {temperature!r}.")
+        self.temperature, self.layout = temperature, layout
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        _, row = _next_rows(input_ids, self.layout)
+        geometry = (row > self.layout.blocks_start)[:, None]  # a block's fields after its type
+        return torch.where(geometry, scores / self.temperature, scores)
 
 
 class StructureGenerationMixin:

@@ -2,8 +2,10 @@
 
 Smoke -> Calibration -> Production of the GPT-2 decoder on the shape grammar's token sequences, gated on held-out
 log-likelihood above a token bigram's; then, when asked, rounds of **self-training** (expert iteration): the model
-samples structures at temperature 1, those valid with no repair and of their class are kept, and a short stage
-trains on them beside some of the grammar's own. Each round is judged by the share of fresh samples kept; the
+samples structures with each block's geometry below temperature 1 (the class, the bounds and the block types at
+1), those valid with no repair and of their class are kept, and a short stage trains on them beside some of the
+grammar's own, so that what the model samples at temperature 1 moves towards its cooler, more often valid
+placements. Each round is judged by the share of fresh samples at temperature 1 kept; the
 rounds stop when that share has not risen for more than `_PATIENCE` rounds, and the model is the best round's.
 """
 
@@ -30,9 +32,19 @@ _CALIBRATION_RATES = (2e-3, 4e-3, 8e-3)
 candidates reach."""
 
 
-_SELF_TRAINING = {"samples": 2000, "learning_rate": 1e-3, "max_steps": 200, "warmup_steps": 20}
-"""Per self-training round: structures sampled (and the share kept measured on them), and the stage's settings
-(the rate restarts from a short warmup and anneals within the round)."""
+_SELF_TRAINING = {"samples": 4000, "judged_samples": 2000, "learning_rate": 1e-3, "max_steps": 400, "warmup_steps": 20}
+"""Per self-training round: structures sampled to train on, structures sampled at temperature 1 to judge the model
+by, and the stage's settings (the rate restarts from a short warmup and anneals within the round)."""
+
+SELF_TRAINING_GEOMETRY_TEMPERATURE = 0.5
+"""The temperature of each block's extents and offsets in the structures a round samples to train on
+(`--self-training-geometry-temperature`, `BlockGeometryTemperatureLogitsProcessor`): cooler placements are valid
+more often, while the class, the bounds and the block types keep the model's spread, so the structures stay as
+varied in size, place and materials (every token at 0.5 costs about a tenth of the diversity)."""
+
+_DEFAULT_SELF_TRAINING_ROUNDS = {"tiny": 0, "quick": 0, "full": 8}
+"""Self-training rounds of each preset when `--self-training-rounds` is not given: none within the quick preset's
+minutes; the full preset's model is published self-trained."""
 
 _PATIENCE = 1
 """Rounds in a row whose share kept may stay at or below the best before the rounds stop: one round's share moves
@@ -43,26 +55,33 @@ _GRAMMAR_SHARE = 0.15
 the last four rounds), so that the model does not drift from the grammar's distribution."""
 
 
-def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[object, dict | None]:
-    """Up to `rounds` self-training rounds of `model` (see the module docstring); returns the model holding the
-    weights of the round with the highest share kept (Production's if none beat it) and that round's stage record
-    (`None` for Production's). The shares are the lifecycle's `self_training` stage."""
+def self_train(
+    lifecycle: Lifecycle, model, rounds: int, seed: int, geometry_temperature: float
+) -> tuple[object, dict | None]:
+    """Up to `rounds` self-training rounds of `model` on its samples with the blocks' geometry at
+    `geometry_temperature` (see the module docstring); returns the model holding the weights of the round with the
+    highest share kept at temperature 1 (Production's if none beat it) and that round's stage record (`None` for
+    Production's). The shares are the lifecycle's `self_training` stage."""
     task, samples = lifecycle.task, _SELF_TRAINING["samples"]
     grammar = lifecycle.train.sequences
     max_steps = min(_SELF_TRAINING["max_steps"], lifecycle.budget.stage.max_steps)  # the tiny preset's few
     warmup_steps = min(_SELF_TRAINING["warmup_steps"], max_steps)
     pool, rates, best, last_record = [], [], (None, None, None), None  # best: (share kept, weights, record)
     for round_index in range(1, rounds + 2):
-        kept, rate = task.self_training_sequences(model, samples, seed=1000 * seed + round_index)
+        round_seed = 10_000 * seed + 2 * round_index
+        rate = task.share_kept(model, _SELF_TRAINING["judged_samples"], seed=round_seed)
         rates.append(rate)
         if best[0] is None or rate > best[0]:
             best = (rate, copy.deepcopy(model.state_dict()), last_record)
         elif len(rates) - 1 - rates.index(best[0]) > _PATIENCE:
             break
-        pool = (pool + kept)[-4 * samples :]
-        if round_index > rounds or not pool:
+        if round_index > rounds:
             break
-        shuffle = random.Random(1000 * seed + round_index)
+        kept, _ = task.self_training_sequences(model, samples, round_seed + 1, geometry_temperature)
+        pool = (pool + kept)[-4 * samples :]
+        if not pool:
+            break
+        shuffle = random.Random(round_seed)
         mixed = pool + shuffle.sample(grammar, round(len(pool) * _GRAMMAR_SHARE / (1 - _GRAMMAR_SHARE)))
         (last_record,) = lifecycle.accelerate_curriculum(
             model,
@@ -79,11 +98,24 @@ def self_train(lifecycle: Lifecycle, model, rounds: int, seed: int) -> tuple[obj
     lifecycle.stages["self_training"] = {
         "stage": "self_training",
         "samples_per_round": samples,
+        "geometry_temperature": geometry_temperature,
+        "judged_samples": _SELF_TRAINING["judged_samples"],
         "share_kept": rates,
         "rounds_trained": len(rates) - 1,
         "chosen_round": rates.index(best[0]),
     }
     return model, best[2]
+
+
+def _round_count(value: str | int) -> int:
+    """`--self-training-rounds` as a whole number of rounds (0 for none); a clear error otherwise."""
+    try:
+        count = int(value)
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise ValueError(f"--self-training-rounds must be a whole number of rounds (0 for none), got {value!r}.")
+    return count
 
 
 def train_ws8(
@@ -94,9 +126,12 @@ def train_ws8(
     seed: int = 0,
     time_scale: str | None = None,
     self_training_rounds: str | None = None,
+    self_training_geometry_temperature: str | None = None,
 ) -> dict:
     """Production of the structure generator (its budget times `time_scale`), then `self_training_rounds` rounds of
-    self-training (none by default); writes the model and `ws8_structure_generator/best_model.pt`."""
+    self-training (by default the preset's: none at tiny and quick) on samples whose blocks' geometry is at
+    `self_training_geometry_temperature` (`SELF_TRAINING_GEOMETRY_TEMPERATURE` by default); writes the model and
+    `ws8_structure_generator/best_model.pt`."""
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(
         FAMILY, data, output, preset, resume, budgets, _STAGE, calibration_learning_rates=_CALIBRATION_RATES, seed=seed
@@ -104,14 +139,22 @@ def train_ws8(
     key = "ws8_structure_generator"
     model, record, learning_rate = lifecycle.train_model(key, None)
     stage = "production"
-    rounds = int(positive_number(self_training_rounds, "--self-training-rounds")) if self_training_rounds else 0
+    rounds = _DEFAULT_SELF_TRAINING_ROUNDS[preset]
+    if self_training_rounds is not None:
+        rounds = _round_count(self_training_rounds)
+    temperature = SELF_TRAINING_GEOMETRY_TEMPERATURE
+    if self_training_geometry_temperature is not None:
+        temperature = positive_number(self_training_geometry_temperature, "--self-training-geometry-temperature")
     if rounds:
-        model, round_record = self_train(lifecycle, model, rounds, seed)
+        model, round_record = self_train(lifecycle, model, rounds, seed, temperature)
         if round_record is not None:
             record, stage = round_record, round_record["stage"]
             lifecycle.save_model(key, model, record)
     save_legacy(model, lifecycle.legacy_path(key), stage, record["best"])
-    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale, "self_training_rounds": rounds})
+    settings = {"learning_rate": learning_rate, "time_scale": time_scale, "self_training_rounds": rounds}
+    if rounds:
+        settings["self_training_geometry_temperature"] = temperature
+    return lifecycle.write(settings)
 
 
 FAMILY = Family(
@@ -125,7 +168,14 @@ FAMILY = Family(
         TrainOption(
             "--self-training-rounds",
             "after Production, up to this many rounds of training on the model's own valid samples of their class "
-            "(2,000 sampled per round, about 2 minutes a round on 2 cores at quick size; none by default)",
+            "(4,000 sampled per round, about 4 minutes a round on one core at quick size; by default none at the "
+            "quick preset, 8 at full; 0 for none)",
+        ),
+        TrainOption(
+            "--self-training-geometry-temperature",
+            "the temperature of each block's extents and offsets in the structures self-training samples (default "
+            f"{SELF_TRAINING_GEOMETRY_TEMPERATURE}; the class, bounds and block types stay at 1): lower is more often "
+            "valid",
         ),
     ),
     onnx_config="uruk_hf.models.ws8_structure.onnx_ws8_structure:UrukWS8StructureGeneratorOnnxConfig",

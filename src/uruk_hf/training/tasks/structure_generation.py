@@ -22,6 +22,7 @@ from ...data.folder import load_split
 from ...data.grammar.generator import train_keys
 from ...data.grammar.metrics import BigramModel, box_metrics, sample_metrics
 from ...data.grammar.structures import Structure, classify
+from ...models.ws8_structure.modeling_ws8_structure import BlockGeometryTemperatureLogitsProcessor
 from .base import Task
 
 __all__ = ["SequenceList", "StructureGenerationTask", "StructureSequences", "sample_structures"]
@@ -249,19 +250,30 @@ class StructureGenerationTask(Task):
             metrics["box_samples"] = len(boxes)
         return metrics
 
-    def self_training_sequences(self, model, count: int, seed: int) -> tuple[list[np.ndarray], float]:
-        """`count` structures sampled from `model` at temperature 1 (classes in turn, `seed`), of which those valid
-        with no repair and of their requested class are kept: their token sequences and the share kept (the
-        measure a self-training round is judged by; fresh samples, no split involved)."""
+    def self_training_sequences(
+        self, model, count: int, seed: int, geometry_temperature: float = 1.0
+    ) -> tuple[list[np.ndarray], float]:
+        """`count` structures sampled from `model` (classes in turn, `seed`; each block's geometry at
+        `geometry_temperature`, `BlockGeometryTemperatureLogitsProcessor`), of which those valid with no repair and
+        of their requested class are kept: their token sequences and the share kept (with every token at
+        temperature 1, what a self-training round is judged by: `share_kept`)."""
         model.eval()
-        layout = model.config.token_layout()
-        structures, _ = sample_structures(model, count, seed=seed)
+        layout = self.config.token_layout()
+        cooler = None
+        if geometry_temperature != 1.0:
+            cooler = [BlockGeometryTemperatureLogitsProcessor(geometry_temperature, layout)]
+        structures, _ = sample_structures(model, count, seed=seed, logits_processor=cooler)
         kept = [
             np.asarray(structure.to_tokens(layout), np.int64)
             for structure in structures
             if structure.blocks and structure.is_valid and classify(structure) == structure.class_name
         ]
         return kept, len(kept) / len(structures)
+
+    def share_kept(self, model, count: int, seed: int) -> float:
+        """The share of `count` fresh samples at temperature 1 that `self_training_sequences` keeps: what a
+        self-training round is judged by."""
+        return self.self_training_sequences(model, count, seed)[1]
 
     def gate_baselines(self, dataset: StructureSequences) -> dict[str, dict[str, float]]:
         """A token bigram fitted on the training split, measured on `dataset` (the first `VALIDATION_STRUCTURES`,
