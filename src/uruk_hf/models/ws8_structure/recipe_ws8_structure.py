@@ -42,7 +42,7 @@ SELF_TRAINING_GEOMETRY_TEMPERATURE = 0.5
 more often, while the class, the bounds and the block types keep the model's spread, so the structures stay as
 varied in size, place and materials (every token at 0.5 costs about a tenth of the diversity)."""
 
-_DEFAULT_SELF_TRAINING_ROUNDS = {"tiny": 0, "quick": 0, "full": 8}
+_DEFAULT_SELF_TRAINING_ROUNDS = {"tiny": 0, "quick": 0, "full": 12}
 """Self-training rounds of each preset when `--self-training-rounds` is not given: none within the quick preset's
 minutes; the full preset's model is published self-trained."""
 
@@ -169,7 +169,7 @@ FAMILY = Family(
             "--self-training-rounds",
             "after Production, up to this many rounds of training on the model's own valid samples of their class "
             "(4,000 sampled per round, about 4 minutes a round on one core at quick size; by default none at the "
-            "quick preset, 8 at full; 0 for none)",
+            "quick preset, 12 at full; 0 for none)",
         ),
         TrainOption(
             "--self-training-geometry-temperature",
