@@ -20,7 +20,7 @@ from uruk_hf.training.checkpoint import CHECKPOINT_MARKER, CheckpointError, writ
 from uruk_hf.training.data import UrukClipDataset
 from uruk_hf.training.distillation import CurriculumStage, latest_complete_checkpoint, run_distillation
 from uruk_hf.training.losses import DistillationWeights, LossWeights
-from uruk_hf.training.progress import StageSettings
+from uruk_hf.training.progress import StageSettings, swap_into_place
 from uruk_hf.training.stage import train_stage
 from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
@@ -249,3 +249,23 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     assert all(torch.equal(expected[key], actual[key]) for key in expected)
     straight_record = json.loads((tmp_path / "straight" / "reconstruction" / "record.json").read_text())
     assert _without_times(record["history"]) == _without_times(straight_record["history"])
+
+
+@pytest.mark.parametrize("kill_fell", ["between the renames", "during the removal of the old folder"])
+def test_a_checkpoint_swap_after_a_kill_keeps_one_whole_folder(tmp_path, kill_fell):
+    """A kill inside `swap_into_place` leaves `.previous` behind: alone (between the two renames), or beside a
+    whole `folder` (while the old one was being removed). The next swap must succeed in both cases and leave only
+    the new folder."""
+    folder, previous, temporary = (
+        tmp_path / name for name in ("checkpoint", "checkpoint.previous", "checkpoint.partial")
+    )
+    previous.mkdir()
+    (previous / "model.safetensors").write_text("old")
+    if kill_fell == "during the removal of the old folder":
+        folder.mkdir()
+        (folder / "model.safetensors").write_text("whole")
+    temporary.mkdir()
+    (temporary / "model.safetensors").write_text("new")
+    swap_into_place(temporary, folder)
+    assert (folder / "model.safetensors").read_text() == "new"
+    assert not previous.exists() and not temporary.exists()

@@ -116,9 +116,16 @@ def group_learning_rate(group: dict, rate: float) -> float:
 
 
 def swap_into_place(temporary: Path, folder: Path) -> None:
-    """Replaces `folder` with the fully written `temporary` folder by renames only."""
+    """Replaces `folder` with the fully written `temporary` folder by renames only.
+
+    The old `folder` is renamed to `<folder>.previous` first and removed once `temporary` is in place, so a kill at
+    any point leaves one whole folder: `folder`, or `.previous` alone when the kill fell between the two renames.
+    `folder` only ever appears by the rename of a whole folder, so a `.previous` found beside it is a leftover of a
+    kill during the last removal and is removed before the rename that needs its name."""
     previous = folder.with_name(folder.name + ".previous")
     if folder.exists():
+        if previous.exists():
+            shutil.rmtree(previous)
         os.replace(folder, previous)
     os.replace(temporary, folder)
     shutil.rmtree(previous, ignore_errors=True)
