@@ -333,3 +333,21 @@ def test_block_geometry_temperature_cools_only_extents_and_offsets():
         assert torch.equal(cooled, expected), (length, field)
     with pytest.raises(ValueError, match="geometry temperature must be above 0"):
         BlockGeometryTemperatureLogitsProcessor(0.0, layout)
+
+
+def test_sequences_that_teach_no_geometry_label_only_the_class_bounds_and_block_types():
+    """Self-training's grammar sequences (`SequenceList(learn_geometry=False)`) are labelled at every token but the
+    blocks' extents and offsets; packed beside a sequence that learns everything, that one keeps all its labels."""
+    from uruk_hf.training.tasks.structure_generation import SequenceList, StructureGenerationTask
+
+    config = UrukWS8StructureGeneratorConfig.from_preset("tiny")
+    layout = config.token_layout()
+    tokens = np.asarray(build_structure("tower", np.random.default_rng(0)).to_tokens(layout)[:30])
+    items = [SequenceList([tokens])[0], SequenceList([tokens], learn_geometry=False)[0]]
+    labels = StructureGenerationTask(config).collate(items)["labels"]
+    assert labels.shape == (1, 60)
+    learned = [labels[0, 30 + position] != -100 for position in range(30)]
+    for position in range(30):
+        field = layout.position_field(position)
+        assert labels[0, position] == (tokens[position] if position else -100)
+        assert learned[position] == (position > 0 and field not in ("size_x", "size_y", "size_z", "x", "y", "z"))

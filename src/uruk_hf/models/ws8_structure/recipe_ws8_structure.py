@@ -5,13 +5,17 @@ log-likelihood above a token bigram's; then, when asked, rounds of **self-traini
 samples structures with each block's geometry below temperature 1 (the class, the bounds and the block types at
 1), those valid with no repair and of their class are kept, and a short stage trains on them beside some of the
 grammar's own, so that what the model samples at temperature 1 moves towards its cooler, more often valid
-placements. Each round is judged by the share of fresh samples at temperature 1 kept; the
-rounds stop when that share has not risen for more than `_PATIENCE` rounds, and the model is the best round's.
+placements. The grammar's sequences teach the classes, bounds, block types and lengths, not the blocks' geometry:
+their wider placements would pull the model back towards the grammar's spread, which it does not place validly
+often enough. Each round is judged by the share of fresh samples at temperature 1 kept; the rounds stop when that
+share has not risen for more than `_PATIENCE` rounds, and the model is the best round's.
 """
 
 import copy
 import random
 from pathlib import Path
+
+from torch.utils.data import ConcatDataset
 
 from ...catalog import Family, ModelEntry, TrainOption
 from ...training.run import TIME_SCALE_OPTION, Lifecycle, positive_number, save_legacy, scaled_time_budgets
@@ -52,7 +56,8 @@ by about a point between samplings of 2,000, so one round that does not rise is 
 
 _GRAMMAR_SHARE = 0.15
 """The share of a round's training sequences drawn from the grammar's training split (the rest: the kept samples of
-the last four rounds), so that the model does not drift from the grammar's distribution."""
+the last four rounds), so that the classes, bounds, block types and lengths the model samples do not drift from the
+grammar's; the loss leaves out their blocks' extents and offsets (`SequenceList(learn_geometry=False)`)."""
 
 
 def self_train(
@@ -82,14 +87,15 @@ def self_train(
         if not pool:
             break
         shuffle = random.Random(round_seed)
-        mixed = pool + shuffle.sample(grammar, round(len(pool) * _GRAMMAR_SHARE / (1 - _GRAMMAR_SHARE)))
+        anchors = shuffle.sample(grammar, round(len(pool) * _GRAMMAR_SHARE / (1 - _GRAMMAR_SHARE)))
+        mixed = ConcatDataset([SequenceList(pool), SequenceList(anchors, learn_geometry=False)])
         (last_record,) = lifecycle.accelerate_curriculum(
             model,
             [(f"self_training_{round_index}", None, None)],
             _SELF_TRAINING["learning_rate"],
             None,
             [lifecycle.gate()],
-            train_dataset=SequenceList(mixed),
+            train_dataset=mixed,
             max_steps=max_steps,
             warmup_steps=warmup_steps,
             eval_every=max_steps,
@@ -100,6 +106,8 @@ def self_train(
         "samples_per_round": samples,
         "geometry_temperature": geometry_temperature,
         "judged_samples": _SELF_TRAINING["judged_samples"],
+        "grammar_share": _GRAMMAR_SHARE,
+        "grammar_teaches_geometry": False,
         "share_kept": rates,
         "rounds_trained": len(rates) - 1,
         "chosen_round": rates.index(best[0]),

@@ -23,6 +23,7 @@ from ...data.grammar.generator import train_keys
 from ...data.grammar.metrics import BigramModel, box_metrics, sample_metrics
 from ...data.grammar.structures import Structure, classify
 from ...models.ws8_structure.modeling_ws8_structure import BlockGeometryTemperatureLogitsProcessor
+from ...schema import StructureTokenLayout
 from .base import Task
 
 __all__ = ["SequenceList", "StructureGenerationTask", "StructureSequences", "sample_structures"]
@@ -38,20 +39,27 @@ VALIDATION_STRUCTURES = 1000
 
 
 class SequenceList(torch.utils.data.Dataset):
-    """Token sequences held in memory, each item `{"input_ids": sequence}` (a self-training round's samples).
+    """Token sequences held in memory, each item `{"input_ids": sequence}` (a self-training round's samples), plus
+    `"learn_geometry": False` when the blocks' extents and offsets are not to be learned from them (`collate`
+    leaves those tokens out of the labels).
 
     Args:
         sequences: the token sequences, each from `bos` to `eos`.
+        learn_geometry: whether the loss covers the blocks' extents and offsets (the class, the bounds and the block
+            types, or `eos`, are always learned).
     """
 
-    def __init__(self, sequences: list[np.ndarray]):
-        self.sequences = list(sequences)
+    def __init__(self, sequences: list[np.ndarray], learn_geometry: bool = True):
+        self.sequences, self.learn_geometry = list(sequences), learn_geometry
 
     def __len__(self) -> int:
         return len(self.sequences)
 
     def __getitem__(self, index: int) -> dict:
-        return {"input_ids": self.sequences[index]}
+        item = {"input_ids": self.sequences[index]}
+        if not self.learn_geometry:
+            item["learn_geometry"] = False
+        return item
 
 
 class StructureSequences(SequenceList):
@@ -67,6 +75,13 @@ class StructureSequences(SequenceList):
         self.folder, self.split = Path(folder), split
         tokens = load_split(folder, split, ["tokens"])["tokens"]
         super().__init__([np.asarray(sequence, np.int64) for sequence in tokens[:max_items]])
+
+
+@cache
+def _geometry_positions(layout: StructureTokenLayout) -> torch.Tensor:
+    """`(max_length,)` bool: the positions of the blocks' extents and corner offsets."""
+    fields = [layout.position_field(position) for position in range(layout.max_length)]
+    return torch.tensor([position >= layout.blocks_start and field != "type" for position, field in enumerate(fields)])
 
 
 @cache
@@ -158,29 +173,33 @@ class StructureGenerationTask(Task):
         """Packs the items' sequences into as few rows of at most `max_length` tokens as first-fit allows, each
         sequence with its own positions (from 0) and a block-diagonal causal mask, so that no token attends to
         another sequence and no padding is computed for short structures; a sequence's first token is not a
-        label."""
+        label, nor are the blocks' extents and offsets of an item with `"learn_geometry": False`."""
         layout = self.config.token_layout()
         rows: list[list[np.ndarray]] = []
+        geometry = _geometry_positions(layout)
         for item in sorted(items, key=lambda item: -len(item["input_ids"])):
             sequence = item["input_ids"]
-            row = next((row for row in rows if sum(map(len, row)) + len(sequence) <= layout.max_length), None)
+            row = next((row for row in rows if sum(len(s) for s, _ in row) + len(sequence) <= layout.max_length), None)
+            entry = (sequence, item.get("learn_geometry", True))
             if row is None:
-                rows.append([sequence])
+                rows.append([entry])
             else:
-                row.append(sequence)
-        length = max(sum(map(len, row)) for row in rows)
+                row.append(entry)
+        length = max(sum(len(sequence) for sequence, _ in row) for row in rows)
         input_ids = torch.full((len(rows), length), layout.pad, dtype=torch.long)
         position_ids = torch.zeros((len(rows), length), dtype=torch.long)
         segments = torch.full((len(rows), length), -1, dtype=torch.long)
         labels = torch.full((len(rows), length), -100, dtype=torch.long)
         for index, row in enumerate(rows):
             start = 0
-            for segment, sequence in enumerate(row):
+            for segment, (sequence, learn_geometry) in enumerate(row):
                 end = start + len(sequence)
                 input_ids[index, start:end] = torch.from_numpy(sequence)
                 position_ids[index, start:end] = torch.arange(len(sequence))
                 segments[index, start:end] = segment
                 labels[index, start + 1 : end] = input_ids[index, start + 1 : end]
+                if not learn_geometry:
+                    labels[index, start:end][geometry[: len(sequence)]] = -100
                 start = end
         causal = torch.tril(torch.ones(length, length, dtype=torch.bool))
         same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, :, None] >= 0)
