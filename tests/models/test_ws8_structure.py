@@ -285,6 +285,7 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     from uruk_hf.data.folder import generate_dataset
     from uruk_hf.data.grammar.generator import BLOCK_STRUCTURES
     from uruk_hf.models.ws8_structure.recipe_ws8_structure import train_ws8
+    from uruk_hf.training.run import Lifecycle
     from uruk_hf.training.tasks.structure_generation import StructureGenerationTask, StructureSequences
 
     data, run = tmp_path / "data", tmp_path / "run"
@@ -298,7 +299,17 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
         return grammar, 1.0
 
     monkeypatch.setattr(StructureGenerationTask, "self_training_sequences", sampled)
+    trained_on, curriculum = [], Lifecycle.accelerate_curriculum
+
+    def spied(self, *args, train_dataset=None, **settings):
+        trained_on.append(train_dataset)
+        return curriculum(self, *args, train_dataset=train_dataset, **settings)
+
+    monkeypatch.setattr(Lifecycle, "accelerate_curriculum", spied)
     train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="5", self_training_geometry_temperature="0.6")
+    rounds = [dataset for dataset in trained_on if dataset is not None]
+    assert len(rounds) == 3  # the pool learns everything, the grammar's share not its geometry
+    assert all([part.learn_geometry for part in dataset.datasets] == [True, False] for dataset in rounds)
     record = json.loads((run / "lifecycle.json").read_text())["stages"]
     assert temperatures == [0.6, 0.6, 0.6] and record["self_training"]["geometry_temperature"] == 0.6
     assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58]
