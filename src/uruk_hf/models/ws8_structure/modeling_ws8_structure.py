@@ -14,6 +14,7 @@ __all__ = [
     "StructureFieldLogitsProcessor",
     "StructureGenerationMixin",
     "UrukWS8StructureGenerator",
+    "block_geometry_positions",
 ]
 
 ROOM_BINS = 66
@@ -26,6 +27,13 @@ def _next_rows(input_ids: torch.LongTensor, layout: StructureTokenLayout) -> tup
     position = (input_ids != layout.pad).sum(dim=-1)
     start = layout.blocks_start
     return position, torch.where(position < start, position, start + (position - start) % len(BLOCK_FIELDS))
+
+
+def block_geometry_positions(position: torch.Tensor, layout: StructureTokenLayout) -> torch.Tensor:
+    """Whether the token at each of `position` is a block's extent or corner offset (a block field after its
+    type): what `BlockGeometryTemperatureLogitsProcessor` cools and self-training's grammar sequences do not teach."""
+    start = layout.blocks_start
+    return (position > start) & ((position - start) % len(BLOCK_FIELDS) != 0)
 
 
 class StructureFieldLogitsProcessor(LogitsProcessor):
@@ -78,8 +86,8 @@ class BlockGeometryTemperatureLogitsProcessor(LogitsProcessor):
         self.temperature, self.layout = temperature, layout
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        _, row = _next_rows(input_ids, self.layout)
-        geometry = (row > self.layout.blocks_start)[:, None]  # a block's fields after its type
+        position, _ = _next_rows(input_ids, self.layout)
+        geometry = block_geometry_positions(position, self.layout)[:, None]
         return torch.where(geometry, scores / self.temperature, scores)
 
 

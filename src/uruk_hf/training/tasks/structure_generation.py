@@ -22,8 +22,10 @@ from ...data.folder import load_split
 from ...data.grammar.generator import train_keys
 from ...data.grammar.metrics import BigramModel, box_metrics, sample_metrics
 from ...data.grammar.structures import Structure, classify
-from ...models.ws8_structure.modeling_ws8_structure import BlockGeometryTemperatureLogitsProcessor
-from ...schema import StructureTokenLayout
+from ...models.ws8_structure.modeling_ws8_structure import (
+    BlockGeometryTemperatureLogitsProcessor,
+    block_geometry_positions,
+)
 from .base import Task
 
 __all__ = ["SequenceList", "StructureGenerationTask", "StructureSequences", "sample_structures"]
@@ -75,13 +77,6 @@ class StructureSequences(SequenceList):
         self.folder, self.split = Path(folder), split
         tokens = load_split(folder, split, ["tokens"])["tokens"]
         super().__init__([np.asarray(sequence, np.int64) for sequence in tokens[:max_items]])
-
-
-@cache
-def _geometry_positions(layout: StructureTokenLayout) -> torch.Tensor:
-    """`(max_length,)` bool: the positions of the blocks' extents and corner offsets."""
-    fields = [layout.position_field(position) for position in range(layout.max_length)]
-    return torch.tensor([position >= layout.blocks_start and field != "type" for position, field in enumerate(fields)])
 
 
 @cache
@@ -175,8 +170,8 @@ class StructureGenerationTask(Task):
         another sequence and no padding is computed for short structures; a sequence's first token is not a
         label, nor are the blocks' extents and offsets of an item with `"learn_geometry": False`."""
         layout = self.config.token_layout()
-        rows: list[list[np.ndarray]] = []
-        geometry = _geometry_positions(layout)
+        rows: list[list[tuple[np.ndarray, bool]]] = []  # per row: its sequences and whether each learns geometry
+        geometry = block_geometry_positions(torch.arange(layout.max_length), layout)
         for item in sorted(items, key=lambda item: -len(item["input_ids"])):
             sequence = item["input_ids"]
             row = next((row for row in rows if sum(len(s) for s, _ in row) + len(sequence) <= layout.max_length), None)
