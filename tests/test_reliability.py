@@ -291,3 +291,46 @@ def test_a_run_records_its_data_folder_so_that_it_is_found_from_anywhere(tmp_pat
     assert path_from_record("runs/quick/data", run).resolve() == data.resolve()
     with pytest.raises(FileNotFoundError, match="names missing, which is not there"):
         path_from_record("missing", run)
+
+
+def test_a_run_folder_is_never_trained_over_and_resumes_as_it_was_started(tmp_path, capsys):
+    """A fresh run refuses a folder that holds trained stages (a finished run is not lost to a forgotten
+    `--resume`); a resumed one keeps the options it was started with unless given again, and refuses another seed
+    or preset, under which its finished stages were not trained."""
+    from uruk_hf.catalog import Family, TrainOption
+    from uruk_hf.training.run import RUN_OPTIONS, run_lifecycle
+
+    calls = []
+
+    def record_call(data, output, preset, resume, seed=0, **options):
+        calls.append(options)
+        (output / "production").mkdir(exist_ok=True)
+        (output / "production" / "record.json").write_text("{}")
+        return {}
+
+    options = (TrainOption("--time-scale", ""), TrainOption("--self-training-rounds", ""))
+    family = Family("recorder", "Recorder", (), "block_structures", "unused:Task", record_call, options=options)
+    run = tmp_path / "run"
+    run_lifecycle(family, tmp_path, run, "tiny", False, seed=2, time_scale="12", self_training_rounds=None)
+    recorded = json.loads((run / RUN_OPTIONS).read_text())
+    assert recorded["seed"] == 2 and recorded["options"] == {"time_scale": "12", "self_training_rounds": None}
+
+    with pytest.raises(FileExistsError, match="holds a run already .* pass --resume to continue it"):
+        run_lifecycle(family, tmp_path, run, "tiny", False, seed=2)
+    run_lifecycle(family, tmp_path, run, "tiny", True, seed=2, time_scale=None, self_training_rounds="12")
+    assert calls[-1] == {"time_scale": "12", "self_training_rounds": "12"}  # kept, and given again
+    run_lifecycle(family, tmp_path, run, "tiny", True, seed=2)
+    assert calls[-1] == {"time_scale": "12", "self_training_rounds": "12"}
+    for field, preset, seed in (("seed", "tiny", 0), ("preset", "quick", 2)):
+        with pytest.raises(ValueError, match=f"run_options.json: this run was started with {field} "):
+            run_lifecycle(family, tmp_path, run, preset, True, seed=seed)
+    assert len(calls) == 3
+
+    # Through the CLI: one line, exit status 2, the folder untouched.
+    finished = tmp_path / "finished"
+    (finished / "production").mkdir(parents=True)
+    (finished / "lifecycle.json").write_text("{}")
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "ws8", "--data", str(tmp_path), "--output", str(finished), "--preset", "tiny"])
+    assert stopped.value.code == 2 and "pass --resume to continue it" in capsys.readouterr().err
+    assert sorted(path.name for path in finished.iterdir()) == ["lifecycle.json", "production"]

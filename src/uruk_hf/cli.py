@@ -360,7 +360,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     train.add_argument("--data", required=True, help="a folder made by `uruk data generate`")
     train.add_argument("--output", required=True, help="run folder")
     train.add_argument("--preset", default="quick", choices=PRESET_NAMES)
-    train.add_argument("--resume", action="store_true", help="reuse finished stages, continue the interrupted one")
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse finished stages, continue the interrupted one, with the options the run was started with unless "
+        "given again (without it, a folder that holds a run is refused)",
+    )
     train.add_argument("--seed", type=int, default=0, help=_SEED_HELP)
     train.set_defaults(handler=_train)
     _add_family_options(train, argv or [])

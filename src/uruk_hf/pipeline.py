@@ -158,6 +158,8 @@ def run_pipeline(
     """
     import torch
 
+    from .training.run import run_lifecycle
+
     output = Path(output)
     started = time.perf_counter()
     seconds = {}
@@ -174,7 +176,7 @@ def run_pipeline(
         data_folder = folders[family.dataset_kind]
         options = resolve(family.pipeline_options)(output) if family.pipeline_options is not None else {}
         record = timed(
-            family.name, family.run_lifecycle, data_folder, output / family.name, preset, resume, seed=seed, **options
+            family.name, run_lifecycle, family, data_folder, output / family.name, preset, resume, seed=seed, **options
         )
         for control in family.controls:
             timed(control.name, resolve(control.train), data_folder, output / control.name, preset, resume, record)

@@ -284,7 +284,7 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
 
     from uruk_hf.data.folder import generate_dataset
     from uruk_hf.data.grammar.generator import BLOCK_STRUCTURES
-    from uruk_hf.models.ws8_structure.recipe_ws8_structure import train_ws8
+    from uruk_hf.models.ws8_structure.recipe_ws8_structure import _read_kept, train_ws8
     from uruk_hf.training.run import Lifecycle
     from uruk_hf.training.tasks.structure_generation import StructureGenerationTask, StructureSequences
 
@@ -320,6 +320,27 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     later = load_file(run / "self_training_3" / "best" / "model.safetensors")
     assert all(torch.equal(saved[name], chosen[name]) for name in chosen)
     assert any(not torch.equal(saved[name], later[name]) for name in later)
+
+    # Resumed, the rounds' shares and kept samples are read back from the run folder, not sampled again.
+    def not_again(*args, **kwargs):
+        raise AssertionError("a resumed run sampled a finished round again")
+
+    monkeypatch.setattr(StructureGenerationTask, "share_kept", not_again)
+    monkeypatch.setattr(StructureGenerationTask, "self_training_sequences", not_again)
+    first_run, trained_on[:] = rounds, []
+    train_ws8(data, run, "tiny", True, seed=0, self_training_rounds="5", self_training_geometry_temperature="0.6")
+    resumed = [dataset for dataset in trained_on if dataset is not None]
+    assert [[item.tolist() for item in dataset.datasets[0].sequences] for dataset in resumed] == [
+        [item.tolist() for item in dataset.datasets[0].sequences] for dataset in first_run
+    ]
+    record = json.loads((run / "lifecycle.json").read_text())["stages"]["self_training"]
+    assert record["share_kept"] == [0.5, 0.6, 0.55, 0.58] and record["chosen_round"] == 1
+    resaved = load_file(run / "models" / "ws8_structure_generator" / "model.safetensors")
+    assert all(torch.equal(resaved[name], chosen[name]) for name in chosen)
+    # Samples drawn under other settings are not reused.
+    kept_file = run / "self_training_rounds" / "kept_01.npz"
+    assert _read_kept(kept_file, {"samples": 4000, "seed": 3, "geometry_temperature": 0.6}) is not None
+    assert _read_kept(kept_file, {"samples": 4000, "seed": 3, "geometry_temperature": 0.5}) is None
 
 
 @pytest.mark.parametrize("value", ["two", "-1", "1.5"])

@@ -9,8 +9,9 @@ decides what it saves.
 A run folder holds one folder per stage (`smoke/`, `calibration/`, `production/`, `distillation/`, ...), each
 with its `record.json`; the final models in Hub format under `models/<model key>/`; the seed's legacy `.pt`
 files under `legacy/` at the seed's relative paths; and `lifecycle.json` (stages, budgets, git revision,
-command). With `resume=True` finished stages are read back from their records and the interrupted stage
-continues from its last complete checkpoint.
+command); `run_options.json` records how the run was started (family, preset, seed, the family's options) before
+its first stage. With `resume=True` finished stages are read back from their records, the interrupted stage
+continues from its last complete checkpoint, and options left out take the values the run was started with.
 """
 
 import json
@@ -38,10 +39,12 @@ __all__ = [
     "DIVERGED_RECORD",
     "DIVERGED_STAGE_PREFIX",
     "LIFECYCLE_PRESETS",
+    "RUN_OPTIONS",
     "TIME_SCALE_OPTION",
     "Lifecycle",
     "LifecyclePreset",
     "positive_number",
+    "run_lifecycle",
     "save_curriculum_legacy",
     "save_legacy",
     "scaled_time_budgets",
@@ -562,4 +565,57 @@ def train_family(
         SmokeFailure, GateFailure, TrainingDivergedError: a stage failed; the message names the check and the
             measured values.
     """
-    return get_family(family).run_lifecycle(data, output, preset, resume, seed=seed, **options)
+    return run_lifecycle(get_family(family), data, output, preset, resume, seed=seed, **options)
+
+
+RUN_OPTIONS = "run_options.json"
+"""A run folder's record of how it was started: family, preset, seed and the family's options given."""
+
+
+def run_lifecycle(
+    family: Family, data, output, preset: str = "quick", resume: bool = False, seed: int = 0, **options
+) -> dict:
+    """Runs `family`'s lifecycle into the run folder `output`, as `uruk train` and the pipeline do.
+
+    A fresh run (`resume=False`) refuses a folder that holds another run's trained stages, so that a finished run
+    is never overwritten by a command that forgot `--resume`. A resumed run continues the run as it was started
+    (`RUN_OPTIONS`): options that are `None` here take their recorded values (an option given again replaces its
+    recorded value, e.g. more self-training rounds), and another preset or seed is refused, since the finished
+    stages were trained under the recorded ones.
+
+    Raises:
+        FileExistsError: a fresh run into a folder that holds trained stages.
+        ValueError: a resumed run under another family, preset or seed than its `RUN_OPTIONS` record.
+    """
+    output = Path(output)
+    record_path = output / RUN_OPTIONS
+    recorded = json.loads(record_path.read_text()) if record_path.is_file() else None
+    if not resume and _holds_trained_stages(output):
+        raise FileExistsError(
+            f"{output} holds a run already (stage records or checkpoints): pass --resume to continue it, or give "
+            "another --output."
+        )
+    if resume and recorded is not None:
+        for field, value in (("family", family.name), ("preset", preset), ("seed", seed)):
+            if recorded.get(field) != value:
+                raise ValueError(
+                    f"{record_path}: this run was started with {field} {recorded.get(field)!r}, not {value!r}; "
+                    f"resume it with the same {field}, or give another --output."
+                )
+        known = {option.keyword for option in family.options}
+        given = {name: value for name, value in recorded["options"].items() if name in known}
+        options = {**given, **{name: value for name, value in options.items() if value is not None}}
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_path(record_path) as temporary:
+        record = {"family": family.name, "preset": preset, "seed": seed, "data": str(data), "options": options}
+        temporary.write_text(json.dumps(record, indent=2, default=str))
+    return family.run_lifecycle(data, output, preset, resume, seed=seed, **options)
+
+
+def _holds_trained_stages(output: Path) -> bool:
+    """Whether `output` holds a lifecycle record, a stage record or a stage checkpoint of an earlier run."""
+    if not output.is_dir():
+        return False
+    return (output / "lifecycle.json").is_file() or any(
+        path.name == "record.json" or path.name.startswith("checkpoint") for path in output.rglob("*")
+    )

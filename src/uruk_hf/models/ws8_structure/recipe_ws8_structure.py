@@ -8,16 +8,21 @@ grammar's own, so that what the model samples at temperature 1 moves towards its
 placements. The grammar's sequences teach the classes, bounds, block types and lengths, not the blocks' geometry:
 their wider placements would pull the model back towards the grammar's spread, which it does not place validly
 often enough. Each round is judged by the share of fresh samples at temperature 1 kept; the rounds stop when that
-share has not risen for more than `_PATIENCE` rounds, and the model is the best round's.
+share has not risen for more than `_PATIENCE` rounds, and the model is the best round's. Each round's share and kept
+samples are written to the run folder (`self_training_rounds/`), so that a resumed run reads them back instead of
+sampling them again.
 """
 
 import copy
+import json
 import random
 from pathlib import Path
 
+import numpy as np
 from torch.utils.data import ConcatDataset
 
 from ...catalog import Family, ModelEntry, TrainOption
+from ...file_utils import atomic_path
 from ...training.run import TIME_SCALE_OPTION, Lifecycle, positive_number, save_legacy, scaled_time_budgets
 from ...training.tasks.structure_generation import SequenceList
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
@@ -71,10 +76,17 @@ def self_train(
     grammar = lifecycle.train.sequences
     max_steps = min(_SELF_TRAINING["max_steps"], lifecycle.budget.stage.max_steps)  # the tiny preset's few
     warmup_steps = min(_SELF_TRAINING["warmup_steps"], max_steps)
+    rounds_folder = lifecycle.output / _ROUNDS_FOLDER
+    judging = {"judged_samples": _SELF_TRAINING["judged_samples"], "seed": seed}
+    recorded = _read_shares(rounds_folder, judging) if lifecycle.resume else []
     pool, rates, best, last_record = [], [], (None, None, None), None  # best: (share kept, weights, record)
     for round_index in range(1, rounds + 2):
         round_seed = 10_000 * seed + 2 * round_index
-        rate = task.share_kept(model, _SELF_TRAINING["judged_samples"], seed=round_seed)
+        if round_index <= len(recorded):
+            rate = recorded[round_index - 1]
+        else:
+            rate = task.share_kept(model, _SELF_TRAINING["judged_samples"], seed=round_seed)
+            _write_json(rounds_folder / "shares.json", {**judging, "share_kept": [*rates, rate]})
         rates.append(rate)
         if best[0] is None or rate > best[0]:
             best = (rate, copy.deepcopy(model.state_dict()), last_record)
@@ -82,7 +94,12 @@ def self_train(
             break
         if round_index > rounds:
             break
-        kept, _ = task.self_training_sequences(model, samples, round_seed + 1, geometry_temperature)
+        sampling = {"samples": samples, "seed": round_seed + 1, "geometry_temperature": geometry_temperature}
+        kept_file = rounds_folder / f"kept_{round_index:02d}.npz"
+        kept = _read_kept(kept_file, sampling) if lifecycle.resume else None
+        if kept is None:
+            kept, _ = task.self_training_sequences(model, samples, round_seed + 1, geometry_temperature)
+            _write_kept(kept_file, kept, sampling)
         pool = (pool + kept)[-4 * samples :]
         if not pool:
             break
@@ -113,6 +130,44 @@ def self_train(
         "chosen_round": rates.index(best[0]),
     }
     return model, best[2]
+
+
+_ROUNDS_FOLDER = "self_training_rounds"
+"""The run folder's folder of each round's share kept (`shares.json`) and kept samples (`kept_<round>.npz`)."""
+
+
+def _write_json(path: Path, record: dict) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(record, indent=2))
+
+
+def _read_shares(folder: Path, judging: dict) -> list[float]:
+    """The shares kept recorded by an earlier run of the rounds, if it judged them as `judging` says."""
+    path = folder / "shares.json"
+    if not path.is_file():
+        return []
+    record = json.loads(path.read_text())
+    return list(record["share_kept"]) if all(record.get(key) == value for key, value in judging.items()) else []
+
+
+def _write_kept(path: Path, kept: list[np.ndarray], sampling: dict) -> None:
+    """A round's kept sequences, `-1`-padded rows and their lengths, with the settings they were sampled under."""
+    lengths = np.asarray([len(sequence) for sequence in kept], np.int64)
+    tokens = np.full((len(kept), int(lengths.max(initial=0))), -1, np.int64)
+    for row, sequence in enumerate(kept):
+        tokens[row, : len(sequence)] = sequence
+    with atomic_path(path) as temporary, open(temporary, "wb") as handle:
+        np.savez(handle, tokens=tokens, lengths=lengths, **{key: np.asarray(value) for key, value in sampling.items()})
+
+
+def _read_kept(path: Path, sampling: dict) -> list[np.ndarray] | None:
+    """The kept sequences `_write_kept` wrote, if they were sampled as `sampling` says; otherwise `None`."""
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as saved:
+        if any(saved[key].item() != value for key, value in sampling.items()):
+            return None
+        return [row[:length] for row, length in zip(saved["tokens"], saved["lengths"], strict=True)]
 
 
 def _round_count(value: str | int) -> int:
