@@ -314,13 +314,15 @@ def test_a_run_folder_is_never_trained_over_and_resumes_as_it_was_started(tmp_pa
     run_lifecycle(family, tmp_path, run, "tiny", False, seed=2, time_scale="12", self_training_rounds=None)
     recorded = json.loads((run / RUN_OPTIONS).read_text())
     assert recorded["seed"] == 2 and recorded["options"] == {"time_scale": "12", "self_training_rounds": None}
+    assert recorded["started_by"] == "uruk train"
 
     with pytest.raises(FileExistsError, match="holds a run already .* pass --resume to continue it"):
         run_lifecycle(family, tmp_path, run, "tiny", False, seed=2)
     run_lifecycle(family, tmp_path, run, "tiny", True, seed=2, time_scale=None, self_training_rounds="12")
     assert calls[-1] == {"time_scale": "12", "self_training_rounds": "12"}  # kept, and given again
-    run_lifecycle(family, tmp_path, run, "tiny", True, seed=2)
+    run_lifecycle(family, tmp_path, run, "tiny", True, seed=2, started_by="uruk pipeline")
     assert calls[-1] == {"time_scale": "12", "self_training_rounds": "12"}
+    assert json.loads((run / RUN_OPTIONS).read_text())["started_by"] == "uruk train"  # the run's start is kept
     for field, preset, seed in (("seed", "tiny", 0), ("preset", "quick", 2)):
         with pytest.raises(ValueError, match=f"run_options.json: this run was started with {field} "):
             run_lifecycle(family, tmp_path, run, preset, True, seed=seed)

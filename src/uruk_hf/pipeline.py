@@ -176,7 +176,16 @@ def run_pipeline(
         data_folder = folders[family.dataset_kind]
         options = resolve(family.pipeline_options)(output) if family.pipeline_options is not None else {}
         record = timed(
-            family.name, run_lifecycle, family, data_folder, output / family.name, preset, resume, seed=seed, **options
+            family.name,
+            run_lifecycle,
+            family,
+            data_folder,
+            output / family.name,
+            preset,
+            resume,
+            seed=seed,
+            started_by="uruk pipeline",
+            **options,
         )
         for control in family.controls:
             timed(control.name, resolve(control.train), data_folder, output / control.name, preset, resume, record)

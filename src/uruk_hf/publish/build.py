@@ -185,6 +185,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         provenance=context["provenance"],
     )
     records = [context["evaluation"], training, config.to_dict(), context["generation"], task_fields]
+    records.append(context["run_options"].get(family.name, {}))
     # The data description is our own fixed wording around recorded sizes ("Mitsuba 3" is a product name).
     unsourced = unsourced_numbers(str(card), records, f"{template} {description}")
     if unsourced:
@@ -231,9 +232,30 @@ def _publish_model(family, entry, source: Path, folder: Path, data: Path, contex
     context["grids"][entry.key] = task.write_examples(model, test, folder / "examples.png")
     role = f" ({entry.role})" if entry.role else ""
     context["lifecycle_description"][entry.key] = (
-        f"Trained by `uruk pipeline --preset {context['preset']}`{role}; the stages below come from "
-        "`training_record.json` in this folder."
+        f"Trained by {_trained_by(family, context)}{role}; the stages below come from `training_record.json` in "
+        "this folder."
     )
+
+
+def _trained_by(family, context: dict) -> str:
+    """The command that trained `family`'s models, for their cards: the pipeline, or the `uruk train` command (with
+    its options, from `run_options.json`) of a run trained into the pipeline folder beforehand and resumed by the
+    pipeline (a longer recipe than the pipeline's)."""
+    from ..training.run import RUN_OPTIONS
+
+    preset, record_path = context["preset"], context["runs"] / family.name / RUN_OPTIONS
+    pipeline = f"`uruk pipeline --preset {preset}`"
+    recorded = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if recorded.get("started_by") != "uruk train":
+        return pipeline
+    context["run_options"][family.name] = recorded
+    flags = []
+    for option in family.options:
+        value = recorded["options"].get(option.keyword)
+        if value is not None and value is not False:
+            flags.append(option.flag if option.is_switch else f"{option.flag} {value}")
+    command = " ".join([f"uruk train {family.name} --preset {recorded['preset']} --seed {recorded['seed']}", *flags])
+    return f"`{command}` in the pipeline folder, then evaluated and published by {pipeline} with `--resume`"
 
 
 def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/uruk", templates=TEMPLATES) -> dict:
@@ -268,6 +290,8 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
         },
         "preset": results["preset"],
         "hardware": f"{platform.machine()} CPU, {results['threads']} threads, torch {torch.__version__}",
+        "runs": runs,
+        "run_options": {},
         "grids": {},
         "lifecycle_description": {},
         "provenance": [

@@ -573,9 +573,17 @@ RUN_OPTIONS = "run_options.json"
 
 
 def run_lifecycle(
-    family: Family, data, output, preset: str = "quick", resume: bool = False, seed: int = 0, **options
+    family: Family,
+    data,
+    output,
+    preset: str = "quick",
+    resume: bool = False,
+    seed: int = 0,
+    started_by: str = "uruk train",
+    **options,
 ) -> dict:
-    """Runs `family`'s lifecycle into the run folder `output`, as `uruk train` and the pipeline do.
+    """Runs `family`'s lifecycle into the run folder `output`, as `uruk train` and the pipeline do (`started_by`,
+    recorded when the run starts and kept when it is resumed, so that a card can say what trained its model).
 
     A fresh run (`resume=False`) refuses a folder that holds another run's trained stages, so that a finished run
     is never overwritten by a command that forgot `--resume`. A resumed run continues the run as it was started
@@ -605,9 +613,11 @@ def run_lifecycle(
         known = {option.keyword for option in family.options}
         given = {name: value for name, value in recorded["options"].items() if name in known}
         options = {**given, **{name: value for name, value in options.items() if value is not None}}
+        started_by = recorded.get("started_by", started_by)
     output.mkdir(parents=True, exist_ok=True)
     with atomic_path(record_path) as temporary:
         record = {"family": family.name, "preset": preset, "seed": seed, "data": str(data), "options": options}
+        record["started_by"] = started_by
         temporary.write_text(json.dumps(record, indent=2, default=str))
     return family.run_lifecycle(data, output, preset, resume, seed=seed, **options)
 
