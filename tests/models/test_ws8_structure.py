@@ -320,6 +320,9 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     later = load_file(run / "self_training_3" / "best" / "model.safetensors")
     assert all(torch.equal(saved[name], chosen[name]) for name in chosen)
     assert any(not torch.equal(saved[name], later[name]) for name in later)
+    training = json.loads((run / "models" / "ws8_structure_generator" / "training_record.json").read_text())
+    assert [stage["stage"] for stage in training["stages"]] == ["production", "self_training_1"]  # its card's table
+    assert training["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58]
 
     # Resumed, the rounds' shares and kept samples are read back from the run folder, not sampled again.
     def not_again(*args, **kwargs):

@@ -179,6 +179,7 @@ def _model_card(family, entry, folder: Path, context: dict, repo_id: str, templa
         lifecycle_description=context["lifecycle_description"][key],
         stage_metric=dict(task.report_columns).get(task.gate_metric, task.gate_metric),
         stage_rows=_stage_rows(training, task.gate_metric),
+        training=training,
         hardware=context["hardware"],
         preset=context["preset"],
         limitations=family.limitations.get(key, []),

@@ -170,6 +170,15 @@ def _read_kept(path: Path, sampling: dict) -> list[np.ndarray] | None:
         return [row[:length] for row, length in zip(saved["tokens"], saved["lengths"], strict=True)]
 
 
+def _self_trained_record(lifecycle: Lifecycle, production: dict, chosen: dict) -> dict:
+    """The training record of a self-trained model (its `training_record.json`, its card's stage table): Production
+    and the rounds up to the chosen one, each trained from the one before, with the rounds' summary."""
+    summary = lifecycle.stages["self_training"]
+    rounds = [lifecycle.stages[f"self_training_{index}"] for index in range(1, summary["chosen_round"] + 1)]
+    record = {"stage": chosen["stage"], "stages": [production, *rounds], "best": chosen["best"]}
+    return {**record, "self_training": summary}
+
+
 def _round_count(value: str | int) -> int:
     """`--self-training-rounds` as a whole number of rounds (0 for none); a clear error otherwise."""
     try:
@@ -211,7 +220,7 @@ def train_ws8(
     if rounds:
         model, round_record = self_train(lifecycle, model, rounds, seed, temperature)
         if round_record is not None:
-            record, stage = round_record, round_record["stage"]
+            record, stage = _self_trained_record(lifecycle, record, round_record), round_record["stage"]
             lifecycle.save_model(key, model, record)
     save_legacy(model, lifecycle.legacy_path(key), stage, record["best"])
     settings = {"learning_rate": learning_rate, "time_scale": time_scale, "self_training_rounds": rounds}
