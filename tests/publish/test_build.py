@@ -150,9 +150,9 @@ def test_a_card_number_without_a_record_is_caught(built):
     ]
     template = (TEMPLATES / "model_card.md.j2").read_text()
     assert unsourced_numbers(card, [*records, 32], template) == []
-    assert unsourced_numbers(card.replace("## Results", "PSNR 41.37 dB\n## Results"), [*records, 32], template) == [
-        "41.37"
-    ]
+    # Five decimals: no record value rounds to it (cards round to at most four), so no tiny run's metric can match it.
+    invented = card.replace("## Results", "PSNR 41.37195 dB\n## Results")
+    assert unsourced_numbers(invented, [*records, 32], template) == ["41.37195"]
 
 
 def test_manifest_lists_every_seed_file_present_or_missing(built, capsys):
