@@ -327,6 +327,9 @@ def test_a_run_folder_is_never_trained_over_and_resumes_as_it_was_started(tmp_pa
         with pytest.raises(ValueError, match=f"run_options.json: this run was started with {field} "):
             run_lifecycle(family, tmp_path, run, preset, True, seed=seed)
     assert len(calls) == 3
+    (run / RUN_OPTIONS).write_bytes(b"\x00\xff")
+    with pytest.raises(ValueError, match="run_options.json is not a run's options record"):
+        run_lifecycle(family, tmp_path, run, "tiny", True, seed=2)
 
     # Through the CLI: one line, exit status 2, the folder untouched.
     finished = tmp_path / "finished"

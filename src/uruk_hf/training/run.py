@@ -597,13 +597,13 @@ def run_lifecycle(
     """
     output = Path(output)
     record_path = output / RUN_OPTIONS
-    recorded = json.loads(record_path.read_text()) if record_path.is_file() else None
     if not resume and _holds_trained_stages(output):
         raise FileExistsError(
             f"{output} holds a run already (stage records or checkpoints): pass --resume to continue it, or give "
             "another --output."
         )
-    if resume and recorded is not None:
+    recorded = _read_run_options(record_path) if resume else None
+    if recorded is not None:
         for field, value in (("family", family.name), ("preset", preset), ("seed", seed)):
             if recorded.get(field) != value:
                 raise ValueError(
@@ -611,7 +611,7 @@ def run_lifecycle(
                     f"resume it with the same {field}, or give another --output."
                 )
         known = {option.keyword for option in family.options}
-        given = {name: value for name, value in recorded["options"].items() if name in known}
+        given = {name: value for name, value in recorded.get("options", {}).items() if name in known}
         options = {**given, **{name: value for name, value in options.items() if value is not None}}
         started_by = recorded.get("started_by", started_by)
     output.mkdir(parents=True, exist_ok=True)
@@ -620,6 +620,19 @@ def run_lifecycle(
         record["started_by"] = started_by
         temporary.write_text(json.dumps(record, indent=2, default=str))
     return family.run_lifecycle(data, output, preset, resume, seed=seed, **options)
+
+
+def _read_run_options(path: Path) -> dict | None:
+    """The `RUN_OPTIONS` record at `path` (`None` when the run predates it); a clear error when it is not one."""
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not a run's options record (JSON): {error}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} is not a run's options record: it holds a {type(record).__name__}, not an object.")
+    return record
 
 
 def _holds_trained_stages(output: Path) -> bool:
