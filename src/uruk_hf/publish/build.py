@@ -242,11 +242,11 @@ def _trained_by(family, context: dict) -> str:
     """The command that trained `family`'s models, for their cards: the pipeline, or the `uruk train` command (with
     its options, from `run_options.json`) of a run trained into the pipeline folder beforehand and resumed by the
     pipeline (a longer recipe than the pipeline's)."""
-    from ..training.run import RUN_OPTIONS
+    from ..training.run import RUN_OPTIONS, read_run_options
 
-    preset, record_path = context["preset"], context["runs"] / family.name / RUN_OPTIONS
+    preset = context["preset"]
     pipeline = f"`uruk pipeline --preset {preset}`"
-    recorded = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    recorded = read_run_options(context["runs"] / family.name / RUN_OPTIONS) or {}
     if recorded.get("started_by") != "uruk train":
         return pipeline
     context["run_options"][family.name] = recorded

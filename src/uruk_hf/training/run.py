@@ -44,6 +44,7 @@ __all__ = [
     "Lifecycle",
     "LifecyclePreset",
     "positive_number",
+    "read_run_options",
     "run_lifecycle",
     "save_curriculum_legacy",
     "save_legacy",
@@ -602,7 +603,7 @@ def run_lifecycle(
             f"{output} holds a run already (stage records or checkpoints): pass --resume to continue it, or give "
             "another --output."
         )
-    recorded = _read_run_options(record_path) if resume else None
+    recorded = read_run_options(record_path) if resume else None
     if recorded is not None:
         for field, value in (("family", family.name), ("preset", preset), ("seed", seed)):
             if recorded.get(field) != value:
@@ -622,7 +623,7 @@ def run_lifecycle(
     return family.run_lifecycle(data, output, preset, resume, seed=seed, **options)
 
 
-def _read_run_options(path: Path) -> dict | None:
+def read_run_options(path: Path) -> dict | None:
     """The `RUN_OPTIONS` record at `path` (`None` when the run predates it); a clear error when it is not one."""
     if not path.is_file():
         return None

@@ -86,7 +86,8 @@ def self_train(
             rate = recorded[round_index - 1]
         else:
             rate = task.share_kept(model, _SELF_TRAINING["judged_samples"], seed=round_seed)
-            _write_json(rounds_folder / "shares.json", {**judging, "share_kept": [*rates, rate]})
+            with atomic_path(rounds_folder / "shares.json") as temporary:
+                temporary.write_text(json.dumps({**judging, "share_kept": [*rates, rate]}, indent=2))
         rates.append(rate)
         if best[0] is None or rate > best[0]:
             best = (rate, copy.deepcopy(model.state_dict()), last_record)
@@ -134,11 +135,6 @@ def self_train(
 
 _ROUNDS_FOLDER = "self_training_rounds"
 """The run folder's folder of each round's share kept (`shares.json`) and kept samples (`kept_<round>.npz`)."""
-
-
-def _write_json(path: Path, record: dict) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(record, indent=2))
 
 
 def _read_shares(folder: Path, judging: dict) -> list[float]:
