@@ -275,8 +275,8 @@ def test_self_training_keeps_only_valid_samples_of_their_class(monkeypatch):
 
 def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_round(tmp_path, monkeypatch):
     """Rounds are judged by the share of fresh samples kept: here 0.5 after Production, 0.6 after round 1, then
-    0.55 and 0.58, two rounds in a row below it (one more than the patience), so round 1's weights are the model,
-    its stage is the record, and no fourth round runs. The structures trained on are sampled at the temperature
+    four rounds in a row below it (one more than the patience of three), so round 1's weights are the model, its
+    stage is the record, and no sixth round runs. The structures trained on are sampled at the temperature
     asked for."""
     import json
 
@@ -291,7 +291,7 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     data, run = tmp_path / "data", tmp_path / "run"
     generate_dataset(BLOCK_STRUCTURES, data, "tiny", seed=0, progress=False)
     grammar = StructureSequences(data, "train").sequences[:32]
-    shares, temperatures = iter([0.5, 0.6, 0.55, 0.58, 0.9]), []
+    shares, temperatures = iter([0.5, 0.6, 0.55, 0.58, 0.57, 0.59, 0.9]), []
     monkeypatch.setattr(StructureGenerationTask, "share_kept", lambda self, model, count, seed: next(shares))
 
     def sampled(self, model, count, seed, geometry_temperature):
@@ -306,23 +306,23 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
         return curriculum(self, *args, train_dataset=train_dataset, **settings)
 
     monkeypatch.setattr(Lifecycle, "accelerate_curriculum", spied)
-    train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="5", self_training_geometry_temperature="0.6")
+    train_ws8(data, run, "tiny", False, seed=0, self_training_rounds="7", self_training_geometry_temperature="0.6")
     rounds = [dataset for dataset in trained_on if dataset is not None]
-    assert len(rounds) == 3  # the pool learns everything, the grammar's share not its geometry
+    assert len(rounds) == 5  # the pool learns everything, the grammar's share not its geometry
     assert all([part.learn_geometry for part in dataset.datasets] == [True, False] for dataset in rounds)
     record = json.loads((run / "lifecycle.json").read_text())["stages"]
-    assert temperatures == [0.6, 0.6, 0.6] and record["self_training"]["geometry_temperature"] == 0.6
-    assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58]
-    assert record["self_training"]["chosen_round"] == 1 and record["self_training"]["rounds_trained"] == 3
-    assert {"self_training_1", "self_training_3"} <= set(record) and "self_training_4" not in record
+    assert temperatures == [0.6] * 5 and record["self_training"]["geometry_temperature"] == 0.6
+    assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58, 0.57, 0.59]
+    assert record["self_training"]["chosen_round"] == 1 and record["self_training"]["rounds_trained"] == 5
+    assert {"self_training_1", "self_training_5"} <= set(record) and "self_training_6" not in record
     saved = load_file(run / "models" / "ws8_structure_generator" / "model.safetensors")
     chosen = load_file(run / "self_training_1" / "best" / "model.safetensors")
-    later = load_file(run / "self_training_3" / "best" / "model.safetensors")
+    later = load_file(run / "self_training_5" / "best" / "model.safetensors")
     assert all(torch.equal(saved[name], chosen[name]) for name in chosen)
     assert any(not torch.equal(saved[name], later[name]) for name in later)
     training = json.loads((run / "models" / "ws8_structure_generator" / "training_record.json").read_text())
     assert [stage["stage"] for stage in training["stages"]] == ["production", "self_training_1"]  # its card's table
-    assert training["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58]
+    assert training["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58, 0.57, 0.59]
 
     # Resumed, the rounds' shares and kept samples are read back from the run folder, not sampled again.
     def not_again(*args, **kwargs):
@@ -331,13 +331,13 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     monkeypatch.setattr(StructureGenerationTask, "share_kept", not_again)
     monkeypatch.setattr(StructureGenerationTask, "self_training_sequences", not_again)
     first_run, trained_on[:] = rounds, []
-    train_ws8(data, run, "tiny", True, seed=0, self_training_rounds="5", self_training_geometry_temperature="0.6")
+    train_ws8(data, run, "tiny", True, seed=0, self_training_rounds="7", self_training_geometry_temperature="0.6")
     resumed = [dataset for dataset in trained_on if dataset is not None]
     assert [[item.tolist() for item in dataset.datasets[0].sequences] for dataset in resumed] == [
         [item.tolist() for item in dataset.datasets[0].sequences] for dataset in first_run
     ]
     record = json.loads((run / "lifecycle.json").read_text())["stages"]["self_training"]
-    assert record["share_kept"] == [0.5, 0.6, 0.55, 0.58] and record["chosen_round"] == 1
+    assert record["share_kept"] == [0.5, 0.6, 0.55, 0.58, 0.57, 0.59] and record["chosen_round"] == 1
     resaved = load_file(run / "models" / "ws8_structure_generator" / "model.safetensors")
     assert all(torch.equal(resaved[name], chosen[name]) for name in chosen)
     # Samples drawn under other settings are not reused.

@@ -41,7 +41,7 @@ _CALIBRATION_RATES = (2e-3, 4e-3, 8e-3)
 candidates reach."""
 
 
-_SELF_TRAINING = {"samples": 4000, "judged_samples": 2000, "learning_rate": 1e-3, "max_steps": 400, "warmup_steps": 20}
+_SELF_TRAINING = {"samples": 4000, "judged_samples": 5000, "learning_rate": 1e-3, "max_steps": 400, "warmup_steps": 20}
 """Per self-training round: structures sampled to train on, structures sampled at temperature 1 to judge the model
 by, and the stage's settings (the rate restarts from a short warmup and anneals within the round)."""
 
@@ -51,13 +51,15 @@ SELF_TRAINING_GEOMETRY_TEMPERATURE = 0.5
 more often, while the class, the bounds and the block types keep the model's spread, so the structures stay as
 varied in size, place and materials (every token at 0.5 costs about a tenth of the diversity)."""
 
-_DEFAULT_SELF_TRAINING_ROUNDS = {"tiny": 0, "quick": 0, "full": 12}
+_DEFAULT_SELF_TRAINING_ROUNDS = {"tiny": 0, "quick": 0, "full": 16}
 """Self-training rounds of each preset when `--self-training-rounds` is not given: none within the quick preset's
 minutes; the full preset's model is published self-trained."""
 
-_PATIENCE = 1
-"""Rounds in a row whose share kept may stay at or below the best before the rounds stop: one round's share moves
-by about a point between samplings of 2,000, so one round that does not rise is not yet a plateau."""
+_PATIENCE = 3
+"""Rounds in a row whose share kept may stay at or below the best before the rounds stop. Late rounds raise the
+share by about 0.3-0.5 points each, while one judgement of 5,000 samples carries about 0.25 points of standard
+error, so one or two rounds that do not rise are not yet a plateau (with 2,000 samples and a patience of one, the
+rounds stopped two to three rounds before validity did)."""
 
 _GRAMMAR_SHARE = 0.15
 """The share of a round's training sequences drawn from the grammar's training split (the rest: the kept samples of
@@ -236,8 +238,9 @@ FAMILY = Family(
         TrainOption(
             "--self-training-rounds",
             "after Production, up to this many rounds of training on the model's own valid samples of their class "
-            "(4,000 sampled per round, about 4 minutes a round on one core at quick size; by default none at the "
-            "quick preset, 12 at full; 0 for none)",
+            "(4,000 sampled to train on and 5,000 to judge each round by, about 6 minutes a round on one core at "
+            "quick size; by default none at the "
+            "quick preset, 16 at full; 0 for none)",
         ),
         TrainOption(
             "--self-training-geometry-temperature",
