@@ -213,7 +213,8 @@ def _pipeline(args: argparse.Namespace) -> int:
         return 1
     if results["added_families"]:
         print(f"Also ran {', '.join(results['added_families'])}: required by the families asked for.")
-    print(f"Test splits; models trained by `uruk pipeline --preset {args.preset}`.")
+    elsewhere = _trained_elsewhere(args.output, results["families"])
+    print(f"Test splits; models trained by `uruk pipeline --preset {args.preset}`{elsewhere}.")
     print(results_table(results))
     timings = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in results["seconds"].items())
     print(f"Wall time: {timings}. Results: {Path(args.output) / 'results.json'}")
@@ -221,6 +222,15 @@ def _pipeline(args: argparse.Namespace) -> int:
         present = sum(row["present"] for row in results["manifest"])
         print(f"Repo folder: {Path(args.output) / 'hub'} ({present} of {len(results['manifest'])} seed files present)")
     return 0
+
+
+def _trained_elsewhere(output: str | Path, families: list[str]) -> str:
+    """ ", except ws8's, trained by `uruk train` in the folder": the families of a resumed pipeline folder `output`
+    whose runs `uruk train` started (their `run_options.json`), as their cards say; empty when there are none."""
+    from .training.run import uruk_train_options
+
+    names = [name for name in families if uruk_train_options(Path(output) / name) is not None]
+    return f", except {', '.join(names)}'s, trained by `uruk train` in the folder" if names else ""
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -1,9 +1,10 @@
-"""What a card says trained its model: the pipeline, or the `uruk train` command of a run trained beforehand into
-the pipeline folder with options of its own, which the pipeline then resumed."""
+"""What a card (and the pipeline's printed table) says trained its model: the pipeline, or the `uruk train` command
+of a run trained beforehand into the pipeline folder with options of its own, which the pipeline then resumed."""
 
 import json
 
 from uruk_hf.catalog import get_family
+from uruk_hf.cli import _trained_elsewhere
 from uruk_hf.publish.build import _trained_by
 
 
@@ -30,3 +31,9 @@ def test_a_card_names_the_options_a_run_was_trained_with_beyond_the_pipelines(tm
     record["started_by"] = "uruk pipeline"
     (tmp_path / "v2_ultra_rr" / "run_options.json").write_text(json.dumps(record))
     assert _trained_by(rr, context) == "`uruk pipeline --preset quick`"
+
+    # The pipeline's printed table says which of its families `uruk train` trained.
+    assert _trained_elsewhere(tmp_path, ["v2_ultra_rr", "ws8"]) == (
+        ", except ws8's, trained by `uruk train` in the folder"
+    )
+    assert _trained_elsewhere(tmp_path, ["v2_ultra_rr"]) == ""

@@ -242,12 +242,12 @@ def _trained_by(family, context: dict) -> str:
     """The command that trained `family`'s models, for their cards: the pipeline, or the `uruk train` command (with
     its options, from `run_options.json`) of a run trained into the pipeline folder beforehand and resumed by the
     pipeline (a longer recipe than the pipeline's)."""
-    from ..training.run import RUN_OPTIONS, read_run_options
+    from ..training.run import uruk_train_options
 
     preset = context["preset"]
     pipeline = f"`uruk pipeline --preset {preset}`"
-    recorded = read_run_options(context["runs"] / family.name / RUN_OPTIONS) or {}
-    if recorded.get("started_by") != "uruk train":
+    recorded = uruk_train_options(context["runs"] / family.name)
+    if recorded is None:
         return pipeline
     context["run_options"][family.name] = recorded
     flags = []

@@ -50,6 +50,7 @@ __all__ = [
     "save_legacy",
     "scaled_time_budgets",
     "train_family",
+    "uruk_train_options",
 ]
 
 
@@ -634,6 +635,13 @@ def read_run_options(path: Path) -> dict | None:
     if not isinstance(record, dict):
         raise ValueError(f"{path} is not a run's options record: it holds a {type(record).__name__}, not an object.")
     return record
+
+
+def uruk_train_options(run_folder: Path) -> dict | None:
+    """The `RUN_OPTIONS` record of `run_folder` when `uruk train` started its run (a pipeline folder's family run
+    trained beforehand with options of its own), `None` when the pipeline did or the run predates the record."""
+    recorded = read_run_options(run_folder / RUN_OPTIONS)
+    return recorded if recorded is not None and recorded.get("started_by") == "uruk train" else None
 
 
 def _holds_trained_stages(output: Path) -> bool:
