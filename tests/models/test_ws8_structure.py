@@ -314,6 +314,7 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     assert temperatures == [0.6] * 5 and record["self_training"]["geometry_temperature"] == 0.6
     assert record["self_training"]["share_kept"] == [0.5, 0.6, 0.55, 0.58, 0.57, 0.59]
     assert record["self_training"]["chosen_round"] == 1 and record["self_training"]["rounds_trained"] == 5
+    assert record["self_training"]["patience"] == 3
     assert {"self_training_1", "self_training_5"} <= set(record) and "self_training_6" not in record
     saved = load_file(run / "models" / "ws8_structure_generator" / "model.safetensors")
     chosen = load_file(run / "self_training_1" / "best" / "model.safetensors")

@@ -129,6 +129,7 @@ def self_train(
         "grammar_share": _GRAMMAR_SHARE,
         "grammar_teaches_geometry": False,
         "share_kept": rates,
+        "patience": _PATIENCE,
         "rounds_trained": len(rates) - 1,
         "chosen_round": rates.index(best[0]),
     }
