@@ -347,6 +347,20 @@ def test_self_training_rounds_stop_when_the_share_kept_falls_and_keep_the_best_r
     assert _read_kept(kept_file, {"samples": 4000, "seed": 3, "geometry_temperature": 0.5}) is None
 
 
+def test_the_latest_round_the_judge_cannot_tell_from_the_best_is_kept():
+    """Seed 3's shares kept (5,000 samples each, `runs/s39/S3`): round 11's 96.52% is the best measurement, tied by
+    round 14 and within a standard error (0.26 points) by round 15, which is kept; round 13 (95.68%) is not within
+    reach. A clearly best round is kept however late others are."""
+    from uruk_hf.models.ws8_structure.recipe_ws8_structure import chosen_round
+
+    shares = [0.6746, 0.8166, 0.858, 0.884, 0.8892, 0.9122, 0.9276, 0.9446, 0.9398, 0.9494, 0.9576, 0.9652, 0.9598]
+    assert chosen_round(shares, 5000) == 11
+    assert chosen_round([*shares, 0.9568, 0.9652, 0.9644], 5000) == 15
+    assert chosen_round([*shares, 0.9568, 0.9652, 0.9644], 500) == 15
+    assert chosen_round([0.5, 0.9, 0.8, 0.85], 5000) == 1
+    assert chosen_round([0.5, 0.9, 0.8, 0.85], 20) == 3  # 20 samples cannot tell 0.85 from 0.9
+
+
 @pytest.mark.parametrize("value", ["two", "-1", "1.5"])
 def test_self_training_rounds_must_be_a_whole_number(value):
     from uruk_hf.models.ws8_structure.recipe_ws8_structure import _round_count
