@@ -290,7 +290,8 @@ def build_hub_folder(runs: str | Path, output: str | Path, repo_id: str = "org/u
             kind: _data_description(record, results["preset"]) for kind, record in generation.items()
         },
         "preset": results["preset"],
-        "hardware": f"{platform.machine()} CPU, {results['threads']} threads, torch {torch.__version__}",
+        "hardware": f"{platform.machine()} CPU, {results['threads']} thread{'s' * (results['threads'] != 1)}, "
+        f"torch {torch.__version__}",
         "runs": runs,
         "run_options": {},
         "grids": {},
