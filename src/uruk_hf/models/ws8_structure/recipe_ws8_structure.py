@@ -255,8 +255,7 @@ FAMILY = Family(
             "--self-training-rounds",
             "after Production, up to this many rounds of training on the model's own valid samples of their class "
             "(4,000 sampled to train on and 5,000 to judge each round by, about 5 minutes a round on one core at "
-            "quick size; by default none at the "
-            "quick preset, 16 at full; 0 for none)",
+            "quick size; by default none at the quick preset, 16 at full; 0 for none)",
         ),
         TrainOption(
             "--self-training-geometry-temperature",
