@@ -36,6 +36,8 @@ CELL_FORMATS = {
     "ms_per_structure": (1.0, 1),
     "ms_per_full_structure": (1.0, 1),
     "knob_error": (1.0, 4),
+    "knob_error_standard_error": (1.0, 4),
+    "knob_error_to_retrieval": (1.0, 3),
     "denoising_loss": (1.0, 4),
     "seconds_per_map": (1.0, 3),
 }

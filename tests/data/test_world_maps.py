@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from uruk_hf.data.folder import generate_dataset, load_split
-from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error
+from uruk_hf.data.terrain.generator import WORLD_MAPS, knob_error, load_worlds, nearest_neighbour_worlds
 from uruk_hf.data.terrain.procedural import generate_world, sample_knobs
 from uruk_hf.data.terrain.worldmap import (
     WorldMap,
@@ -123,7 +123,28 @@ def test_dataset_is_deterministic_with_card_and_baselines(tmp_path):
     baselines = json.loads((first / "baselines.json").read_text())["baselines"]
     assert baselines["procedural_generator"]["knob_error"] < baselines["nearest_neighbour"]["knob_error"]
     assert baselines["nearest_neighbour"]["knob_error"] < baselines["mean_map"]["knob_error"]
+    ratios = {name: metrics["knob_error_to_retrieval"] for name, metrics in baselines.items()}
+    assert ratios["nearest_neighbour"] == 1.0 and ratios["procedural_generator"] < 1.0 < ratios["mean_map"]
     assert "procedural terrain generator" in (first / "README.md").read_text()
+
+    # retrieval reads only the chosen maps: the same ones as a search over every training map
+    train, train_knobs = load_worlds(first, "train")
+    _, requests = load_worlds(first, "test")
+    retrieved = nearest_neighbour_worlds(first, requests)
+    for request, world in zip(requests, retrieved):
+        nearest = train[int(np.argmin(((train_knobs - request) ** 2).sum(-1)))]
+        assert np.array_equal(world.height, nearest.height) and np.array_equal(world.material, nearest.material)
+
+
+def test_knob_error_has_its_standard_error_over_the_maps():
+    rng = np.random.default_rng(3)
+    worlds = [generate_world(sample_knobs(rng), rng) for _ in range(5)]
+    requests = np.stack([measure_knobs(world) for world in worlds])
+    requests[:, 0] += np.array([0.0, 0.1, 0.2, 0.3, 0.4])  # one knob off by a different amount in each map
+    per_map = np.abs(np.stack([measure_knobs(world) for world in worlds]) - requests).mean(axis=1)
+    result = knob_error(requests, worlds)
+    assert result["knob_error"] == pytest.approx(per_map.mean())
+    assert result["knob_error_standard_error"] == pytest.approx(per_map.std(ddof=1) / np.sqrt(5))
 
 
 def test_world_scene_has_a_mesh_per_surface_and_props():

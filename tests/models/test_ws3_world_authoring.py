@@ -340,14 +340,14 @@ def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_
     from uruk_hf.catalog import get_family
     from uruk_hf.data.terrain.generator import knob_error
     from uruk_hf.training.run import Lifecycle
-    from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, SAMPLED_REQUESTS, sample_worlds
+    from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, TUNING_REQUESTS, sample_worlds
 
     lifecycle = Lifecycle(get_family("ws3"), tiny_worlds, tmp_path / "run", "tiny", resume=False)
     model = lifecycle.new_model("ws3_world_authoring")
     model.config.guidance_scale = 3.0  # not a candidate: whatever is saved was chosen
     folder = lifecycle.save_model("ws3_world_authoring", model, {"stage": "production"})
     record = lifecycle.stages["inference_ws3_world_authoring"]
-    requests = lifecycle.validation.knobs[:SAMPLED_REQUESTS]
+    requests = lifecycle.validation.knobs[:TUNING_REQUESTS]
     measured = {}
     for scale in GUIDANCE_SCALES:
         model.config.guidance_scale = scale

@@ -137,6 +137,21 @@ def test_cards_load_and_their_model_index_equals_the_evaluation_record(built):
     assert "94.6%" in root.text and "missing" in root.text
 
 
+def test_ws3_is_scored_against_retrieval_on_the_requests_it_sampled(built):
+    """The tiny test split has fewer maps than `SAMPLED_REQUESTS`: every request is sampled, so retrieval measured
+    inside the evaluation is the dataset's own `nearest_neighbour` baseline, and the card shows the ratio."""
+    _, hub = built
+    evaluation = json.loads((hub / "evaluation.json").read_text())
+    retrieval = evaluation["baselines"]["world_maps"]["nearest_neighbour"]["knob_error"]
+    for key in ("ws3_world_authoring", "ws3_student"):
+        measured = evaluation["models"][key]["pytorch"]
+        assert measured["retrieval_knob_error"] == pytest.approx(retrieval)
+        assert measured["knob_error_to_retrieval"] == pytest.approx(measured["knob_error"] / retrieval)
+        assert measured["knob_error_standard_error"] > 0
+    card = (hub / "workstreams" / "ws3_world_authoring" / "README.md").read_text()
+    assert "| ratio to retrieval | s.e. |" in card and "1.000" in card  # retrieval's own row
+
+
 def test_a_card_number_without_a_record_is_caught(built):
     from uruk_hf.publish.build import TEMPLATES, unsourced_numbers
 
