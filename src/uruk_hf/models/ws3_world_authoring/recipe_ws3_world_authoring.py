@@ -46,8 +46,9 @@ WS3_RECIPES = {
 }
 """The recipes by `--recipe`. `short`: the denoising error and the knob-consistency term, zero padding; the best
 within the quick preset's minutes. `long`: circular padding and the height-gradient term at 4, which after 3,000
-steps of the quick-size teacher at 2e-3 gave test knob errors of 0.0348-0.0406 over three seeds against
-0.0442-0.0461 for `short` (README, WS3), and within the quick budget 0.071-0.073 against 0.061-0.063. At 4e-3,
+steps of the quick-size teacher at 2e-3 gave knob errors of 0.0348-0.0406 over the first 64 test requests in three
+seeds against 0.0442-0.0461 for `short` (README, WS3), 0.0423, 0.0437 and 0.0411 over all 200 in three more (0.51,
+0.53 and 0.50 of retrieval's; WS3's bar is 0.5), and within the quick budget 0.071-0.073 against 0.061-0.063. At 4e-3,
 which the quick preset's Calibration picks by a hair, it diverged in two seeds of four and reached only 0.0431 and
 0.0520 in the other two, so it calibrates over 1e-3 and 2e-3."""
 
