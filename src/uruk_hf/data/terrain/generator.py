@@ -99,14 +99,18 @@ class _WorldWorker:
         return {}
 
 
+def _worlds(columns: dict[str, np.ndarray]) -> list[WorldMap]:
+    """The maps of stacked `height`, `material` and `props` columns of a `world_maps` split."""
+    return [
+        WorldMap(height.astype(np.float32), material.astype(np.int64), props.astype(np.float32))
+        for height, material, props in zip(columns["height"], columns["material"], columns["props"])
+    ]
+
+
 def load_worlds(folder: str | Path, split: str) -> tuple[list[WorldMap], np.ndarray]:
     """The maps of `split` and their measured knobs `(maps, len(WORLD_KNOBS))`."""
     data = load_split(folder, split, ["height", "material", "props", "knobs"])
-    worlds = [
-        WorldMap(height.astype(np.float32), material.astype(np.int64), props.astype(np.float32))
-        for height, material, props in zip(data["height"], data["material"], data["props"])
-    ]
-    return worlds, data["knobs"].astype(np.float32)
+    return _worlds(data), data["knobs"].astype(np.float32)
 
 
 def knob_error(requests: np.ndarray, worlds: list[WorldMap]) -> dict[str, float]:
@@ -134,11 +138,7 @@ def nearest_neighbour_worlds(folder: str | Path, requests: np.ndarray) -> list[W
     train_knobs = np.asarray(train.select_columns(["knobs"]).with_format("numpy")["knobs"], dtype=np.float32)
     requests = np.asarray(requests, dtype=np.float32)
     nearest = [int(np.argmin(((train_knobs - request) ** 2).sum(-1))) for request in requests]
-    chosen = train.select(nearest).select_columns(["height", "material", "props"]).with_format("numpy")[:]
-    return [
-        WorldMap(height.astype(np.float32), material.astype(np.int64), props.astype(np.float32))
-        for height, material, props in zip(chosen["height"], chosen["material"], chosen["props"])
-    ]
+    return _worlds(train.select(nearest).select_columns(["height", "material", "props"]).with_format("numpy")[:])
 
 
 def with_retrieval_ratio(metrics: dict[str, float], retrieval: dict[str, float]) -> dict[str, float]:
