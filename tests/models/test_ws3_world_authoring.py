@@ -359,7 +359,9 @@ def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_
     assert UrukWS3WorldAuthoringConfig.from_pretrained(folder).guidance_scale == best
 
 
-def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly(tiny_worlds, tmp_path, capsys):
+def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly_and_averages_the_teacher(
+    tiny_worlds, tmp_path, capsys
+):
     from uruk_hf.cli import main
 
     output = tmp_path / "run"
@@ -373,6 +375,9 @@ def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly(tiny_wo
     assert record["recipe"] == "long" and record["stages"]["student_init"]["method"] == "pruned teacher"
     candidates = [candidate["learning_rate"] for candidate in record["stages"]["calibration"]["candidates"]]
     assert candidates == [1e-3, 2e-3]  # the long recipe's own, not the tiny preset's
+    assert record["stages"]["production"]["settings"]["ema_max_decay"] == 0.9999
+    assert (output / "production" / "checkpoint" / "weight_average.safetensors").is_file()
+    assert record["stages"]["distillation"]["stages"][0]["settings"]["ema_max_decay"] is None
     for key in ("ws3_world_authoring", "ws3_student"):
         config = UrukWS3WorldAuthoringConfig.from_pretrained(output / "models" / key)
         assert config.padding_mode == "circular"

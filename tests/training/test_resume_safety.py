@@ -35,7 +35,14 @@ ACCELERATE_NAMES = (
     "sampler.bin",
     "pytorch_model.bin",
 )
-STAGE_NAMES = ("model.safetensors", "optimizer.pt", "task_state.pt", "random_states_0.safetensors", "progress.json")
+STAGE_NAMES = (
+    "model.safetensors",
+    "optimizer.pt",
+    "task_state.pt",
+    "random_states_0.safetensors",
+    "weight_average.safetensors",
+    "progress.json",
+)
 TRAINER_NAMES = (
     "optimizer.pt",
     "scheduler.pt",
@@ -100,8 +107,9 @@ def _without_times(history):
     return [{key: value for key, value in entry.items() if key not in timings} for entry in history]
 
 
-def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, monkeypatch):
-    _, run = _ws5_stage(tmp_path / "straight", tiny_dataset)
+@pytest.mark.parametrize("ema_max_decay", [None, 0.999], ids=["raw_weights", "weight_average"])
+def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, monkeypatch, ema_max_decay):
+    _, run = _ws5_stage(tmp_path / "straight", tiny_dataset, ema_max_decay=ema_max_decay)
     straight = run()
 
     save = stage_module._save_checkpoint
@@ -114,7 +122,7 @@ def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, mon
             raise _Killed  # as a kill right after the step-6 checkpoint: nothing else survives
 
     monkeypatch.setattr(stage_module, "_save_checkpoint", save_then_die)
-    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset)
+    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset, ema_max_decay=ema_max_decay)
     with pytest.raises(_Killed):
         run()
     monkeypatch.setattr(stage_module, "_save_checkpoint", save)
@@ -124,11 +132,14 @@ def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, mon
     assert progress["step"] == 6 and progress["epoch"] > 0 and progress["epoch_batches"] > 0
     assert (tmp_path / "resumed" / "checkpoint" / "task_state.pt").is_file()  # the discriminator goes on too
 
-    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset)
+    _, run = _ws5_stage(tmp_path / "resumed", tiny_dataset, ema_max_decay=ema_max_decay)
     resumed = run(resume=True)
     assert resumed["resumed_from_step"] == 6 and resumed["steps"] == straight["steps"] == 10
     assert _without_times(resumed["history"]) == _without_times(straight["history"])
-    for name in ("best/model.safetensors", "checkpoint/model.safetensors"):
+    names = ["best/model.safetensors", "checkpoint/model.safetensors"]
+    if ema_max_decay is not None:
+        names.append("checkpoint/weight_average.safetensors")
+    for name in names:
         expected, actual = load_file(tmp_path / "straight" / name), load_file(tmp_path / "resumed" / name)
         assert all(torch.equal(expected[key], actual[key]) for key in expected), name
     expected = torch.load(tmp_path / "straight/checkpoint/task_state.pt", weights_only=True)["discriminator"]
@@ -137,7 +148,7 @@ def test_a_resumed_stage_equals_an_uninterrupted_one(tmp_path, tiny_dataset, mon
 
 
 def test_no_planted_file_runs_code_when_a_stage_resumes(tmp_path, tiny_dataset):
-    _, run = _ws5_stage(tmp_path, tiny_dataset, max_steps=2)
+    _, run = _ws5_stage(tmp_path, tiny_dataset, max_steps=2, ema_max_decay=0.99)
     run()
     checkpoint = tmp_path / "checkpoint"
     pristine = {path.name: path.read_bytes() for path in checkpoint.iterdir()}
@@ -152,7 +163,7 @@ def test_no_planted_file_runs_code_when_a_stage_resumes(tmp_path, tiny_dataset):
             _plant(checkpoint / name, marker)
             if forge_record:  # the attacker also rewrites the file record: the loaders must still refuse
                 write_checkpoint_marker(checkpoint, step=2)
-            _, resume = _ws5_stage(tmp_path, tiny_dataset, max_steps=2)
+            _, resume = _ws5_stage(tmp_path, tiny_dataset, max_steps=2, ema_max_decay=0.99)
             try:
                 resume(resume=True)
             except UnreadableFileError as error:

@@ -86,9 +86,10 @@ def _stage_rows(record: dict, metric: str) -> list[list[str]]:
     rows = []
     for stage in stages:
         best = stage["best"]
+        average = stage.get("settings", {}).get("ema_max_decay")
         rows.append(
             [
-                stage["stage"],
+                stage["stage"] + (f" (moving average of the weights, decay up to {average:g})" if average else ""),
                 str(stage["steps"]) + (f" ({stage['epochs']:g} epochs)" if "epochs" in stage else ""),
                 stage["stop_reason"],
                 str(best["step"]),

@@ -7,6 +7,8 @@ format that holds data only:
 - `model.safetensors`: the model's weights;
 - `optimizer.pt`: the optimizer's state dict (tensors and plain containers; read with `weights_only=True`);
 - `task_state.pt`: the task's own auxiliary models and optimizers (WS5's patch discriminator), when it has any;
+- `weight_average.safetensors`: the moving average of the weights (`averaging.WeightAverage`), when the stage
+  keeps one;
 - `random_states_<process>.safetensors`: each process's torch (and CUDA) and numpy generator states, with Python's
   `random` state as JSON in its metadata;
 - `scaler.json`: the mixed-precision gradient scaler, when there is one;
@@ -52,6 +54,7 @@ CHECKPOINT_MARKER = "checkpoint_complete.json"
 
 MODEL_FILE, OPTIMIZER_FILE, TASK_STATE_FILE = "model.safetensors", "optimizer.pt", "task_state.pt"
 SCALER_FILE, PROGRESS_FILE = "scaler.json", "progress.json"
+AVERAGE_FILE = "weight_average.safetensors"
 
 TRAINER_RESUME_PICKLES = ("optimizer.pt", "scheduler.pt", "scaler.pt", "rng_state.pth", "pytorch_model.bin")
 """The pickled files `transformers.Trainer` reads when it resumes (`rng_state_<process>.pth` too)."""
@@ -163,9 +166,11 @@ def load_random_states(path: Path) -> None:
         torch.cuda.set_rng_state_all([tensors[name] for name in cuda][: torch.cuda.device_count()])
 
 
-def save_stage_checkpoint(folder: Path, accelerator, model, optimizer, task, progress_state: dict) -> None:
-    """Writes a stage checkpoint into `folder` (every process its random states, the main process the rest); the
-    caller writes the marker once every process is done."""
+def save_stage_checkpoint(
+    folder: Path, accelerator, model, optimizer, task, progress_state: dict, average=None
+) -> None:
+    """Writes a stage checkpoint into `folder` (every process its random states, the main process the rest, with
+    the `WeightAverage` `average` when there is one); the caller writes the marker once every process is done."""
     from safetensors.torch import save_model
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -179,15 +184,19 @@ def save_stage_checkpoint(folder: Path, accelerator, model, optimizer, task, pro
         torch.save(task_state, folder / TASK_STATE_FILE)
     if getattr(accelerator, "scaler", None) is not None:
         (folder / SCALER_FILE).write_text(json.dumps(accelerator.scaler.state_dict()))
+    if average is not None:
+        average.save(folder / AVERAGE_FILE)
     (folder / PROGRESS_FILE).write_text(json.dumps(progress_state))
 
 
-def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task) -> dict:
-    """Verifies `folder` (`verify_checkpoint`), restores model, optimizer, task state, scaler and this process's
-    random states from it, and returns the saved progress state.
+def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task, average=None) -> dict:
+    """Verifies `folder` (`verify_checkpoint`), restores model, optimizer, task state, scaler, the `WeightAverage`
+    `average` (when the stage keeps one) and this process's random states from it, and returns the saved progress
+    state.
 
     Raises:
-        CheckpointError: a file differs from what was written, or is not what its name says.
+        CheckpointError: a file differs from what was written, or is not what its name says, or the stage keeps a
+            weight average and the checkpoint has none.
     """
     from safetensors import SafetensorError
     from safetensors.torch import load_model
@@ -202,6 +211,16 @@ def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task) -> 
         task.load_state_dict(load_torch_file(folder / TASK_STATE_FILE, what="task state"), accelerator.device)
     if (folder / SCALER_FILE).is_file() and getattr(accelerator, "scaler", None) is not None:
         accelerator.scaler.load_state_dict(json.loads((folder / SCALER_FILE).read_text()))
+    if average is not None:
+        if not (folder / AVERAGE_FILE).is_file():
+            raise CheckpointError(
+                f"{folder} has no {AVERAGE_FILE}: it was written by a stage without a weight average "
+                "(ema_max_decay); resume with the settings it was started with."
+            )
+        try:
+            average.load(folder / AVERAGE_FILE)
+        except ValueError as error:
+            raise CheckpointError(str(error)) from error
     random_states = folder / f"random_states_{accelerator.process_index}.safetensors"
     if not random_states.is_file():
         raise CheckpointError(

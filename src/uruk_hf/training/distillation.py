@@ -82,9 +82,19 @@ class UrukCurriculumCallback(TrainerCallback):
         output_dir: where each stage's best weights go (`<name>_best`).
         baselines: baseline metrics on the validation frames, keyed by name, for the stages' gates (`"previous"`,
             the previous stage's best metrics, is added).
+
+    Raises:
+        ValueError: a stage asks for a moving average of the weights (`ema_max_decay`), which only the Accelerate
+            stage loop keeps.
     """
 
     def __init__(self, stages: list[CurriculumStage], task, output_dir: str | Path, baselines: dict | None = None):
+        averaged = [stage.settings.name for stage in stages if stage.settings.ema_max_decay is not None]
+        if averaged:
+            raise ValueError(
+                f"Curriculum stage {averaged[0]!r} sets ema_max_decay: the distillation Trainer keeps no moving "
+                "average of the weights (the Accelerate stage loop does)."
+            )
         self.stages, self.task, self.output_dir, self.baselines = stages, task, Path(output_dir), baselines or {}
         self.stage_index, self.stage_start_step = 0, 0
         self.progress = StageProgress()

@@ -66,6 +66,9 @@ class StageSettings:
             task's `selection_score` reads them too (a stage training materials weighs them in its selection).
         weight_decay (`float`): AdamW weight decay.
         seed (`int`): seed of shuffling and initialization.
+        ema_max_decay (`float | None`): keep an exponential moving average of the weights whose decay warms up to
+            this value (`averaging.WeightAverage`); validation, the best weights and the stage's result are then the
+            averaged weights. `None`: no average. The Accelerate stage loop only.
     """
 
     name: str
@@ -82,6 +85,7 @@ class StageSettings:
     weights: Any = None
     weight_decay: float = 0.0
     seed: int = 0
+    ema_max_decay: float | None = None
 
 
 def stage_weights(settings: StageSettings, task):

@@ -225,6 +225,8 @@ class Lifecycle:
         calibration_learning_rates: the family's own Calibration candidates instead of the preset's.
         seed: the training seed (initialization, shuffling, sampling) of every stage; the data stay as generated.
         config_fields: config fields the recipe sets on top of the preset in every model it builds (`new_model`).
+        production_settings: fields of the stage template that Production (and its rerun) alone sets (e.g. WS3's
+            moving average of the teacher's weights, `StageSettings.ema_max_decay`).
     """
 
     def __init__(
@@ -240,6 +242,7 @@ class Lifecycle:
         calibration_learning_rates: tuple[float, ...] | None = None,
         seed: int = 0,
         config_fields: dict | None = None,
+        production_settings: dict | None = None,
     ):
         if preset not in LIFECYCLE_PRESETS:
             raise ValueError(f"Unknown preset {preset!r}; choose one of {sorted(LIFECYCLE_PRESETS)}.")
@@ -260,6 +263,7 @@ class Lifecycle:
             calibration_learning_rates=calibration_learning_rates or preset_budget.calibration_learning_rates,
         )
         self.config_fields = dict(config_fields or {})
+        self.production_settings = dict(production_settings or {})
         self.stages: dict[str, dict] = {}
         self.started = time.perf_counter()
         task_entry = family.model(task_model) if task_model is not None else family.models[0]
@@ -373,10 +377,15 @@ class Lifecycle:
         return records
 
     def production(self, model, weights, learning_rate: float) -> dict:
-        """Production on the Accelerate loop within the preset's Production budget (its best weights loaded into
-        `model`), then the default gate."""
+        """Production on the Accelerate loop within the preset's Production budget and with the recipe's
+        `production_settings` (its best weights loaded into `model`), then the default gate."""
         (record,) = self.accelerate_curriculum(
-            model, [("production", weights, None)], learning_rate, self.budget.production_time_s, [self.gate()]
+            model,
+            [("production", weights, None)],
+            learning_rate,
+            self.budget.production_time_s,
+            [self.gate()],
+            **self.production_settings,
         )
         return record
 
@@ -428,6 +437,7 @@ class Lifecycle:
             learning_rate,
             None if production_s is None else production_s * budget_factor,
             [self.gate()],
+            **self.production_settings,
         )
         self.save_model(key, model, record)
         save_legacy(model, self.legacy_path(key), "production_v2", record["best"])

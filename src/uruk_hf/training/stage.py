@@ -2,24 +2,27 @@
 
 It evaluates on the validation split every `eval_every` steps, keeps the best weights, detects plateaus (no
 improvement for `patience` evaluations: lower the learning rate, and after `max_lr_drops` drops stop), honours a
-wall-clock budget, refuses NaN/Inf losses and a gradient that stays exactly zero, and checkpoints after every
-evaluation so that an interrupted run resumes where it stopped (`training.checkpoint`: no pickle is ever read
-unsafely, and a resumed stage with a step budget equals an uninterrupted one: weights, optimizer, every random
-state and the position in the data are restored). Checkpoints are written to a temporary folder and renamed into
-place, so a half-written checkpoint never loads. What the model is, how a batch is built
-and scored, and what validation measures come from the stage's `Task`. A stage returns (and writes) a JSON record
+wall-clock budget, keeps a moving average of the weights when its settings ask (`ema_max_decay`: the average is then
+what it validates, selects and returns), refuses NaN/Inf losses and a gradient that stays exactly zero, and
+checkpoints after every evaluation so that an interrupted run resumes where it stopped (`training.checkpoint`: no
+pickle is ever read unsafely, and a resumed stage with a step budget equals an uninterrupted one: weights, optimizer,
+weight average, every random state and the position in the data are restored). Checkpoints are written to a
+temporary folder and renamed into place, so a half-written checkpoint never loads. What the model is, how a batch is
+built and scored, and what validation measures come from the stage's `Task`. A stage returns (and writes) a JSON record
 of its settings and measurements (`StageProgress.close`).
 """
 
 import json
 import shutil
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
 from ..file_utils import atomic_path
+from .averaging import WeightAverage
 from .checkpoint import CHECKPOINT_MARKER, load_stage_checkpoint, save_stage_checkpoint, write_checkpoint_marker
 from .data import EpochShuffleSampler
 from .progress import (
@@ -46,7 +49,7 @@ def _save_checkpoint(stage: "_AccelerateStage") -> None:
         shutil.rmtree(temporary)
     accelerator.wait_for_everyone()
     save_stage_checkpoint(
-        temporary, accelerator, stage.model, stage.optimizer, stage.task, stage.progress.state_dict()
+        temporary, accelerator, stage.model, stage.optimizer, stage.task, stage.progress.state_dict(), stage.average
     )
     # Every process writes its own random states into the folder: all must be done before it is marked and moved.
     accelerator.wait_for_everyone()
@@ -94,12 +97,15 @@ class _AccelerateStage:
             task.parameter_groups(model), lr=settings.learning_rate, weight_decay=settings.weight_decay
         )
         self.model, self.optimizer, self.loader = accelerator.prepare(model, optimizer, loader)
+        self.average = None
+        if settings.ema_max_decay is not None:
+            self.average = WeightAverage(accelerator.unwrap_model(self.model), settings.ema_max_decay)
         self.progress = StageProgress()
         self.heads = HeadSelection(model, task, self.weights, self.output_dir)
         self.checkpoint = self.output_dir / "checkpoint"
         self.resumed_from = None
         if resume and (found := latest_whole(self.checkpoint, CHECKPOINT_MARKER)) is not None:
-            state = load_stage_checkpoint(found, accelerator, self.model, self.optimizer, task)
+            state = load_stage_checkpoint(found, accelerator, self.model, self.optimizer, task, self.average)
             self.progress.load_state_dict(state)
             self.resumed_from = self.progress.step
         self.started = time.perf_counter() - self.progress.elapsed
@@ -122,16 +128,33 @@ class _AccelerateStage:
             group["lr"] = group_learning_rate(group, rate)
         self.optimizer.step()
         self.optimizer.zero_grad()
+        if self.average is not None:
+            self.average.update(self.accelerator.unwrap_model(self.model))
         auxiliary = self.task.auxiliary_step(outputs, batch, self.weights)
         progress.step += 1
         logged = {"train_loss": loss.item(), "lr": rate, **auxiliary}
         self.accelerator.log({f"{settings.name}/{key}": value for key, value in logged.items()}, step=progress.step)
         return loss.item()
 
+    def evaluated_weights(self):
+        """A context in which the model holds the weights the stage validates and keeps: the moving average when
+        the stage keeps one, its own weights otherwise."""
+        model = self.accelerator.unwrap_model(self.model)
+        return nullcontext(model) if self.average is None else self.average.applied(model)
+
     def evaluate_and_decide(self) -> str | None:
-        """Validation (main process, broadcast), best weights, plateau and time decisions, then a checkpoint."""
-        accelerator, progress = self.accelerator, self.progress
+        """Validation (main process, broadcast), best weights, plateau and time decisions (all of the averaged
+        weights when the stage keeps an average), then a checkpoint."""
         evaluation_started = time.perf_counter()
+        with self.evaluated_weights():
+            decision = self._evaluate_and_decide()
+        self.progress.stop_reason = decision
+        self.progress.evaluation_seconds += time.perf_counter() - evaluation_started
+        _save_checkpoint(self)
+        return decision
+
+    def _evaluate_and_decide(self) -> str | None:
+        accelerator, progress = self.accelerator, self.progress
         metrics = None
         if accelerator.is_main_process:
             metrics = self.task.evaluate(accelerator.unwrap_model(self.model), self.validation_dataset)
@@ -155,9 +178,6 @@ class _AccelerateStage:
             save_best,
             self.heads if accelerator.is_main_process else None,
         )
-        progress.stop_reason = decision
-        progress.evaluation_seconds += time.perf_counter() - evaluation_started
-        _save_checkpoint(self)
         return decision
 
     def run(self) -> str:
