@@ -59,7 +59,8 @@ which the quick preset's Calibration picks by a hair, it diverged in two seeds o
 0.0520 in the other two, so it calibrates over 1e-3 and 2e-3. Since then `long` also samples from the moving average
 of the teacher's weights (decay up to 0.9999, diffusers' warm-up): on the same two seeds' training (4 and 5, the
 same steps) 0.0416 and 0.0417 over all 200 against 0.0423 and 0.0437 from the last weights, and their students
-0.0392 and 0.0393 against 0.0394 and 0.0423."""
+0.0392 and 0.0393 against 0.0394 and 0.0423; seed 6 level (0.0413 against 0.0411), seed 7 0.0402 (0.50, 0.50, 0.50
+and 0.49 of retrieval's)."""
 
 _DEFAULT_RECIPES = {"tiny": "short", "quick": "short", "full": "long"}
 """The recipe of each preset when `--recipe` is not given."""
