@@ -40,11 +40,19 @@ def test_a_saved_average_loads_back_and_one_of_another_model_is_refused(tmp_path
     average.save(tmp_path / "average.safetensors")
 
     restored = WeightAverage(torch.nn.Linear(3, 2), max_decay=0.99)
-    restored.load(tmp_path / "average.safetensors")
-    assert restored.steps == 2
+    restored.load(tmp_path / "average.safetensors", steps=2)
+    assert all(torch.equal(a, b) for a, b in zip(restored.average.shadow_params, average.average.shadow_params))
+    # The restored average continues the warm-up where the original stands: one more update agrees exactly.
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    average.update(model)
+    restored.update(model)
     assert all(torch.equal(a, b) for a, b in zip(restored.average.shadow_params, average.average.shadow_params))
     with pytest.raises(ValueError, match="average.safetensors.*weight"):
-        WeightAverage(torch.nn.Linear(4, 2), max_decay=0.99).load(tmp_path / "average.safetensors")
+        WeightAverage(torch.nn.Linear(4, 2), max_decay=0.99).load(tmp_path / "average.safetensors", steps=2)
+    (tmp_path / "damaged.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="damaged.safetensors"):
+        restored.load(tmp_path / "damaged.safetensors", steps=2)
     with pytest.raises(ValueError, match="ema_max_decay"):
         WeightAverage(model, max_decay=1.0)
 

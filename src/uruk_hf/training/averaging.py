@@ -3,10 +3,10 @@
 Diffusion models are usually sampled from such an average rather than from the last optimizer step (diffusers'
 training examples keep one with the same warm-up). A stage that keeps one (`StageSettings.ema_max_decay`) validates,
 selects and saves the averaged weights, and trains on the raw ones; its checkpoint holds both, the average as
-safetensors keyed by parameter name with its step count in the metadata, so that resuming reads data only.
+safetensors keyed by parameter name (its step count is the stage's, in `progress.json`), so that resuming reads data
+only.
 """
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -61,29 +61,23 @@ class WeightAverage:
             self.average.restore(parameters)
 
     def save(self, path: Path) -> None:
-        """Writes the average to `path` (safetensors; the step count and decay settings in its metadata)."""
+        """Writes the averaged parameters to `path` (safetensors, keyed by parameter name)."""
         from safetensors.torch import save_file
 
         tensors = {name: shadow.detach().contiguous() for name, shadow in zip(self.names, self.average.shadow_params)}
-        metadata = {"optimization_step": str(self.steps), "decay": json.dumps(self.average.decay)}
-        save_file(tensors, str(path), metadata=metadata)
+        save_file(tensors, str(path))
 
-    def load(self, path: Path) -> None:
-        """Restores what `save` wrote.
+    def load(self, path: Path, steps: int) -> None:
+        """Restores what `save` wrote, as the average of `steps` optimizer steps (which sets the warm-up's decay).
 
         Raises:
+            FileNotFoundError, UnreadableFileError: no safetensors file at `path`, or a damaged one.
             ValueError: the file does not hold an average of this model's parameters (the message names it and the
                 parameter that differs).
         """
-        from safetensors import SafetensorError, safe_open
+        from ..serialization import load_safetensors_file
 
-        try:
-            with safe_open(str(path), framework="pt") as handle:
-                metadata = handle.metadata() or {}
-                tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 (not a dict)
-            steps = int(metadata["optimization_step"])
-        except (SafetensorError, KeyError, ValueError) as error:
-            raise ValueError(f"{path} is not a weight average: {error}.") from error
+        tensors = load_safetensors_file(path)
         if sorted(tensors) != sorted(self.names):
             missing = sorted(set(self.names) - set(tensors)) or sorted(set(tensors) - set(self.names))
             raise ValueError(f"{path} averages other parameters than this model's (first differing: {missing[0]}).")

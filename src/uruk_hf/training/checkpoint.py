@@ -211,16 +211,6 @@ def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task, ave
         task.load_state_dict(load_torch_file(folder / TASK_STATE_FILE, what="task state"), accelerator.device)
     if (folder / SCALER_FILE).is_file() and getattr(accelerator, "scaler", None) is not None:
         accelerator.scaler.load_state_dict(json.loads((folder / SCALER_FILE).read_text()))
-    if average is not None:
-        if not (folder / AVERAGE_FILE).is_file():
-            raise CheckpointError(
-                f"{folder} has no {AVERAGE_FILE}: it was written by a stage without a weight average "
-                "(ema_max_decay); resume with the settings it was started with."
-            )
-        try:
-            average.load(folder / AVERAGE_FILE)
-        except ValueError as error:
-            raise CheckpointError(str(error)) from error
     random_states = folder / f"random_states_{accelerator.process_index}.safetensors"
     if not random_states.is_file():
         raise CheckpointError(
@@ -229,9 +219,21 @@ def load_stage_checkpoint(folder: Path, accelerator, model, optimizer, task, ave
         )
     load_random_states(random_states)
     try:
-        return json.loads((folder / PROGRESS_FILE).read_text())
-    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        progress_state = json.loads((folder / PROGRESS_FILE).read_text())
+        steps = int(progress_state["step"])
+    except (OSError, ValueError, KeyError, TypeError) as error:  # JSONDecodeError, UnicodeDecodeError: ValueErrors
         raise CheckpointError(f"{folder / PROGRESS_FILE} is not a progress record: {error}.") from error
+    if average is not None:
+        if not (folder / AVERAGE_FILE).is_file():
+            raise CheckpointError(
+                f"{folder} has no {AVERAGE_FILE}: it was written by a stage without a weight average "
+                "(ema_max_decay); resume with the settings it was started with."
+            )
+        try:
+            average.load(folder / AVERAGE_FILE, steps)  # one update per optimizer step, as the stage counts them
+        except ValueError as error:  # UnreadableFileError is one
+            raise CheckpointError(str(error)) from error
+    return progress_state
 
 
 def check_trainer_checkpoint(folder: Path) -> None:
