@@ -333,30 +333,33 @@ def tiny_worlds(tmp_path_factory):
     return folder
 
 
-def test_the_lifecycle_saves_the_guidance_scale_with_the_lowest_validation_knob_error(tiny_worlds, tmp_path):
+def test_the_lifecycle_saves_the_sampler_settings_with_the_lowest_validation_knob_error(tiny_worlds, tmp_path):
     """`Lifecycle.save_model` asks the task for a trained model's inference settings: WS3 samples the validation
-    requests at every scale of `GUIDANCE_SCALES` from the same noise, records each one's knob error, and saves the
-    model with the best."""
+    requests with every pair of `SAMPLER_STEPS` and `GUIDANCE_SCALES` from the same noise, records each one's knob
+    error, and saves the model with the best."""
     from uruk_hf.catalog import get_family
     from uruk_hf.data.terrain.generator import knob_error
     from uruk_hf.training.run import Lifecycle
-    from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, TUNING_REQUESTS, sample_worlds
+    from uruk_hf.training.tasks.world_authoring import GUIDANCE_SCALES, SAMPLER_STEPS, TUNING_REQUESTS, sample_worlds
 
     lifecycle = Lifecycle(get_family("ws3"), tiny_worlds, tmp_path / "run", "tiny", resume=False)
     model = lifecycle.new_model("ws3_world_authoring")
-    model.config.guidance_scale = 3.0  # not a candidate: whatever is saved was chosen
+    model.config.guidance_scale, model.config.num_inference_steps = 3.0, 7  # not candidates: what is saved was chosen
     folder = lifecycle.save_model("ws3_world_authoring", model, {"stage": "production"})
     record = lifecycle.stages["inference_ws3_world_authoring"]
     requests = lifecycle.validation.knobs[:TUNING_REQUESTS]
     measured = {}
-    for scale in GUIDANCE_SCALES:
-        model.config.guidance_scale = scale
-        measured[scale] = knob_error(requests, sample_worlds(model, requests))["knob_error"]
-    assert len(set(measured.values())) == len(GUIDANCE_SCALES)  # the scales sample different maps
-    assert {row["guidance_scale"]: row["knob_error"] for row in record["candidates"]} == pytest.approx(measured)
-    best = min(measured, key=measured.get)
-    assert record["chosen_guidance_scale"] == best
-    assert UrukWS3WorldAuthoringConfig.from_pretrained(folder).guidance_scale == best
+    for steps in SAMPLER_STEPS:
+        for scale in GUIDANCE_SCALES:
+            model.config.guidance_scale = scale
+            measured[steps, scale] = knob_error(requests, sample_worlds(model, requests, steps=steps))["knob_error"]
+    assert len(set(measured.values())) == len(measured)  # every pair samples different maps
+    recorded = {(row["num_inference_steps"], row["guidance_scale"]): row["knob_error"] for row in record["candidates"]}
+    assert recorded == pytest.approx(measured)
+    best_steps, best_scale = min(measured, key=measured.get)
+    assert (record["chosen_inference_steps"], record["chosen_guidance_scale"]) == (best_steps, best_scale)
+    config = UrukWS3WorldAuthoringConfig.from_pretrained(folder)
+    assert (config.num_inference_steps, config.guidance_scale) == (best_steps, best_scale)
 
 
 def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly_and_averages_the_teacher(
@@ -381,7 +384,11 @@ def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly_and_ave
     for key in ("ws3_world_authoring", "ws3_student"):
         config = UrukWS3WorldAuthoringConfig.from_pretrained(output / "models" / key)
         assert config.padding_mode == "circular"
-        assert config.guidance_scale == record["stages"][f"inference_{key}"]["chosen_guidance_scale"]
+        tuned = record["stages"][f"inference_{key}"]
+        assert (config.num_inference_steps, config.guidance_scale) == (
+            tuned["chosen_inference_steps"],
+            tuned["chosen_guidance_scale"],
+        )
 
 
 def test_the_exported_denoiser_samples_the_pipelines_maps(tiny_worlds, tmp_path):

@@ -32,8 +32,9 @@ WS3_PRESETS = {
         },
     },
 }
-"""U-Net widths per preset and role; `full` is the published teacher (9.03M) and student (3.36M). The student
-samples in 10 steps by default (its few-step sampler; evaluations also report it at 25)."""
+"""U-Net widths per preset and role; `full` is the published teacher (9.03M) and student (3.36M). An untrained
+student samples in 10 steps (its few-step sampler); the lifecycle chooses every trained model's steps and guidance
+on the validation split (`WorldAuthoringTask.tune_inference`)."""
 
 
 class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
@@ -98,7 +99,8 @@ class UrukWS3WorldAuthoringConfig(UrukConfigMixin, PretrainedConfig):
             budget, v-prediction's sampled heights were 6 to 19 times rougher than the data's (cell-to-cell second
             differences) and the measured roughness knob saturated; clean-map prediction's matched the data's.
         num_inference_steps (`int`, *optional*, defaults to 25):
-            Steps of the pipeline's `DPMSolverMultistepScheduler` by default.
+            Steps of the pipeline's `DPMSolverMultistepScheduler` by default. Training sets it with the guidance
+            scale (`WorldAuthoringTask.tune_inference`).
         guidance_scale (`float`, *optional*, defaults to 1.25):
             Classifier-free guidance scale of the pipeline by default (1 disables guidance). Training sets it: the
             lifecycle chooses each trained model's scale on the validation split's knob error

@@ -60,7 +60,8 @@ which the quick preset's Calibration picks by a hair, it diverged in two seeds o
 of the teacher's weights (decay up to 0.9999, diffusers' warm-up): on the same two seeds' training (4 and 5, the
 same steps) 0.0416 and 0.0417 over all 200 against 0.0423 and 0.0437 from the last weights, and their students
 0.0392 and 0.0393 against 0.0394 and 0.0423; seed 6 level (0.0413 against 0.0411), seed 7 0.0402 (0.50, 0.50, 0.50
-and 0.49 of retrieval's)."""
+and 0.49 of retrieval's). With the sampler's steps chosen on validation too (`WorldAuthoringTask.tune_inference`),
+the same four teachers sample at 10 or 15 steps: 0.0397, 0.0405, 0.0409 and 0.0388 (0.47-0.495)."""
 
 _DEFAULT_RECIPES = {"tiny": "short", "quick": "short", "full": "long"}
 """The recipe of each preset when `--recipe` is not given."""

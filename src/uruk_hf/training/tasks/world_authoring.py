@@ -12,11 +12,11 @@ signal-to-noise ratio, thousands of times more at the lowest timesteps than at t
 measures the held-out denoising loss (the training objective: the squared error of the prediction) on a fixed grid
 of timesteps and seeded noise (`DENOISING_STEPS`).
 `evaluate(full=True)` adds sampling through `UrukWorldMapPipeline` (DPM-Solver++, the config's steps and guidance):
-the knob error of a map sampled for each of the first `SAMPLED_REQUESTS` test requests (also at
-`REFERENCE_STEPS` steps when the model's default differs), with its standard error over the requests and its ratio
-to nearest-neighbour retrieval's on the same requests (`knob_error_to_retrieval`), the diversity of
-`DIVERSITY_SAMPLES` maps for each of the first `DIVERSITY_REQUESTS` requests, and seconds per map (one map at a
-time, and in batches).
+the knob error of a map sampled for each of the first `SAMPLED_REQUESTS` test requests, with its standard error over
+the requests and its ratio to nearest-neighbour retrieval's on the same requests (`knob_error_to_retrieval`), the
+diversity of `DIVERSITY_SAMPLES` maps for each of the first `DIVERSITY_REQUESTS` requests, and seconds per map (one
+map at a time, and in batches); the knob error and seconds per map also at `REFERENCE_STEPS` steps when the model's
+own steps differ.
 """
 
 import time
@@ -58,13 +58,19 @@ of the full preset's 2,000. The knob error's standard error over the requests is
 it by at most 0.0010 (three noise seeds, two teachers)."""
 
 TUNING_REQUESTS = 64
-"""Validation requests (the first ones) `WorldAuthoringTask.tune_inference` samples at every guidance scale."""
+"""Validation requests (the first ones) `WorldAuthoringTask.tune_inference` samples with every sampler setting."""
 
 DIVERSITY_REQUESTS, DIVERSITY_SAMPLES = 4, 4
 """Requests, and maps per request, of the diversity at fixed knobs."""
 
 REFERENCE_STEPS = 25
-"""Sampler steps every model is also measured at when its own default differs (a student's few-step sampler)."""
+"""Sampler steps every model is also measured at (knob error and seconds per map) when its own differ."""
+
+SAMPLER_STEPS = (10, 15, 25)
+"""The DPM-Solver++ step counts `WorldAuthoringTask.tune_inference` chooses from. Fewer steps sampled maps closer to
+their knobs: over 200 validation requests the four quick-size `long` teachers' knob error at 10 steps was 0.3-4.4%
+below their error at 25. They also vary less at fixed knobs: at 10 steps as much as the generator itself, at 25
+more, at 5 less (README, WS3), hence no fewer than 10."""
 
 GUIDANCE_SCALES = (1.0, 1.25, 1.5)
 """The classifier-free guidance scales `WorldAuthoringTask.tune_inference` chooses from (1 samples without the
@@ -318,40 +324,50 @@ class WorldAuthoringTask(Task):
         retrieval = knob_error(requests, nearest_neighbour_worlds(dataset.folder, requests))
         metrics.update(with_retrieval_ratio(knob_error(requests, worlds), retrieval))
         metrics["retrieval_knob_error"] = retrieval["knob_error"]
-        if model.config.num_inference_steps != REFERENCE_STEPS:
+        other_steps = (None,) if model.config.num_inference_steps == REFERENCE_STEPS else (None, REFERENCE_STEPS)
+        if other_steps[-1] is not None:
             reference = knob_error(requests, sample_worlds(model, requests, steps=REFERENCE_STEPS))
             metrics[f"knob_error_{REFERENCE_STEPS}_steps"] = reference["knob_error"]
         metrics["sampled_requests"] = len(requests)
         groups = sample_worlds(model, dataset.knobs[:DIVERSITY_REQUESTS], DIVERSITY_SAMPLES, seed=1)
         grouped = [groups[i : i + DIVERSITY_SAMPLES] for i in range(0, len(groups), DIVERSITY_SAMPLES)]
         metrics["diversity"] = fixed_knob_diversity(grouped)
-        timings = []
-        for index in range(3):
-            started = time.perf_counter()
-            sample_worlds(model, dataset.knobs[index : index + 1], seed=index)
-            timings.append(time.perf_counter() - started)
-        metrics["seconds_per_map"] = float(np.median(timings))
+        for steps in other_steps:
+            timings = []
+            for index in range(3):
+                started = time.perf_counter()
+                sample_worlds(model, dataset.knobs[index : index + 1], seed=index, steps=steps)
+                timings.append(time.perf_counter() - started)
+            metrics["seconds_per_map" if steps is None else f"seconds_per_map_{steps}_steps"] = float(
+                np.median(timings)
+            )
         metrics["inference_steps"] = float(model.config.num_inference_steps)
         return metrics
 
     def tune_inference(self, model, dataset: WorldMapSet) -> dict:
-        """Sets `model.config.guidance_scale` to the scale of `GUIDANCE_SCALES` whose maps, sampled for the first
-        `TUNING_REQUESTS` requests of `dataset` (the validation split) from the same seeded noise, have the lowest
-        knob error (the lowest scale on a tie); returns every scale's error. The best scale moves with training:
-        after about 600 steps the quick-size teachers were level at 1 and 1.25, after 3,000 steps 1 was best by
-        4-6% (README, WS3)."""
+        """Sets `model.config`'s sampler steps and guidance scale to the pair of `SAMPLER_STEPS` and
+        `GUIDANCE_SCALES` whose maps, sampled for the first `TUNING_REQUESTS` requests of `dataset` (the validation
+        split) from the same seeded noise, have the lowest knob error (on a tie, the fewer steps, then the lower
+        scale); returns every pair's error. The best scale moves with training: after about 600 steps the
+        quick-size teachers were level at 1 and 1.25, after 3,000 steps 1 was best by 4-6% (README, WS3)."""
         requests = dataset.knobs[:TUNING_REQUESTS]
         errors = {}
-        for scale in GUIDANCE_SCALES:
-            model.config.guidance_scale = scale
-            errors[scale] = knob_error(requests, sample_worlds(model, requests))["knob_error"]
-        model.config.guidance_scale = min(errors, key=lambda scale: (errors[scale], scale))
+        for steps in SAMPLER_STEPS:
+            for scale in GUIDANCE_SCALES:
+                model.config.guidance_scale = scale
+                errors[steps, scale] = knob_error(requests, sample_worlds(model, requests, steps=steps))["knob_error"]
+        steps, scale = min(errors, key=lambda pair: (errors[pair], *pair))
+        model.config.num_inference_steps, model.config.guidance_scale = steps, scale
         return {
-            "setting": "guidance_scale",
+            "setting": "num_inference_steps, guidance_scale",
             "metric": "validation knob error",
             "requests": len(requests),
-            "candidates": [{"guidance_scale": scale, "knob_error": error} for scale, error in errors.items()],
-            "chosen_guidance_scale": model.config.guidance_scale,
+            "candidates": [
+                {"num_inference_steps": steps, "guidance_scale": scale, "knob_error": error}
+                for (steps, scale), error in errors.items()
+            ],
+            "chosen_inference_steps": steps,
+            "chosen_guidance_scale": scale,
         }
 
     def gate_baselines(self, dataset: WorldMapSet) -> dict[str, dict[str, float]]:
@@ -443,6 +459,7 @@ class WorldAuthoringTask(Task):
             "inference_steps": self.config.num_inference_steps,
             "guidance_scale": self.config.guidance_scale,
             "guidance_candidates": ", ".join(f"{scale:g}" for scale in GUIDANCE_SCALES),
+            "step_candidates": ", ".join(str(steps) for steps in SAMPLER_STEPS),
             "sampled_requests": SAMPLED_REQUESTS,
             "prediction": self.config.prediction_types[self.config.prediction_type],
             "knob_features": self.config.knob_features,
