@@ -40,6 +40,8 @@ CELL_FORMATS = {
     "knob_error_to_retrieval": (1.0, 3),
     "denoising_loss": (1.0, 4),
     "seconds_per_map": (1.0, 3),
+    "seconds_per_map_25_steps": (1.0, 3),
+    "inference_steps": (1.0, 0),
 }
 """Scale and decimals of each metric in tables (fractions of pixels shown in percent)."""
 
