@@ -362,7 +362,7 @@ def test_the_lifecycle_saves_the_sampler_settings_with_the_lowest_validation_kno
     assert (config.num_inference_steps, config.guidance_scale) == (best_steps, best_scale)
 
 
-def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly_and_averages_the_teacher(
+def test_uruk_train_ws3_with_the_long_recipe_pads_circularly_averages_the_teacher_and_caps_its_steps(
     tiny_worlds, tmp_path, capsys
 ):
     from uruk_hf.cli import main
@@ -373,9 +373,14 @@ def test_uruk_train_ws3_with_the_long_recipe_pads_both_models_circularly_and_ave
         main([*arguments, "--recipe", "medium"])
     assert stopped.value.code == 2
     assert "--recipe must be one of ['long', 'short'], got 'medium'." in capsys.readouterr().err
-    assert main([*arguments, "--recipe", "long"]) == 0
+    with pytest.raises(SystemExit) as stopped:
+        main([*arguments, "--production-steps", "2.5"])
+    assert stopped.value.code == 2
+    assert "--production-steps must be a whole number of steps above zero, got '2.5'." in capsys.readouterr().err
+    assert main([*arguments, "--recipe", "long", "--production-steps", "3"]) == 0
     record = json.loads((output / "lifecycle.json").read_text())
     assert record["recipe"] == "long" and record["stages"]["student_init"]["method"] == "pruned teacher"
+    assert record["production_steps"] == 3 and record["stages"]["production"]["steps"] == 3  # the preset's cap is 4
     candidates = [candidate["learning_rate"] for candidate in record["stages"]["calibration"]["candidates"]]
     assert candidates == [1e-3, 2e-3]  # the long recipe's own, not the tiny preset's
     assert record["stages"]["production"]["settings"]["ema_max_decay"] == 0.9999

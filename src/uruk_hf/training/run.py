@@ -39,11 +39,13 @@ __all__ = [
     "DIVERGED_RECORD",
     "DIVERGED_STAGE_PREFIX",
     "LIFECYCLE_PRESETS",
+    "PRODUCTION_STEPS_OPTION",
     "RUN_OPTIONS",
     "TIME_SCALE_OPTION",
     "Lifecycle",
     "LifecyclePreset",
     "positive_number",
+    "production_step_cap",
     "read_run_options",
     "run_lifecycle",
     "save_curriculum_legacy",
@@ -113,6 +115,30 @@ TIME_SCALE_OPTION = TrainOption(
     "preset's minutes allow, on the same data and model size",
 )
 """The `uruk train <family> --time-scale F` option of the families whose recipes take `time_scale`."""
+
+PRODUCTION_STEPS_OPTION = TrainOption(
+    "--production-steps",
+    "cap Production at this many optimizer steps instead of the preset's (give it the time too: --time-scale)",
+)
+"""The `uruk train <family> --production-steps N` option of the families whose recipes take `production_steps`."""
+
+
+def production_step_cap(value: str | int | None) -> dict:
+    """Production's stage fields for `--production-steps` (`Lifecycle(production_settings=...)`): `{"max_steps": N}`,
+    or nothing when `value` is `None`.
+
+    Raises:
+        ValueError: `value` is not a whole number of steps above zero.
+    """
+    if value is None:
+        return {}
+    try:
+        steps = int(value)
+    except ValueError:
+        steps = 0
+    if steps < 1 or str(steps) != str(value).strip():
+        raise ValueError(f"--production-steps must be a whole number of steps above zero, got {value!r}.")
+    return {"max_steps": steps}
 
 
 def positive_number(value: str | float, option: str) -> float:

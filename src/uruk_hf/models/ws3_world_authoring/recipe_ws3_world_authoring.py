@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...catalog import Family, ModelEntry, TrainOption
-from ...training.run import TIME_SCALE_OPTION, Lifecycle, save_legacy, scaled_time_budgets
+from ...training.run import (
+    PRODUCTION_STEPS_OPTION,
+    TIME_SCALE_OPTION,
+    Lifecycle,
+    production_step_cap,
+    save_legacy,
+    scaled_time_budgets,
+)
 from ...training.tasks.world_authoring import DenoiserDistillationWeights, WorldAuthoringLossWeights
 from .configuration_ws3_world_authoring import UrukWS3WorldAuthoringConfig
 from .modeling_ws3_world_authoring import UrukWS3WorldAuthoring
@@ -81,31 +88,35 @@ def train_ws3(
     seed: int = 0,
     time_scale: str | None = None,
     recipe: str | None = None,
+    production_steps: str | None = None,
 ) -> dict:
-    """The teacher's Smoke, Calibration and Production, then the student's distillation from the pruned teacher
-    (budgets times `time_scale`), both under `WS3_RECIPES[recipe]` (default: the preset's); writes both models,
-    the teacher's `ws3_best.pt` and the student's best and final `.pt` files.
+    """The teacher's Smoke, Calibration and Production (at most `production_steps` steps when given), then the
+    student's distillation from the pruned teacher (budgets times `time_scale`), both under `WS3_RECIPES[recipe]`
+    (default: the preset's); writes both models, the teacher's `ws3_best.pt` and the student's best and final `.pt`
+    files.
 
     Raises:
-        ValueError: `recipe` is not a key of `WS3_RECIPES`.
+        ValueError: `recipe` is not a key of `WS3_RECIPES`, or `production_steps` not a whole number of steps.
     """
     recipe = recipe or _DEFAULT_RECIPES[preset]
     if recipe not in WS3_RECIPES:
         raise ValueError(f"--recipe must be one of {sorted(WS3_RECIPES)}, got {recipe!r}.")
+    step_cap = production_step_cap(production_steps)
     chosen = WS3_RECIPES[recipe]
     budgets = scaled_time_budgets(_TIME_BUDGETS, time_scale)
     lifecycle = Lifecycle(
         FAMILY, data, output, preset, resume, budgets, _STAGE, seed=seed,
         calibration_learning_rates=chosen.calibration_learning_rates,
         config_fields={"padding_mode": chosen.padding_mode},
-        production_settings={"ema_max_decay": chosen.ema_max_decay},
+        production_settings={"ema_max_decay": chosen.ema_max_decay, **step_cap},
     )  # fmt: skip
     teacher, record, learning_rate = lifecycle.train_model("ws3_world_authoring", chosen.loss)
     save_legacy(teacher, lifecycle.legacy_path("ws3_world_authoring"), "production", record["best"])
     lifecycle.train_student(
         "ws3_student", teacher, learning_rate, chosen.curriculum(), chosen.loss, prune_teacher=True
     )
-    return lifecycle.write({"learning_rate": learning_rate, "time_scale": time_scale, "recipe": recipe})
+    extra = {"time_scale": time_scale, "recipe": recipe, "production_steps": step_cap.get("max_steps")}
+    return lifecycle.write({"learning_rate": learning_rate, **extra})
 
 
 FAMILY = Family(
@@ -123,6 +134,7 @@ FAMILY = Family(
             "default) or long (circular padding, the height-gradient term and the moving average of the teacher's "
             "weights: the best from about 2,500 steps; the full default)",
         ),
+        PRODUCTION_STEPS_OPTION,
     ),
     models=(
         ModelEntry(
