@@ -132,13 +132,10 @@ def production_step_cap(value: str | int | None) -> dict:
     """
     if value is None:
         return {}
-    try:
-        steps = int(value)
-    except ValueError:
-        steps = 0
-    if steps < 1 or str(steps) != str(value).strip():
+    digits = str(value).strip()
+    if not digits.isdecimal() or int(digits) < 1:
         raise ValueError(f"--production-steps must be a whole number of steps above zero, got {value!r}.")
-    return {"max_steps": steps}
+    return {"max_steps": int(digits)}
 
 
 def positive_number(value: str | float, option: str) -> float:
