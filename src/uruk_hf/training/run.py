@@ -53,6 +53,7 @@ __all__ = [
     "scaled_time_budgets",
     "train_family",
     "uruk_train_options",
+    "whole_number",
 ]
 
 
@@ -132,10 +133,22 @@ def production_step_cap(value: str | int | None) -> dict:
     """
     if value is None:
         return {}
-    digits = str(value).strip()
-    if not digits.isdecimal() or int(digits) < 1:
-        raise ValueError(f"--production-steps must be a whole number of steps above zero, got {value!r}.")
-    return {"max_steps": int(digits)}
+    return {"max_steps": whole_number(value, "--production-steps", 1, "steps above zero")}
+
+
+def whole_number(value: str | int, option: str, minimum: int, what: str) -> int:
+    """`value` (a command-line string or a number) as a whole number of at least `minimum`.
+
+    Raises:
+        ValueError: it is not; the message names `option` and says what it counts (`what`).
+    """
+    try:
+        number = int(value)
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise ValueError(f"{option} must be a whole number of {what}, got {value!r}.")
+    return number
 
 
 def positive_number(value: str | float, option: str) -> float:

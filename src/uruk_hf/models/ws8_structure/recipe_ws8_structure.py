@@ -24,7 +24,14 @@ from torch.utils.data import ConcatDataset
 
 from ...catalog import Family, ModelEntry, TrainOption
 from ...file_utils import atomic_path
-from ...training.run import TIME_SCALE_OPTION, Lifecycle, positive_number, save_legacy, scaled_time_budgets
+from ...training.run import (
+    TIME_SCALE_OPTION,
+    Lifecycle,
+    positive_number,
+    save_legacy,
+    scaled_time_budgets,
+    whole_number,
+)
 from ...training.tasks.structure_generation import SequenceList
 from .configuration_ws8_structure import UrukWS8StructureGeneratorConfig
 from .modeling_ws8_structure import UrukWS8StructureGenerator
@@ -195,13 +202,7 @@ def _self_trained_record(lifecycle: Lifecycle, production: dict, chosen: dict) -
 
 def _round_count(value: str | int) -> int:
     """`--self-training-rounds` as a whole number of rounds (0 for none); a clear error otherwise."""
-    try:
-        count = int(value)
-    except ValueError:
-        count = -1
-    if count < 0:
-        raise ValueError(f"--self-training-rounds must be a whole number of rounds (0 for none), got {value!r}.")
-    return count
+    return whole_number(value, "--self-training-rounds", 0, "rounds (0 for none)")
 
 
 def train_ws8(
