@@ -82,7 +82,9 @@ def test_each_height_pattern_moves_its_own_knob_alone():
 
 def test_channels_round_trip_and_bad_channels_are_refused():
     world = generate_world(sample_knobs(np.random.default_rng(4)), np.random.default_rng(5))
-    back = WorldMap.from_channels(world.to_channels())
+    channels = world.to_channels()
+    assert channels.dtype == np.float32 and channels.flags["C_CONTIGUOUS"]  # a batch of them stacks channels-first
+    back = WorldMap.from_channels(channels)
     np.testing.assert_allclose(back.height, world.height, atol=1e-6)
     assert np.array_equal(back.material, world.material)
     # Props travel as a density: the same count comes back, on land, none orthogonally adjacent, where they were.
