@@ -3,6 +3,11 @@ model, seeds and classes: validity (100% by construction when constrained: the c
 it), class adherence, novelty, diversity and time per structure.
 
     python benchmarks/bench_ws8_constrained.py --run PIPELINE_DIR [--samples 300]
+    python benchmarks/bench_ws8_constrained.py --model MODEL_DIR --data DATASET_DIR [--samples 300]
+
+`--run` reads the model a `uruk pipeline` folder published and the dataset it trained on; `--model` any saved
+WS8 model (a `uruk train` run's `models/ws8_structure_generator`), with `--data` its `block_structures` folder
+(novelty is counted against its training split).
 
 The unconstrained row is what the issue's metrics measure (no repair, no constraint); the constrained row is a
 decoding option for users who need valid structures, reported beside it and never in its place.
@@ -23,13 +28,22 @@ from uruk_hf.training.tasks.structure_generation import sample_structures
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="a `uruk pipeline` folder that trained the ws8 family")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run", help="a `uruk pipeline` folder that trained the ws8 family")
+    source.add_argument("--model", help="a saved WS8 model folder (give its dataset with --data)")
+    parser.add_argument("--data", help="with --model: the block_structures folder it was trained on")
     parser.add_argument("--samples", type=int, default=300, help="structures per row (the classes in turn)")
     args = parser.parse_args()
-    run = Path(args.run)
-    results = json.loads((run / "results.json").read_text())
-    data = path_from_record(results["data"]["block_structures"], run)
-    model = UrukWS8StructureGenerator.from_pretrained(run / "hub" / "ws8_structure_generator").eval()
+    if args.run is not None:
+        run = Path(args.run)
+        results = json.loads((run / "results.json").read_text())
+        data = path_from_record(results["data"]["block_structures"], run)
+        folder = run / "hub" / "ws8_structure_generator"
+    elif args.data is None:
+        parser.error("--model needs --data: the block_structures folder the model was trained on")
+    else:
+        folder, data = Path(args.model), Path(args.data)
+    model = UrukWS8StructureGenerator.from_pretrained(folder).eval()
     known = set(train_keys(data))
     rows = []
     for name, processors in (
