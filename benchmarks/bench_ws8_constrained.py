@@ -34,6 +34,8 @@ def main() -> None:
     parser.add_argument("--data", help="with --model: the block_structures folder it was trained on")
     parser.add_argument("--samples", type=int, default=300, help="structures per row (the classes in turn)")
     args = parser.parse_args()
+    if args.run is not None and args.data is not None:
+        parser.error("--data goes with --model: --run reads its dataset from the pipeline's results.json")
     if args.run is not None:
         run = Path(args.run)
         results = json.loads((run / "results.json").read_text())
