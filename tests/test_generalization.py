@@ -6,7 +6,7 @@ import pytest
 
 from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
 from uruk_hf.cli import main
-from uruk_hf.generalization import evaluate_generalization, generalization_tables
+from uruk_hf.generalization import _run_data, evaluate_generalization, generalization_tables
 
 
 def test_bad_arguments_are_refused_in_one_line(tmp_path, capsys):
@@ -18,6 +18,21 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path, capsys):
     assert "NAME=FOLDER" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not a dataset folder"):
         evaluate_generalization(data=tmp_path, scenes_root=tmp_path / "scenes", models={"m": tmp_path})
+
+
+def test_a_run_s_dataset_is_found_from_any_working_directory(tmp_path, monkeypatch):
+    run = tmp_path / "runs" / "quick"
+    (run / "data").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert _run_data(run) == run / "data"  # no results.json yet
+    # `uruk pipeline` records its own data folder relative to the run.
+    (run / "results.json").write_text(json.dumps({"data": {"gbuffer_clips": "data"}}))
+    assert _run_data(run) == run / "data"
+    shared = tmp_path / "shared_data"  # --data outside the run: recorded absolute
+    shared.mkdir()
+    (run / "results.json").write_text(json.dumps({"data": {"gbuffer_clips": str(shared)}}))
+    assert _run_data(run) == shared
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .catalog import iter_families, model_entry_for_type
-from .file_utils import atomic_path
+from .file_utils import atomic_path, path_from_record
 from .tables import format_metric, format_table
 
 __all__ = ["OOD_SIZES", "evaluate_generalization", "generalization_tables", "run_models"]
@@ -119,12 +119,13 @@ def _baseline_metrics(data: Path, mlp, majority: int) -> dict[str, dict]:
 
 
 def _run_data(run: Path) -> Path:
-    """The renderers' dataset of a pipeline folder: the one its `results.json` names (`--data`), else `RUN/data`."""
+    """The renderers' dataset of a pipeline folder: the one its `results.json` names (`--data`; a path inside the
+    run is recorded relative to it, `file_utils.path_for_record`), else `RUN/data`."""
     results = run / "results.json"
     if results.exists():
         recorded = json.loads(results.read_text()).get("data", {}).get(_RENDERER_DATASET)
         if recorded:
-            return Path(recorded)
+            return path_from_record(recorded, run)
     return run / "data"
 
 
