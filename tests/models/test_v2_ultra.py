@@ -54,49 +54,6 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
             with pytest.raises(ValueError, match="frame_kernel"):
                 UrukV2UltraConfig.from_preset("tiny", **bad)
 
-    def test_filter_gate_hands_the_frame_to_the_shading_term_through_its_zero_tap(self):
-        config = UrukV2UltraConfig.from_preset(
-            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp", frame_filter_gate=True
-        )
-        model = UrukV2Ultra(config).eval()
-        head = model.frame_head
-        taps = len(head.offsets)
-        assert head.logits == taps + 1 and head.projection.out_channels == taps + 1 + 3
-        inputs = torch.rand(1, 32, 12, 12)
-        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
-        albedo = inputs[:, config.buffer_slice("albedo")]
-        with torch.no_grad():
-            assert (model(inputs).frame - cheap).abs().max() < 0.06  # it starts at the cheap render, as without
-            head.projection.weight.zero_()
-            head.projection.bias[:taps] = -30.0
-            head.projection.bias[taps] = 30.0  # all the weight on the zero tap
-            head.projection.bias[taps + 1 :] = 0.0  # shading softplus(0) = log 2
-            frame = model(inputs).frame
-            torch.testing.assert_close(frame, albedo * torch.log(torch.tensor(2.0)))
-            head.projection.bias[taps] = 0.0
-            head.projection.bias[head.offsets.index((0, 0))] = 0.0  # half the weight on the pixel, half on zero
-            head.projection.bias[taps + 1 :] = -30.0
-            torch.testing.assert_close(model(inputs).frame, 0.5 * cheap, atol=1e-5, rtol=1e-4)
-
-    def test_demodulated_filter_averages_illumination_and_keeps_texture(self):
-        config = UrukV2UltraConfig.from_preset(
-            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp",
-            frame_filter_demodulated=True,
-        )  # fmt: skip
-        model = UrukV2Ultra(config).eval()
-        head = model.frame_head
-        inputs = torch.rand(1, 32, 12, 12)
-        albedo = inputs[:, config.buffer_slice("albedo")]
-        floored = albedo + 0.05
-        # A uniform light of 0.7 on a textured surface: the render is albedo-textured, its illumination flat.
-        inputs[:, config.buffer_slice("path_1spp")] = torch.log1p(0.7 * floored)
-        with torch.no_grad():
-            head.projection.weight.zero_()
-            head.projection.bias.zero_()  # an even 5x5 box filter
-            head.projection.bias[len(head.offsets) :] = -30.0
-            frame = model(inputs).frame
-        torch.testing.assert_close(frame, 0.7 * floored, atol=1e-5, rtol=1e-4)  # texture kept under any filter
-
     def test_temporal_blend_takes_the_reprojected_history_only_where_it_is_valid(self):
         config = UrukV2UltraConfig.from_preset("tiny", temporal_blend=True)
         model = UrukV2Ultra(config).eval()

@@ -21,10 +21,7 @@ bilinear is kept."""
 
 def block_average(image: torch.Tensor, divisor: int) -> torch.Tensor:
     """The mean of each `divisor x divisor` block of `(B, C, H, W)` `image` (edge blocks of sizes that do not divide
-    evenly are completed by repeating the last row and column): `(B, C, ceil(H / divisor), ceil(W / divisor))`;
-    `image` itself at divisor 1."""
-    if divisor == 1:
-        return image
+    evenly are completed by repeating the last row and column): `(B, C, ceil(H / divisor), ceil(W / divisor))`."""
     height, width = image.shape[-2:]
     padded = F.pad(image, (0, (-width) % divisor, 0, (-height) % divisor), mode="replicate")
     return F.avg_pool2d(padded, divisor)
@@ -32,9 +29,7 @@ def block_average(image: torch.Tensor, divisor: int) -> torch.Tensor:
 
 def upscale(low: torch.Tensor, size: tuple[int, int], divisor: int, mode: str = "bilinear") -> torch.Tensor:
     """`(B, C, h, w)` `low` upsampled by `divisor` (`"bilinear"` or `"bicubic"`, pixel centres aligned as a
-    renderer's are: `align_corners=False`) and cropped to `size` = `(H, W)`; `low` itself at divisor 1."""
-    if divisor == 1:
-        return low
+    renderer's are: `align_corners=False`) and cropped to `size` = `(H, W)`."""
     upsampled = F.interpolate(low, scale_factor=divisor, mode=mode, align_corners=False)
     return upsampled[..., : size[0], : size[1]]
 

@@ -70,15 +70,6 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             Whether the frame head also predicts, per pixel, how much of the model's own reprojected previous output
             (`history`, where `history_valid` is 1) to blend into the frame: an exponential moving average over
             frames, as TAA and SVGF accumulate samples. Needs `history` and `history_valid` in `input_buffers`.
-        frame_filter_gate (`bool`, *optional*, defaults to `False`):
-            Whether the frame head's filter has a tap whose sample is zero, so that it supplies only a predicted share
-            of each pixel and the shading term, predicted from the trunk's whole receptive field, the rest
-            (`UrukFrameHead`): for a 1-spp input, whose noise a fixed footprint cannot average away.
-        frame_filter_demodulated (`bool`, *optional*, defaults to `False`):
-            Whether the frame head filters the cheap render divided by the albedo (the illumination, floored as in
-            `uruk_hf.modules.upscaling.DEMODULATION_FLOOR`) and multiplies the result back, so that a wide filter
-            averages lighting without blurring texture (SVGF and KPCN filter demodulated irradiance). A
-            low-resolution cheap render (`cheap_render_divisor` > 1) is always demodulated.
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
         material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
@@ -127,8 +118,6 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
         temporal_blend: bool = False,
-        frame_filter_gate: bool = False,
-        frame_filter_demodulated: bool = False,
         use_material_head: bool | None = None,
         material_head_buffers: list[str] | None = None,
         material_segment_buffer: str = "material_id",
@@ -151,8 +140,6 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
         self.temporal_blend = bool(temporal_blend)
-        self.frame_filter_gate = bool(frame_filter_gate)
-        self.frame_filter_demodulated = bool(frame_filter_demodulated)
         self.use_material_head = use_material_head
         self.material_head_buffers = list(
             MATERIAL_HEAD_BUFFERS if material_head_buffers is None else material_head_buffers

@@ -48,18 +48,11 @@ class UrukFrameHead(nn.Module):
     into the new frame where the reprojection is valid (an exponential moving average over frames, as TAA and SVGF
     accumulate samples), so a 1-spp input gathers samples over time instead of flickering from frame to frame.
 
-    With `filter_gate` the softmax has one more logit, a tap whose sample is zero: the filter's weights then sum to
-    `g <= 1` and the frame is `g * filtered + albedo * softplus(s)`. Without it the filtered input is always the
-    whole of it, so the noise of a 1-spp input that survives the filter's footprint stays in the frame whatever the
-    trunk knows; with it the model can hand any share of a pixel to the shading term, which the trunk predicts from
-    its whole receptive field (OIDN predicts the frame directly).
-
     Args:
         hidden_size (`int`): channels of the trunk features.
         kernel_size (`int`): width of each grid of the predicted filter (odd).
         dilations (`list[int]`): spacing of each grid in pixels (`[1]`: a dense `kernel_size` filter).
         temporal_blend (`bool`): predict the blend with the reprojected previous output.
-        filter_gate (`bool`): add the zero tap, so the filter supplies a predicted share of the frame.
     """
 
     def __init__(
@@ -68,7 +61,6 @@ class UrukFrameHead(nn.Module):
         kernel_size: int = 5,
         dilations: list[int] | tuple[int, ...] = (1,),
         temporal_blend: bool = False,
-        filter_gate: bool = False,
     ):
         super().__init__()
         self.kernel_size, self.dilations = kernel_size, tuple(int(d) for d in dilations)
@@ -81,24 +73,22 @@ class UrukFrameHead(nn.Module):
         ]
         self.tap_dilations = [dilation for dilation in self.dilations for _ in range(kernel_size * kernel_size)]
         self.radius = half * max(self.dilations) + max(self.dilations) // 2
-        self.temporal_blend, self.filter_gate = temporal_blend, filter_gate
-        # Projection channels: one logit per tap, the zero tap's logit (filter_gate), shading (3), blend.
-        self.logits = len(self.offsets) + (1 if filter_gate else 0)
-        outputs = self.logits + 3 + (1 if temporal_blend else 0)
+        self.temporal_blend = temporal_blend
+        outputs = len(self.offsets) + 3 + (1 if temporal_blend else 0)
         self.projection = nn.Conv2d(hidden_size, outputs, kernel_size=3, padding=1)
 
     def _init_identity(self) -> None:
         """Starts at `frame ~= cheap render`: a filter concentrated on the centre pixel, small shading."""
-        logits = self.logits
+        taps = len(self.offsets)
         centre = self.offsets.index((0, 0))  # the first grid's: the pixel itself
         nn.init.zeros_(self.projection.weight)
         nn.init.zeros_(self.projection.bias)
-        # The same share of the weight on the centre (99.2%) however many taps there are (the zero tap included).
-        centre_logit = _INITIAL_CENTRE_LOGIT + math.log((logits - 1) / 24)
+        # The same share of the weight on the centre (99.2%) however many taps there are.
+        centre_logit = _INITIAL_CENTRE_LOGIT + math.log((taps - 1) / 24)
         nn.init.constant_(self.projection.bias[centre : centre + 1], centre_logit)
-        nn.init.constant_(self.projection.bias[logits : logits + 3], _INITIAL_SHADING_LOGIT)
+        nn.init.constant_(self.projection.bias[taps : taps + 3], _INITIAL_SHADING_LOGIT)
         if self.temporal_blend:
-            nn.init.constant_(self.projection.bias[logits + 3 :], _INITIAL_BLEND_LOGIT)
+            nn.init.constant_(self.projection.bias[taps + 3 :], _INITIAL_BLEND_LOGIT)
 
     def forward(
         self,
@@ -114,14 +104,13 @@ class UrukFrameHead(nn.Module):
         by), so the filter can average illumination widely without blurring texture. With `temporal_blend`,
         `history` (linear, `(B, 3, H, W)`) and `history_valid` (`(B, 1, H, W)`, 0 where it is not the same surface)
         are required."""
-        logits = self.logits
+        taps = len(self.offsets)
         projected = self.projection(features)
         # The softmax over taps, normalized once after the sum (one division of 3 channels instead of one per tap):
         # ONNX Runtime's Softmax over the channel axis transposes the whole tensor twice and took 42% of the
-        # ray-reconstruction model's time at 256x256 (python benchmarks/bench_inference.py). The zero tap, the last
-        # logit, only adds to the normalizer.
-        tap_logits = projected[:, :logits]
-        weights = torch.exp(tap_logits - tap_logits.amax(dim=1, keepdim=True))
+        # ray-reconstruction model's time at 256x256 (python benchmarks/bench_inference.py).
+        logits = projected[:, :taps]
+        weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         height, width = cheap_log.shape[-2:]
         radius = self.radius
         # exp(x) - 1 rather than expm1: ONNX has no expm1, and x = log1p(radiance) >= 0 keeps it accurate.
@@ -141,10 +130,10 @@ class UrukFrameHead(nn.Module):
         filtered = filtered / weights.sum(dim=1, keepdim=True)
         if modulation is not None:
             filtered = filtered * modulation
-        frame = filtered + albedo * softplus(projected[:, logits : logits + 3])
+        frame = filtered + albedo * softplus(projected[:, taps : taps + 3])
         if not self.temporal_blend:
             return frame
-        blend = torch.sigmoid(projected[:, logits + 3 :]) * history_valid
+        blend = torch.sigmoid(projected[:, taps + 3 :]) * history_valid
         return frame + blend * (history - frame)
 
 

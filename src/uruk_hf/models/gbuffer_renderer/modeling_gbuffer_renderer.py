@@ -120,11 +120,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             global_context=config.global_context,
         )
         self.frame_head = UrukFrameHead(
-            config.hidden_sizes[0],
-            config.frame_kernel_size,
-            config.frame_kernel_dilations,
-            config.temporal_blend,
-            config.frame_filter_gate,
+            config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations, config.temporal_blend
         )
         self.material_head = None
         if config.use_material_head:
@@ -187,9 +183,6 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
             trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
-        elif self.config.frame_filter_demodulated:
-            illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, 1)
-            cheap_log = torch.log(1.0 + illumination)
         stride = self.unet.stride
         padded = F.pad(trunk_input, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
