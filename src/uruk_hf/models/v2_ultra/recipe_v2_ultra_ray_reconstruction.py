@@ -41,7 +41,8 @@ RAY_RECONSTRUCTION_OVERRIDES = (
 _TIME_BUDGETS = {"quick": (120.0, None)}
 """Production seconds per preset. Twice that (`--time-scale 2`, measured at the quick preset from the same warm start
 and learning rate) buys +0.22 dB on the test split and +0.24 / +0.29 / +0.35 dB on the hand-made scenes at 64 / 128 /
-256 px, but takes the renderers' quick pipeline past its 30 minutes (33:47 measured), so the pipeline keeps 120 s."""
+256 px, but takes the renderers' quick pipeline past its 30 minutes (33:47 measured, about 30:40 with the data
+stage's earlier 207 s), so the pipeline keeps 120 s."""
 
 WARM_START_REINITIALIZED = ("frame_head.projection",)
 """The tensors a warm start from a V2-Ultra student does not copy: the filter's projection, which has a logit per tap
