@@ -14,8 +14,9 @@ from huggingface_hub import DatasetCard
 
 from uruk_hf.cli import main
 from uruk_hf.data.folder import chunk_splits
-from uruk_hf.data.rendering.generator import DATA_PRESETS, STORED_BUFFERS
+from uruk_hf.data.rendering.generator import DATA_PRESETS, STORED_BUFFERS, centre_crop
 from uruk_hf.data.rendering.generator import generate_gbuffer_dataset as generate_dataset
+from uruk_hf.data.rendering.scenes import generate_scene
 
 from ..accelerate_launch import TWO_CPU_PROCESSES
 
@@ -70,6 +71,20 @@ def test_splits_share_no_scene(tiny):
     assert not scenes["train"] & scenes["validation"] and not scenes["train"] & scenes["test"]
     assert not scenes["validation"] & scenes["test"]
     assert chunk_splits(DATA_PRESETS["quick"], 0).count("test") == 4
+
+
+def test_the_quick_preset_crops_half_of_its_clips_without_changing_their_scenes():
+    """Each clip's crop scale is its own draw: reproducible, half of the quick clips at 1 and the rest at 1.5 and 2,
+    and the scene (camera path, field of view before the crop) the same as without crops."""
+    preset = DATA_PRESETS["quick"]
+    scales = [preset.crop_scale(0, clip) for clip in range(preset.num_clips)]
+    assert scales == [preset.crop_scale(0, clip) for clip in range(preset.num_clips)]
+    assert 0.4 < scales.count(1.0) / len(scales) < 0.6 and {1.5, 2.0} <= set(scales)
+    assert {DATA_PRESETS["tiny"].crop_scale(0, clip) for clip in range(6)} == {1.0}
+    scene = generate_scene(0, 3, 4)
+    cropped = centre_crop(scene, 2.0)
+    assert np.array_equal(cropped.camera_origins, scene.camera_origins) and cropped.objects is scene.objects
+    assert np.isclose(np.tan(np.radians(cropped.fov) / 2), np.tan(np.radians(scene.fov) / 2) / 2)
 
 
 @pytest.mark.slow

@@ -37,6 +37,18 @@ def baselines_table(baselines: dict) -> str:
     return "\n".join(lines)
 
 
+def _crop_line(preset: dict) -> str:
+    """The card's sentence on crop scales (`DataPreset.crop_scales`); empty when every clip is uncropped."""
+    scales = [float(scale) for scale in preset.get("crop_scales", [1.0])]
+    if set(scales) == {1.0}:
+        return ""
+    shares = ", ".join(f"{scale:g}x for {scales.count(scale) / len(scales):.0%}" for scale in sorted(set(scales)))
+    return (
+        f"\n- Clips are centre crops of renders larger by a scale drawn per clip ({shares} of the clips): the field"
+        "\n  of view is narrowed to match, so a 2x crop shows surfaces at twice the pixels, as a 2x render would."
+    )
+
+
 def _display(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, np.float32)
     if values.shape[-1] == 1:
@@ -125,7 +137,7 @@ variant**; this folder was rendered with **`{record["mitsuba_variant"]}`**.
 
 - {sum(counts.values())} frames of {render["width"]}x{render["height"]} ({split_counts}), {preset["num_clips"]}
   clips of {preset["frames_per_clip"]} consecutive frames, one procedural scene per clip; splits are disjoint by
-  scene.
+  scene.{_crop_line(preset)}
 - Ground truth: `path` integrator, {render["ground_truth_spp"]} spp, box filter. `direct`: `direct` integrator,
   {render["direct_spp"]} spp. `path_1spp`: 1 spp. AO: {render["ao_samples"]} rays per pixel within 1 m. Shadow:
   {render["shadow_samples"]} rays per pixel to the strongest light.

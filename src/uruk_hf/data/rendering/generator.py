@@ -6,7 +6,7 @@ Mitsuba variant in the determinism record, one clip's rows per item, and the fin
 grid, dataset card).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from ...schema import BUFFER_SPECS, RELIGHTING_INPUTS
 from ..folder import DatasetGenerator
 from .render import ClipRenderer, RenderSettings, select_variant
-from .scenes import generate_scene
+from .scenes import SceneSpec, generate_scene
 
 __all__ = ["DATA_PRESETS", "GBUFFER_CLIPS", "STORED_BUFFERS", "DataPreset", "GBufferClipGenerator", "clip_rows"]
 
@@ -23,6 +23,7 @@ STORED_BUFFERS = [name for name in BUFFER_SPECS if name != "history" and name no
 the relighting inputs belong to the `relighting_pairs` kind (`uruk_hf.data.rendering.relighting`)."""
 
 _FLOAT16_MAX = 65504.0
+_CROP_SCALE_STREAM = 7  # the third seed word of the crop-scale draw (the scene's own stream is `[seed, clip]`)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class DataPreset:
         clips_per_chunk (`int`): clips per Parquet file (the unit of work, resume and splitting).
         render (`RenderSettings`): frame size, samples per pixel and ray counts of every frame.
         validation_fraction, test_fraction (`float`): share of chunks in each held-out split (at least one each).
+        crop_scales (`tuple[float, ...]`): each clip draws one scale `s` (its own random stream, so the scene
+            itself does not change) and is the centre crop of a render `s` times the frame size: surfaces cover `s`
+            times more pixels, as they do when the same view is rendered at a higher resolution. A pinhole camera's
+            centre crop is exactly the render with its field of view narrowed to `2 atan(tan(fov / 2) / s)`, which
+            is how it is rendered: no pixel outside the crop is traced.
     """
 
     name: str
@@ -45,6 +51,14 @@ class DataPreset:
     render: RenderSettings
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
+    crop_scales: tuple[float, ...] = (1.0,)
+
+    def crop_scale(self, seed: int, clip: int) -> float:
+        """The scale clip `clip` of dataset seed `seed` is cropped at (see `crop_scales`)."""
+        if len(self.crop_scales) == 1:
+            return float(self.crop_scales[0])
+        rng = np.random.default_rng([seed, clip, _CROP_SCALE_STREAM])
+        return float(self.crop_scales[rng.integers(len(self.crop_scales))])
 
     @property
     def num_items(self) -> int:
@@ -63,11 +77,14 @@ class DataPreset:
 
 DATA_PRESETS = {
     "tiny": DataPreset("tiny", 6, 2, 1, RenderSettings(24, 24, ground_truth_spp=16, ao_samples=4, shadow_samples=2)),
-    "quick": DataPreset("quick", 160, 4, 4, RenderSettings(64, 64, ground_truth_spp=128)),
+    "quick": DataPreset(
+        "quick", 160, 4, 4, RenderSettings(64, 64, ground_truth_spp=128), crop_scales=(1.0, 1.0, 1.5, 2.0)
+    ),
     "full": DataPreset("full", 1000, 4, 8, RenderSettings(128, 128, ground_truth_spp=512)),
 }
 """`tiny`: 12 frames of 24x24 for tests (seconds). `quick`: 640 frames of 64x64, 128-spp ground truth (the CPU
-preset). `full`: 4000 frames of 128x128, 512-spp ground truth (a GPU or a long CPU run)."""
+preset), half of the clips centre crops of renders 1.5x and 2x larger. `full`: 4000 frames of 128x128, 512-spp
+ground truth (a GPU or a long CPU run), uncropped until the crops are measured at that size."""
 
 
 class _ClipWorker:
@@ -78,12 +95,23 @@ class _ClipWorker:
         self.renderer = ClipRenderer(preset.render)
 
     def rows(self, clip: int, split: str) -> list[dict]:
-        spec = generate_scene(self.seed, clip, self.preset.frames_per_clip)
+        spec = centre_crop(
+            generate_scene(self.seed, clip, self.preset.frames_per_clip), self.preset.crop_scale(self.seed, clip)
+        )
         frames = self.renderer.render_clip(spec, self.seed, clip, independent_ground_truth=split == "test")
         return clip_rows(frames, clip, spec.kind, self.preset)
 
     def timing(self) -> dict:
         return {"render_seconds": self.renderer.render_seconds, "render_samples": self.renderer.render_samples}
+
+
+def centre_crop(spec: SceneSpec, scale: float) -> SceneSpec:
+    """`spec` seen as the centre `1 / scale` of its frame, rendered at the full frame size (see
+    `DataPreset.crop_scales`): the field of view narrowed to `2 atan(tan(fov / 2) / scale)`."""
+    if scale == 1.0:
+        return spec
+    half_width = np.tan(np.radians(spec.fov) / 2.0) / scale
+    return replace(spec, fov=float(np.degrees(2.0 * np.arctan(half_width))))
 
 
 def clip_rows(frames: list[dict], clip: int, kind: str, preset: DataPreset) -> list[dict]:
@@ -108,7 +136,7 @@ class GBufferClipGenerator(DatasetGenerator):
     """Procedural rooms and outdoor scenes rendered by Mitsuba 3 (see the module docstring)."""
 
     kind = "gbuffer_clips"
-    version = "2.1"
+    version = "2.2"
     presets = DATA_PRESETS
     report_baselines = (
         "direct",
