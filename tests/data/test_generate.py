@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -73,18 +74,32 @@ def test_splits_share_no_scene(tiny):
     assert chunk_splits(DATA_PRESETS["quick"], 0).count("test") == 4
 
 
-def test_the_quick_preset_crops_half_of_its_clips_without_changing_their_scenes():
-    """Each clip's crop scale is its own draw: reproducible, half of the quick clips at 1 and the rest at 1.5 and 2,
-    and the scene (camera path, field of view before the crop) the same as without crops."""
-    preset = DATA_PRESETS["quick"]
+def test_crop_scales_are_drawn_per_clip_without_changing_the_scene():
+    """Each clip's crop scale is its own draw: reproducible, spread over the preset's scales in their shares, and
+    the scene (camera path, objects; the field of view before the crop) the same as without crops."""
+    preset = replace(DATA_PRESETS["quick"], crop_scales=(1.0, 1.0, 1.5, 2.0))
     scales = [preset.crop_scale(0, clip) for clip in range(preset.num_clips)]
     assert scales == [preset.crop_scale(0, clip) for clip in range(preset.num_clips)]
     assert 0.4 < scales.count(1.0) / len(scales) < 0.6 and {1.5, 2.0} <= set(scales)
-    assert {DATA_PRESETS["tiny"].crop_scale(0, clip) for clip in range(6)} == {1.0}
+    assert {DATA_PRESETS["quick"].crop_scale(0, clip) for clip in range(preset.num_clips)} == {1.0}
     scene = generate_scene(0, 3, 4)
     cropped = centre_crop(scene, 2.0)
     assert np.array_equal(cropped.camera_origins, scene.camera_origins) and cropped.objects is scene.objects
     assert np.isclose(np.tan(np.radians(cropped.fov) / 2), np.tan(np.radians(scene.fov) / 2) / 2)
+
+
+def test_a_cropped_preset_object_generates_and_says_so_in_its_card(tiny, tmp_path):
+    """A preset object with crop scales goes through `generate_dataset` as it is: recorded in generation.json,
+    named in the card, and its frames are the narrowed views, not the uncropped ones."""
+    preset = replace(DATA_PRESETS["tiny"], crop_scales=(2.0,))
+    generate_dataset(tmp_path / "cropped", preset, seed=0, progress=False)
+    record = json.loads((tmp_path / "cropped" / "generation.json").read_text())
+    assert record["preset"]["crop_scales"] == [2.0]
+    assert "2x for 100% of the clips" in (tmp_path / "cropped" / "README.md").read_text()
+    cropped, uncropped = _arrays(tmp_path / "cropped"), _arrays(tiny[0])
+    name = sorted(cropped)[0]
+    assert cropped[name]["scene_id"].tolist() == uncropped[name]["scene_id"].tolist()
+    assert not np.array_equal(cropped[name]["albedo"], uncropped[name]["albedo"])
 
 
 @pytest.mark.slow

@@ -77,14 +77,13 @@ class DataPreset:
 
 DATA_PRESETS = {
     "tiny": DataPreset("tiny", 6, 2, 1, RenderSettings(24, 24, ground_truth_spp=16, ao_samples=4, shadow_samples=2)),
-    "quick": DataPreset(
-        "quick", 160, 4, 4, RenderSettings(64, 64, ground_truth_spp=128), crop_scales=(1.0, 1.0, 1.5, 2.0)
-    ),
+    "quick": DataPreset("quick", 160, 4, 4, RenderSettings(64, 64, ground_truth_spp=128)),
     "full": DataPreset("full", 1000, 4, 8, RenderSettings(128, 128, ground_truth_spp=512)),
 }
 """`tiny`: 12 frames of 24x24 for tests (seconds). `quick`: 640 frames of 64x64, 128-spp ground truth (the CPU
-preset), half of the clips centre crops of renders 1.5x and 2x larger. `full`: 4000 frames of 128x128, 512-spp
-ground truth (a GPU or a long CPU run), uncropped until the crops are measured at that size."""
+preset). `full`: 4000 frames of 128x128, 512-spp ground truth (a GPU or a long CPU run). None of them crops
+(`DataPreset.crop_scales`); a preset object that does is passed as it is:
+`generate_gbuffer_dataset(output, dataclasses.replace(DATA_PRESETS["quick"], crop_scales=(1.0, 1.0, 1.5, 2.0)))`."""
 
 
 class _ClipWorker:
@@ -136,7 +135,7 @@ class GBufferClipGenerator(DatasetGenerator):
     """Procedural rooms and outdoor scenes rendered by Mitsuba 3 (see the module docstring)."""
 
     kind = "gbuffer_clips"
-    version = "2.2"
+    version = "2.1"
     presets = DATA_PRESETS
     report_baselines = (
         "direct",
