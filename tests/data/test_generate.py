@@ -95,6 +95,8 @@ def test_a_cropped_preset_object_generates_and_says_so_in_its_card(tiny, tmp_pat
     generate_dataset(tmp_path / "cropped", preset, seed=0, progress=False)
     record = json.loads((tmp_path / "cropped" / "generation.json").read_text())
     assert record["preset"]["crop_scales"] == [2.0]
+    # Uncropped folders keep the record they had before crops existed, so earlier folders still resume.
+    assert "crop_scales" not in json.loads((tiny[0] / "generation.json").read_text())["preset"]
     assert "2x for 100% of the clips" in (tmp_path / "cropped" / "README.md").read_text()
     cropped, uncropped = _arrays(tmp_path / "cropped"), _arrays(tiny[0])
     name = sorted(cropped)[0]

@@ -20,7 +20,7 @@ import os
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -239,12 +239,27 @@ def chunk_splits(preset, seed: int) -> list[str]:
     return splits
 
 
+RECORDED_WHEN_SET = "recorded_when_set"
+"""Metadata key of a preset field added after datasets were made without it: the field enters `generation.json`
+only when it differs from its default, so the records of earlier folders, made with the default, still match."""
+
+
+def preset_record(preset) -> dict:
+    """The preset as `generation.json` records it: `asdict`, less the `RECORDED_WHEN_SET` fields at their
+    defaults."""
+    record = asdict(preset)
+    for field in fields(preset):
+        if field.metadata.get(RECORDED_WHEN_SET) and getattr(preset, field.name) == field.default:
+            del record[field.name]
+    return record
+
+
 def generation_record(generator: DatasetGenerator, preset, seed: int, environment: dict) -> dict:
     """`generation.json`: what decides the bytes of a dataset folder (compared on resume)."""
     return {
         "dataset_kind": generator.kind,
         "generator_version": generator.version,
-        "preset": asdict(preset),
+        "preset": preset_record(preset),
         "seed": seed,
         **environment,
         "splits": chunk_splits(preset, seed),

@@ -6,13 +6,13 @@ Mitsuba variant in the determinism record, one clip's rows per item, and the fin
 grid, dataset card).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from ...schema import BUFFER_SPECS, RELIGHTING_INPUTS
-from ..folder import DatasetGenerator
+from ..folder import RECORDED_WHEN_SET, DatasetGenerator
 from .render import ClipRenderer, RenderSettings, select_variant
 from .scenes import SceneSpec, generate_scene
 
@@ -51,7 +51,7 @@ class DataPreset:
     render: RenderSettings
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
-    crop_scales: tuple[float, ...] = (1.0,)
+    crop_scales: tuple[float, ...] = field(default=(1.0,), metadata={RECORDED_WHEN_SET: True})
 
     def crop_scale(self, seed: int, clip: int) -> float:
         """The scale clip `clip` of dataset seed `seed` is cropped at (see `crop_scales`)."""
