@@ -228,15 +228,26 @@ def test_no_planted_file_runs_code_when_distillation_resumes(tmp_path, tiny_data
 
 
 @pytest.mark.slow
+def _uninterrupted(folder, output, arguments) -> tuple[dict, list]:
+    """Runs the training command to its end in `output`; returns its final weights and its history."""
+    run = subprocess.run(_train_command(folder, output, *arguments), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    record = json.loads((output / "reconstruction" / "record.json").read_text())
+    return load_file(output / "model" / "model.safetensors"), _without_times(record["history"])
+
+
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     """The user's path: `train_ws5.py` killed with SIGKILL after its first checkpoint, resumed with the same
-    command plus `--resume`, ends with the same weights as the same command never interrupted."""
+    command plus `--resume`, ends with the same weights and validation history as the same command never
+    interrupted.
+
+    Two uninterrupted processes of this command are not always bit-identical on a CPU: in one CI run of about
+    twenty the uninterrupted run was the odd one out, 1e-7 off in SSIM from step 4 on, while the resumed run
+    matched 18 uninterrupted reruns bit for bit. So a resumed run that differs from the first uninterrupted run is
+    compared with a second one; a resume that restores anything wrongly matches neither."""
     folder, _ = tiny_dataset
     arguments = ("--max-steps", "12", "--eval-every", "2", "--batch-size", "1")
-    straight = subprocess.run(
-        _train_command(folder, tmp_path / "straight", *arguments), capture_output=True, text=True, timeout=600
-    )
-    assert straight.returncode == 0, straight.stderr[-2000:]
+    straight = [_uninterrupted(folder, tmp_path / "straight", arguments)]
     killed = tmp_path / "killed"
     process = subprocess.Popen(
         _train_command(folder, killed, *arguments), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -253,23 +264,24 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     record = json.loads((killed / "reconstruction" / "record.json").read_text())
     assert record["resumed_from_step"] >= 2
-    straight_record = json.loads((tmp_path / "straight" / "reconstruction" / "record.json").read_text())
-    expected, actual = (
-        load_file(tmp_path / "straight/model/model.safetensors"),
-        load_file(killed / "model/model.safetensors"),
-    )
-    differing = [key for key in expected if not torch.equal(expected[key], actual[key])]
+    actual, history = load_file(killed / "model" / "model.safetensors"), _without_times(record["history"])
+
+    def differing(expected: dict) -> list[str]:
+        return [key for key in expected if not torch.equal(expected[key], actual[key])]
+
+    if differing(straight[0][0]) or straight[0][1] != history:
+        straight.append(_uninterrupted(folder, tmp_path / "straight_again", arguments))
+    expected, expected_history = straight[-1]
     # On a failure, say where the runs parted: the first evaluation that differs tells a training difference from
     # a difference in which weights were kept.
     report = {
-        "differing tensors": differing[:5],
+        "differing tensors": differing(expected)[:5],
+        "uninterrupted runs equal": all(torch.equal(straight[0][0][k], expected[k]) for k in expected),
         "resumed from step": record["resumed_from_step"],
-        "best steps": (straight_record["best_step"], record["best_step"]),
-        "histories": (_without_times(straight_record["history"]), _without_times(record["history"])),
+        "histories (uninterrupted, resumed)": (expected_history, history),
         "folders left": sorted(path.name for path in (killed / "reconstruction").iterdir()),
     }
-    assert not differing, report
-    assert _without_times(record["history"]) == _without_times(straight_record["history"])
+    assert not differing(expected) and expected_history == history, report
 
 
 @pytest.mark.parametrize("kill_fell", ["between the renames", "during the removal of the old folder"])
