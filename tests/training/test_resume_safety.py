@@ -227,7 +227,6 @@ def test_no_planted_file_runs_code_when_distillation_resumes(tmp_path, tiny_data
     assert "refused by torch.load(weights_only=True)" in refused["rng_state.pth", True]
 
 
-@pytest.mark.slow
 def _uninterrupted(folder, output, arguments) -> tuple[dict, list]:
     """Runs the training command to its end in `output`; returns its final weights and its history."""
     run = subprocess.run(_train_command(folder, output, *arguments), capture_output=True, text=True, timeout=600)
@@ -236,18 +235,20 @@ def _uninterrupted(folder, output, arguments) -> tuple[dict, list]:
     return load_file(output / "model" / "model.safetensors"), _without_times(record["history"])
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     """The user's path: `train_ws5.py` killed with SIGKILL after its first checkpoint, resumed with the same
     command plus `--resume`, ends with the same weights and validation history as the same command never
     interrupted.
 
-    Two uninterrupted processes of this command are not always bit-identical on a CPU: in one CI run of about
-    twenty the uninterrupted run was the odd one out, 1e-7 off in SSIM from step 4 on, while the resumed run
-    matched 18 uninterrupted reruns bit for bit. So a resumed run that differs from the first uninterrupted run is
-    compared with a second one; a resume that restores anything wrongly matches neither."""
+    Two uninterrupted processes of this command are not always bit-identical on a CPU: this test failed in two CI
+    runs of about twenty, and in the second the uninterrupted run was the odd one out, 1e-7 off in SSIM from step 4
+    on, while the resumed run matched 18 uninterrupted reruns bit for bit. So a resumed run that differs from the
+    first uninterrupted run is compared with a second one; a resume that restores anything wrongly matches
+    neither."""
     folder, _ = tiny_dataset
     arguments = ("--max-steps", "12", "--eval-every", "2", "--batch-size", "1")
-    straight = [_uninterrupted(folder, tmp_path / "straight", arguments)]
+    expected, expected_history = _uninterrupted(folder, tmp_path / "straight", arguments)
     killed = tmp_path / "killed"
     process = subprocess.Popen(
         _train_command(folder, killed, *arguments), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -266,17 +267,17 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     assert record["resumed_from_step"] >= 2
     actual, history = load_file(killed / "model" / "model.safetensors"), _without_times(record["history"])
 
-    def differing(expected: dict) -> list[str]:
-        return [key for key in expected if not torch.equal(expected[key], actual[key])]
+    def differing(weights: dict) -> list[str]:
+        return [key for key in weights if not torch.equal(weights[key], actual[key])]
 
-    if differing(straight[0][0]) or straight[0][1] != history:
-        straight.append(_uninterrupted(folder, tmp_path / "straight_again", arguments))
-    expected, expected_history = straight[-1]
+    first = expected
+    if differing(expected) or expected_history != history:
+        expected, expected_history = _uninterrupted(folder, tmp_path / "straight_again", arguments)
     # On a failure, say where the runs parted: the first evaluation that differs tells a training difference from
     # a difference in which weights were kept.
     report = {
         "differing tensors": differing(expected)[:5],
-        "uninterrupted runs equal": all(torch.equal(straight[0][0][k], expected[k]) for k in expected),
+        "uninterrupted runs equal": all(torch.equal(first[key], expected[key]) for key in expected),
         "resumed from step": record["resumed_from_step"],
         "histories (uninterrupted, resumed)": (expected_history, history),
         "folders left": sorted(path.name for path in (killed / "reconstruction").iterdir()),
