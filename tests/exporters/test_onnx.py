@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -113,6 +114,25 @@ def test_int8_quantization_from_the_models_own_inputs(exported, tiny_dataset):
     outputs = quantized(pixel_values)
     difference = (tonemap(outputs.frame) - tonemap(reference.frame)).abs().max()
     assert 0 < float(difference) < 0.2
+
+
+def test_calibration_samples_are_stored_as_fixed_shape_tensors():
+    from datasets import Array3D, Value
+
+    from uruk_hf.exporters.onnx import calibration_dataset
+
+    rng = np.random.default_rng(0)
+    frames = [rng.random((5, 6, 7), dtype=np.float32) for _ in range(3)]
+    steps = [np.float32(step) for step in range(3)]
+    samples = calibration_dataset({"pixel_values": frames, "timestep": steps})
+    assert samples.features["pixel_values"] == Array3D(shape=(5, 6, 7), dtype="float32")
+    assert samples.features["timestep"] == Value("float32")
+    for index, row in enumerate(samples):
+        np.testing.assert_array_equal(row["pixel_values"], frames[index])
+        assert row["timestep"] == steps[index]
+    ragged = calibration_dataset({"pixel_values": [frames[0], frames[1][:, :4]]})
+    assert not isinstance(ragged.features["pixel_values"], Array3D)
+    np.testing.assert_array_equal(ragged[1]["pixel_values"], frames[1][:, :4])
 
 
 def test_missing_onnx_file_is_named(tmp_path):
