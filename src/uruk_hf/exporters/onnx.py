@@ -115,8 +115,9 @@ def calibration_dataset(columns: dict[str, list[np.ndarray]]):
     columns are fixed-shape Arrow tensors (`Array2D` ... `Array5D`, `Value` for scalars) where every sample of a
     column has one shape. Left to infer them, `datasets` stores an image as nested lists and rebuilds it element by
     element on every read: 0.72 s against 0.02 s per pass over 64 renderer inputs, and Optimum's calibration
-    reads the set several times (`uruk publish build` of the four renderer families: 54.6 s -> 48.0 s, the same
-    int8 files byte for byte). A column whose samples differ in shape or dtype is left to `datasets`."""
+    reads the set several times (`uruk publish build` of the four renderer families, three paired runs: median
+    52.1 s -> 46.3 s, the same int8 files byte for byte). A column whose samples differ in shape or dtype is left to
+    `datasets`."""
     from datasets import Array2D, Array3D, Array4D, Array5D, Dataset, Features, Sequence, Value
 
     kinds = {2: Array2D, 3: Array3D, 4: Array4D, 5: Array5D}
