@@ -30,7 +30,13 @@ from uruk_hf.training.stage import train_stage
 from uruk_hf.training.tasks.frame_reconstruction import FrameReconstructionTask
 
 ROOT = Path(__file__).parents[1]
-FAMILY_MODELS = ["v2_ultra_teacher", "v2_ultra", "ws5_cinematic_renderer", "ws5_student"]
+FAMILY_MODELS = [
+    "v2_ultra_teacher",
+    "v2_ultra",
+    "v2_ultra_ray_reconstruction",
+    "ws5_cinematic_renderer",
+    "ws5_student",
+]
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,7 +88,7 @@ def throughput_table(args) -> list[list[str]]:
     for key in FAMILY_MODELS:
         entry = model_entry(key)[1]
         for preset in ("quick", "full"):
-            config = entry.config_class.from_preset(preset, role=entry.role)
+            config = entry.config(preset)
             torch.manual_seed(0)
             model = entry.model_class(config)
             task = FrameReconstructionTask(config)
@@ -98,7 +104,7 @@ def throughput_table(args) -> list[list[str]]:
 def accelerate_overhead(args) -> tuple[float, float, int]:
     """Bare loop vs `train_stage` (Accelerate) on the same batches and model, training time only."""
     entry = model_entry("ws5_cinematic_renderer")[1]
-    config = entry.config_class.from_preset("quick", role=entry.role)
+    config = entry.config("quick")
     task = FrameReconstructionTask(config)
     dataset = UrukClipDataset(args.data, "train", config.input_buffers, max_clips=64)
     validation = UrukClipDataset(args.data, "validation", config.input_buffers, max_clips=2)

@@ -29,9 +29,11 @@ _MS_SSIM_BETAS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
 def ms_ssim_settings(height: int, width: int) -> dict:
-    """MS-SSIM kernel and scale weights for a frame size: the standard 11-px kernel and 5 scales from 176 px, else
-    a 7-px kernel with 4 scales from 128 px and 3 from 64 px (5 or 3 px and 2 scales below), the weights of the
-    kept scales renormalized to sum to 1. The standard setting raises an error under 161 px."""
+    """MS-SSIM settings for a frame size: 5 scales from 176 px, 4 from 128 px, 3 from 64 px and 2 below, the
+    weights of the kept scales renormalized to sum to 1 (the standard setting raises an error under 161 px).
+    torchmetrics checks the frame against `kernel_size` (11 px from 176 px, 7 from 64, 5 or 3 below) at the
+    coarsest scale, but its Gaussian window is sized by sigma alone: 11 px (sigma 1.5) at every frame size, which
+    every recorded MS-SSIM figure of the project used."""
     size = min(height, width)
     if size >= 176:
         kernel, scales = 11, 5
