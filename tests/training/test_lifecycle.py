@@ -31,6 +31,16 @@ def test_smoke_passes_a_healthy_model_without_training_it(setup, tmp_path):
     assert all(torch.equal(before[name], value) for name, value in model.state_dict().items())
 
 
+def test_smoke_stops_once_the_loss_has_fallen_far_enough(setup):
+    model, task, dataset, weights = setup
+    record = run_smoke(model, task, dataset, weights, SmokeSettings(steps=200, early_pass_drop=0.15))
+    measured = record["measured"]
+    assert 15 <= measured["steps"] < 200 and len(record["loss_history"]) == measured["steps"]
+    assert measured["loss_drop"] >= 0.15
+    full = run_smoke(model, task, dataset, weights, SmokeSettings(steps=30, early_pass_drop=None))
+    assert full["measured"]["steps"] == 30
+
+
 def test_smoke_catches_an_injected_nan(setup):
     model, task, dataset, weights = setup
     with torch.no_grad():

@@ -51,15 +51,24 @@ class SmokeSettings:
 
     Attributes:
         clips (`int`): clips in the single batch.
-        steps (`int`): optimizer steps of the overfitting check.
+        steps (`int`): most optimizer steps of the overfitting check.
         learning_rate (`float`): Adam learning rate of the overfitting check (10 warm-up steps).
         min_loss_drop (`float`): the loss on the batch must fall by at least this fraction.
+        early_pass_drop (`float | None`): the check passes and stops before `steps` once, after the warm-up, the
+            loss has fallen by this fraction (and by `min_loss_drop`): more steps would only cost time. `None` runs
+            every step. Measured at the quick preset: every renderer's loss had fallen by 36% or more by step 20 of
+            40, against the 10% required.
     """
 
     clips: int = 2
     steps: int = 40
     learning_rate: float = 5e-3
     min_loss_drop: float = 0.1
+    early_pass_drop: float | None = 0.2
+
+
+_SMOKE_WARMUP_STEPS = 10
+"""Steps of the Smoke check's linear learning-rate warm-up."""
 
 
 def run_smoke(
@@ -85,9 +94,10 @@ def run_smoke(
 
     optimizer = torch.optim.Adam(probe.parameters(), lr=settings.learning_rate)
     losses = []
+    early_pass = None if settings.early_pass_drop is None else max(settings.early_pass_drop, settings.min_loss_drop)
     for step in range(settings.steps):
         for group in optimizer.param_groups:
-            group["lr"] = settings.learning_rate * min(1.0, (step + 1) / 10)
+            group["lr"] = settings.learning_rate * min(1.0, (step + 1) / _SMOKE_WARMUP_STEPS)
         loss = task.loss(task.forward(probe, batch), batch, weights)
         if not math.isfinite(loss.item()):
             raise SmokeFailure("non_finite_loss", f"loss is {loss.item()} at step {step + 1}.", {"step": step + 1})
@@ -95,9 +105,12 @@ def run_smoke(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        past_warmup = step + 1 >= _SMOKE_WARMUP_STEPS + 5
+        if early_pass is not None and past_warmup and 1.0 - min(losses[-5:]) / losses[0] >= early_pass:
+            break
     final = min(losses[-5:])
     drop = 1.0 - final / losses[0]
-    measured = {"initial_loss": losses[0], "final_loss": final, "loss_drop": drop}
+    measured = {"initial_loss": losses[0], "final_loss": final, "loss_drop": drop, "steps": len(losses)}
     if drop < settings.min_loss_drop:
         raise SmokeFailure(
             "loss_not_falling",
