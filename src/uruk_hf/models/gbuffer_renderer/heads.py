@@ -124,8 +124,8 @@ class UrukFrameHead(nn.Module):
         # One shifted view per tap, accumulated: 3x faster on CPU than materializing all taps with `unfold`, and
         # plain slices and multiply-adds in ONNX.
         # The weights are split into taps once: indexing one tap at a time makes autograd zero-fill and add a
-        # gradient the size of all the weights per tap (taps^2 work in the backward pass; measured 110 ms of a
-        # 390-ms training step of the 50-tap ray-reconstruction head on 2 CPU cores).
+        # gradient the size of all the weights per tap (taps^2 work in the backward pass; a training step of the
+        # 50-tap ray-reconstruction model took 377 ms that way against 332 ms split, paired on 2 CPU cores).
         tap_weights = weights.split(1, dim=1)
         filtered = torch.zeros_like(cheap_log)
         for (dy, dx), dilation, weight in zip(self.offsets, self.tap_dilations, tap_weights, strict=True):
