@@ -107,12 +107,11 @@ def run_smoke(
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
+        final = min(losses[-_SMOKE_LOSS_WINDOW:])
+        drop = 1.0 - final / losses[0]
         past_warmup = step + 1 >= _SMOKE_WARMUP_STEPS + _SMOKE_LOSS_WINDOW
-        drop_so_far = 1.0 - min(losses[-_SMOKE_LOSS_WINDOW:]) / losses[0]
-        if early_pass is not None and past_warmup and drop_so_far >= early_pass:
+        if early_pass is not None and past_warmup and drop >= early_pass:
             break
-    final = min(losses[-_SMOKE_LOSS_WINDOW:])
-    drop = 1.0 - final / losses[0]
     measured = {"initial_loss": losses[0], "final_loss": final, "loss_drop": drop, "steps": len(losses)}
     if drop < settings.min_loss_drop:
         raise SmokeFailure(
