@@ -5,7 +5,7 @@ from transformers import PretrainedConfig
 from ...configuration_utils import UrukConfigMixin
 from ...schema import MATERIAL_CLASSES, layout_channels, layout_slice
 
-__all__ = ["MATERIAL_HEAD_BUFFERS", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
+__all__ = ["MATERIAL_HEAD_BUFFERS", "SCREEN_SPACE_BOUNCE_BUFFERS", "V2_TRUNK_PRESETS", "UrukRendererConfig"]
 
 V2_TRUNK_PRESETS = {
     "tiny": {
@@ -29,11 +29,16 @@ MATERIAL_HEAD_BUFFERS = ("albedo", "normal", "depth", "roughness", "metallic", "
 """The surface buffers whose statistics the material head pools per surface (not `material_id`: a random id)."""
 
 
+SCREEN_SPACE_BOUNCE_BUFFERS = ("position", "normal", "depth", "view", "mask", "emissive")
+"""The G-buffer the screen-space bounce estimate reads, besides the cheap render."""
+
+
 class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
 
     Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
-    `default_role`, `default_use_material_head`, `default_global_context` and `presets` (keyed by preset, then role;
+    `default_role`, `default_use_material_head`, `default_global_context`, `default_screen_space_bounce` and
+    `presets` (keyed by preset, then role;
     a family of one model sets `default_role = None` and gives one row per preset); `FamilyConfig()` with no
     arguments is the full size of the family's published model.
 
@@ -60,6 +65,13 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             (`uruk_hf.modules.unet.UrukGlobalContext`), so that the light from outside a convolution's reach is seen
             at any resolution. A config saved before this field existed loads with the family's choice: the block
             starts as the identity, so old weights keep their function.
+        screen_space_bounce (`bool`, *optional*, defaults to the family's choice):
+            Whether the trunk also receives a screen-space estimate of one bounce of the cheap render's light
+            between the visible surfaces (`uruk_hf.modules.screen_space_gi.screen_space_bounce`, 3 more input
+            channels): the same at any resolution, where a convolution's reach covers less of the scene as the frame
+            grows. Needs `position`, `normal`, `depth`, `view`, `mask` and `emissive` in `input_buffers`.
+        screen_space_bounce_grid (`int`, *optional*, defaults to 16):
+            Regions per side of that estimate (each region both sends light and receives it at a probe).
         frame_kernel_size (`int`, *optional*, defaults to 5):
             Width of each grid of taps of the frame head's predicted filter (odd).
         frame_kernel_dilations (`list[int]`, *optional*, defaults to `[1]`):
@@ -104,6 +116,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     default_role: str = "student"
     default_use_material_head: bool = True
     default_global_context: bool = False
+    default_screen_space_bounce: bool = False
     presets: dict[str, dict[str, dict]] = {}
 
     def __init__(
@@ -115,6 +128,8 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         cheap_render_divisor: int = 1,
         albedo_buffer: str = "albedo",
         global_context: bool | None = None,
+        screen_space_bounce: bool | None = None,
+        screen_space_bounce_grid: int = 16,
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
         temporal_blend: bool = False,
@@ -137,6 +152,10 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.cheap_render_divisor = cheap_render_divisor
         self.albedo_buffer = albedo_buffer
         self.global_context = self.default_global_context if global_context is None else bool(global_context)
+        self.screen_space_bounce = (
+            self.default_screen_space_bounce if screen_space_bounce is None else bool(screen_space_bounce)
+        )
+        self.screen_space_bounce_grid = screen_space_bounce_grid
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
         self.temporal_blend = bool(temporal_blend)
@@ -155,6 +174,13 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             kwargs.setdefault("num_labels", 0)
         super().__init__(**kwargs)
         self._validate()
+
+    @classmethod
+    def from_dict(cls, config_dict: dict, **kwargs):
+        # A config saved before `screen_space_bounce` existed describes a trunk without the estimate's channels.
+        if "screen_space_bounce" not in config_dict:
+            config_dict = {**config_dict, "screen_space_bounce": False}
+        return super().from_dict(config_dict, **kwargs)
 
     @property
     def num_channels(self) -> int:
@@ -197,6 +223,18 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             raise ValueError(
                 f"temporal_blend blends the model's reprojected previous output into the frame, but input_buffers "
                 f"has no {' or '.join(missing_history)}."
+            )
+        missing_bounce = [name for name in SCREEN_SPACE_BOUNCE_BUFFERS if name not in names]
+        if self.screen_space_bounce and missing_bounce:
+            raise ValueError(
+                f"screen_space_bounce gathers light between the visible surfaces from their G-buffer, but "
+                f"input_buffers has no {', '.join(missing_bounce)}."
+            )
+        if self.screen_space_bounce and self.cheap_render_divisor != 1:
+            raise ValueError("screen_space_bounce needs a full-resolution cheap render (cheap_render_divisor=1).")
+        if not isinstance(self.screen_space_bounce_grid, int) or self.screen_space_bounce_grid < 1:
+            raise ValueError(
+                f"screen_space_bounce_grid must be an integer >= 1, got {self.screen_space_bounce_grid!r}."
             )
         if not self.hidden_sizes or len(self.hidden_sizes) != len(self.depths):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")

@@ -15,11 +15,12 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
+from ...modules.screen_space_gi import screen_space_bounce
 from ...modules.unet import UrukUNet
 from ...modules.upscaling import upscaled_illumination
-from ...schema import MATERIAL_ID_SLOTS
+from ...schema import BUFFER_SPECS, MATERIAL_ID_SLOTS
 from ...tonemap import tonemap
-from .configuration_gbuffer_renderer import UrukRendererConfig
+from .configuration_gbuffer_renderer import SCREEN_SPACE_BOUNCE_BUFFERS, UrukRendererConfig
 from .heads import UrukFrameHead, UrukMaterialHead
 
 __all__ = [
@@ -111,8 +112,9 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
 
     def __init__(self, config: UrukRendererConfig):
         super().__init__(config)
-        # A low-resolution cheap render also reaches the trunk as its upsampled illumination (3 more channels).
-        extra_channels = 3 if config.cheap_render_divisor > 1 else 0
+        # A low-resolution cheap render also reaches the trunk as its upsampled illumination, and the screen-space
+        # bounce estimate as its own 3 channels.
+        extra_channels = (3 if config.cheap_render_divisor > 1 else 0) + (3 if config.screen_space_bounce else 0)
         self.unet = UrukUNet(
             config.num_channels + extra_channels,
             config.hidden_sizes,
@@ -134,6 +136,8 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             )
         self._cheap_render_slice = config.buffer_slice(config.cheap_render_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
+        if config.screen_space_bounce:
+            self._bounce_slices = {name: config.buffer_slice(name) for name in SCREEN_SPACE_BOUNCE_BUFFERS}
         if config.temporal_blend:
             self._history_slice = config.buffer_slice("history")
             self._history_valid_slice = config.buffer_slice("history_valid")
@@ -183,6 +187,8 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
             trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
+        if self.config.screen_space_bounce:
+            trunk_input = torch.cat([trunk_input, self._screen_space_bounce(pixel_values, cheap_log)], dim=1)
         stride = self.unet.stride
         padded = F.pad(trunk_input, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         # The residual stream goes to the heads as is: a ReLU here can switch every feature off for good.
@@ -214,6 +220,22 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         if not return_dict:
             return tuple(value for value in (loss, frame, material_logits) if value is not None)
         return UrukRendererOutput(loss=loss, frame=frame, material_logits=material_logits)
+
+    def _screen_space_bounce(self, pixel_values: torch.Tensor, cheap_log: torch.Tensor) -> torch.Tensor:
+        """`log(1 + bounce)` of the screen-space one-bounce estimate, from the buffers decoded back to physical
+        units (the inverses of the processor's documented transforms)."""
+        buffers = {}
+        for name, channels in self._bounce_slices.items():
+            encoded = pixel_values[:, channels]
+            transform = BUFFER_SPECS[name].transform
+            if transform == "log1p":
+                buffers[name] = torch.exp(encoded) - 1.0
+            elif transform == "symlog":
+                buffers[name] = torch.sign(encoded) * (torch.exp(encoded.abs()) - 1.0)
+            else:
+                buffers[name] = encoded
+        bounce = screen_space_bounce(torch.exp(cheap_log) - 1.0, **buffers, grid=self.config.screen_space_bounce_grid)
+        return torch.log(1.0 + bounce)
 
     def _check_input(self, pixel_values) -> None:
         if not isinstance(pixel_values, torch.Tensor):

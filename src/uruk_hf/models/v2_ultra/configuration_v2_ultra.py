@@ -34,4 +34,5 @@ class UrukV2UltraConfig(UrukRendererConfig):
     default_role = "student"
     default_use_material_head = True
     default_global_context = True
+    default_screen_space_bounce = True
     presets = V2_TRUNK_PRESETS
