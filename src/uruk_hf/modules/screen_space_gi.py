@@ -66,7 +66,8 @@ def _pixel_solid_angle(view: torch.Tensor) -> torch.Tensor:
     exported graph keeps its shapes."""
     along_x = view[..., :-1, 1:] - view[..., :-1, :-1]
     along_y = view[..., 1:, :-1] - view[..., :-1, :-1]
-    measured = torch.linalg.vector_norm(torch.cross(along_x, along_y, dim=1), dim=1, keepdim=True)
+    crossed = torch.cross(along_x, along_y, dim=1)
+    measured = (crossed * crossed).sum(dim=1, keepdim=True).sqrt()
     axis = F.normalize(-view.mean(dim=(2, 3), keepdim=True), dim=1)
     cubed = torch.relu((-view * axis).sum(dim=1, keepdim=True)) ** 3
     # A ratio of sums over the same pixels (the means' ratio), which is 0 rather than NaN for a one-pixel frame.
@@ -112,15 +113,22 @@ def screen_space_bounce(
     sender_flux = sums[:, 4:13].unflatten(1, (3, 3))  # (B, colour, axis, S)
     probe_position = sums[:, 14:17] / sums[:, 13:14].clamp_min(1.0)
 
-    offset = sender_position[:, :, None, :] - probe_position[:, :, :, None]  # (B, 3, probes, senders)
-    distance_squared = (offset * offset).sum(dim=1)
-    direction = offset * torch.rsqrt(distance_squared.clamp_min(1e-12))[:, None]
-    # L A cos_s toward the probe, per colour: the flux vector against the direction back to the probe.
-    sent = torch.relu(-torch.einsum("bcas,bajs->bcjs", sender_flux, direction))
+    # Every probe j against every region s, without a tensor per axis and pair where a matrix product does: the
+    # offset d = p_s - q_j, the flux term relu(-F_c . d) = L A cos_s |d|, and the ambient cube's
+    # sum_s relu(+-d_a) w = (sum_s |d_a| w +- sum_s d_a w) / 2, with w = relu(-F_c . d) / (|d|^2 (r^2 + A / pi)).
+    senders_xyz, probes_xyz = sender_position.transpose(1, 2), probe_position.transpose(1, 2)  # (B, S, 3), (B, P, 3)
+    offset = senders_xyz[:, None, :, :] - probes_xyz[:, :, None, :]  # (B, P, S, 3)
+    distance_squared = (offset * offset).sum(dim=-1)  # (B, P, S)
     falloff = 1.0 / (distance_squared + region_area / torch.pi).clamp_min(1e-6)
-    # The receiver's cosine for the six axis directions of the ambient cube: +x, -x, +y, -y, +z, -z.
-    cosines = torch.relu(torch.stack([direction, -direction], dim=2).flatten(1, 2))  # (B, 6, probes, senders)
-    cube = torch.einsum("bkjs,bcjs->bkcj", cosines * falloff[:, None], sent) / torch.pi  # (B, 6, 3, probes)
+    weight = falloff / distance_squared.clamp_min(1e-12)
+    flux_at_sender = (sender_flux * sender_position[:, None]).sum(dim=2)  # (B, colour, S): F_c . p_s
+    flux_at_probe = torch.matmul(probes_xyz, sender_flux.transpose(1, 2).flatten(2))  # (B, P, colour * S): F_c . q_j
+    sent = torch.relu(flux_at_probe - flux_at_sender.flatten(1)[:, None, :])  # relu(-F_c . d)
+    weighted = sent.unflatten(2, (3, -1)) * weight[:, :, None, :]  # (B, P, colour, S)
+    signed = torch.matmul(weighted, senders_xyz[:, None]) - probes_xyz[:, :, None, :] * weighted.sum(-1, keepdim=True)
+    unsigned = torch.matmul(weighted, offset.abs())  # (B, P, colour, axis)
+    # The ambient cube's six directions +x, -x, +y, -y, +z, -z, per colour and probe.
+    cube = torch.stack([unsigned + signed, unsigned - signed], dim=-1).permute(0, 3, 4, 2, 1) / (2.0 * torch.pi)
     cube = cube.reshape(cube.shape[0], 18, grid, grid)
     rows = _interpolation_matrix(radiance.shape[-2], grid, radiance)
     columns = _interpolation_matrix(radiance.shape[-1], grid, radiance)
