@@ -78,6 +78,18 @@ def check_pixel_values_finite(pixel_values: torch.Tensor, config: UrukRendererCo
     )
 
 
+def _decoded(encoded: torch.Tensor, transform: str) -> torch.Tensor:
+    """A buffer back in physical units from the processor's encoding (`uruk_hf.schema.BufferSpec.transform`):
+    `exp(x) - 1` and `sign(x) * (exp(|x|) - 1)`, as ONNX has neither `expm1` nor `log1p`."""
+    if transform == "log1p":
+        return torch.exp(encoded) - 1.0
+    if transform == "symlog":
+        return torch.sign(encoded) * (torch.exp(encoded.abs()) - 1.0)
+    if transform == "identity":
+        return encoded
+    raise ValueError(f"No physical decoding for the {transform!r} transform.")
+
+
 @dataclass
 class UrukRendererOutput(ModelOutput):
     """Output of every G-buffer renderer.
@@ -182,9 +194,8 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         modulation, trunk_input = None, pixel_values
         if divisor > 1:
             # The filter averages the upsampled illumination, remodulated by the full-resolution albedo afterwards;
-            # the trunk sees that illumination too. The processor's log1p encoding is undone and redone around it
-            # (exp - 1 and log(1 + x): ONNX has neither expm1 nor log1p).
-            illumination, modulation = upscaled_illumination(torch.exp(cheap_log) - 1.0, albedo, divisor)
+            # the trunk sees that illumination too. The processor's log1p encoding is undone and redone around it.
+            illumination, modulation = upscaled_illumination(_decoded(cheap_log, "log1p"), albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
             trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
         if self.config.screen_space_bounce:
@@ -195,8 +206,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         features = self.unet(padded)[..., :height, :width]
         history = history_valid = None
         if self.config.temporal_blend:
-            # The processor stores history as log1p(radiance): decode it (exp - 1, as for the cheap render).
-            history = torch.exp(pixel_values[:, self._history_slice]) - 1.0
+            history = _decoded(pixel_values[:, self._history_slice], BUFFER_SPECS["history"].transform)
             history_valid = pixel_values[:, self._history_valid_slice]
         frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid)
         material_logits = None
@@ -224,17 +234,12 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
     def _screen_space_bounce(self, pixel_values: torch.Tensor, cheap_log: torch.Tensor) -> torch.Tensor:
         """`log(1 + bounce)` of the screen-space one-bounce estimate, from the buffers decoded back to physical
         units (the inverses of the processor's documented transforms)."""
-        buffers = {}
-        for name, channels in self._bounce_slices.items():
-            encoded = pixel_values[:, channels]
-            transform = BUFFER_SPECS[name].transform
-            if transform == "log1p":
-                buffers[name] = torch.exp(encoded) - 1.0
-            elif transform == "symlog":
-                buffers[name] = torch.sign(encoded) * (torch.exp(encoded.abs()) - 1.0)
-            else:
-                buffers[name] = encoded
-        bounce = screen_space_bounce(torch.exp(cheap_log) - 1.0, **buffers, grid=self.config.screen_space_bounce_grid)
+        buffers = {
+            name: _decoded(pixel_values[:, channels], BUFFER_SPECS[name].transform)
+            for name, channels in self._bounce_slices.items()
+        }
+        radiance = _decoded(cheap_log, "log1p")
+        bounce = screen_space_bounce(radiance, **buffers, grid=self.config.screen_space_bounce_grid)
         return torch.log(1.0 + bounce)
 
     def _check_input(self, pixel_values) -> None:
