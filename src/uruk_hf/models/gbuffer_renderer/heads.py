@@ -8,6 +8,7 @@ from torch.nn import functional as F
 
 from ...modules.activations import softplus
 from ...modules.pooling import gather_segments, segment_means
+from .processing_gbuffer import decode_buffer
 
 __all__ = ["UrukFrameHead", "UrukMaterialHead"]
 
@@ -113,8 +114,7 @@ class UrukFrameHead(nn.Module):
         weights = torch.exp(logits - logits.amax(dim=1, keepdim=True))
         height, width = cheap_log.shape[-2:]
         radius = self.radius
-        # exp(x) - 1 rather than expm1: ONNX has no expm1, and x = log1p(radiance) >= 0 keeps it accurate.
-        cheap = torch.exp(F.pad(cheap_log, (radius, radius, radius, radius), mode="replicate")) - 1.0
+        cheap = decode_buffer(F.pad(cheap_log, (radius, radius, radius, radius), mode="replicate"), "log1p")
         sources = {
             dilation: cheap
             if dilation == 1

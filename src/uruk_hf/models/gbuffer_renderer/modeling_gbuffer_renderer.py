@@ -22,6 +22,7 @@ from ...schema import BUFFER_SPECS, MATERIAL_ID_SLOTS
 from ...tonemap import tonemap
 from .configuration_gbuffer_renderer import SCREEN_SPACE_BOUNCE_BUFFERS, UrukRendererConfig
 from .heads import UrukFrameHead, UrukMaterialHead
+from .processing_gbuffer import decode_buffer
 
 __all__ = [
     "UrukRendererOutput",
@@ -76,18 +77,6 @@ def check_pixel_values_finite(pixel_values: torch.Tensor, config: UrukRendererCo
         f"pixel_values holds NaN/Inf values: {'; '.join(described)}; first at batch, channel, y, x = {first}. "
         "UrukGBufferProcessor refuses such buffers by name; fix the buffer that produced them."
     )
-
-
-def _decoded(encoded: torch.Tensor, transform: str) -> torch.Tensor:
-    """A buffer back in physical units from the processor's encoding (`uruk_hf.schema.BufferSpec.transform`):
-    `exp(x) - 1` and `sign(x) * (exp(|x|) - 1)`, as ONNX has neither `expm1` nor `log1p`."""
-    if transform == "log1p":
-        return torch.exp(encoded) - 1.0
-    if transform == "symlog":
-        return torch.sign(encoded) * (torch.exp(encoded.abs()) - 1.0)
-    if transform == "identity":
-        return encoded
-    raise ValueError(f"No physical decoding for the {transform!r} transform.")
 
 
 @dataclass
@@ -195,7 +184,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         if divisor > 1:
             # The filter averages the upsampled illumination, remodulated by the full-resolution albedo afterwards;
             # the trunk sees that illumination too. The processor's log1p encoding is undone and redone around it.
-            illumination, modulation = upscaled_illumination(_decoded(cheap_log, "log1p"), albedo, divisor)
+            illumination, modulation = upscaled_illumination(decode_buffer(cheap_log, "log1p"), albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
             trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
         if self.config.screen_space_bounce:
@@ -206,14 +195,13 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         features = self.unet(padded)[..., :height, :width]
         history = history_valid = None
         if self.config.temporal_blend:
-            history = _decoded(pixel_values[:, self._history_slice], BUFFER_SPECS["history"].transform)
+            history = decode_buffer(pixel_values[:, self._history_slice], BUFFER_SPECS["history"].transform)
             history_valid = pixel_values[:, self._history_valid_slice]
         frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid)
         material_logits = None
         if self.material_head is not None:
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]
-            # The processor stores ids as id / (MATERIAL_ID_SLOTS - 1); decode them back to integers.
-            segment_ids = (pixel_values[:, self._material_segment_slice] * (MATERIAL_ID_SLOTS - 1)).round()
+            segment_ids = decode_buffer(pixel_values[:, self._material_segment_slice], "material_id").round()
             material_logits = self.material_head(
                 torch.cat(surface, dim=1),
                 pixel_values[:, self._albedo_slice],
@@ -235,10 +223,10 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         """`log(1 + bounce)` of the screen-space one-bounce estimate, from the buffers decoded back to physical
         units (the inverses of the processor's documented transforms)."""
         buffers = {
-            name: _decoded(pixel_values[:, channels], BUFFER_SPECS[name].transform)
+            name: decode_buffer(pixel_values[:, channels], BUFFER_SPECS[name].transform)
             for name, channels in self._bounce_slices.items()
         }
-        radiance = _decoded(cheap_log, "log1p")
+        radiance = decode_buffer(cheap_log, "log1p")
         bounce = screen_space_bounce(radiance, **buffers, grid=self.config.screen_space_bounce_grid)
         return torch.log(1.0 + bounce)
 

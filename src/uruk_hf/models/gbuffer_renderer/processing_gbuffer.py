@@ -14,11 +14,27 @@ from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from ...schema import BUFFER_SPECS, MATERIAL_ID_SLOTS, OPTIONAL_ZERO_BUFFERS, V2_LAYOUT, layout_channels
 from ...tonemap import tonemap
 
-__all__ = ["MATERIAL_PALETTE", "UrukGBufferProcessor"]
+__all__ = ["MATERIAL_PALETTE", "UrukGBufferProcessor", "decode_buffer"]
 
 TRANSFORMS = ("identity", "log1p", "symlog", "material_id")
 _MATERIAL_ID_SCALE = float(MATERIAL_ID_SLOTS - 1)
 _INTEGER_BUFFERS = ("material_id", "mask")
+
+
+def decode_buffer(encoded: torch.Tensor, transform: str) -> torch.Tensor:
+    """The inverse of `UrukGBufferProcessor.normalize_buffer`: a packed buffer back in its physical units, as models
+    read their inputs. Written without `expm1` (`exp(x) - 1`, `sign(x) * (exp(|x|) - 1)`), which ONNX does not have;
+    `material_id` comes back as (unrounded) integer ids."""
+    if transform == "log1p":
+        return torch.exp(encoded) - 1.0
+    if transform == "symlog":
+        return torch.sign(encoded) * (torch.exp(encoded.abs()) - 1.0)
+    if transform == "material_id":
+        return encoded * _MATERIAL_ID_SCALE
+    if transform == "identity":
+        return encoded
+    raise ValueError(f"Unknown transform {transform!r}; transforms are {list(TRANSFORMS)}.")
+
 
 MATERIAL_PALETTE = np.array(
     [

@@ -33,6 +33,7 @@ from ...modeling_utils import UrukPreTrainedModelMixin, has_non_finite
 from ...modules.activations import softplus
 from ...modules.unet import UrukUNet
 from ...tonemap import tonemap
+from ..gbuffer_renderer.processing_gbuffer import decode_buffer
 from .configuration_ws4_remapper import UrukWS4RemapperConfig
 
 __all__ = ["UrukWS4Remapper", "UrukWS4RemapperOutput"]
@@ -138,8 +139,8 @@ class UrukWS4Remapper(UrukPreTrainedModelMixin, PreTrainedModel):
         padded = F.pad(pixel_values, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
         features = self.unet(padded, condition)[..., :height, :width]
         gain, direct, visibility, shading, emitted, glossy = softplus(self.head(features)).chunk(6, dim=1)
-        # The linear buffers, the processor's log1p undone (exp - 1: ONNX has no expm1).
-        linear = {name: torch.exp(pixel_values[:, part]) - 1.0 for name, part in self._radiance_slices.items()}
+        # The linear buffers, the processor's log1p undone.
+        linear = {name: decode_buffer(pixel_values[:, part], "log1p") for name, part in self._radiance_slices.items()}
         reflected = F.relu(linear["source"] - linear["source_emission"])
         key_irradiance = linear["key_irradiance"]
         # The key light through its shadow map; the other lights (sky, other lamps) through a predicted visibility.
