@@ -125,8 +125,8 @@ def screen_space_bounce(
     flux_at_probe = torch.matmul(probes_xyz, sender_flux.transpose(1, 2).flatten(2))  # (B, P, colour * S): F_c . q_j
     sent = torch.relu(flux_at_probe - flux_at_sender.flatten(1)[:, None, :])  # relu(-F_c . d)
     weighted = sent.unflatten(2, (3, -1)) * weight[:, :, None, :]  # (B, P, colour, S)
-    signed = torch.matmul(weighted, senders_xyz[:, None]) - probes_xyz[:, :, None, :] * weighted.sum(-1, keepdim=True)
-    unsigned = torch.matmul(weighted, offset.abs())  # (B, P, colour, axis)
+    signed = torch.matmul(weighted, offset)  # (B, P, colour, axis)
+    unsigned = torch.matmul(weighted, offset.abs())
     # The ambient cube's six directions +x, -x, +y, -y, +z, -z, per colour and probe.
     cube = torch.stack([unsigned + signed, unsigned - signed], dim=-1).permute(0, 3, 4, 2, 1) / (2.0 * torch.pi)
     cube = cube.reshape(cube.shape[0], 18, grid, grid)
