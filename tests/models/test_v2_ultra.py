@@ -54,6 +54,42 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
             with pytest.raises(ValueError, match="frame_kernel"):
                 UrukV2UltraConfig.from_preset("tiny", **bad)
 
+    def test_surface_taps_average_the_pixels_surface_within_its_cell(self):
+        from uruk_hf.modules.pooling import cell_segment_means
+        from uruk_hf.schema import MATERIAL_ID_SLOTS
+
+        config = UrukV2UltraConfig.from_preset(
+            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp",
+            frame_surface_cells=[4, 16],
+        )  # fmt: skip
+        model = UrukV2Ultra(config).eval()
+        head = model.frame_head
+        assert head.num_taps == 27
+        generator = torch.Generator().manual_seed(0)
+        inputs = torch.rand(1, 32, 21, 30, generator=generator)
+        segment_ids = torch.randint(1, 4, (1, 1, 21, 30), generator=generator)
+        inputs[:, config.buffer_slice("material_id")] = segment_ids / (MATERIAL_ID_SLOTS - 1)
+        inputs[:, config.buffer_slice("albedo"), :, :4] = 0.0  # black: averaged as radiance, not divided by 0
+        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
+        albedo = inputs[:, config.buffer_slice("albedo")].clamp_min(0.05)
+        with torch.no_grad():
+            assert (model(inputs).frame - cheap).abs().max() < 0.06  # still starts at the cheap render
+            # All weight on the 4-pixel cells' tap, no shading: the surface's mean within the cell, remodulated.
+            head.projection.weight.zero_()
+            head.projection.bias.fill_(-30.0)
+            head.projection.bias[len(head.offsets)] = 30.0
+            frame = model(inputs).frame
+        expected = cell_segment_means(cheap / albedo, segment_ids, 4, MATERIAL_ID_SLOTS) * albedo
+        torch.testing.assert_close(frame, expected, atol=1e-4, rtol=1e-4)
+        with pytest.raises(ValueError, match="frame_surface_cells must be cell sizes"):
+            UrukV2UltraConfig.from_preset("tiny", frame_surface_cells=[0])
+        without_ids = [entry for entry in V2_LAYOUT if entry["name"] != "material_id"]
+        with pytest.raises(ValueError, match="material_segment_buffer='material_id' is not in input_buffers.*"
+                           "frame_surface_cells pool over its surfaces"):  # fmt: skip
+            UrukV2UltraConfig.from_preset(
+                "tiny", input_buffers=without_ids, use_material_head=False, frame_surface_cells=[4]
+            )
+
     def test_temporal_blend_takes_the_reprojected_history_only_where_it_is_valid(self):
         config = UrukV2UltraConfig.from_preset("tiny", temporal_blend=True)
         model = UrukV2Ultra(config).eval()
@@ -62,7 +98,7 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         inputs[:, valid] = 0.0
         inputs[:, valid, :, :5] = 1.0  # the left five columns see the same surface in the previous frame
         history = torch.expm1(inputs[:, config.buffer_slice("history")])
-        blend = len(model.frame_head.offsets) + 3  # after the taps and the 3 shading channels
+        blend = model.frame_head.num_taps + 3  # after the taps and the 3 shading channels
         with torch.no_grad():
             starting = model(inputs).frame
             model.frame_head.projection.weight[blend].zero_()
@@ -89,7 +125,7 @@ def test_ray_reconstruction_entry_reads_one_sample_per_pixel():
     config = entry.config("tiny")
     names = [buffer["name"] for buffer in config.input_buffers]
     assert "path_1spp" in names and "direct" not in names and config.frame_kernel_dilations == [1, 3]
-    assert config.temporal_blend and config.global_context
+    assert config.temporal_blend and config.global_context and config.frame_surface_cells == [4, 16]
     assert config.num_channels == sum(BUFFER_SPECS[name].channels for name in names)
     task = family.make_task(config)
     assert task.gate_baseline == "path_1spp"

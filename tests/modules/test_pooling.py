@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from uruk_hf import UrukV2Ultra, UrukV2UltraConfig
-from uruk_hf.modules.pooling import gather_segments, segment_means
+from uruk_hf.modules.pooling import cell_segment_means, gather_segments, segment_means
 from uruk_hf.schema import MATERIAL_ID_SLOTS
 
 
@@ -22,6 +22,26 @@ def test_segment_means_match_a_loop_per_image_and_paint_back():
     painted = gather_segments(means, segment_ids)
     assert painted.shape == values.shape
     torch.testing.assert_close(painted[1], values[1].mean(dim=(1, 2))[:, None, None].expand(5, 9, 11))
+
+
+@pytest.mark.parametrize("num_segments", [3, 256], ids=["scattered", "compared"])
+def test_cell_segment_means_average_a_surface_within_its_cell_only(num_segments):
+    generator = torch.Generator().manual_seed(1)
+    values = torch.randn(2, 3, 9, 11, generator=generator)
+    segment_ids = torch.randint(0, 3, (2, 1, 9, 11), generator=generator)
+    averaged = cell_segment_means(values, segment_ids, cell_size=4, num_segments=num_segments)
+    assert averaged.shape == values.shape
+    for image in range(2):
+        for y in range(9):
+            for x in range(11):
+                # Cells of 4 from the top-left corner: the last row of cells is 1 pixel high, the last column 3 wide.
+                cell = (slice(y // 4 * 4, y // 4 * 4 + 4), slice(x // 4 * 4, x // 4 * 4 + 4))
+                same = segment_ids[image, 0][cell] == segment_ids[image, 0, y, x]
+                expected = values[image][:, cell[0], cell[1]][:, same].mean(dim=1)
+                torch.testing.assert_close(averaged[image, :, y, x], expected)
+    # A cell as large as the frame is the plain per-segment mean.
+    means, _ = segment_means(values, segment_ids, 3)
+    torch.testing.assert_close(cell_segment_means(values, segment_ids, 16, 3), gather_segments(means, segment_ids))
 
 
 def tiny_inputs_with_surfaces(config, surfaces, height=24, width=32, seed=0):

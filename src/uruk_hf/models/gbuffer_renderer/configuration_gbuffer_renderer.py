@@ -82,6 +82,11 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             Whether the frame head also predicts, per pixel, how much of the model's own reprojected previous output
             (`history`, where `history_valid` is 1) to blend into the frame: an exponential moving average over
             frames, as TAA and SVGF accumulate samples. Needs `history` and `history_valid` in `input_buffers`.
+        frame_surface_cells (`list[int]`, *optional*, defaults to `[]`):
+            Cell sizes in pixels of the frame head's per-surface taps (`UrukFrameHead`): for each, one more tap in
+            the filter's softmax, the mean of the albedo-demodulated cheap render over the pixels of the same
+            surface of `material_segment_buffer` inside the pixel's cell, remodulated. `[4, 16]` in the
+            ray-reconstruction mode, where a 1-spp input needs averaging wider than the grids' taps reach.
         use_material_head (`bool`, *optional*, defaults to the family's choice):
             Whether the model predicts per-pixel material logits over `id2label`.
         material_head_buffers (`list[str]`, *optional*, defaults to the G-buffer's surface buffers):
@@ -90,7 +95,8 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             `input_buffers` are skipped.
         material_segment_buffer (`str`, *optional*, defaults to `"material_id"`):
             Input buffer of integer surface ids (`0 .. uruk_hf.schema.MATERIAL_ID_SLOTS - 1`, encoded by the
-            processor's `material_id` transform): the material head pools its statistics over each id.
+            processor's `material_id` transform): the material head pools its statistics over each id, and the
+            frame head's surface taps average over them.
         material_head_width (`int`, *optional*, defaults to 64):
             Channels of the material head's classifier.
         material_loss_weight (`float`, *optional*, defaults to 1.0):
@@ -133,6 +139,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
         temporal_blend: bool = False,
+        frame_surface_cells: list[int] | None = None,
         use_material_head: bool | None = None,
         material_head_buffers: list[str] | None = None,
         material_segment_buffer: str = "material_id",
@@ -159,6 +166,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.frame_kernel_size = frame_kernel_size
         self.frame_kernel_dilations = list(frame_kernel_dilations or [1])
         self.temporal_blend = bool(temporal_blend)
+        self.frame_surface_cells = list(frame_surface_cells or [])
         self.use_material_head = use_material_head
         self.material_head_buffers = list(
             MATERIAL_HEAD_BUFFERS if material_head_buffers is None else material_head_buffers
@@ -196,6 +204,26 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         present = {entry["name"] for entry in self.input_buffers}
         return [self.buffer_slice(name) for name in self.material_head_buffers if name in present]
 
+    def _check_segment_buffer(self, names: list[str]) -> None:
+        """The surface ids that the material head and the frame head's surface taps pool over: one channel of
+        `input_buffers`."""
+        users = [
+            user
+            for user, used in (
+                ("the material head", self.use_material_head),
+                ("frame_surface_cells", self.frame_surface_cells),
+            )
+            if used
+        ]
+        if self.material_segment_buffer not in names:
+            raise ValueError(
+                f"material_segment_buffer={self.material_segment_buffer!r} is not in input_buffers {names}: "
+                f"{' and '.join(users)} pool over its surfaces."
+            )
+        segment = self.buffer_slice(self.material_segment_buffer)
+        if segment.stop - segment.start != 1:
+            raise ValueError(f"material_segment_buffer={self.material_segment_buffer!r} must have 1 channel.")
+
     def _validate(self) -> None:
         names = []
         for entry in self.input_buffers:
@@ -218,6 +246,12 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
                 f"frame_kernel_dilations must be odd positive integers (a grid of spacing d samples d x d box "
                 f"averages centred on its taps), got {self.frame_kernel_dilations}."
             )
+        if any(not isinstance(cell, int) or cell < 1 for cell in self.frame_surface_cells):
+            raise ValueError(
+                f"frame_surface_cells must be cell sizes in pixels (integers >= 1), got {self.frame_surface_cells}."
+            )
+        if self.frame_surface_cells or self.use_material_head:
+            self._check_segment_buffer(names)
         missing_history = [name for name in ("history", "history_valid") if name not in names]
         if self.temporal_blend and missing_history:
             raise ValueError(
@@ -240,15 +274,6 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             raise ValueError(f"hidden_sizes {self.hidden_sizes} and depths {self.depths} must be non-empty and match.")
         if self.use_material_head and self.num_labels < 2:
             raise ValueError(f"A material head needs at least 2 classes in id2label, got {self.id2label}.")
-        if self.use_material_head:
-            if self.material_segment_buffer not in names:
-                raise ValueError(
-                    f"The material head pools over the surfaces of material_segment_buffer="
-                    f"{self.material_segment_buffer!r}, which is not in input_buffers {names}."
-                )
-            segment = self.buffer_slice(self.material_segment_buffer)
-            if segment.stop - segment.start != 1:
-                raise ValueError(f"material_segment_buffer={self.material_segment_buffer!r} must have 1 channel.")
         valid_roles = {role for rows in self.presets.values() for role in rows} if self.default_role else set()
         if valid_roles and self.role not in valid_roles:
             raise ValueError(

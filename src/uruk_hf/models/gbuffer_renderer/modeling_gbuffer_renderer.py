@@ -123,12 +123,18 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             global_context=config.global_context,
         )
         self.frame_head = UrukFrameHead(
-            config.hidden_sizes[0], config.frame_kernel_size, config.frame_kernel_dilations, config.temporal_blend
+            config.hidden_sizes[0],
+            config.frame_kernel_size,
+            config.frame_kernel_dilations,
+            config.temporal_blend,
+            config.frame_surface_cells,
+            MATERIAL_ID_SLOTS,
         )
+        if config.use_material_head or config.frame_surface_cells:
+            self._segment_slice = config.buffer_slice(config.material_segment_buffer)
         self.material_head = None
         if config.use_material_head:
             self._material_surface_slices = config.material_head_slices()
-            self._material_segment_slice = config.buffer_slice(config.material_segment_buffer)
             self.material_head = UrukMaterialHead(
                 sum(part.stop - part.start for part in self._material_surface_slices),
                 config.material_head_width,
@@ -197,16 +203,15 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         if self.config.temporal_blend:
             history = decode_buffer(pixel_values[:, self._history_slice], BUFFER_SPECS["history"].transform)
             history_valid = pixel_values[:, self._history_valid_slice]
-        frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid)
+        segment_ids = None
+        if self.config.use_material_head or self.config.frame_surface_cells:
+            segment_ids = decode_buffer(pixel_values[:, self._segment_slice], "material_id").round()
+            segment_ids = segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long()
+        frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid, segment_ids)
         material_logits = None
         if self.material_head is not None:
             surface = [pixel_values[:, part] for part in self._material_surface_slices] or [pixel_values[:, :0]]
-            segment_ids = decode_buffer(pixel_values[:, self._material_segment_slice], "material_id").round()
-            material_logits = self.material_head(
-                torch.cat(surface, dim=1),
-                pixel_values[:, self._albedo_slice],
-                segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long(),
-            )
+            material_logits = self.material_head(torch.cat(surface, dim=1), albedo, segment_ids)
 
         loss = None
         if frame_targets is not None:

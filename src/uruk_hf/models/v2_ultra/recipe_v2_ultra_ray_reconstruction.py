@@ -5,9 +5,11 @@ path-traced sample per pixel (`path_1spp`, indirect light included) with the G-b
 the model's own warped previous output (`RAY_RECONSTRUCTION_LAYOUT`), instead of V2-Ultra's 16-spp direct-light
 render. A 5x5 filter over a single noisy sample sees 25 samples; the frame head here adds a grid of 3x3 box averages
 three pixels apart under the same softmax (`frame_kernel_dilations=[1, 3]`: 50 taps that average every sample of a
-15x15 neighbourhood), and the demodulated shading term predicts the smooth irradiance directly, as OIDN predicts the
-whole frame. It also blends its own reprojected previous output into the frame where the reprojection holds
-(`temporal_blend`, as TAA and SVGF accumulate samples over frames), so one sample per pixel per frame adds up.
+15x15 neighbourhood) and two per-surface taps, the pixel's surface averaged over its 4x4 and its 16x16-pixel cell
+(`frame_surface_cells=[4, 16]`: up to 256 samples, never across an edge), and the demodulated shading term predicts
+the smooth irradiance directly, as OIDN predicts the whole frame. It also blends its own reprojected previous output
+into the frame where the reprojection holds (`temporal_blend`, as TAA and SVGF accumulate samples over frames), so
+one sample per pixel per frame adds up.
 
 It warm-starts from a V2-Ultra student (same size and G-buffer: its trunk and material head carry over; the wider
 filter's projection starts fresh at the identity filter), then Smoke -> Calibration (skipped when a learning rate is
@@ -35,6 +37,7 @@ RAY_RECONSTRUCTION_OVERRIDES = (
     ("cheap_render_buffer", "path_1spp"),
     ("frame_kernel_dilations", [1, 3]),
     ("temporal_blend", True),
+    ("frame_surface_cells", [4, 16]),
 )
 """The config fields that make a V2-Ultra a ray-reconstruction model."""
 
@@ -46,7 +49,7 @@ stage's earlier 207 s), so the pipeline keeps 120 s."""
 
 WARM_START_REINITIALIZED = ("frame_head.projection",)
 """The tensors a warm start from a V2-Ultra student does not copy: the filter's projection, which has a logit per tap
-(25 there, 50 here, plus the temporal blend's)."""
+(25 there, 52 here, plus the temporal blend's)."""
 
 
 def train_v2_ultra_ray_reconstruction(
@@ -119,7 +122,8 @@ FAMILY = Family(
                 "from one path-traced sample per pixel plus the G-buffer, the screen-space extras and its own warped "
                 "previous frame (the input OIDN and DLSS Ray Reconstruction take). The student-size V2-Ultra, "
                 "warm-started from the V2-Ultra student, with a frame filter of two tap grids (pixels, and "
-                "3x3 box averages 3 pixels apart) and a per-pixel blend with its own reprojected previous frame."
+                "3x3 box averages 3 pixels apart) and two per-surface taps (the pixel's surface averaged over its "
+                "4x4 and 16x16-pixel cell), and a per-pixel blend with its own reprojected previous frame."
             ),
             curve=("v2_ultra_rr/production",),
             config_overrides=RAY_RECONSTRUCTION_OVERRIDES,
