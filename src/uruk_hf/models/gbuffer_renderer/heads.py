@@ -156,12 +156,16 @@ class UrukFrameHead(nn.Module):
             window = sources[dilation][:, :, radius + dy : radius + dy + height, radius + dx : radius + dx + width]
             filtered = filtered + window * weight
         if self.surface_cells:
-            # A render already demodulated (`modulation`) is averaged as it is; otherwise by the albedo here.
-            linear = decode_buffer(cheap_log, "log1p")
-            local_modulation = albedo.clamp_min(_DEMODULATION_FLOOR) if modulation is None else torch.ones_like(albedo)
+            # The decoded render without its padding; one already demodulated (`modulation`) is averaged as it is,
+            # otherwise it is demodulated by the albedo here and remodulated after.
+            linear = cheap[:, :, radius : radius + height, radius : radius + width]
+            local_modulation = albedo.clamp_min(_DEMODULATION_FLOOR) if modulation is None else None
+            illumination = linear if local_modulation is None else linear / local_modulation
             for cell_size, weight in zip(self.surface_cells, surface_weights, strict=True):
-                means = cell_segment_means(linear / local_modulation, segment_ids, cell_size, self.num_segments)
-                filtered = filtered + means * local_modulation * weight
+                means = cell_segment_means(illumination, segment_ids, cell_size, self.num_segments)
+                if local_modulation is not None:
+                    means = means * local_modulation
+                filtered = filtered + means * weight
         filtered = filtered / weights.sum(dim=1, keepdim=True)
         if modulation is not None:
             filtered = filtered * modulation
