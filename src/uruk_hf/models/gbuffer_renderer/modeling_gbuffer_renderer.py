@@ -130,6 +130,8 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             config.frame_surface_cells,
             MATERIAL_ID_SLOTS,
         )
+        # The surface ids, for the material head and the frame head's surface taps (None when neither reads them).
+        self._segment_slice = None
         if config.use_material_head or config.frame_surface_cells:
             self._segment_slice = config.buffer_slice(config.material_segment_buffer)
         self.material_head = None
@@ -204,7 +206,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             history = decode_buffer(pixel_values[:, self._history_slice], BUFFER_SPECS["history"].transform)
             history_valid = pixel_values[:, self._history_valid_slice]
         segment_ids = None
-        if self.config.use_material_head or self.config.frame_surface_cells:
+        if self._segment_slice is not None:
             segment_ids = decode_buffer(pixel_values[:, self._segment_slice], "material_id").round()
             segment_ids = segment_ids.clamp(0, MATERIAL_ID_SLOTS - 1).long()
         frame = self.frame_head(features, cheap_log, albedo, modulation, history, history_valid, segment_ids)
