@@ -7,6 +7,16 @@ from uruk_hf.schema import RAY_RECONSTRUCTION_LAYOUT, V2_LAYOUT
 from .test_modeling_common import RendererModelTesterMixin
 
 
+def one_sample_per_pixel_model(**fields):
+    """`(config, model, inputs, cheap)`: an untrained tiny V2-Ultra on the ray-reconstruction layout (`fields` set
+    too), random `(1, 32, 21, 30)` inputs and their decoded 1-spp render."""
+    config = UrukV2UltraConfig.from_preset(
+        "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp", **fields
+    )
+    inputs = torch.rand(1, config.num_channels, 21, 30, generator=torch.Generator().manual_seed(0))
+    return config, UrukV2Ultra(config).eval(), inputs, torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
+
+
 class TestUrukV2Ultra(RendererModelTesterMixin):
     model_class = UrukV2Ultra
     config_class = UrukV2UltraConfig
@@ -19,27 +29,16 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         assert config.num_labels == 8 and config.label2id["metal"] == 0
 
     def test_ray_reconstruction_layout_works_unchanged(self):
-        config = UrukV2UltraConfig.from_preset(
-            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp"
-        )
+        config, model, inputs, cheap = one_sample_per_pixel_model()
         assert config.num_channels == 32
-        model = UrukV2Ultra(config).eval()
-        inputs = torch.rand(1, 32, 21, 30)
-        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
         with torch.no_grad():
             frame = model(inputs).frame
         assert (frame - cheap).abs().max() < 0.06
 
     def test_dilated_frame_filter_reaches_far_and_starts_at_the_cheap_render(self):
-        config = UrukV2UltraConfig.from_preset(
-            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp",
-            frame_kernel_dilations=[1, 3],
-        )  # fmt: skip
-        model = UrukV2Ultra(config).eval()
+        _, model, inputs, cheap = one_sample_per_pixel_model(frame_kernel_dilations=[1, 3])
         head = model.frame_head
         assert len(head.offsets) == 50 and head.radius == 7 and (-6, 6) in head.offsets
-        inputs = torch.rand(1, 32, 21, 30)
-        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
         with torch.no_grad():
             assert (model(inputs).frame - cheap).abs().max() < 0.06
             # All weight on the tap 6 pixels to the right: the frame is the cheap render's 3x3 box average there.
@@ -58,19 +57,12 @@ class TestUrukV2Ultra(RendererModelTesterMixin):
         from uruk_hf.modules.pooling import cell_segment_means
         from uruk_hf.schema import MATERIAL_ID_SLOTS
 
-        config = UrukV2UltraConfig.from_preset(
-            "tiny", input_buffers=RAY_RECONSTRUCTION_LAYOUT, cheap_render_buffer="path_1spp",
-            frame_surface_cells=[4, 16],
-        )  # fmt: skip
-        model = UrukV2Ultra(config).eval()
+        config, model, inputs, cheap = one_sample_per_pixel_model(frame_surface_cells=[4, 16])
         head = model.frame_head
         assert head.num_taps == 27
-        generator = torch.Generator().manual_seed(0)
-        inputs = torch.rand(1, 32, 21, 30, generator=generator)
-        segment_ids = torch.randint(1, 4, (1, 1, 21, 30), generator=generator)
+        segment_ids = torch.randint(1, 4, (1, 1, 21, 30), generator=torch.Generator().manual_seed(1))
         inputs[:, config.buffer_slice("material_id")] = segment_ids / (MATERIAL_ID_SLOTS - 1)
         inputs[:, config.buffer_slice("albedo"), :, :4] = 0.0  # black: averaged as radiance, not divided by 0
-        cheap = torch.expm1(inputs[:, config.buffer_slice("path_1spp")])
         albedo = inputs[:, config.buffer_slice("albedo")].clamp_min(0.05)
         with torch.no_grad():
             assert (model(inputs).frame - cheap).abs().max() < 0.06  # still starts at the cheap render
