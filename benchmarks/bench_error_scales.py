@@ -10,18 +10,29 @@ is split by a box blur of width `size // 8 + 1` pixels (the same share of the fr
 part (the blurred error) and a fine part (the rest). Per model and size the table gives PSNR (mean over frames),
 the mean squared error of each part, and each part's ratio to its value at the first size: a part whose ratio stays
 near 1 is error that more pixels do not remove.
+
+With `--noise-split` every set is also rendered a second time with other random samples (the same scenes, cameras
+and G-buffer; `RUN/generalization/handmade_<size>_resampled`, reused by later calls), every model runs on both,
+and each model's mean squared error is split into its variance (what changes with the samples), the ground truth's
+own noise and its squared bias (what does not; `uruk_hf.metrics.error_variance_bias`), at every size and, at the
+largest size, per material class (each class's share of the frames' mean squared error).
 """
 
 import argparse
+import json
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from uruk_hf.catalog import model_entry_for_type
 from uruk_hf.data.folder import load_split
 from uruk_hf.data.rendering.baselines import oidn_frames, to_bchw
+from uruk_hf.data.rendering.handmade import HANDMADE_SAMPLE_SEED, render_handmade_set
 from uruk_hf.generalization import run_models
+from uruk_hf.metrics import error_variance_bias
+from uruk_hf.schema import MATERIAL_CLASSES
 from uruk_hf.tables import format_table
 from uruk_hf.tonemap import tonemap
 from uruk_hf.training.evaluation import unrolled_batches
@@ -63,12 +74,63 @@ def error_scales(prediction: torch.Tensor, target: torch.Tensor) -> dict[str, fl
     }
 
 
+def resampled_set(scenes: Path, size: int) -> Path:
+    """The hand-made set of `size` rendered again with the next sample seed, checked to hold the same frames."""
+    first = scenes / f"handmade_{size}"
+    spp = json.loads((first / "handmade.json").read_text())["ground_truth_spp"]
+    second = render_handmade_set(
+        scenes / f"handmade_{size}_resampled", size, spp, sample_seed=HANDMADE_SAMPLE_SEED + 1
+    )
+    for buffer in ("albedo", "material_id"):
+        if not np.array_equal(
+            load_split(first, "test", [buffer])[buffer], load_split(second, "test", [buffer])[buffer]
+        ):
+            raise SystemExit(f"{second} and {first} differ in `{buffer}`: they are not renders of the same frames.")
+    return second
+
+
+def frames_on(name: str, models: dict[str, Path], data: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    """`(predictions, targets)` of model `name` (or `oidn_high`) on the test split of `data`, in the split's order."""
+    predictions, targets = oidn_and_targets(data) if name == "oidn_high" else model_frames(models[name], data)
+    if not torch.equal(targets, to_bchw(load_split(data, "test", ["ground_truth"])["ground_truth"])):
+        raise SystemExit(f"The clips of {data} did not come back in the split's order; the split cannot be paired.")
+    return predictions, targets
+
+
+def noise_split(
+    name: str, models: dict[str, Path], frames: tuple[torch.Tensor, torch.Tensor], data: Path, resampled: Path
+) -> dict[str, torch.Tensor]:
+    """`error_variance_bias` of model `name` from its `frames` (predictions, targets) on the set `data`, and its
+    predictions on the `resampled` render."""
+    prediction, target = frames
+    prediction_resampled, _ = frames_on(name, models, resampled)
+    independent = to_bchw(load_split(data, "test", ["ground_truth_independent"])["ground_truth_independent"])
+    return error_variance_bias(prediction, prediction_resampled, target, independent)
+
+
+def class_rows(name: str, split: dict[str, torch.Tensor], labels: torch.Tensor) -> list[list[str]]:
+    """Per material class: its share of the pixels and of each part of the frames' mean squared error (x1e4)."""
+    rows = []
+    for index, class_name in enumerate(MATERIAL_CLASSES):
+        selected = labels == index
+        if bool(selected.any()):
+            parts = [f"{float(split[part][selected].sum()) / labels.numel() * 1e4:.2f}" for part in _PARTS]
+            rows.append([name, class_name, f"{float(selected.float().mean()):.1%}", *parts])
+    return rows
+
+
+_PARTS = ("error", "variance", "reference_noise", "bias")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a `uruk pipeline` folder on which `uruk evaluate` ran")
     parser.add_argument("--model", action="append", default=[], help="NAME=FOLDER: also this model (repeatable)")
     parser.add_argument("--sizes", default="64,128,256", help="hand-made set sizes, comma-separated")
     parser.add_argument("--scenes", default=None, help="the rendered hand-made sets (default RUN/generalization)")
+    parser.add_argument(
+        "--noise-split", action="store_true", help="also split each error into variance, reference noise and bias"
+    )
     args = parser.parse_args()
     run = Path(args.run)
     scenes = Path(args.scenes) if args.scenes else run / "generalization"
@@ -84,28 +146,42 @@ def main() -> None:
             raise SystemExit(f"--model takes NAME=FOLDER, got {item!r}.")
         models[name] = Path(folder)
 
-    rows = []
+    resampled = {size: resampled_set(scenes, size) for size in sizes} if args.noise_split else {}
+    largest = max(sizes)
+    labels = torch.from_numpy(load_split(sets[largest], "test", ["material_label"])["material_label"].astype(np.int64))
+
+    rows, per_class = [], []
     for name in [*models, "oidn_high"]:
-        scores = {}
+        scores, splits = {}, {}
         for size, data in sets.items():
-            frames = oidn_and_targets(data) if name == "oidn_high" else model_frames(models[name], data)
+            frames = frames_on(name, models, data)
             scores[size] = error_scales(*frames)
+            if args.noise_split:
+                splits[size] = noise_split(name, models, frames, data, resampled[size])
         first = scores[sizes[0]]
         for size in sizes:
             score = scores[size]
-            rows.append(
-                [
-                    name,
-                    str(size),
-                    f"{score['psnr']:.2f}",
-                    f"{score['smooth'] * 1e3:.3f}",
-                    f"{score['fine'] * 1e3:.3f}",
-                    f"{score['smooth'] / first['smooth']:.2f}",
-                    f"{score['fine'] / first['fine']:.2f}",
-                ]
-            )
+            row = [
+                name,
+                str(size),
+                f"{score['psnr']:.2f}",
+                f"{score['smooth'] * 1e3:.3f}",
+                f"{score['fine'] * 1e3:.3f}",
+                f"{score['smooth'] / first['smooth']:.2f}",
+                f"{score['fine'] / first['fine']:.2f}",
+            ]
+            if args.noise_split:
+                row += [f"{float(splits[size][part].mean()) * 1e3:.3f}" for part in _PARTS[1:]]
+            rows.append(row)
+        if args.noise_split:
+            per_class += class_rows(name, splits[largest], labels)
     ratios = [f"smooth / {sizes[0]}", f"fine / {sizes[0]}"]
-    print(format_table(["model", "size", "PSNR", "smooth MSE x1e3", "fine MSE x1e3", *ratios], rows))
+    noise = ["variance x1e3", "reference noise x1e3", "bias^2 x1e3"] if args.noise_split else []
+    print(format_table(["model", "size", "PSNR", "smooth MSE x1e3", "fine MSE x1e3", *ratios, *noise], rows))
+    if args.noise_split:
+        print(f"\nPer material class at {largest} px (share of the frames' mean squared error, x1e4):")
+        parts = ["MSE", "variance", "reference noise", "bias^2"]
+        print(format_table(["model", "class", "pixels", *parts], per_class))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from uruk_hf.evaluate_modules import load_metric
-from uruk_hf.metrics import frame_metrics, material_metrics, ms_ssim_settings, temporal_error
+from uruk_hf.metrics import error_variance_bias, frame_metrics, material_metrics, ms_ssim_settings, temporal_error
 from uruk_hf.tonemap import tonemap
 
 
@@ -34,6 +34,32 @@ def test_bad_frames_are_refused():
         frame_metrics(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))
     with pytest.raises(ValueError, match="prediction holds NaN"):
         frame_metrics(torch.full((1, 3, 8, 8), float("nan")), torch.rand(1, 3, 8, 8))
+
+
+def test_error_splits_into_variance_reference_noise_and_bias():
+    generator = torch.Generator().manual_seed(0)
+    truth = 0.2 + torch.rand(4, 3, 64, 64, generator=generator)
+
+    def noisy(frames, sigma):
+        return frames + sigma * torch.randn(frames.shape, generator=generator)
+
+    # A renderer 5% too bright with noise twice the reference's: small noise, so the tone map is locally linear.
+    biased = truth * 1.05
+    split = error_variance_bias(noisy(biased, 0.02), noisy(biased, 0.02), noisy(truth, 0.01), noisy(truth, 0.01))
+    means = {name: float(value.mean()) for name, value in split.items()}
+
+    def expected_variance(frames, sigma):  # sigma^2 times the tone map's squared slope at the frames
+        slope = (tonemap(frames + 1e-3) - tonemap(frames - 1e-3)) / 2e-3
+        return float((sigma * slope).pow(2).mean())
+
+    assert means["variance"] == pytest.approx(expected_variance(biased, 0.02), rel=0.05)
+    assert means["reference_noise"] == pytest.approx(expected_variance(truth, 0.01), rel=0.05)
+    squared_bias = float((tonemap(biased) - tonemap(truth)).pow(2).mean())
+    assert means["bias"] == pytest.approx(squared_bias, rel=0.05)
+    assert means["error"] == pytest.approx(means["variance"] + means["reference_noise"] + means["bias"])
+    assert split["error"].shape == (4, 64, 64)
+    with pytest.raises(ValueError, match="target_independent \\(4, 3, 64, 63\\)"):
+        error_variance_bias(truth, truth, truth, truth[..., :63])
 
 
 def test_material_metrics_ignore_unlabelled_pixels():

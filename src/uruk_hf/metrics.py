@@ -14,6 +14,7 @@ from .tonemap import tonemap
 
 __all__ = [
     "FRAME_METRICS",
+    "error_variance_bias",
     "frame_metrics",
     "masked_frame_metrics",
     "material_metrics",
@@ -69,6 +70,18 @@ def _flip(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
 
 
 @torch.no_grad()
+def _check_frames(**frames: torch.Tensor) -> None:
+    """Raises a `ValueError` naming the tensor unless all are `(batch, 3, H, W)` of one shape and finite."""
+    shapes = {name: tuple(tensor.shape) for name, tensor in frames.items()}
+    first = next(iter(shapes.values()))
+    if len(set(shapes.values())) > 1 or len(first) != 4 or first[1] != 3:
+        described = " and ".join(f"{name} {shape}" for name, shape in shapes.items())
+        raise ValueError(f"{described} must be (B, 3, H, W).")
+    for name, tensor in frames.items():
+        if not torch.isfinite(tensor).all():
+            raise ValueError(f"{name} holds NaN or Inf values.")
+
+
 def frame_metrics(prediction: torch.Tensor, target: torch.Tensor, flip: bool = True) -> dict[str, float]:
     """Mean per-frame PSNR, SSIM, MS-SSIM and FLIP of linear-HDR `prediction` against `target`, both
     `(batch, 3, H, W)`, after the project's tone map.
@@ -82,13 +95,7 @@ def frame_metrics(prediction: torch.Tensor, target: torch.Tensor, flip: bool = T
         structural_similarity_index_measure,
     )
 
-    if prediction.shape != target.shape or prediction.ndim != 4 or prediction.shape[1] != 3:
-        raise ValueError(
-            f"prediction {tuple(prediction.shape)} and target {tuple(target.shape)} must be (B, 3, H, W)."
-        )
-    for name, frames in (("prediction", prediction), ("target", target)):
-        if not torch.isfinite(frames).all():
-            raise ValueError(f"{name} holds NaN or Inf values.")
+    _check_frames(prediction=prediction, target=target)
     predicted, reference = tonemap(prediction.float().cpu()), tonemap(target.float().cpu())
     height, width = predicted.shape[-2:]
     metrics = {
@@ -126,6 +133,49 @@ def masked_frame_metrics(
     if flip:
         metrics["flip"] = _flip(predicted, reference, mask.cpu())
     return metrics
+
+
+@torch.no_grad()
+def error_variance_bias(
+    prediction: torch.Tensor,
+    prediction_resampled: torch.Tensor,
+    target: torch.Tensor,
+    target_independent: torch.Tensor,
+) -> dict[str, torch.Tensor]:
+    """A renderer's squared error split, per pixel, into its variance, the reference's own noise and its bias.
+
+    `prediction` and `prediction_resampled` are the renderer's outputs on two renders of the same frames that differ
+    only in their random samples; `target` is the ground truth `prediction` is scored against and
+    `target_independent` an independent re-render of it. All are linear HDR `(batch, 3, H, W)`, compared after the
+    project's tone map as `frame_metrics` compares them. With independent noise, the expected squared error is the
+    sum of the renderer's variance (estimated by `|prediction - prediction_resampled|^2 / 2`), the reference's noise
+    (`|target - target_independent|^2 / 2`) and the squared bias, the part that does not change with the samples
+    (estimated as the remainder, so a pixel's estimate can be negative; averages over many pixels are unbiased).
+
+    Returns:
+        `{"error", "variance", "reference_noise", "bias"}`, each `(batch, H, W)`, the mean over the channels.
+
+    Raises:
+        ValueError: the four are not `(B, 3, H, W)` of one shape, or one holds NaN/Inf.
+    """
+    _check_frames(
+        prediction=prediction,
+        prediction_resampled=prediction_resampled,
+        target=target,
+        target_independent=target_independent,
+    )
+    first, second, reference, independent = (
+        tonemap(frames.float().cpu()) for frames in (prediction, prediction_resampled, target, target_independent)
+    )
+    error = (first - reference).pow(2).mean(dim=1)
+    variance = 0.5 * (first - second).pow(2).mean(dim=1)
+    reference_noise = 0.5 * (reference - independent).pow(2).mean(dim=1)
+    return {
+        "error": error,
+        "variance": variance,
+        "reference_noise": reference_noise,
+        "bias": error - variance - reference_noise,
+    }
 
 
 def relighting_metrics(

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from uruk_hf.data.folder import load_split
-from uruk_hf.data.rendering.handmade import HANDMADE_FRAMES, HANDMADE_SCENES, handmade_scene, render_handmade_set
+from uruk_hf.data.rendering.handmade import (
+    HANDMADE_FRAMES,
+    HANDMADE_SAMPLE_SEED,
+    HANDMADE_SCENES,
+    handmade_scene,
+    render_handmade_set,
+)
 from uruk_hf.data.rendering.scenes import SCENE_KINDS
 from uruk_hf.schema import MATERIAL_CLASSES
 
@@ -44,6 +50,19 @@ def test_render_set_is_a_test_split_and_reused(tmp_path):
     assert (folder / "data" / "test-00000.parquet").stat().st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match="not empty"):
         render_handmade_set(folder, 24, ground_truth_spp=4)
+    with pytest.raises(FileExistsError, match="sample seed 14"):
+        render_handmade_set(folder, 16, ground_truth_spp=4, sample_seed=HANDMADE_SAMPLE_SEED + 1)
+    # Another sample seed: the same frames and G-buffer, other noise.
+    resampled = render_handmade_set(
+        tmp_path / "resampled", 16, ground_truth_spp=4, sample_seed=HANDMADE_SAMPLE_SEED + 1
+    )
+    again = load_split(resampled, "test", ["albedo", "material_id", "path_1spp"])
+    first = load_split(folder, "test", ["albedo", "material_id", "path_1spp"])
+    assert np.array_equal(again["albedo"], first["albedo"]) and np.array_equal(
+        again["material_id"], first["material_id"]
+    )
+    assert not np.array_equal(again["path_1spp"], first["path_1spp"])
+    assert json.loads((resampled / "handmade.json").read_text())["sample_seed"] == HANDMADE_SAMPLE_SEED + 1
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep")
     with pytest.raises(FileExistsError):

@@ -33,10 +33,15 @@ from .geometry import (
 from .materials import MaterialSample, sample_material
 from .scenes import SceneObject, SceneSpec
 
-__all__ = ["HANDMADE_FRAMES", "HANDMADE_SCENES", "handmade_scene", "render_handmade_set"]
+__all__ = ["HANDMADE_FRAMES", "HANDMADE_SAMPLE_SEED", "HANDMADE_SCENES", "handmade_scene", "render_handmade_set"]
 
 HANDMADE_FRAMES = 3
 """Frames per scene: a short camera move, so that motion and history are exercised."""
+
+HANDMADE_SAMPLE_SEED = 0x0D
+"""The seed of the renders' random samples (1-spp path trace, `direct`, shadow rays, ground truth). Another seed
+gives the same frames with other noise: `benchmarks/bench_error_scales.py --noise-split` renders one to tell a
+renderer's variance from its bias."""
 
 _TEXTURE_SIZE = 64
 
@@ -297,14 +302,21 @@ def handmade_scene(name: str) -> SceneSpec:
 
 
 def render_handmade_set(
-    output: str | Path, size: int, ground_truth_spp: int = 256, variant: str | None = None, overwrite: bool = False
+    output: str | Path,
+    size: int,
+    ground_truth_spp: int = 256,
+    variant: str | None = None,
+    overwrite: bool = False,
+    sample_seed: int = HANDMADE_SAMPLE_SEED,
 ) -> Path:
     """Renders every scene of `HANDMADE_SCENES` at `size` x `size` into a dataset folder with one `test` split,
     in the format of `uruk data generate` (the same buffers, ground truth, independent ground-truth re-render and
-    labels), so every evaluation of the library reads it. Returns the folder.
+    labels), so every evaluation of the library reads it. Returns the folder. `sample_seed` seeds the random
+    samples only: the scenes, cameras and G-buffer are the same for every seed.
 
     A folder already holding this set at the same settings is reused; one at other settings is refused unless
-    `overwrite`. The folder's `handmade.json` records the scenes, size, spp and Mitsuba version.
+    `overwrite`. The folder's `handmade.json` records the scenes, size, spp, sample seed and Mitsuba version (a
+    record without a sample seed was rendered with `HANDMADE_SAMPLE_SEED`).
 
     Raises:
         FileExistsError: `output` holds something else.
@@ -328,14 +340,16 @@ def render_handmade_set(
         "ground_truth_spp": ground_truth_spp,
         "mitsuba_version": mitsuba.__version__,
         "mitsuba_variant": mitsuba_variant,
+        "sample_seed": sample_seed,
     }
     if record_path.exists() and data_path.exists():
-        existing = json.loads(record_path.read_text())
+        existing = {"sample_seed": HANDMADE_SAMPLE_SEED, **json.loads(record_path.read_text())}
         if all(existing.get(key) == value for key, value in record.items() if key != "mitsuba_variant"):
             return output
     if output.exists() and any(output.iterdir()) and not overwrite:
         raise FileExistsError(
-            f"{output} is not empty and does not hold the hand-made set at size {size} and {ground_truth_spp} spp; "
+            f"{output} is not empty and does not hold the hand-made set at size {size}, {ground_truth_spp} spp and "
+            f"sample seed {sample_seed}; "
             "pass overwrite=True (--overwrite) to replace it."
         )
     settings = RenderSettings(size, size, ground_truth_spp=ground_truth_spp)
@@ -344,7 +358,7 @@ def render_handmade_set(
     rows = []
     for index, name in enumerate(HANDMADE_SCENES):
         spec = handmade_scene(name)
-        frames = renderer.render_clip(spec, seed=0x0D, clip_index=index, independent_ground_truth=True)
+        frames = renderer.render_clip(spec, seed=sample_seed, clip_index=index, independent_ground_truth=True)
         rows += clip_rows(frames, index, name, preset)
     data_path.parent.mkdir(parents=True, exist_ok=True)
     partial = data_path.with_suffix(".parquet.partial")
