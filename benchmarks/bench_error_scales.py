@@ -37,6 +37,9 @@ from uruk_hf.tables import format_table
 from uruk_hf.tonemap import tonemap
 from uruk_hf.training.evaluation import unrolled_batches
 
+_PARTS = ("error", "variance", "reference_noise", "bias_squared")
+"""The parts of `error_variance_bias`, in the order of the tables' columns."""
+
 
 def model_frames(folder: Path, data: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """`(predictions, targets)`, `(frames, 3, H, W)` linear, of the model in `folder` on the test split of `data`,
@@ -119,9 +122,6 @@ def class_rows(name: str, split: dict[str, torch.Tensor], labels: torch.Tensor) 
     return rows
 
 
-_PARTS = ("error", "variance", "reference_noise", "bias")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", required=True, help="a `uruk pipeline` folder on which `uruk evaluate` ran")
@@ -146,9 +146,11 @@ def main() -> None:
             raise SystemExit(f"--model takes NAME=FOLDER, got {item!r}.")
         models[name] = Path(folder)
 
-    resampled = {size: resampled_set(scenes, size) for size in sizes} if args.noise_split else {}
     largest = max(sizes)
-    labels = torch.from_numpy(load_split(sets[largest], "test", ["material_label"])["material_label"].astype(np.int64))
+    if args.noise_split:
+        resampled = {size: resampled_set(scenes, size) for size in sizes}
+        labels = load_split(sets[largest], "test", ["material_label"])["material_label"]
+        labels = torch.from_numpy(labels.astype(np.int64))
 
     rows, per_class = [], []
     for name in [*models, "oidn_high"]:

@@ -55,8 +55,8 @@ def test_error_splits_into_variance_reference_noise_and_bias():
     assert means["variance"] == pytest.approx(expected_variance(biased, 0.02), rel=0.05)
     assert means["reference_noise"] == pytest.approx(expected_variance(truth, 0.01), rel=0.05)
     squared_bias = float((tonemap(biased) - tonemap(truth)).pow(2).mean())
-    assert means["bias"] == pytest.approx(squared_bias, rel=0.05)
-    assert means["error"] == pytest.approx(means["variance"] + means["reference_noise"] + means["bias"])
+    assert means["bias_squared"] == pytest.approx(squared_bias, rel=0.05)
+    assert means["error"] == pytest.approx(means["variance"] + means["reference_noise"] + means["bias_squared"])
     assert split["error"].shape == (4, 64, 64)
     with pytest.raises(ValueError, match="target_independent \\(4, 3, 64, 63\\)"):
         error_variance_bias(truth, truth, truth, truth[..., :63])

@@ -69,7 +69,6 @@ def _flip(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | N
     return float(np.mean(errors))
 
 
-@torch.no_grad()
 def _check_frames(**frames: torch.Tensor) -> None:
     """Raises a `ValueError` naming the tensor unless all are `(batch, 3, H, W)` of one shape and finite."""
     shapes = {name: tuple(tensor.shape) for name, tensor in frames.items()}
@@ -82,6 +81,7 @@ def _check_frames(**frames: torch.Tensor) -> None:
             raise ValueError(f"{name} holds NaN or Inf values.")
 
 
+@torch.no_grad()
 def frame_metrics(prediction: torch.Tensor, target: torch.Tensor, flip: bool = True) -> dict[str, float]:
     """Mean per-frame PSNR, SSIM, MS-SSIM and FLIP of linear-HDR `prediction` against `target`, both
     `(batch, 3, H, W)`, after the project's tone map.
@@ -153,7 +153,8 @@ def error_variance_bias(
     (estimated as the remainder, so a pixel's estimate can be negative; averages over many pixels are unbiased).
 
     Returns:
-        `{"error", "variance", "reference_noise", "bias"}`, each `(batch, H, W)`, the mean over the channels.
+        `{"error", "variance", "reference_noise", "bias_squared"}`, each `(batch, H, W)`, the mean over the
+        channels.
 
     Raises:
         ValueError: the four are not `(B, 3, H, W)` of one shape, or one holds NaN/Inf.
@@ -174,7 +175,7 @@ def error_variance_bias(
         "error": error,
         "variance": variance,
         "reference_noise": reference_noise,
-        "bias": error - variance - reference_noise,
+        "bias_squared": error - variance - reference_noise,
     }
 
 
