@@ -20,6 +20,7 @@ largest size, per material class (each class's share of the frames' mean squared
 
 import argparse
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,12 @@ def error_scales(prediction: torch.Tensor, target: torch.Tensor) -> dict[str, fl
     }
 
 
+@lru_cache
+def split_frames(data: Path, buffer: str) -> torch.Tensor:
+    """`buffer` of every frame of the test split of `data`, `(frames, C, H, W)`, read once per set and buffer."""
+    return to_bchw(load_split(data, "test", [buffer])[buffer])
+
+
 def resampled_set(scenes: Path, size: int) -> Path:
     """The hand-made set of `size` rendered again with the next sample seed, checked to hold the same frames."""
     first = scenes / f"handmade_{size}"
@@ -85,9 +92,7 @@ def resampled_set(scenes: Path, size: int) -> Path:
         scenes / f"handmade_{size}_resampled", size, spp, sample_seed=HANDMADE_SAMPLE_SEED + 1
     )
     for buffer in ("albedo", "material_id"):
-        if not np.array_equal(
-            load_split(first, "test", [buffer])[buffer], load_split(second, "test", [buffer])[buffer]
-        ):
+        if not torch.equal(split_frames(first, buffer), split_frames(second, buffer)):
             raise SystemExit(f"{second} and {first} differ in `{buffer}`: they are not renders of the same frames.")
     return second
 
@@ -95,7 +100,7 @@ def resampled_set(scenes: Path, size: int) -> Path:
 def frames_on(name: str, models: dict[str, Path], data: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """`(predictions, targets)` of model `name` (or `oidn_high`) on the test split of `data`, in the split's order."""
     predictions, targets = oidn_and_targets(data) if name == "oidn_high" else model_frames(models[name], data)
-    if not torch.equal(targets, to_bchw(load_split(data, "test", ["ground_truth"])["ground_truth"])):
+    if not torch.equal(targets, split_frames(data, "ground_truth")):
         raise SystemExit(f"The clips of {data} did not come back in the split's order; the split cannot be paired.")
     return predictions, targets
 
@@ -107,7 +112,7 @@ def noise_split(
     predictions on the `resampled` render."""
     prediction, target = frames
     prediction_resampled, _ = frames_on(name, models, resampled)
-    independent = to_bchw(load_split(data, "test", ["ground_truth_independent"])["ground_truth_independent"])
+    independent = split_frames(data, "ground_truth_independent")
     return error_variance_bias(prediction, prediction_resampled, target, independent)
 
 
