@@ -64,30 +64,61 @@ def test_lights_and_the_background_send_no_light():
     assert float(screen_space_bounce(**buffers).abs().max()) == 0.0
 
 
+def test_a_second_bounce_carries_the_floors_light_back_to_the_wall():
+    """Only the wall sends light in the first bounce; the floor it lights sends some of it back in the second, in
+    proportion to the floor's albedo."""
+    buffers, floor = corner_buffers(32)
+    one = screen_space_bounce(**buffers)[0]
+    dark = screen_space_bounce(**buffers, bounces=2, albedo=torch.zeros(1, 3, 32, 32))[0]
+    torch.testing.assert_close(dark, one, rtol=0, atol=0)
+    grey = screen_space_bounce(**buffers, bounces=2, albedo=torch.full((1, 3, 32, 32), 0.5))[0]
+    white = screen_space_bounce(**buffers, bounces=2, albedo=torch.ones(1, 3, 32, 32))[0]
+    wall = buffers["mask"][0, 0].bool() & ~floor
+    # A plane sends itself nothing: the wall's light is the second bounce's alone, and the floor's the first's.
+    assert float(one[:, wall].abs().max()) == 0.0
+    assert float((grey - one)[:, wall].mean()) > 0.01
+    assert float((grey - one)[:, floor].abs().max()) == 0.0
+    torch.testing.assert_close(white - one, 2.0 * (grey - one))
+    with pytest.raises(ValueError, match="pass albedo"):
+        screen_space_bounce(**buffers, bounces=2)
+    with pytest.raises(ValueError, match="bounces must be an integer >= 1, got 0"):
+        screen_space_bounce(**buffers, bounces=0)
+
+
 def test_the_bounce_reaches_the_trunk_and_needs_its_buffers():
     torch.manual_seed(0)
-    config = UrukV2UltraConfig.from_preset("tiny", screen_space_bounce=True)
+    config = UrukV2UltraConfig.from_preset("tiny")
+    assert config.screen_space_bounces == 2
     model = UrukV2Ultra(config).eval()
     assert model.unet.stem.in_channels == config.num_channels + 3
     with torch.no_grad():
         assert model(torch.rand(1, config.num_channels, 19, 27)).frame.shape == (1, 3, 19, 27)
     with pytest.raises(ValueError, match="input_buffers has no view, mask"):
-        UrukV2UltraConfig.from_preset("tiny", screen_space_bounce=True, input_buffers=WS5_LAYOUT)
+        UrukV2UltraConfig.from_preset("tiny", input_buffers=WS5_LAYOUT)
+    with pytest.raises(ValueError, match="screen_space_bounces must be an integer >= 0, got -1"):
+        UrukV2UltraConfig.from_preset("tiny", screen_space_bounces=-1)
 
 
-def test_a_checkpoint_saved_before_the_bounce_loads_without_it(tmp_path):
-    """V2 families use the estimate by default; a config saved before the field existed has a trunk without its
-    channels and loads as that trunk, computing what it computed before."""
+@pytest.mark.parametrize(
+    ("saved_field", "bounces"), [(None, 0), (("screen_space_bounce", False), 0), (("screen_space_bounce", True), 1)]
+)
+def test_a_checkpoint_saved_before_the_bounce_count_loads_as_it_was_trained(tmp_path, saved_field, bounces):
+    """V2 families use two bounces by default. A config saved before the estimate existed has a trunk without its
+    channels; one saved with the earlier boolean field has one bounce or none. Each loads as that trunk, computing
+    what it computed before."""
     import json
 
-    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", screen_space_bounce=False)).eval()
+    torch.manual_seed(0)
+    model = UrukV2Ultra(UrukV2UltraConfig.from_preset("tiny", screen_space_bounces=bounces)).eval()
     model.save_pretrained(tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
-    del config["screen_space_bounce"]
+    del config["screen_space_bounces"]
+    if saved_field is not None:
+        config[saved_field[0]] = saved_field[1]
     (tmp_path / "config.json").write_text(json.dumps(config))
-    assert UrukV2UltraConfig.from_preset("tiny").screen_space_bounce
     loaded = UrukV2Ultra.from_pretrained(tmp_path).eval()
-    assert not loaded.config.screen_space_bounce
+    assert loaded.config.screen_space_bounces == bounces
+    assert not hasattr(loaded.config, "screen_space_bounce")
     pixels = torch.rand(1, 32, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(loaded(pixels).frame, model(pixels).frame, rtol=0, atol=0)

@@ -1,4 +1,4 @@
-"""A screen-space estimate of one bounce of indirect light, from the G-buffer and a direct-light render.
+"""A screen-space estimate of indirect light (one bounce or more), from the G-buffer and a direct-light render.
 
 Every visible surface lit by the direct render reflects some of that light onto every other visible surface. The
 frame is split into `grid x grid` regions; each region is both a small emitter (its surfaces' world-space area,
@@ -8,7 +8,7 @@ its surfaces' mean position. Each probe gathers, from every emitting region, the
 2's: six directional irradiances, one per axis direction), and each pixel reads the cube, bilinearly interpolated
 between probes, with its own normal. It is the one-bounce term of radiosity on a screen-space proxy of the scene,
 as screen-space global illumination in game engines gathers it, at a cost set by the grid (`grid^4` pairs per
-frame, whatever the resolution).
+frame, whatever the resolution); further bounces repeat the gather with the previous bounce's reflected light.
 
 The regions cover fixed fractions of the frame and each pixel's area is its world-space footprint, so the
 estimate is the same at any resolution: it is a feature for a network trained at one pixel scale and run at
@@ -66,7 +66,9 @@ def _pixel_solid_angle(view: torch.Tensor) -> torch.Tensor:
     exported graph keeps its shapes."""
     along_x = view[..., :-1, 1:] - view[..., :-1, :-1]
     along_y = view[..., 1:, :-1] - view[..., :-1, :-1]
-    crossed = torch.cross(along_x, along_y, dim=1)
+    # The cross product written out: `torch.cross` is several times slower on CPU at frame sizes.
+    (ax, ay, az), (bx, by, bz) = along_x.unbind(1), along_y.unbind(1)
+    crossed = torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], dim=1)
     measured = (crossed * crossed).sum(dim=1, keepdim=True).sqrt()
     axis = F.normalize(-view.mean(dim=(2, 3), keepdim=True), dim=1)
     cubed = torch.relu((-view * axis).sum(dim=1, keepdim=True)) ** 3
@@ -85,9 +87,15 @@ def screen_space_bounce(
     mask: torch.Tensor,
     emissive: torch.Tensor,
     grid: int = 16,
+    bounces: int = 1,
+    albedo: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """One bounce of the visible surfaces' light, as irradiance / pi (the radiance a white diffuse surface would
-    reflect): `(B, 3, H, W)`, 0 on background.
+    """The visible surfaces' light after `bounces` bounces, as irradiance / pi (the radiance a white diffuse surface
+    would reflect): `(B, 3, H, W)`, 0 on background.
+
+    Each bounce after the first sends on the previous one's light as a diffuse surface of `albedo` would reflect it
+    (`albedo x bounce`), and the result is their sum. The surfaces' areas, regions and probes are computed once for
+    all bounces.
 
     Args:
         radiance: `(B, 3, H, W)` linear radiance the surfaces send out (the direct render).
@@ -98,43 +106,59 @@ def screen_space_bounce(
         mask: `(B, 1, H, W)` 1 on geometry, 0 on background.
         emissive: `(B, 1, H, W)` emitted luminance; emitting pixels do not send light again.
         grid: regions (and probes) per side.
+        bounces: how many bounces to sum (at least 1).
+        albedo: `(B, 3, H, W)` diffuse albedo, needed when `bounces > 1`.
+
+    Raises:
+        ValueError: `bounces` below 1, or above 1 without `albedo`.
     """
+    if isinstance(bounces, bool) or not isinstance(bounces, int) or bounces < 1:
+        raise ValueError(f"bounces must be an integer >= 1, got {bounces!r}.")
+    if bounces > 1 and albedo is None:
+        raise ValueError(f"bounces={bounces} sends each bounce's light on through the surfaces' albedo; pass albedo.")
     facing = (normal * view).sum(dim=1, keepdim=True).abs().clamp_min(MIN_VIEW_COSINE)
     geometry = (mask > 0.5).to(radiance.dtype)
     senders = geometry * (emissive <= _EMITTER_FLOOR).to(radiance.dtype)
     area = _pixel_solid_angle(view) * depth * depth / facing * senders
-    # Per region: area, area-weighted position, flux vectors (colour x axis), and the probes' plain mean position.
-    flux = (area * radiance)[:, :, None] * normal[:, None]  # (B, 3 colours, 3 axes, H, W)
-    sums = _region_sums(
-        torch.cat([area, area * position, flux.flatten(1, 2), geometry, geometry * position], dim=1), grid
-    )
+    # Per region: area, area-weighted position and the probes' plain mean position, the same for every bounce.
+    sums = _region_sums(torch.cat([area, area * position, geometry, geometry * position], dim=1), grid)
     region_area = sums[:, :1]
     sender_position = sums[:, 1:4] / region_area.clamp_min(1e-12)
-    sender_flux = sums[:, 4:13].unflatten(1, (3, 3))  # (B, colour, axis, S)
-    probe_position = sums[:, 14:17] / sums[:, 13:14].clamp_min(1.0)
-
-    # Every probe j against every region s, without a tensor per axis and pair where a matrix product does: the
-    # offset d = p_s - q_j, the flux term relu(-F_c . d) = L A cos_s |d|, and the ambient cube's
-    # sum_s relu(+-d_a) w = (sum_s |d_a| w +- sum_s d_a w) / 2, with w = relu(-F_c . d) / (|d|^2 (r^2 + A / pi)).
+    probe_position = sums[:, 5:8] / sums[:, 4:5].clamp_min(1.0)
     senders_xyz, probes_xyz = sender_position.transpose(1, 2), probe_position.transpose(1, 2)  # (B, S, 3), (B, P, 3)
     offset = senders_xyz[:, None, :, :] - probes_xyz[:, :, None, :]  # (B, P, S, 3)
     distance_squared = (offset * offset).sum(dim=-1)  # (B, P, S)
     falloff = 1.0 / (distance_squared + region_area / torch.pi).clamp_min(1e-6)
     weight = falloff / distance_squared.clamp_min(1e-12)
-    flux_at_sender = (sender_flux * sender_position[:, None]).sum(dim=2)  # (B, colour, S): F_c . p_s
-    flux_at_probe = torch.matmul(probes_xyz, sender_flux.transpose(1, 2).flatten(2))  # (B, P, colour * S): F_c . q_j
-    sent = torch.relu(flux_at_probe - flux_at_sender.flatten(1)[:, None, :])  # relu(-F_c . d)
-    weighted = sent.unflatten(2, (3, -1)) * weight[:, :, None, :]  # (B, P, colour, S)
-    signed = torch.matmul(weighted, offset)  # (B, P, colour, axis)
-    unsigned = torch.matmul(weighted, offset.abs())
-    # The ambient cube's six directions +x, -x, +y, -y, +z, -z, per colour and probe.
-    cube = torch.stack([unsigned + signed, unsigned - signed], dim=-1).permute(0, 3, 4, 2, 1) / (2.0 * torch.pi)
-    cube = cube.reshape(cube.shape[0], 18, grid, grid)
     rows = _interpolation_matrix(radiance.shape[-2], grid, radiance)
     columns = _interpolation_matrix(radiance.shape[-1], grid, radiance)
-    cube = torch.matmul(torch.matmul(rows, cube), columns.transpose(0, 1))
-    cube = cube.reshape(cube.shape[0], 3, 2, 3, *cube.shape[-2:])  # (B, axis, sign, colour, H, W)
-    squared = (normal * normal)[:, :, None]  # (B, axis, 1, H, W)
-    positive = (normal > 0).to(normal.dtype)[:, :, None]
-    per_axis = positive * cube[:, :, 0] + (1.0 - positive) * cube[:, :, 1]  # (B, axis, colour, H, W)
-    return (squared * per_axis).sum(dim=1) * geometry
+    # Each pixel reads the cube's +a or -a face of each axis a, weighted by its normal's n_a^2.
+    squared = normal * normal
+    facing_positive = (normal > 0).to(normal.dtype)
+    face_weights = torch.stack([squared * facing_positive, squared * (1.0 - facing_positive)], dim=2)
+    face_weights = face_weights[:, :, :, None]  # (B, axis, sign, 1, H, W)
+
+    total, sent_radiance = None, radiance
+    for _ in range(bounces):
+        # The flux vectors (colour x axis) of each region: sum(area * radiance * normal) over its pixels.
+        flux = (area * sent_radiance)[:, :, None] * normal[:, None]  # (B, 3 colours, 3 axes, H, W)
+        sender_flux = _region_sums(flux.flatten(1, 2), grid).unflatten(1, (3, 3))  # (B, colour, axis, S)
+        # Every probe j against every region s, without a tensor per axis and pair where a matrix product does: the
+        # offset d = p_s - q_j, the flux term relu(-F_c . d) = L A cos_s |d|, and the ambient cube's
+        # sum_s relu(+-d_a) w = (sum_s |d_a| w +- sum_s d_a w) / 2, with w = relu(-F_c . d) / (|d|^2 (r^2 + A / pi)).
+        flux_at_sender = (sender_flux * sender_position[:, None]).sum(dim=2)  # (B, colour, S): F_c . p_s
+        flux_at_probe = torch.matmul(probes_xyz, sender_flux.transpose(1, 2).flatten(2))  # (B, P, colour * S)
+        sent = torch.relu(flux_at_probe - flux_at_sender.flatten(1)[:, None, :])  # relu(-F_c . d)
+        weighted = sent.unflatten(2, (3, -1)) * weight[:, :, None, :]  # (B, P, colour, S)
+        signed = torch.matmul(weighted, offset)  # (B, P, colour, axis)
+        unsigned = torch.matmul(weighted, offset.abs())
+        # The ambient cube's six directions +x, -x, +y, -y, +z, -z, per colour and probe.
+        cube = torch.stack([unsigned + signed, unsigned - signed], dim=-1).permute(0, 3, 4, 2, 1) / (2.0 * torch.pi)
+        cube = cube.reshape(cube.shape[0], 18, grid, grid)
+        cube = torch.matmul(torch.matmul(rows, cube), columns.transpose(0, 1))
+        cube = cube.reshape(cube.shape[0], 3, 2, 3, *cube.shape[-2:])  # (B, axis, sign, colour, H, W)
+        bounce = (face_weights * cube).sum(dim=(1, 2)) * geometry
+        total = bounce if total is None else total + bounce
+        if albedo is not None:
+            sent_radiance = albedo * bounce
+    return total

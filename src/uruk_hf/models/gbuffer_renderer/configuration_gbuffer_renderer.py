@@ -37,7 +37,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     r"""Fields shared by every G-buffer renderer: the input layout, the U-Net trunk and the output heads.
 
     Family configs subclass this and set the class attributes `model_type`, `default_input_buffers`,
-    `default_role`, `default_use_material_head`, `default_global_context`, `default_screen_space_bounce` and
+    `default_role`, `default_use_material_head`, `default_global_context`, `default_screen_space_bounces` and
     `presets` (keyed by preset, then role;
     a family of one model sets `default_role = None` and gives one row per preset); `FamilyConfig()` with no
     arguments is the full size of the family's published model.
@@ -65,11 +65,13 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
             (`uruk_hf.modules.unet.UrukGlobalContext`), so that the light from outside a convolution's reach is seen
             at any resolution. A config saved before this field existed loads with the family's choice: the block
             starts as the identity, so old weights keep their function.
-        screen_space_bounce (`bool`, *optional*, defaults to the family's choice):
-            Whether the trunk also receives a screen-space estimate of one bounce of the cheap render's light
-            between the visible surfaces (`uruk_hf.modules.screen_space_gi.screen_space_bounce`, 3 more input
-            channels): the same at any resolution, where a convolution's reach covers less of the scene as the frame
-            grows. Needs `position`, `normal`, `depth`, `view`, `mask` and `emissive` in `input_buffers`.
+        screen_space_bounces (`int`, *optional*, defaults to the family's choice):
+            How many bounces of the cheap render's light between the visible surfaces the trunk receives as a
+            screen-space estimate (`uruk_hf.modules.screen_space_gi.screen_space_bounce`, their sum as 3 more input
+            channels; 0 for none): the same at any resolution, where a convolution's reach covers less of the scene as
+            the frame grows. Needs `position`, `normal`, `depth`, `view`, `mask` and `emissive` in `input_buffers`.
+            A config saved with the earlier boolean `screen_space_bounce` loads as 1 bounce (`true`) or none, and one
+            saved before either existed as none.
         screen_space_bounce_grid (`int`, *optional*, defaults to 16):
             Regions per side of that estimate (each region both sends light and receives it at a probe).
         frame_kernel_size (`int`, *optional*, defaults to 5):
@@ -122,7 +124,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
     default_role: str = "student"
     default_use_material_head: bool = True
     default_global_context: bool = False
-    default_screen_space_bounce: bool = False
+    default_screen_space_bounces: int = 0
     presets: dict[str, dict[str, dict]] = {}
 
     def __init__(
@@ -134,7 +136,7 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         cheap_render_divisor: int = 1,
         albedo_buffer: str = "albedo",
         global_context: bool | None = None,
-        screen_space_bounce: bool | None = None,
+        screen_space_bounces: int | None = None,
         screen_space_bounce_grid: int = 16,
         frame_kernel_size: int = 5,
         frame_kernel_dilations: list[int] | None = None,
@@ -159,8 +161,11 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
         self.cheap_render_divisor = cheap_render_divisor
         self.albedo_buffer = albedo_buffer
         self.global_context = self.default_global_context if global_context is None else bool(global_context)
-        self.screen_space_bounce = (
-            self.default_screen_space_bounce if screen_space_bounce is None else bool(screen_space_bounce)
+        earlier_boolean = kwargs.pop("screen_space_bounce", None)
+        if screen_space_bounces is None and earlier_boolean is not None:
+            screen_space_bounces = int(bool(earlier_boolean))
+        self.screen_space_bounces = (
+            self.default_screen_space_bounces if screen_space_bounces is None else screen_space_bounces
         )
         self.screen_space_bounce_grid = screen_space_bounce_grid
         self.frame_kernel_size = frame_kernel_size
@@ -185,9 +190,9 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
 
     @classmethod
     def from_dict(cls, config_dict: dict, **kwargs):
-        # A config saved before `screen_space_bounce` existed describes a trunk without the estimate's channels.
-        if "screen_space_bounce" not in config_dict:
-            config_dict = {**config_dict, "screen_space_bounce": False}
+        # A config saved before the screen-space estimate existed describes a trunk without its channels.
+        if "screen_space_bounces" not in config_dict and "screen_space_bounce" not in config_dict:
+            config_dict = {**config_dict, "screen_space_bounces": 0}
         return super().from_dict(config_dict, **kwargs)
 
     @property
@@ -259,13 +264,16 @@ class UrukRendererConfig(UrukConfigMixin, PretrainedConfig):
                 f"has no {' or '.join(missing_history)}."
             )
         missing_bounce = [name for name in SCREEN_SPACE_BOUNCE_BUFFERS if name not in names]
-        if self.screen_space_bounce and missing_bounce:
+        bounces = self.screen_space_bounces
+        if isinstance(bounces, bool) or not isinstance(bounces, int) or bounces < 0:
+            raise ValueError(f"screen_space_bounces must be an integer >= 0, got {bounces!r}.")
+        if bounces and missing_bounce:
             raise ValueError(
-                f"screen_space_bounce gathers light between the visible surfaces from their G-buffer, but "
+                f"screen_space_bounces gathers light between the visible surfaces from their G-buffer, but "
                 f"input_buffers has no {', '.join(missing_bounce)}."
             )
-        if self.screen_space_bounce and self.cheap_render_divisor != 1:
-            raise ValueError("screen_space_bounce needs a full-resolution cheap render (cheap_render_divisor=1).")
+        if bounces and self.cheap_render_divisor != 1:
+            raise ValueError("screen_space_bounces needs a full-resolution cheap render (cheap_render_divisor=1).")
         if not isinstance(self.screen_space_bounce_grid, int) or self.screen_space_bounce_grid < 1:
             raise ValueError(
                 f"screen_space_bounce_grid must be an integer >= 1, got {self.screen_space_bounce_grid!r}."

@@ -115,7 +115,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         super().__init__(config)
         # A low-resolution cheap render also reaches the trunk as its upsampled illumination, and the screen-space
         # bounce estimate as its own 3 channels.
-        extra_channels = (3 if config.cheap_render_divisor > 1 else 0) + (3 if config.screen_space_bounce else 0)
+        extra_channels = (3 if config.cheap_render_divisor > 1 else 0) + (3 if config.screen_space_bounces else 0)
         self.unet = UrukUNet(
             config.num_channels + extra_channels,
             config.hidden_sizes,
@@ -145,7 +145,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             )
         self._cheap_render_slice = config.buffer_slice(config.cheap_render_buffer)
         self._albedo_slice = config.buffer_slice(config.albedo_buffer)
-        if config.screen_space_bounce:
+        if config.screen_space_bounces:
             self._bounce_slices = {name: config.buffer_slice(name) for name in SCREEN_SPACE_BOUNCE_BUFFERS}
         if config.temporal_blend:
             self._history_slice = config.buffer_slice("history")
@@ -195,7 +195,7 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
             illumination, modulation = upscaled_illumination(decode_buffer(cheap_log, "log1p"), albedo, divisor)
             cheap_log = torch.log(1.0 + illumination)
             trunk_input = torch.cat([pixel_values, cheap_log], dim=1)
-        if self.config.screen_space_bounce:
+        if self.config.screen_space_bounces:
             trunk_input = torch.cat([trunk_input, self._screen_space_bounce(pixel_values, cheap_log)], dim=1)
         stride = self.unet.stride
         padded = F.pad(trunk_input, (0, (-width) % stride, 0, (-height) % stride), mode="replicate")
@@ -227,14 +227,20 @@ class UrukRendererPreTrainedModel(UrukPreTrainedModelMixin, PreTrainedModel):
         return UrukRendererOutput(loss=loss, frame=frame, material_logits=material_logits)
 
     def _screen_space_bounce(self, pixel_values: torch.Tensor, cheap_log: torch.Tensor) -> torch.Tensor:
-        """`log(1 + bounce)` of the screen-space one-bounce estimate, from the buffers decoded back to physical
-        units (the inverses of the processor's documented transforms)."""
+        """`log(1 + bounce)` of the screen-space estimate of `config.screen_space_bounces` bounces, from the buffers
+        decoded back to physical units (the inverses of the processor's documented transforms)."""
         buffers = {
             name: decode_buffer(pixel_values[:, channels], BUFFER_SPECS[name].transform)
             for name, channels in self._bounce_slices.items()
         }
         radiance = decode_buffer(cheap_log, "log1p")
-        bounce = screen_space_bounce(radiance, **buffers, grid=self.config.screen_space_bounce_grid)
+        bounce = screen_space_bounce(
+            radiance,
+            **buffers,
+            grid=self.config.screen_space_bounce_grid,
+            bounces=self.config.screen_space_bounces,
+            albedo=pixel_values[:, self._albedo_slice],
+        )
         return torch.log(1.0 + bounce)
 
     def _check_input(self, pixel_values) -> None:
