@@ -87,8 +87,8 @@ def test_a_second_bounce_carries_the_floors_light_back_to_the_wall():
 
 def test_the_bounce_reaches_the_trunk_and_needs_its_buffers():
     torch.manual_seed(0)
-    config = UrukV2UltraConfig.from_preset("tiny")
-    assert config.screen_space_bounces == 2
+    assert UrukV2UltraConfig.from_preset("tiny").screen_space_bounces == 1
+    config = UrukV2UltraConfig.from_preset("tiny", screen_space_bounces=2)
     model = UrukV2Ultra(config).eval()
     assert model.unet.stem.in_channels == config.num_channels + 3
     with torch.no_grad():
@@ -103,7 +103,7 @@ def test_the_bounce_reaches_the_trunk_and_needs_its_buffers():
     ("saved_field", "bounces"), [(None, 0), (("screen_space_bounce", False), 0), (("screen_space_bounce", True), 1)]
 )
 def test_a_checkpoint_saved_before_the_bounce_count_loads_as_it_was_trained(tmp_path, saved_field, bounces):
-    """V2 families use two bounces by default. A config saved before the estimate existed has a trunk without its
+    """V2 families use one bounce by default. A config saved before the estimate existed has a trunk without its
     channels; one saved with the earlier boolean field has one bounce or none. Each loads as that trunk, computing
     what it computed before."""
     import json

@@ -28,5 +28,5 @@ class UrukV2OptimizedConfig(UrukRendererConfig):
     default_role = "student"
     default_use_material_head = True
     default_global_context = True
-    default_screen_space_bounces = 2
+    default_screen_space_bounces = 1
     presets = {name: {"student": rows["student"]} for name, rows in V2_TRUNK_PRESETS.items()}

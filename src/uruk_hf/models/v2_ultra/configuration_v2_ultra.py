@@ -34,5 +34,5 @@ class UrukV2UltraConfig(UrukRendererConfig):
     default_role = "student"
     default_use_material_head = True
     default_global_context = True
-    default_screen_space_bounces = 2
+    default_screen_space_bounces = 1
     presets = V2_TRUNK_PRESETS

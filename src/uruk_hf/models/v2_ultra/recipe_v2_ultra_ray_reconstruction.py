@@ -40,8 +40,8 @@ RAY_RECONSTRUCTION_OVERRIDES = (
     ("frame_surface_cells", [4, 16]),
     ("screen_space_bounces", 1),
 )
-"""The config fields that make a V2-Ultra a ray-reconstruction model. It keeps one screen-space bounce where V2-Ultra
-has two: the second, measured on two paired seeds, moved its hand-made scenes by -0.54 to +0.15 dB and costs time at
+"""The config fields that make a V2-Ultra a ray-reconstruction model. One screen-space bounce, whatever its V2-Ultra
+start has: a second, measured on two paired seeds, moved its hand-made scenes by -0.54 to +0.15 dB and costs time at
 1080p, where this model must beat OIDN."""
 
 _TIME_BUDGETS = {"quick": (120.0, None)}
