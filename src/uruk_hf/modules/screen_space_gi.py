@@ -139,7 +139,7 @@ def screen_space_bounce(
     face_weights = face_weights[:, :, :, None]  # (B, axis, sign, 1, H, W)
 
     total, sent_radiance = None, radiance
-    for _ in range(bounces):
+    for index in range(bounces):
         # The flux vectors (colour x axis) of each region: sum(area * radiance * normal) over its pixels.
         flux = (area * sent_radiance)[:, :, None] * normal[:, None]  # (B, 3 colours, 3 axes, H, W)
         sender_flux = _region_sums(flux.flatten(1, 2), grid).unflatten(1, (3, 3))  # (B, colour, axis, S)
@@ -159,6 +159,6 @@ def screen_space_bounce(
         cube = cube.reshape(cube.shape[0], 3, 2, 3, *cube.shape[-2:])  # (B, axis, sign, colour, H, W)
         bounce = (face_weights * cube).sum(dim=(1, 2)) * geometry
         total = bounce if total is None else total + bounce
-        if albedo is not None:
+        if index + 1 < bounces:
             sent_radiance = albedo * bounce
     return total
