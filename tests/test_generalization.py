@@ -18,6 +18,8 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path, capsys):
     assert "NAME=FOLDER" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not a dataset folder"):
         evaluate_generalization(data=tmp_path, scenes_root=tmp_path / "scenes", models={"m": tmp_path})
+    with pytest.raises(ValueError, match="Unknown collection 'training'"):
+        evaluate_generalization(data=tmp_path, scenes_root=tmp_path, models={"m": tmp_path}, collection="training")
 
 
 def test_a_run_s_dataset_is_found_from_any_working_directory(tmp_path, monkeypatch):
@@ -55,4 +57,14 @@ def test_evaluate_a_model_on_test_and_hand_made_scenes(tmp_path, tiny_dataset, c
             assert name in results["baselines"][baseline]
     printed = capsys.readouterr().out
     assert printed.startswith("Frames") and "oidn_fast" in printed and "Materials" in printed
-    assert generalization_tables(results) in printed
+    assert generalization_tables(results) in printed and results["collection"] == "evaluation"
+    # The held-out scenes: their own folders and results, the evaluation set's left as they were.
+    held_out = tmp_path / "holdout.json"
+    code = main(
+        ["evaluate", "--data", str(folder), "--model", f"tiny={tmp_path / 'model'}", "--sizes", "16", "--spp", "4",
+         "--scenes", str(tmp_path / "scenes"), "--output", str(held_out), "--collection", "holdout"]
+    )  # fmt: skip
+    assert code == 0 and json.loads(output.read_text()) == results
+    holdout = json.loads(held_out.read_text())
+    assert holdout["collection"] == "holdout" and holdout["sets"]["ood_16"] == str(tmp_path / "scenes" / "holdout_16")
+    assert holdout["models"]["tiny"]["sets"]["ood_16"]["psnr"] != results["models"]["tiny"]["sets"]["ood_16"]["psnr"]

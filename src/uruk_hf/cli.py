@@ -253,6 +253,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         scenes_root=args.scenes,
         ground_truth_spp=args.spp,
         output=args.output,
+        collection=args.collection,
     )
     print(generalization_tables(results))
     return 0
@@ -407,7 +408,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     evaluate.add_argument("--sizes", default="64,128,256", help="resolutions of the hand-made scenes")
     evaluate.add_argument("--scenes", default=None, help="where the rendered hand-made sets are kept")
     evaluate.add_argument("--spp", type=int, default=256, help="ground-truth samples per pixel of the hand-made set")
-    evaluate.add_argument("--output", default=None, help="results JSON (default RUN/generalization.json)")
+    evaluate.add_argument(
+        "--collection",
+        default="evaluation",
+        choices=["evaluation", "holdout"],
+        help="the hand-made scenes: the six evaluation scenes, or the four held-out ones",
+    )
+    evaluate.add_argument(
+        "--output",
+        default=None,
+        help="results JSON (default RUN/generalization.json; RUN/generalization_holdout.json for the held-out set)",
+    )
     evaluate.set_defaults(handler=_evaluate)
 
     export = commands.add_parser("export", help="export a trained model to a deployment format")

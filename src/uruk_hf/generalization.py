@@ -5,7 +5,9 @@ and on scenes no generator of ours made, at several resolutions, side by side.
 
 The out-of-distribution set is `uruk_hf.data.rendering.handmade`: hand-written scenes rendered through the same
 renderer as the training data (so every buffer follows the same conventions), once per size, into
-`RUN/generalization/handmade_<size>` (reused by later calls). Nothing in training or model selection reads it.
+`RUN/generalization/handmade_<size>` (reused by later calls). `--collection holdout` evaluates on the second,
+held-out set of hand-written scenes instead (`RUN/generalization/holdout_<size>`, results in
+`RUN/generalization_holdout.json`). Nothing in training or model selection reads either.
 Every model is evaluated by its family's task (clips in order, history from the model's own previous output);
 the baselines are the cheap `direct` render, the 1-spp path trace, Intel Open Image Denoise in each of its quality
 modes on that 1-spp frame (with clean albedo and normal), the ground truth's own noise floor, and for materials the
@@ -129,6 +131,10 @@ def _run_data(run: Path) -> Path:
     return run / "data"
 
 
+_SCENE_FOLDERS = {"evaluation": "handmade", "holdout": "holdout"}
+"""The folder name (before `_<size>`) of each collection's rendered sets."""
+
+
 def _set_name(size: int) -> str:
     return f"ood_{size}"
 
@@ -141,6 +147,7 @@ def evaluate_generalization(
     scenes_root: str | Path | None = None,
     ground_truth_spp: int = 256,
     output: str | Path | None = None,
+    collection: str = "evaluation",
 ) -> dict:
     """Evaluates renderers and baselines on the test split of `data` and on the hand-made scenes at `sizes`.
 
@@ -154,23 +161,30 @@ def evaluate_generalization(
         sizes: square resolutions of the hand-made set.
         scenes_root: where the rendered hand-made sets are kept (default `RUN/generalization`).
         ground_truth_spp: samples per pixel of the hand-made set's ground truth.
-        output: the results JSON (default `RUN/generalization.json`).
+        output: the results JSON (default `RUN/generalization.json`, `RUN/generalization_<collection>.json` for
+            another collection).
+        collection: which hand-written scenes (`uruk_hf.data.rendering.handmade.HANDMADE_COLLECTIONS`):
+            `evaluation` (`HANDMADE_SCENES`, kept in `handmade_<size>`) or `holdout` (`HOLDOUT_SCENES`, in
+            `holdout_<size>`); their sets are named `ood_<size>` either way.
 
-    Returns `{"sets": {set: folder}, "sizes", "test_size", "ground_truth_spp", "models": {key: {"params", "sets":
-    {set: metrics}}}, "baselines": {key: {set: metrics}}}`, with sets `test` and `ood_<size>` (`test_size`: the
-    test split's square frame size, or `None`).
+    Returns `{"sets": {set: folder}, "collection", "sizes", "test_size", "ground_truth_spp", "models": {key:
+    {"params", "sets": {set: metrics}}}, "baselines": {key: {set: metrics}}}`, with sets `test` and `ood_<size>`
+    (`test_size`: the test split's square frame size, or `None`).
 
     Raises:
         ValueError: neither `run` nor the folders it would stand for are given, or there is no model to evaluate.
     """
-    from .data.rendering.handmade import render_handmade_set
+    from .data.rendering.handmade import HANDMADE_COLLECTIONS, render_handmade_set
 
+    if collection not in HANDMADE_COLLECTIONS:
+        raise ValueError(f"Unknown collection {collection!r}; choose from {list(HANDMADE_COLLECTIONS)}.")
     run = None if run is None else Path(run)
     if run is None and (data is None or scenes_root is None):
         raise ValueError("Pass a pipeline folder (--run), or both --data and --scenes.")
     data = Path(data) if data is not None else _run_data(run)
     scenes_root = Path(scenes_root) if scenes_root is not None else run / "generalization"
-    output = Path(output) if output is not None else (run / "generalization.json" if run else None)
+    default_output = "generalization.json" if collection == "evaluation" else f"generalization_{collection}.json"
+    output = Path(output) if output is not None else (run / default_output if run else None)
     if not (data / "generation.json").exists():
         raise ValueError(f"{data} is not a dataset folder made by `uruk data generate` (no generation.json).")
     folders = {**(run_models(run) if run else {}), **{key: Path(folder) for key, folder in (models or {}).items()}}
@@ -181,10 +195,12 @@ def evaluate_generalization(
         raise ValueError(f"No trained renderer in {run} and none given with --model.")
     sets = {"test": data}
     for size in sizes:
-        sets[_set_name(size)] = render_handmade_set(scenes_root / f"handmade_{size}", size, ground_truth_spp)
+        folder = scenes_root / f"{_SCENE_FOLDERS[collection]}_{size}"
+        sets[_set_name(size)] = render_handmade_set(folder, size, ground_truth_spp, collection=collection)
     mlp, majority = _material_baselines(data)
     results = {
         "sets": {name: str(folder) for name, folder in sets.items()},
+        "collection": collection,
         "sizes": list(sizes),
         "test_size": _square_size(data),
         "ground_truth_spp": ground_truth_spp,

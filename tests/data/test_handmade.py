@@ -10,6 +10,7 @@ from uruk_hf.data.rendering.handmade import (
     HANDMADE_FRAMES,
     HANDMADE_SAMPLE_SEED,
     HANDMADE_SCENES,
+    HOLDOUT_SCENES,
     handmade_scene,
     render_handmade_set,
 )
@@ -17,10 +18,11 @@ from uruk_hf.data.rendering.scenes import SCENE_KINDS
 from uruk_hf.schema import MATERIAL_CLASSES
 
 
-def test_scenes_are_labelled_and_not_generator_kinds():
-    assert len(HANDMADE_SCENES) >= 5
+@pytest.mark.parametrize("scenes", [HANDMADE_SCENES, HOLDOUT_SCENES], ids=["evaluation", "holdout"])
+def test_scenes_are_labelled_and_not_generator_kinds(scenes):
+    assert len(scenes) >= 4
     classes = set()
-    for name in HANDMADE_SCENES:
+    for name in scenes:
         spec = handmade_scene(name)
         assert spec.kind == name and name not in SCENE_KINDS and spec.num_frames == HANDMADE_FRAMES
         ids = [obj.object_id for obj in spec.objects]
@@ -30,11 +32,27 @@ def test_scenes_are_labelled_and_not_generator_kinds():
             assert (obj.material is None) == (obj.radiance is not None)
             classes |= {obj.label} if obj.material is not None else set()
         assert any(obj.radiance is not None for obj in spec.objects) or spec.sun_direction is not None
-    assert classes == set(range(len(MATERIAL_CLASSES)))
+    if scenes is HANDMADE_SCENES:
+        assert classes == set(range(len(MATERIAL_CLASSES)))
     first, again = handmade_scene("still_life").objects[-3], handmade_scene("still_life").objects[-3]
     assert np.array_equal(first.material.texture, again.material.texture)
     with pytest.raises(ValueError, match="Unknown hand-made scene"):
         handmade_scene("nope")
+
+
+def test_holdout_scenes_are_not_evaluation_scenes():
+    """A held-out set that repeats an evaluation scene checks nothing: the two sets share no scene, camera path or
+    texture."""
+    assert not set(HOLDOUT_SCENES) & set(HANDMADE_SCENES)
+    evaluation = [handmade_scene(name) for name in HANDMADE_SCENES]
+    for name in HOLDOUT_SCENES:
+        held_out = handmade_scene(name)
+        for other in evaluation:
+            assert not np.array_equal(held_out.camera_origins, other.camera_origins)
+            textures = {obj.material.texture.tobytes() for obj in other.objects if obj.material is not None}
+            assert not any(obj.material.texture.tobytes() in textures for obj in held_out.objects if obj.material)
+    with pytest.raises(ValueError, match="Unknown hand-made collection"):
+        render_handmade_set("unused", 16, collection="training")
 
 
 @pytest.mark.slow
@@ -68,3 +86,9 @@ def test_render_set_is_a_test_split_and_reused(tmp_path):
     with pytest.raises(FileExistsError):
         render_handmade_set(tmp_path / "mine", 16, ground_truth_spp=4)
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    holdout = render_handmade_set(tmp_path / "holdout", 16, ground_truth_spp=4, collection="holdout")
+    rows = load_split(holdout, "test", ["ground_truth", "scene_kind"])
+    assert rows["ground_truth"].shape == (len(HOLDOUT_SCENES) * HANDMADE_FRAMES, 16, 16, 3)
+    assert set(rows["scene_kind"]) == set(HOLDOUT_SCENES)
+    with pytest.raises(FileExistsError, match="hand-made evaluation set"):
+        render_handmade_set(holdout, 16, ground_truth_spp=4)
