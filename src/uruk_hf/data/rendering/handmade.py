@@ -10,6 +10,10 @@ definitions, not data: `render_handmade_set` renders them through the same `Clip
 every buffer follows the same conventions) at any resolution, and nothing in training or model selection reads
 them (`uruk evaluate` and `benchmarks/bench_ood.py` do).
 
+`HOLDOUT_SCENES` is a second set of four, written later and held out from every change measured on the first: a
+room lit through one window by a low sun, a warehouse under strip lights, a tiled bathroom with a mirror and a yard
+under an overcast sky (`uruk evaluate --collection holdout`).
+
 Each builder takes no arguments: textures are drawn from a generator seeded with the scene's index, so a scene is
 the same in every process.
 """
