@@ -148,6 +148,20 @@ def _wall(centre, facing: str, width: float, height: float) -> np.ndarray:
     return translation(centre) @ rotation_y(angle) @ scale([width / 2, height / 2, 1])
 
 
+def _room_walls(
+    build: _SceneBuilder, width: float, depth: float, height: float, material: MaterialSample, uv_scale: float
+) -> None:
+    """The four inward-facing walls of a `width` (x) by `depth` (z) room centred on the origin, in the order north
+    (-z), south, west (-x), east."""
+    for name, centre, facing, extent in (
+        ("wall_north", [0, height / 2, -depth / 2], "+z", width),
+        ("wall_south", [0, height / 2, depth / 2], "-z", width),
+        ("wall_west", [-width / 2, height / 2, 0], "+x", depth),
+        ("wall_east", [width / 2, height / 2, 0], "-x", depth),
+    ):
+        build.rectangle(name, _wall(centre, facing, extent, height), material, uv_scale)
+
+
 def _dolly(start, end, target_start, target_end):
     """Origins and targets of a straight camera move over `HANDMADE_FRAMES` frames."""
     steps = np.linspace(0.0, 1.0, HANDMADE_FRAMES)[:, None]
@@ -272,14 +286,7 @@ def metal_hall() -> SceneSpec:
     size, height = 20.0, 7.0
     build.rectangle("floor", _floor(size, size), build.material("metal", roughness=0.12, metallic=1.0), 10)
     build.rectangle("ceiling", _ceiling(size, size, height), build.material("plastic"), 4)
-    walls = build.material("ceramic")
-    for name, centre, facing in (
-        ("wall_north", [0, height / 2, -size / 2], "+z"),
-        ("wall_south", [0, height / 2, size / 2], "-z"),
-        ("wall_west", [-size / 2, height / 2, 0], "+x"),
-        ("wall_east", [size / 2, height / 2, 0], "-x"),
-    ):
-        build.rectangle(name, _wall(centre, facing, size, height), walls, 6)
+    _room_walls(build, size, size, height, build.material("ceramic"), 6)
     build.light("skylight", [0, height - 0.01, -2], [3.0, 2.0], [6.0, 6.5, 7.5])
     column = build.material("metal", roughness=0.05, metallic=1.0)
     for index, (x, z) in enumerate([(-4, -6), (4, -6), (-4, 2), (4, 2)]):
@@ -331,14 +338,7 @@ def warehouse() -> SceneSpec:
     length, width, height = 24.0, 14.0, 8.0
     build.rectangle("floor", _floor(width, length), build.material("stone", colour=[0.35, 0.34, 0.32]), 10)
     build.rectangle("ceiling", _ceiling(width, length, height), build.material("painted_metal"), 6)
-    walls = build.material("painted_metal")
-    for name, centre, facing, extent in (
-        ("wall_north", [0, height / 2, -length / 2], "+z", width),
-        ("wall_south", [0, height / 2, length / 2], "-z", width),
-        ("wall_west", [-width / 2, height / 2, 0], "+x", length),
-        ("wall_east", [width / 2, height / 2, 0], "-x", length),
-    ):
-        build.rectangle(name, _wall(centre, facing, extent, height), walls, 6)
+    _room_walls(build, width, length, height, build.material("painted_metal"), 6)
     for row, x in enumerate((-3.0, 3.0)):
         for index, z in enumerate((-8.0, -2.0, 4.0)):
             build.light(f"strip_{row}_{index}", [x, height - 0.02, z], [0.06, 2.5], [40.0, 40.0, 36.0])
@@ -370,13 +370,7 @@ def tiled_bathroom() -> SceneSpec:
     tiles = build.material("ceramic", colour=[0.78, 0.8, 0.8], roughness=0.15)
     build.rectangle("floor", _floor(size, size), build.material("ceramic", roughness=0.3), 8)
     build.rectangle("ceiling", _ceiling(size, size, height), build.material("plastic", colour=[0.85, 0.85, 0.85]))
-    for name, centre, facing in (
-        ("wall_back", [0, height / 2, -size / 2], "+z"),
-        ("wall_front", [0, height / 2, size / 2], "-z"),
-        ("wall_left", [-size / 2, height / 2, 0], "+x"),
-        ("wall_right", [size / 2, height / 2, 0], "-x"),
-    ):
-        build.rectangle(name, _wall(centre, facing, size, height), tiles, 6)
+    _room_walls(build, size, size, height, tiles, 6)
     mirror = build.material("metal", colour=[0.95, 0.95, 0.95], roughness=0.01, metallic=1.0)
     build.rectangle("mirror", _wall([0.5, 1.55, -size / 2 + 0.01], "+z", 0.9, 0.8), mirror)
     build.light("vanity", [0.5, 2.05, -size / 2 + 0.03], [0.4, 0.04], [20.0, 14.0, 8.0], facing="+z")
