@@ -3,6 +3,7 @@ checkpoints and the distillation Trainer's), and a stage resumed after an interr
 that was never interrupted."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -235,6 +236,17 @@ def _uninterrupted(folder, output, arguments) -> tuple[dict, list]:
     return load_file(output / "model" / "model.safetensors"), _without_times(record["history"])
 
 
+def _histories_close(expected: list[dict], actual: list[dict]) -> bool:
+    """The same evaluations at the same steps and learning rates, every metric within a relative 1e-4."""
+    return len(expected) == len(actual) and all(
+        a.keys() == b.keys()
+        and a["step"] == b["step"]
+        and a.get("lr") == b.get("lr")
+        and all(math.isclose(a[key], b[key], rel_tol=1e-4, abs_tol=1e-7) for key in a if isinstance(a[key], float))
+        for a, b in zip(expected, actual)
+    )
+
+
 @pytest.mark.slow
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     """The user's path: `train_ws5.py` killed with SIGKILL after its first checkpoint, resumed with the same
@@ -244,8 +256,9 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
     Two uninterrupted processes of this command are not always bit-identical on a CPU: this test failed in two CI
     runs of about twenty, and in the second the uninterrupted run was the odd one out, 1e-7 off in SSIM from step 4
     on, while the resumed run matched 30 uninterrupted reruns bit for bit. So a resumed run that differs from the
-    first uninterrupted run is compared with a second one; a resume that restores anything wrongly matches
-    neither."""
+    first uninterrupted run is compared with a second one, and one that matches neither bit for bit must still be
+    within the reordering noise (a relative 1e-4, the same learning rate at every step); a resume that restores
+    anything wrongly is far outside it (leaving out the optimizer state fails it)."""
     folder, _ = tiny_dataset
     arguments = ("--max-steps", "12", "--eval-every", "2", "--batch-size", "1")
     expected, expected_history = _uninterrupted(folder, tmp_path / "straight", arguments)
@@ -282,7 +295,12 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path, tiny_dataset):
         "histories (uninterrupted, resumed)": (expected_history, history),
         "folders left": sorted(path.name for path in (killed / "reconstruction").iterdir()),
     }
-    assert not differing(expected) and expected_history == history, report
+    if differing(expected) or expected_history != history:
+        # Neither uninterrupted run matched bit for bit. Floating-point reordering (the CPU nondeterminism above)
+        # moves a 12-step run by about 1e-7; a resume that restores the optimizer, scheduler, data order or RNG
+        # wrongly moves it by orders of magnitude more, and the learning rate of each step exactly.
+        assert all(torch.allclose(expected[key], actual[key], rtol=1e-4, atol=1e-6) for key in expected), report
+        assert _histories_close(expected_history, history), report
 
 
 @pytest.mark.parametrize("kill_fell", ["between the renames", "during the removal of the old folder"])
