@@ -30,6 +30,7 @@ from uruk_hf.training.losses import (
     DistillationWeights,
     LossWeights,
     distillation_loss,
+    frame_loss,
     renderer_loss,
     teacher_bounded_l1,
 )
@@ -172,6 +173,31 @@ def test_teacher_term_counts_only_where_the_teacher_is_closer():
     loss.backward()
     assert student.grad[..., 0, 0].abs().sum() == 0 and student.grad[..., 1, 1].abs().sum() > 0
     assert teacher_bounded_l1(teacher, teacher, target) == 0
+
+
+def test_log_mse_term_is_the_mean_over_frames_of_each_frames_log_error():
+    """`log_mse` averages `log(1 + MSE / 1e-4)` per frame, not the log of the batch's MSE: each frame's gradient is
+    divided by its own error, so a frame 10x cleaner pulls as hard as a noisy one (as in mean PSNR)."""
+    target = torch.full((2, 3, 4, 4), 0.5)
+    prediction = target.clone()
+    prediction[0] += 0.1
+    prediction[1] += 0.01
+    errors = [(tonemap(frame) - tonemap(truth)).square().mean() for frame, truth in zip(prediction, target)]
+    expected = torch.stack([torch.log1p(error / 1e-4) for error in errors]).mean()
+    weights = LossWeights(l1=0.0, log_mse=1.0)
+    prediction.requires_grad_(True)
+    loss = frame_loss(prediction, target, weights)
+    torch.testing.assert_close(loss, expected)
+    assert not torch.isclose(loss, torch.log1p(torch.stack(errors).mean() / 1e-4))
+    loss.backward()
+    # Both frames' errors are far above 1e-4, so their gradients are about equal although one is 10x the other.
+    pull = prediction.grad.flatten(1).abs().sum(dim=1)
+    assert 0.5 < float(pull[0] / pull[1]) < 2.0
+    plain = LossWeights(l1=1.0)
+    torch.testing.assert_close(
+        frame_loss(prediction, target, replace(plain, log_mse=0.5)),
+        frame_loss(prediction, target, plain) + 0.5 * expected,
+    )
 
 
 def _stage(tmp_path, tiny_dataset, model_class=UrukWS5CinematicRenderer, **overrides):

@@ -28,6 +28,10 @@ class LossWeights:
 
     Attributes:
         l1 (`float`): L1 between tone-mapped frames.
+        log_mse (`float`): the mean over frames of `log(1 + MSE / 1e-4)` between tone-mapped frames: the per-frame
+            PSNR that the metric averages (`-10 log10 MSE`), softened for frames already better than 40 dB so that
+            they do not dominate. Each frame's gradient is scaled by its own error, so a clean frame counts as
+            much as a noisy one, as it does in mean PSNR.
         ms_ssim (`float`): `1 - MS-SSIM` between tone-mapped frames (small-resolution settings below 176 px).
         material (`float`): cross-entropy of material logits on labelled pixels (0 disables the head's loss).
         adversarial (`float`): the hinge generator term `-D(T(p))` of a patch discriminator on tone-mapped frames
@@ -35,10 +39,14 @@ class LossWeights:
     """
 
     l1: float = 1.0
+    log_mse: float = 0.0
     ms_ssim: float = 0.0
     material: float = 0.0
     adversarial: float = 0.0
 
+
+_LOG_MSE_SOFTENING = 1e-4
+"""The mean squared error (40 dB PSNR) below which `LossWeights.log_mse` flattens from a log to a linear term."""
 
 FRAME_LOSS = LossWeights(l1=1.0, ms_ssim=0.2)
 """L1 + MS-SSIM on tone-mapped frames."""
@@ -62,9 +70,13 @@ class DistillationWeights:
 
 
 def frame_loss(prediction: torch.Tensor, target: torch.Tensor, weights: LossWeights) -> torch.Tensor:
-    """`l1 * |T(p) - T(t)| + ms_ssim * (1 - MS-SSIM(T(p), T(t)))` with `T` the project's tone map."""
+    """`l1 * |T(p) - T(t)| + log_mse * mean_frames log(1 + MSE(T(p), T(t)) / 1e-4)
+    + ms_ssim * (1 - MS-SSIM(T(p), T(t)))` with `T` the project's tone map."""
     predicted, reference = tonemap(prediction), tonemap(target)
     loss = weights.l1 * F.l1_loss(predicted, reference)
+    if weights.log_mse:
+        per_frame = (predicted - reference).square().flatten(1).mean(dim=1)
+        loss = loss + weights.log_mse * torch.log1p(per_frame / _LOG_MSE_SOFTENING).mean()
     if weights.ms_ssim:
         from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
