@@ -53,9 +53,10 @@ start has: a second, measured on two paired seeds, moved its hand-made scenes by
 RAY_RECONSTRUCTION_LOSS = LossWeights(l1=0.0, log_mse=0.02, material=0.2)
 """The per-frame log of the tone-mapped mean squared error (the PSNR the model is scored by, `LossWeights.log_mse`)
 plus the material cross-entropy; no L1 and no MS-SSIM, which took a fifth of a training step at the quick size.
-Measured against the renderers' L1 + 0.2 MS-SSIM over three paired training seeds from one warm start (session 56
-of `docs/experiments/renderers.md`): +0.14 dB on the test split, +0.41 / +0.43 / +0.33 dB on the hand-made scenes
-at 64 / 128 / 256 px and +0.31 / +0.25 on the held-out scenes, material accuracy and temporal error level. The
+Measured against the renderers' L1 + 0.2 MS-SSIM over five paired training seeds from two V2-Ultra warm starts
+(session 56 of `docs/experiments/renderers.md`): +0.18 dB on the test split (every pair), +0.45 / +0.37 / +0.27 dB
+on the hand-made scenes at 64 / 128 / 256 px and +0.22 / +0.13 on the held-out scenes, material accuracy and
+temporal error level. The
 ray-reconstruction model is ours, not the seed's, so no curriculum asks it for MS-SSIM."""
 
 _TIME_BUDGETS = {"quick": (120.0, None)}
