@@ -56,13 +56,13 @@ plus the material cross-entropy; no L1 and no MS-SSIM, which took a fifth of a t
 Measured against the renderers' L1 + 0.2 MS-SSIM over five paired training seeds from two V2-Ultra warm starts
 (session 56 of `docs/experiments/renderers.md`): +0.18 dB on the test split (every pair), +0.45 / +0.37 / +0.27 dB
 on the hand-made scenes at 64 / 128 / 256 px and +0.22 / +0.13 on the held-out scenes, material accuracy and
-temporal error level. The
-ray-reconstruction model is ours, not the seed's, so no curriculum asks it for MS-SSIM."""
+temporal error level. The ray-reconstruction model is ours, not the seed's, so no curriculum asks it for MS-SSIM."""
 
 _TIME_BUDGETS = {"quick": (120.0, None)}
 """Production seconds per preset. Twice that (`--time-scale 2`, measured at the quick preset from the same warm start
-and learning rate) buys +0.22 dB on the test split and +0.24 / +0.29 / +0.35 dB on the hand-made scenes at 64 / 128 /
-256 px, but takes the renderers' quick pipeline past its 30 minutes (33:47 measured, about 30:40 with the data
+and learning rate) bought +0.22 dB on the test split and +0.24 / +0.29 / +0.35 dB on the hand-made scenes at 64 /
+128 / 256 px with the earlier L1 + MS-SSIM loss (+0.06 and +0.19 on the test split with `RAY_RECONSTRUCTION_LOSS`,
+two seeds), but takes the renderers' quick pipeline past its 30 minutes (33:47 measured, about 30:40 with the data
 stage's earlier 207 s), so the pipeline keeps 120 s."""
 
 WARM_START_REINITIALIZED = ("frame_head.projection",)
