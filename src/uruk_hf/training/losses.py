@@ -73,7 +73,9 @@ def frame_loss(prediction: torch.Tensor, target: torch.Tensor, weights: LossWeig
     """`l1 * |T(p) - T(t)| + log_mse * mean_frames log(1 + MSE(T(p), T(t)) / 1e-4)
     + ms_ssim * (1 - MS-SSIM(T(p), T(t)))` with `T` the project's tone map."""
     predicted, reference = tonemap(prediction), tonemap(target)
-    loss = weights.l1 * F.l1_loss(predicted, reference)
+    loss = predicted.new_zeros(())
+    if weights.l1:
+        loss = loss + weights.l1 * F.l1_loss(predicted, reference)
     if weights.log_mse:
         per_frame = (predicted - reference).square().flatten(1).mean(dim=1)
         loss = loss + weights.log_mse * torch.log1p(per_frame / _LOG_MSE_SOFTENING).mean()
